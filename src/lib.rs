@@ -1,0 +1,6 @@
+//! stackops: a Kubernetes operator and CLI that manage whole AWS
+//! application stacks (`EcommerceStack`, `BookingPlatform`).
+
+pub mod api;
+pub mod blueprint;
+pub mod cli;

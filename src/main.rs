@@ -1,1 +1,8 @@
-fn main() {}
+use std::process::ExitCode;
+
+use clap::Parser;
+use stackops::cli::Cli;
+
+fn main() -> ExitCode {
+    Cli::parse().run()
+}

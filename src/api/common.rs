@@ -1,0 +1,764 @@
+//! Building blocks shared by both stack kinds. Every field's doc comment is
+//! its CRD description (what `kubectl explain` shows); defaults are chosen to
+//! be safe for production and are stated on each field.
+//!
+//! Three kinds of checks live here, from cheapest to richest:
+//! OpenAPI constraints (`schemars` ranges, patterns, lengths), CEL rules
+//! (`x-kubernetes-validations`, evaluated by the API server at admission), and
+//! nothing else: checks no schema can express are in `blueprint::validate`.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Pattern of an IPv4 CIDR block with a prefix AWS accepts for a VPC (/16../28).
+pub const VPC_CIDR_PATTERN: &str =
+    r"^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])/(1[6-9]|2[0-8])$";
+/// Pattern of an IPv4 CIDR block for a subnet (/16../28).
+pub const SUBNET_CIDR_PATTERN: &str = VPC_CIDR_PATTERN;
+/// Pattern of an AWS region name such as `eu-west-1` or `us-gov-west-1`.
+pub const REGION_PATTERN: &str = r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$";
+/// Pattern of an ACM certificate ARN.
+pub const ACM_ARN_PATTERN: &str =
+    r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[A-Za-z0-9-]{1,64}$";
+/// Pattern of a KMS key id, alias or ARN.
+pub const KMS_KEY_PATTERN: &str =
+    r"^(arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/[A-Za-z0-9/_-]{1,256}|alias/[A-Za-z0-9/_-]{1,250}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$";
+/// Pattern of an SNS topic ARN.
+pub const SNS_ARN_PATTERN: &str = r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$";
+/// Pattern of a DNS host name (aliases of a distribution), wildcard allowed in front.
+pub const HOSTNAME_PATTERN: &str =
+    r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$";
+/// Pattern of a weekly window (`ddd:hh24:mi-ddd:hh24:mi`), as RDS takes it.
+pub const WEEKLY_WINDOW_PATTERN: &str =
+    r"^(mon|tue|wed|thu|fri|sat|sun):([01][0-9]|2[0-3]):[0-5][0-9]-(mon|tue|wed|thu|fri|sat|sun):([01][0-9]|2[0-3]):[0-5][0-9]$";
+/// Pattern of a daily window (`hh24:mi-hh24:mi`), as RDS backups take it.
+pub const DAILY_WINDOW_PATTERN: &str = r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$";
+
+/// What happens to a data-bearing resource (database, cache, bucket) when
+/// its stack is deleted.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum DeletionPolicy {
+    /// Take a final snapshot, then delete (databases and caches only).
+    Snapshot,
+    /// Leave the resource in AWS, untouched; stackops forgets it.
+    Retain,
+    /// Delete the resource and its data. Buckets are emptied first.
+    Delete,
+}
+
+/// Whether stackops may change AWS resources to match the spec.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum ManagementPolicy {
+    /// Create what is missing and correct drift.
+    #[default]
+    Managed,
+    /// Adopt and observe existing resources; report drift, never change AWS.
+    ObserveOnly,
+}
+
+/// How private subnets reach the internet: the trade between cost and
+/// availability.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum NatMode {
+    /// No NAT gateway: private subnets have no route to the internet (cheapest;
+    /// instances still reach S3 through the gateway endpoint and AWS APIs
+    /// through SSM only if VPC endpoints are added).
+    None,
+    /// One NAT gateway in the first AZ shared by all: one hourly charge, but
+    /// private subnets lose egress if that AZ fails.
+    Single,
+    /// One NAT gateway per AZ: survives the loss of an AZ, one charge per AZ.
+    PerAz,
+}
+
+/// Settings every stack kind shares at the top of its spec.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StackSettings {
+    /// AWS region the stack lives in. Immutable: a stack cannot move regions.
+    #[schemars(regex(pattern = REGION_PATTERN), length(max = 32))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": "self == oldSelf", "message": "region is immutable"}]))]
+    pub region: String,
+    /// `Managed` (default) corrects drift; `ObserveOnly` only reports it.
+    #[serde(default)]
+    pub management_policy: ManagementPolicy,
+    /// When true, stackops makes no AWS write for this stack (it still observes
+    /// and reports). Default false.
+    #[serde(default)]
+    pub paused: bool,
+    /// Extra tags put on every AWS resource of the stack. Keys under `aws:` and
+    /// `stackops.io/` are reserved.
+    #[serde(default)]
+    #[schemars(extend("maxProperties" = 40))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": "self.all(k, !k.startsWith('aws:') && !k.startsWith('stackops.io/') && k.size() <= 128 && self[k].size() <= 256)", "message": "tag keys must not start with aws: or stackops.io/; keys are at most 128 and values at most 256 characters"}]))]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The stack's own VPC.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+#[schemars(extend("x-kubernetes-validations" = [{"rule": "!has(self.subnets) || (size(self.subnets.public) == self.azCount && size(self.subnets.app) == self.azCount && size(self.subnets.data) == self.azCount)", "message": "subnets must list exactly azCount CIDRs in each of public, app and data", "fieldPath": ".subnets"}, {"rule": "int(self.cidr.split('/')[1]) + (self.azCount > 4 ? 5 : 4) <= 28 || has(self.subnets)", "message": "the VPC CIDR is too small for azCount: three tiers of azCount subnets, each at least /28, must fit", "fieldPath": ".cidr"}]))]
+pub struct NetworkSpec {
+    /// IPv4 CIDR of the VPC, /16 to /28. Default 10.0.0.0/16. Immutable.
+    #[schemars(regex(pattern = VPC_CIDR_PATTERN), length(max = 18))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": "self == oldSelf", "message": "the VPC CIDR is immutable"}]))]
+    pub cidr: String,
+    /// Number of availability zones to spread over, 2 to 6 (load balancers and
+    /// RDS subnet groups need two). Default 2.
+    #[schemars(range(min = 2, max = 6))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": "self == oldSelf", "message": "azCount is immutable"}]))]
+    pub az_count: i32,
+    /// NAT gateways: `none`, `single` or `perAz`. Default: `single` for an
+    /// EcommerceStack, `perAz` for a BookingPlatform.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nat_mode: Option<NatMode>,
+    /// Send VPC flow logs (rejected traffic) to a CloudWatch log group. Default false.
+    pub flow_logs: bool,
+    /// Explicit subnet CIDRs instead of the computed plan; each list has one
+    /// CIDR per AZ, all inside the VPC CIDR and not overlapping.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subnets: Option<SubnetOverrides>,
+}
+
+impl Default for NetworkSpec {
+    fn default() -> Self {
+        Self {
+            cidr: "10.0.0.0/16".into(),
+            az_count: 2,
+            nat_mode: None,
+            flow_logs: false,
+            subnets: None,
+        }
+    }
+}
+
+/// Subnet CIDRs per tier, one per AZ, in AZ order.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+pub struct SubnetOverrides {
+    /// Public subnets (load balancer, NAT gateways).
+    #[schemars(length(min = 2, max = 6), inner(regex(pattern = SUBNET_CIDR_PATTERN), length(max = 18)))]
+    pub public: Vec<String>,
+    /// Private application subnets (instances).
+    #[schemars(length(min = 2, max = 6), inner(regex(pattern = SUBNET_CIDR_PATTERN), length(max = 18)))]
+    pub app: Vec<String>,
+    /// Private data subnets (database, cache); no route to the internet.
+    #[schemars(length(min = 2, max = 6), inner(regex(pattern = SUBNET_CIDR_PATTERN), length(max = 18)))]
+    pub data: Vec<String>,
+}
+
+/// The Application Load Balancer in front of the servers.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct LoadBalancerSpec {
+    /// ACM certificate for HTTPS. When set the load balancer listens on 443
+    /// with a modern TLS policy and redirects HTTP to HTTPS; otherwise it
+    /// forwards plain HTTP on 80.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = ACM_ARN_PATTERN), length(max = 2048))]
+    pub certificate_arn: Option<String>,
+    /// Idle connection timeout in seconds, 1 to 4000. Default 60.
+    #[schemars(range(min = 1, max = 4000))]
+    pub idle_timeout_seconds: i32,
+    /// Seconds a deregistering target keeps draining, 0 to 3600. Default 30.
+    #[schemars(range(min = 0, max = 3600))]
+    pub deregistration_delay_seconds: i32,
+    /// Protect the load balancer from deletion. Default false, so that
+    /// deleting the stack can remove it.
+    pub deletion_protection: bool,
+    /// Write access logs to this S3 bucket (it must allow ELB log delivery).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_logs: Option<AccessLogs>,
+}
+
+impl Default for LoadBalancerSpec {
+    fn default() -> Self {
+        Self {
+            certificate_arn: None,
+            idle_timeout_seconds: 60,
+            deregistration_delay_seconds: 30,
+            deletion_protection: false,
+            access_logs: None,
+        }
+    }
+}
+
+/// Where the load balancer writes its access logs.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+pub struct AccessLogs {
+    /// Existing bucket name.
+    #[schemars(regex(pattern = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"))]
+    pub bucket: String,
+    /// Key prefix inside the bucket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 200))]
+    pub prefix: Option<String>,
+}
+
+/// The application servers: a launch template and an Auto Scaling group in
+/// the private app subnets, behind the load balancer.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+#[schemars(extend("x-kubernetes-validations" = [{"rule": "self.minSize <= self.maxSize", "message": "minSize must not exceed maxSize", "fieldPath": ".minSize"}, {"rule": "!has(self.desiredCapacity) || (self.desiredCapacity >= self.minSize && self.desiredCapacity <= self.maxSize)", "message": "desiredCapacity must lie between minSize and maxSize", "fieldPath": ".desiredCapacity"}]))]
+pub struct AppSpec {
+    /// AMI id. When omitted the latest Amazon Linux 2023 image is resolved
+    /// from the public SSM parameter `amiParameter`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^ami-[0-9a-f]{8,17}$"))]
+    pub ami: Option<String>,
+    /// Public SSM parameter naming the AMI to use when `ami` is omitted.
+    #[schemars(regex(pattern = r"^/aws/service/[A-Za-z0-9/._-]+$"), length(max = 512))]
+    pub ami_parameter: String,
+    /// EC2 instance type. Default t3.small.
+    #[schemars(regex(pattern = r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"), length(max = 32))]
+    pub instance_type: String,
+    /// Fewest instances, 0 to 1000. Default 2.
+    #[schemars(range(min = 0, max = 1000))]
+    pub min_size: i32,
+    /// Most instances, 1 to 1000. Default 4.
+    #[schemars(range(min = 1, max = 1000))]
+    pub max_size: i32,
+    /// Instances to start with; omitted, Auto Scaling starts at minSize and
+    /// stackops never fights the scaling policies over it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1000))]
+    pub desired_capacity: Option<i32>,
+    /// Port the application listens on, 1 to 65535. Default 8080.
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: i32,
+    /// Target-group health check.
+    pub health_check: HealthCheck,
+    /// Shell script or cloud-init run at boot, at most 16 KiB.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 16384))]
+    pub user_data: Option<String>,
+    /// Scaling policies and scheduled actions.
+    pub scaling: ScalingSpec,
+    /// Share of capacity kept healthy while an instance refresh replaces
+    /// servers after a launch template change, 0 to 100. Default 90.
+    #[schemars(range(min = 0, max = 100))]
+    pub min_healthy_percent: i32,
+}
+
+impl Default for AppSpec {
+    fn default() -> Self {
+        Self {
+            ami: None,
+            ami_parameter: "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+                .into(),
+            instance_type: "t3.small".into(),
+            min_size: 2,
+            max_size: 4,
+            desired_capacity: None,
+            port: 8080,
+            health_check: HealthCheck::default(),
+            user_data: None,
+            scaling: ScalingSpec::default(),
+            min_healthy_percent: 90,
+        }
+    }
+}
+
+/// How the load balancer decides an instance is healthy.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+#[schemars(extend("x-kubernetes-validations" = [{"rule": "self.timeoutSeconds < self.intervalSeconds", "message": "timeoutSeconds must be less than intervalSeconds", "fieldPath": ".timeoutSeconds"}]))]
+pub struct HealthCheck {
+    /// HTTP path probed on the application port. Default `/healthz`.
+    #[schemars(regex(pattern = r"^/[A-Za-z0-9/._~%!$&'()*+,;=:@-]*$"), length(max = 1024))]
+    pub path: String,
+    /// Seconds between probes, 5 to 300. Default 15.
+    #[schemars(range(min = 5, max = 300))]
+    pub interval_seconds: i32,
+    /// Seconds before a probe fails, 2 to 120. Default 5.
+    #[schemars(range(min = 2, max = 120))]
+    pub timeout_seconds: i32,
+    /// Successes before healthy, 2 to 10. Default 3.
+    #[schemars(range(min = 2, max = 10))]
+    pub healthy_threshold: i32,
+    /// Failures before unhealthy, 2 to 10. Default 3.
+    #[schemars(range(min = 2, max = 10))]
+    pub unhealthy_threshold: i32,
+    /// Seconds after launch before Auto Scaling acts on health checks,
+    /// 0 to 7200. Default 300.
+    #[schemars(range(min = 0, max = 7200))]
+    pub grace_period_seconds: i32,
+}
+
+impl Default for HealthCheck {
+    fn default() -> Self {
+        Self {
+            path: "/healthz".into(),
+            interval_seconds: 15,
+            timeout_seconds: 5,
+            healthy_threshold: 3,
+            unhealthy_threshold: 3,
+            grace_period_seconds: 300,
+        }
+    }
+}
+
+/// Target tracking policies and scheduled actions of the Auto Scaling group.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ScalingSpec {
+    /// Keep average CPU of the group near this percentage, 10 to 90. Default 50.
+    #[schemars(range(min = 10, max = 90))]
+    pub target_cpu_percent: i32,
+    /// Also keep ALB requests per instance near this count (per minute);
+    /// omitted, there is no request-count policy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1000000))]
+    pub requests_per_target: Option<i32>,
+    /// Scheduled capacity changes (for example business hours), at most 20.
+    #[schemars(length(max = 20))]
+    pub scheduled_actions: Vec<ScheduledAction>,
+}
+
+impl Default for ScalingSpec {
+    fn default() -> Self {
+        Self {
+            target_cpu_percent: 50,
+            requests_per_target: None,
+            scheduled_actions: Vec::new(),
+        }
+    }
+}
+
+/// A recurring capacity change.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [{"rule": "!has(self.minSize) || !has(self.maxSize) || self.minSize <= self.maxSize", "message": "minSize must not exceed maxSize", "fieldPath": ".minSize"}, {"rule": "has(self.minSize) || has(self.maxSize) || has(self.desiredCapacity)", "message": "a scheduled action must set minSize, maxSize or desiredCapacity"}]))]
+pub struct ScheduledAction {
+    /// Name, unique in the stack.
+    #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"))]
+    pub name: String,
+    /// Cron expression in UTC (five fields), e.g. `0 8 * * 1-5`.
+    #[schemars(regex(pattern = r"^(\S+\s+){4}\S+$"), length(max = 256))]
+    pub recurrence: String,
+    /// New minimum size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1000))]
+    pub min_size: Option<i32>,
+    /// New maximum size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1000))]
+    pub max_size: Option<i32>,
+    /// New desired capacity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1000))]
+    pub desired_capacity: Option<i32>,
+}
+
+/// Database engine. Immutable.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DatabaseEngine {
+    Postgres,
+    Mysql,
+}
+
+/// The relational database (RDS), in the private data subnets, reachable
+/// only from the application servers. The master password is managed by RDS
+/// in AWS Secrets Manager and never passes through stackops.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+#[schemars(extend("x-kubernetes-validations" = [{"rule": "!has(self.maxAllocatedStorageGiB) || self.maxAllocatedStorageGiB >= self.allocatedStorageGiB", "message": "maxAllocatedStorageGiB must be at least allocatedStorageGiB", "fieldPath": ".maxAllocatedStorageGiB"}, {"rule": "self.readReplicas == 0 || self.backupRetentionDays >= 1", "message": "read replicas need automated backups: backupRetentionDays must be at least 1", "fieldPath": ".backupRetentionDays"}]))]
+pub struct DatabaseSpec {
+    /// `postgres` (default) or `mysql`. Immutable.
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": "self == oldSelf", "message": "engine is immutable"}]))]
+    pub engine: DatabaseEngine,
+    /// Engine version, e.g. `16.4` or `8.0.39`; omitted, AWS's default for the
+    /// engine. Only upgrades are applied in place.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[0-9]+(\.[0-9]+){0,2}$"), length(max = 16))]
+    pub engine_version: Option<String>,
+    /// Instance class. Default db.t4g.medium. Changing it modifies in place.
+    #[schemars(regex(pattern = r"^db\.[a-z0-9]+\.[a-z0-9]+$"), length(max = 32))]
+    pub instance_class: String,
+    /// Initial storage (gp3) in GiB, 20 to 65536. Default 20.
+    #[serde(rename = "allocatedStorageGiB")]
+    #[schemars(range(min = 20, max = 65536))]
+    pub allocated_storage_gib: i32,
+    /// Storage autoscaling ceiling in GiB; omitted, storage does not grow.
+    #[serde(rename = "maxAllocatedStorageGiB", skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 21, max = 65536))]
+    pub max_allocated_storage_gib: Option<i32>,
+    /// Standby in a second AZ with automatic failover. Default true.
+    pub multi_az: bool,
+    /// Days of automated backups, 0 to 35. Default 7.
+    #[schemars(range(min = 0, max = 35))]
+    pub backup_retention_days: i32,
+    /// Daily backup window in UTC, `hh24:mi-hh24:mi`; omitted, AWS picks one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = DAILY_WINDOW_PATTERN))]
+    pub backup_window: Option<String>,
+    /// Weekly maintenance window in UTC, `ddd:hh24:mi-ddd:hh24:mi`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = WEEKLY_WINDOW_PATTERN))]
+    pub maintenance_window: Option<String>,
+    /// Apply modifications now instead of in the next maintenance window.
+    /// Default false.
+    pub apply_immediately: bool,
+    /// Refuse deletion while true; deleting the stack then stops before the
+    /// data tier and says so. Default true.
+    pub deletion_protection: bool,
+    /// On stack deletion: `Snapshot` (default: final snapshot, then delete),
+    /// `Retain` or `Delete`.
+    pub deletion_policy: DeletionPolicy,
+    /// KMS key for encryption at rest; omitted, the AWS managed key. Storage
+    /// is always encrypted. Immutable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = KMS_KEY_PATTERN))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": "self == oldSelf", "message": "kmsKeyId is immutable"}]))]
+    pub kms_key_id: Option<String>,
+    /// Turn on Performance Insights (7 days, free tier). Default true.
+    pub performance_insights: bool,
+    /// Name of the database created at launch. Default `app`.
+    #[schemars(regex(pattern = r"^[A-Za-z][A-Za-z0-9_]{0,62}$"))]
+    pub database_name: String,
+    /// Master user name (its password is generated and kept by RDS in
+    /// Secrets Manager). Default `app_admin`.
+    #[schemars(regex(pattern = r"^[A-Za-z][A-Za-z0-9_]{0,15}$"))]
+    pub master_username: String,
+    /// Read replicas, 0 to 5, spread over the other AZs. Scaling down deletes
+    /// the newest first. Default 0.
+    #[schemars(range(min = 0, max = 5))]
+    pub read_replicas: i32,
+}
+
+impl Default for DatabaseSpec {
+    fn default() -> Self {
+        Self {
+            engine: DatabaseEngine::Postgres,
+            engine_version: None,
+            instance_class: "db.t4g.medium".into(),
+            allocated_storage_gib: 20,
+            max_allocated_storage_gib: None,
+            multi_az: true,
+            backup_retention_days: 7,
+            backup_window: None,
+            maintenance_window: None,
+            apply_immediately: false,
+            deletion_protection: true,
+            deletion_policy: DeletionPolicy::Snapshot,
+            kms_key_id: None,
+            performance_insights: true,
+            database_name: "app".into(),
+            master_username: "app_admin".into(),
+            read_replicas: 0,
+        }
+    }
+}
+
+/// In-memory cache engine.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheEngine {
+    Redis,
+    Valkey,
+}
+
+/// ElastiCache replication group in the private data subnets, reachable only
+/// from the application servers, encrypted at rest and in transit, with an
+/// AUTH token generated by stackops and kept in AWS Secrets Manager.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+#[schemars(extend("x-kubernetes-validations" = [{"rule": "!self.multiAz || self.replicas >= 1", "message": "multiAz needs at least one replica", "fieldPath": ".multiAz"}]))]
+pub struct CacheSpec {
+    /// `redis` (default) or `valkey`. Immutable.
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": "self == oldSelf", "message": "engine is immutable"}]))]
+    pub engine: CacheEngine,
+    /// Engine version; omitted, AWS's default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[0-9]+(\.[0-9]+){0,2}$"), length(max = 16))]
+    pub engine_version: Option<String>,
+    /// Node type. Default cache.t4g.small. Changing it modifies in place.
+    #[schemars(regex(pattern = r"^cache\.[a-z0-9]+\.[a-z0-9]+$"), length(max = 32))]
+    pub node_type: String,
+    /// Replicas of the primary, 0 to 5. Default 1. Changes are in place.
+    #[schemars(range(min = 0, max = 5))]
+    pub replicas: i32,
+    /// Replicas in other AZs with automatic failover. Default true.
+    pub multi_az: bool,
+    /// Days of automatic snapshots, 0 to 35. Default 7.
+    #[schemars(range(min = 0, max = 35))]
+    pub snapshot_retention_days: i32,
+    /// On stack deletion: `Snapshot` (default), `Retain` or `Delete`.
+    pub deletion_policy: DeletionPolicy,
+}
+
+impl Default for CacheSpec {
+    fn default() -> Self {
+        Self {
+            engine: CacheEngine::Redis,
+            engine_version: None,
+            node_type: "cache.t4g.small".into(),
+            replicas: 1,
+            multi_az: true,
+            snapshot_retention_days: 7,
+            deletion_policy: DeletionPolicy::Snapshot,
+        }
+    }
+}
+
+/// An S3 bucket of the stack: public access blocked, ACLs disabled,
+/// encrypted, TLS-only.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+#[schemars(extend("x-kubernetes-validations" = [{"rule": "!has(self.deletionPolicy) || self.deletionPolicy != 'Snapshot'", "message": "buckets have no snapshots: use Retain or Delete", "fieldPath": ".deletionPolicy"}]))]
+pub struct BucketSpec {
+    /// Keep every version of every object. Default true.
+    pub versioning: bool,
+    /// KMS key for SSE-KMS with a bucket key; omitted, SSE-S3.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = KMS_KEY_PATTERN))]
+    pub kms_key_id: Option<String>,
+    /// On stack deletion: `Retain` or `Delete` (empties the bucket first).
+    /// Default: `Delete` for the web bucket (its content is a build
+    /// artefact), `Retain` for the media bucket.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deletion_policy: Option<DeletionPolicy>,
+    /// Lifecycle rules, at most 50.
+    #[schemars(length(max = 50))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": "self.all(r, self.exists_one(o, o.id == r.id))", "message": "lifecycle rule ids must be unique"}]))]
+    pub lifecycle_rules: Vec<LifecycleRule>,
+}
+
+impl Default for BucketSpec {
+    fn default() -> Self {
+        Self {
+            versioning: true,
+            kms_key_id: None,
+            deletion_policy: None,
+            lifecycle_rules: Vec::new(),
+        }
+    }
+}
+
+/// Storage class an object moves to.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[allow(non_camel_case_types)]
+pub enum StorageClass {
+    STANDARD_IA,
+    INTELLIGENT_TIERING,
+    GLACIER_IR,
+    GLACIER,
+    DEEP_ARCHIVE,
+}
+
+/// One S3 lifecycle rule.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [{"rule": "has(self.transitions) || has(self.expirationDays) || has(self.noncurrentExpirationDays) || has(self.abortIncompleteMultipartUploadDays)", "message": "a lifecycle rule needs at least one action"}, {"rule": "!has(self.expirationDays) || !has(self.transitions) || self.transitions.all(t, t.days < self.expirationDays)", "message": "expirationDays must come after every transition", "fieldPath": ".expirationDays"}]))]
+pub struct LifecycleRule {
+    /// Rule id, unique in the bucket.
+    #[schemars(regex(pattern = r"^[A-Za-z0-9._-]{1,255}$"))]
+    pub id: String,
+    /// Apply only to keys with this prefix; omitted, to the whole bucket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1024))]
+    pub prefix: Option<String>,
+    /// Move objects to cheaper storage after N days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 5))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": "self.all(t, self.exists_one(o, o.days == t.days))", "message": "transition days must be distinct"}]))]
+    pub transitions: Option<Vec<Transition>>,
+    /// Delete current objects N days after creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 36500))]
+    pub expiration_days: Option<i32>,
+    /// Delete noncurrent versions N days after they become noncurrent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 36500))]
+    pub noncurrent_expiration_days: Option<i32>,
+    /// Abort multipart uploads still incomplete after N days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 36500))]
+    pub abort_incomplete_multipart_upload_days: Option<i32>,
+}
+
+/// A storage class transition.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [{"rule": "self.storageClass != 'STANDARD_IA' || self.days >= 30", "message": "S3 moves objects to STANDARD_IA no earlier than 30 days", "fieldPath": ".days"}]))]
+pub struct Transition {
+    /// Days after creation, 0 to 36500.
+    #[schemars(range(min = 0, max = 36500))]
+    pub days: i32,
+    /// Target storage class.
+    pub storage_class: StorageClass,
+}
+
+/// CloudFront price class: which edge locations serve the stack.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[allow(non_camel_case_types)]
+pub enum PriceClass {
+    /// North America and Europe (cheapest).
+    PriceClass_100,
+    /// Adds Asia, the Middle East and Africa.
+    PriceClass_200,
+    /// Every edge location.
+    PriceClass_All,
+}
+
+/// The static front end: a private S3 bucket served through CloudFront with
+/// origin access control, and API paths routed to the load balancer.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct FrontendSpec {
+    /// The web bucket holding the static files.
+    pub bucket: BucketSpec,
+    /// The CloudFront distribution.
+    pub cdn: CdnSpec,
+}
+
+/// The CloudFront distribution.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+#[schemars(extend("x-kubernetes-validations" = [{"rule": "size(self.aliases) == 0 || has(self.certificateArn)", "message": "aliases need an ACM certificate (certificateArn)", "fieldPath": ".certificateArn"}]))]
+pub struct CdnSpec {
+    /// Edge locations: `PriceClass_100` (default), `PriceClass_200`, `PriceClass_All`.
+    pub price_class: PriceClass,
+    /// Extra host names (CNAMEs) of the distribution, at most 10.
+    #[schemars(length(max = 10), inner(regex(pattern = HOSTNAME_PATTERN), length(max = 253)))]
+    pub aliases: Vec<String>,
+    /// ACM certificate for the aliases; CloudFront takes certificates from
+    /// us-east-1 only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = ACM_ARN_PATTERN), length(max = 2048))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": "self.contains(':acm:us-east-1:')", "message": "CloudFront certificates must be in us-east-1"}]))]
+    pub certificate_arn: Option<String>,
+    /// Path patterns sent to the load balancer uncached. Default `["/api/*"]`.
+    #[schemars(length(max = 10), inner(regex(pattern = r"^/[A-Za-z0-9/_.*?-]*$"), length(max = 255)))]
+    pub api_paths: Vec<String>,
+    /// Object served for `/`. Default `index.html`.
+    #[schemars(regex(pattern = r"^[A-Za-z0-9._-]{1,255}$"))]
+    pub default_root_object: String,
+    /// AWS WAF web ACL (ARN) attached to the distribution.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^arn:aws[a-z-]*:wafv2:us-east-1:[0-9]{12}:global/webacl/.+$"), length(max = 2048))]
+    pub web_acl_arn: Option<String>,
+}
+
+impl Default for CdnSpec {
+    fn default() -> Self {
+        Self {
+            price_class: PriceClass::PriceClass_100,
+            aliases: Vec::new(),
+            certificate_arn: None,
+            api_paths: vec!["/api/*".into()],
+            default_root_object: "index.html".into(),
+            web_acl_arn: None,
+        }
+    }
+}
+
+/// Retention periods CloudWatch Logs accepts, in days.
+pub const LOG_RETENTION_DAYS: [u32; 22] = [
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+
+/// CloudWatch alarms, dashboard and application log group.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct MonitoringSpec {
+    /// Alarm thresholds; every alarm has a default.
+    pub alarms: AlarmThresholds,
+    /// Who is told when an alarm fires.
+    pub notifications: Notifications,
+    /// One CloudWatch dashboard for the stack. Default true.
+    pub dashboard: bool,
+    /// Retention of the application log group in days; one of the values
+    /// CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ... 3653). Default 30.
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": "self in [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]", "message": "logRetentionDays must be a value CloudWatch Logs accepts: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653"}]))]
+    pub log_retention_days: i32,
+}
+
+impl Default for MonitoringSpec {
+    fn default() -> Self {
+        Self {
+            alarms: AlarmThresholds::default(),
+            notifications: Notifications::default(),
+            dashboard: true,
+            log_retention_days: 30,
+        }
+    }
+}
+
+/// Thresholds of the stack's alarms. Alarms for tiers a stack lacks (cache,
+/// replicas) are not created.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AlarmThresholds {
+    /// Auto Scaling group average CPU percent. Default 80.
+    #[schemars(range(min = 1, max = 100))]
+    pub app_cpu_percent: i32,
+    /// Load balancer 5xx responses per 5 minutes. Default 10.
+    #[schemars(range(min = 1))]
+    pub load_balancer_5xx_count: i32,
+    /// Target response time, milliseconds (p90 over 5 minutes). Default 1000.
+    #[schemars(range(min = 1, max = 600000))]
+    pub target_response_time_ms: i32,
+    /// Unhealthy targets at or above which the alarm fires. Default 1.
+    #[schemars(range(min = 1))]
+    pub unhealthy_hosts: i32,
+    /// Database CPU percent. Default 80.
+    #[schemars(range(min = 1, max = 100))]
+    pub database_cpu_percent: i32,
+    /// Database free storage floor in GiB. Default 5.
+    #[serde(rename = "databaseFreeStorageGiB")]
+    #[schemars(range(min = 1))]
+    pub database_free_storage_gib: i32,
+    /// Database connections ceiling. Default 200.
+    #[schemars(range(min = 1))]
+    pub database_connections: i32,
+    /// Read replica lag ceiling in seconds. Default 30.
+    #[schemars(range(min = 1))]
+    pub replica_lag_seconds: i32,
+    /// Cache engine CPU percent. Default 75.
+    #[schemars(range(min = 1, max = 100))]
+    pub cache_cpu_percent: i32,
+    /// Cache memory usage percent. Default 80.
+    #[schemars(range(min = 1, max = 100))]
+    pub cache_memory_percent: i32,
+    /// Cache evictions per 5 minutes. Default 100.
+    #[schemars(range(min = 1))]
+    pub cache_evictions: i32,
+}
+
+impl Default for AlarmThresholds {
+    fn default() -> Self {
+        Self {
+            app_cpu_percent: 80,
+            load_balancer_5xx_count: 10,
+            target_response_time_ms: 1000,
+            unhealthy_hosts: 1,
+            database_cpu_percent: 80,
+            database_free_storage_gib: 5,
+            database_connections: 200,
+            replica_lag_seconds: 30,
+            cache_cpu_percent: 75,
+            cache_memory_percent: 80,
+            cache_evictions: 100,
+        }
+    }
+}
+
+/// Alarm notifications: a new SNS topic with these email subscriptions, or
+/// an existing topic.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+#[schemars(extend("x-kubernetes-validations" = [{"rule": "!has(self.snsTopicArn) || size(self.emails) == 0", "message": "give either emails (stackops creates a topic) or snsTopicArn, not both", "fieldPath": ".emails"}]))]
+pub struct Notifications {
+    /// Email addresses subscribed to a topic stackops creates, at most 10.
+    #[schemars(length(max = 10), inner(regex(pattern = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"), length(max = 254)))]
+    pub emails: Vec<String>,
+    /// Existing SNS topic to notify instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = SNS_ARN_PATTERN))]
+    pub sns_topic_arn: Option<String>,
+}

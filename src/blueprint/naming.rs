@@ -1,0 +1,133 @@
+//! Deterministic, length-safe AWS names and the identity tags.
+//!
+//! A name is `<stack name>-<hash>-<suffix>`: the stack name is sanitised to
+//! what every service accepts (lowercase letters, digits, single hyphens,
+//! starting with a letter) and truncated so the whole fits the service's
+//! limit; the hash (8 hex characters of SHA-256 over the stack's uid) keeps
+//! names of equal stacks apart and makes S3 bucket names globally unique.
+
+use sha2::{Digest, Sha256};
+
+/// Tag naming the stack (`<namespace>/<name>`) on every AWS resource.
+pub const TAG_STACK: &str = "stackops.io/stack";
+/// Tag holding the stack's uid.
+pub const TAG_UID: &str = "stackops.io/uid";
+/// Tag holding the node key of the resource in the stack's graph.
+pub const TAG_COMPONENT: &str = "stackops.io/component";
+
+/// AWS naming rules of the services whose names stackops chooses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NameRule {
+    /// Load balancers and target groups: 32 characters.
+    LoadBalancer,
+    /// ElastiCache replication groups: 40 characters.
+    Cache,
+    /// RDS instances, subnet and parameter groups: 63 characters.
+    Database,
+    /// S3 buckets: 63 characters, globally unique.
+    Bucket,
+    /// Everything else (log groups, alarms, launch templates...): 128.
+    Generic,
+}
+
+impl NameRule {
+    pub fn max_len(self) -> usize {
+        match self {
+            Self::LoadBalancer => 32,
+            Self::Cache => 40,
+            Self::Database | Self::Bucket => 63,
+            Self::Generic => 128,
+        }
+    }
+
+    /// Whether `name` satisfies this rule: length, charset, letter first,
+    /// no trailing or doubled hyphen.
+    pub fn accepts(self, name: &str) -> bool {
+        !name.is_empty()
+            && name.len() <= self.max_len()
+            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && name.starts_with(|c: char| c.is_ascii_lowercase())
+            && !name.ends_with('-')
+            && !name.contains("--")
+    }
+}
+
+/// 8 hex characters identifying a stack, from its uid.
+pub fn short_hash(uid: &str) -> String {
+    let digest = Sha256::digest(uid.as_bytes());
+    digest[..4].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The name of one resource of a stack under `rule`.
+pub fn resource_name(stack_name: &str, uid: &str, suffix: &str, rule: NameRule) -> String {
+    let hash = short_hash(uid);
+    let suffix = sanitise(suffix);
+    let fixed = hash.len() + 1 + if suffix.is_empty() { 0 } else { suffix.len() + 1 };
+    let room = rule.max_len().saturating_sub(fixed);
+    let mut base = sanitise(stack_name);
+    if !base.starts_with(|c: char| c.is_ascii_lowercase()) {
+        base = format!("s{base}");
+    }
+    base.truncate(room);
+    let base = base.trim_end_matches('-');
+    let mut name = format!("{base}-{hash}");
+    if !suffix.is_empty() {
+        name.push('-');
+        name.push_str(&suffix);
+    }
+    name
+}
+
+/// Lowercase letters, digits and single hyphens; anything else becomes a hyphen.
+fn sanitise(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        let c = c.to_ascii_lowercase();
+        let c = if c.is_ascii_lowercase() || c.is_ascii_digit() { c } else { '-' };
+        if !(c == '-' && (out.is_empty() || out.ends_with('-'))) {
+            out.push(c);
+        }
+    }
+    out.trim_end_matches('-').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RULES: [NameRule; 5] = [
+        NameRule::LoadBalancer,
+        NameRule::Cache,
+        NameRule::Database,
+        NameRule::Bucket,
+        NameRule::Generic,
+    ];
+
+    #[test]
+    fn names_are_deterministic_and_hashed_by_uid() {
+        let a = resource_name("shop", "uid-1", "alb", NameRule::LoadBalancer);
+        assert_eq!(a, resource_name("shop", "uid-1", "alb", NameRule::LoadBalancer));
+        assert_ne!(a, resource_name("shop", "uid-2", "alb", NameRule::LoadBalancer));
+        assert!(a.starts_with("shop-") && a.ends_with("-alb"), "{a}");
+    }
+
+    #[test]
+    fn every_name_fits_every_rule_whatever_the_stack_name() {
+        let long = "a".repeat(40);
+        let names = ["shop", "9shop", "shop.prod", "a-b--c", long.as_str(), "x", "web-"];
+        for stack in names {
+            for rule in RULES {
+                for suffix in ["", "alb", "tg-app", "media", "db-replica-5"] {
+                    let name = resource_name(stack, "0f3c", suffix, rule);
+                    assert!(rule.accepts(&name), "{rule:?} refuses {name:?} from {stack:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn sanitising_folds_dots_and_repeats() {
+        assert_eq!(sanitise("Shop.Prod__1"), "shop-prod-1");
+        assert_eq!(sanitise("--a--"), "a");
+    }
+}
