@@ -1,0 +1,195 @@
+//! Object storage: one map of every object, one resourceVersion counter for all
+//! of them (as etcd has), and a bounded history of changes that watches replay.
+
+use crate::resources::{GroupResource, Registry};
+use serde_json::Value;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ObjectKey {
+    pub gr: GroupResource,
+    /// Empty for cluster-scoped objects.
+    pub namespace: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    Added,
+    Modified,
+    Deleted,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Added => "ADDED",
+            EventType::Modified => "MODIFIED",
+            EventType::Deleted => "DELETED",
+        }
+    }
+}
+
+/// One committed change, as kept in the history and sent to watchers.
+#[derive(Debug)]
+pub struct Event {
+    pub rv: u64,
+    pub type_: EventType,
+    pub key: ObjectKey,
+    pub object: Value,
+    /// The object before a MODIFIED change: lets a selector-filtered watch turn
+    /// "stopped matching" into DELETED, as the apiserver's watch cache does.
+    pub old: Option<Value>,
+}
+
+/// A live watch: receives every event of one resource (optionally one namespace).
+struct Watcher {
+    gr: GroupResource,
+    namespace: Option<String>,
+    tx: mpsc::UnboundedSender<Arc<Event>>,
+}
+
+impl Watcher {
+    fn wants(&self, key: &ObjectKey) -> bool {
+        self.gr == key.gr
+            && self
+                .namespace
+                .as_ref()
+                .is_none_or(|ns| ns == &key.namespace)
+    }
+}
+
+pub struct Store {
+    rv: u64,
+    objects: BTreeMap<ObjectKey, Value>,
+    history: VecDeque<Arc<Event>>,
+    history_cap: usize,
+    /// Every event with rv > `compacted` is still in the history.
+    compacted: u64,
+    watchers: Vec<Watcher>,
+    pub registry: Registry,
+}
+
+/// What a watch gets when it starts: the events it missed, then a live channel.
+pub struct Subscription {
+    pub backlog: Vec<Arc<Event>>,
+    pub rx: mpsc::UnboundedReceiver<Arc<Event>>,
+}
+
+impl Store {
+    pub fn new(history_cap: usize) -> Self {
+        Store {
+            rv: 1,
+            objects: BTreeMap::new(),
+            history: VecDeque::new(),
+            history_cap: history_cap.max(1),
+            compacted: 1,
+            watchers: Vec::new(),
+            registry: Registry::new(),
+        }
+    }
+
+    pub fn resource_version(&self) -> u64 {
+        self.rv
+    }
+
+    pub fn get(&self, key: &ObjectKey) -> Option<&Value> {
+        self.objects.get(key)
+    }
+
+    /// Objects of one resource, optionally in one namespace, in key order.
+    pub fn range<'a>(
+        &'a self,
+        gr: &'a GroupResource,
+        namespace: Option<&'a str>,
+    ) -> impl Iterator<Item = (&'a ObjectKey, &'a Value)> + 'a {
+        self.objects
+            .iter()
+            .filter(move |(k, _)| &k.gr == gr && namespace.is_none_or(|ns| ns == k.namespace))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&ObjectKey, &Value)> {
+        self.objects.iter()
+    }
+
+    /// Writes a change: assigns the next resourceVersion, records it in the
+    /// history and fans it out to watchers. Returns the object as stored.
+    pub fn commit(&mut self, type_: EventType, key: ObjectKey, mut object: Value) -> Value {
+        self.rv += 1;
+        object["metadata"]["resourceVersion"] = Value::String(self.rv.to_string());
+        let old = match type_ {
+            EventType::Deleted => self.objects.remove(&key),
+            _ => self.objects.insert(key.clone(), object.clone()),
+        };
+        let event = Arc::new(Event {
+            rv: self.rv,
+            type_,
+            key,
+            object: object.clone(),
+            old: if type_ == EventType::Modified {
+                old
+            } else {
+                None
+            },
+        });
+        self.history.push_back(event.clone());
+        while self.history.len() > self.history_cap {
+            if let Some(dropped) = self.history.pop_front() {
+                self.compacted = dropped.rv;
+            }
+        }
+        self.watchers
+            .retain(|w| !w.wants(&event.key) || w.tx.send(event.clone()).is_ok());
+        object
+    }
+
+    /// Starts a watch after `since`. Fails with the oldest resourceVersion still
+    /// watchable when `since` has been compacted away.
+    pub fn subscribe(
+        &mut self,
+        gr: &GroupResource,
+        namespace: Option<&str>,
+        since: u64,
+    ) -> Result<Subscription, u64> {
+        if since < self.compacted {
+            return Err(self.compacted);
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let watcher = Watcher {
+            gr: gr.clone(),
+            namespace: namespace.map(String::from),
+            tx,
+        };
+        let backlog = self
+            .history
+            .iter()
+            .filter(|e| e.rv > since && watcher.wants(&e.key))
+            .cloned()
+            .collect();
+        self.watchers.push(watcher);
+        Ok(Subscription { backlog, rx })
+    }
+
+    /// Drops watchers whose client went away.
+    pub fn prune_watchers(&mut self) {
+        self.watchers.retain(|w| !w.tx.is_closed());
+    }
+
+    pub fn watcher_count(&self) -> usize {
+        self.watchers.len()
+    }
+
+    /// The oldest resourceVersion a watch may start from.
+    pub fn compacted(&self) -> u64 {
+        self.compacted
+    }
+
+    /// Finds an object by uid (owner references point by uid).
+    pub fn find_uid(&self, uid: &str) -> Option<(&ObjectKey, &Value)> {
+        self.objects
+            .iter()
+            .find(|(_, v)| v["metadata"]["uid"].as_str() == Some(uid))
+    }
+}

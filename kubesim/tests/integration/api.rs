@@ -1,0 +1,554 @@
+//! The REST semantics kube-rs relies on: CRUD, optimistic concurrency, status
+//! subresource and generation, selectors and paging, finalizers, garbage
+//! collection, schema validation and error shapes.
+
+use crate::common::{Sim, Widget, WidgetStatus, api_error, eventually, widget};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::Resource;
+use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
+use serde_json::json;
+
+#[tokio::test]
+async fn create_sets_system_fields_and_update_detects_conflicts() {
+    let sim = Sim::start().await;
+    sim.install_widget_crd().await;
+    let api = sim.widgets("default");
+    let created = api
+        .create(&PostParams::default(), &widget("a", 1))
+        .await
+        .unwrap();
+    let meta = &created.metadata;
+    assert!(meta.uid.as_deref().is_some_and(|u| u.len() == 36));
+    assert!(meta.creation_timestamp.is_some());
+    assert_eq!(meta.generation, Some(1));
+    let rv1: u64 = meta.resource_version.as_deref().unwrap().parse().unwrap();
+
+    let again = api_error(api.create(&PostParams::default(), &widget("a", 1)).await);
+    assert_eq!((again.code, again.reason.as_str()), (409, "AlreadyExists"));
+    assert_eq!(
+        again.message,
+        "widgets.test.kubesim.io \"a\" already exists"
+    );
+
+    let mut fresh = created.clone();
+    fresh.spec.size = 2;
+    let updated = api
+        .replace("a", &PostParams::default(), &fresh)
+        .await
+        .unwrap();
+    let rv2: u64 = updated
+        .metadata
+        .resource_version
+        .as_deref()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(rv2 > rv1);
+    assert_eq!(updated.metadata.generation, Some(2));
+
+    // `fresh` still carries rv1: the write must be refused.
+    let mut stale = fresh.clone();
+    stale.spec.size = 3;
+    let conflict = api_error(api.replace("a", &PostParams::default(), &stale).await);
+    assert_eq!((conflict.code, conflict.reason.as_str()), (409, "Conflict"));
+    assert_eq!(
+        conflict.message,
+        "Operation cannot be fulfilled on widgets.test.kubesim.io \"a\": the object has been modified; please apply your changes to the latest version and try again"
+    );
+    assert_eq!(api.get("a").await.unwrap().spec.size, 2);
+
+    let missing = api_error(api.get("nope").await);
+    assert_eq!((missing.code, missing.reason.as_str()), (404, "NotFound"));
+    assert_eq!(
+        missing.message,
+        "widgets.test.kubesim.io \"nope\" not found"
+    );
+    assert_eq!(missing.details.unwrap().kind, "widgets");
+
+    let generated = Widget {
+        metadata: ObjectMeta {
+            generate_name: Some("gen-".into()),
+            ..Default::default()
+        },
+        spec: widget("x", 1).spec,
+        status: None,
+    };
+    let named = api
+        .create(&PostParams::default(), &generated)
+        .await
+        .unwrap();
+    let name = named.metadata.name.unwrap();
+    assert!(name.starts_with("gen-") && name.len() == 9, "{name}");
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn status_is_a_subresource_and_generation_tracks_spec_only() {
+    let sim = Sim::start().await;
+    sim.install_widget_crd().await;
+    let api = sim.widgets("default");
+    let mut w = widget("s", 1);
+    w.status = Some(WidgetStatus {
+        observed_generation: Some(7),
+        conditions: vec![],
+    });
+    let created = api.create(&PostParams::default(), &w).await.unwrap();
+    assert_eq!(
+        created.status, None,
+        "create drops status when status is a subresource"
+    );
+
+    let pp = PatchParams::default();
+    let status = json!({"status": {"observed_generation": 1, "conditions": [{"type": "Ready", "status": "True"}]}});
+    let after_status = api
+        .patch_status("s", &pp, &Patch::Merge(&status))
+        .await
+        .unwrap();
+    assert_eq!(after_status.status.as_ref().unwrap().conditions.len(), 1);
+    assert_eq!(
+        after_status.metadata.generation,
+        Some(1),
+        "status writes keep generation"
+    );
+
+    // Spec in a status write is ignored; status in a main write is ignored.
+    let sneaky = json!({"spec": {"size": 9}, "status": {"conditions": []}});
+    let s = api
+        .patch_status("s", &pp, &Patch::Merge(&sneaky))
+        .await
+        .unwrap();
+    assert_eq!(s.spec.size, 1);
+    assert!(s.status.unwrap().conditions.is_empty());
+    let main =
+        json!({"spec": {"size": 2}, "status": {"conditions": [{"type": "X", "status": "True"}]}});
+    let m = api.patch("s", &pp, &Patch::Merge(&main)).await.unwrap();
+    assert_eq!(m.spec.size, 2);
+    assert!(m.status.unwrap().conditions.is_empty());
+    assert_eq!(m.metadata.generation, Some(2));
+
+    // Metadata-only changes do not bump generation; a no-op write is not a write.
+    let labels = json!({"metadata": {"labels": {"a": "b"}}});
+    let l = api.patch("s", &pp, &Patch::Merge(&labels)).await.unwrap();
+    assert_eq!(l.metadata.generation, Some(2));
+    let rv = sim.handle.resource_version();
+    let same = api.patch("s", &pp, &Patch::Merge(&labels)).await.unwrap();
+    assert_eq!(sim.handle.resource_version(), rv);
+    assert_eq!(same.metadata.resource_version, l.metadata.resource_version);
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn label_and_field_selectors_and_paging() {
+    let sim = Sim::start().await;
+    let cms: Api<ConfigMap> = Api::namespaced(sim.client.clone(), "default");
+    for (name, app, tier) in [
+        ("a", "web", Some("front")),
+        ("b", "web", Some("back")),
+        ("c", "db", None),
+        ("d", "db", Some("back")),
+    ] {
+        let mut labels = std::collections::BTreeMap::from([("app".to_string(), app.to_string())]);
+        if let Some(t) = tier {
+            labels.insert("tier".into(), t.into());
+        }
+        let cm = ConfigMap {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                labels: Some(labels),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        cms.create(&PostParams::default(), &cm).await.unwrap();
+    }
+    let names = |sel: &'static str| {
+        let cms = cms.clone();
+        async move {
+            let list = cms.list(&ListParams::default().labels(sel)).await.unwrap();
+            list.items
+                .into_iter()
+                .map(|c| c.metadata.name.unwrap())
+                .collect::<Vec<_>>()
+                .join(",")
+        }
+    };
+    assert_eq!(names("app=web").await, "a,b");
+    assert_eq!(names("app==db,tier").await, "d");
+    assert_eq!(names("tier!=back").await, "a,c");
+    assert_eq!(names("tier in (front,back),app notin (web)").await, "d");
+    assert_eq!(names("!tier").await, "c");
+    let by_name = cms
+        .list(&ListParams::default().fields("metadata.name=b"))
+        .await
+        .unwrap();
+    assert_eq!(by_name.items.len(), 1);
+
+    let bad = api_error(cms.list(&ListParams::default().labels("app in web")).await);
+    assert_eq!(bad.code, 400);
+
+    let first = cms.list(&ListParams::default().limit(3)).await.unwrap();
+    assert_eq!(first.items.len(), 3);
+    let token = first.metadata.continue_.clone().expect("a continue token");
+    assert_eq!(first.metadata.remaining_item_count, Some(1));
+    let second = cms
+        .list(&ListParams::default().limit(3).continue_token(&token))
+        .await
+        .unwrap();
+    assert_eq!(second.items.len(), 1);
+    assert_eq!(second.items[0].metadata.name.as_deref(), Some("d"));
+    assert!(second.metadata.continue_.is_none());
+
+    let everywhere: Api<ConfigMap> = Api::all(sim.client.clone());
+    assert_eq!(
+        everywhere
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        4
+    );
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn finalizers_hold_deletion_until_removed() {
+    let sim = Sim::start().await;
+    sim.install_widget_crd().await;
+    let api = sim.widgets("default");
+    let mut w = widget("f", 1);
+    w.metadata.finalizers = Some(vec!["test.kubesim.io/hold".into()]);
+    api.create(&PostParams::default(), &w).await.unwrap();
+
+    let pending = api.delete("f", &DeleteParams::default()).await.unwrap();
+    let held = pending
+        .left()
+        .expect("object returned while finalizers remain");
+    assert!(held.metadata.deletion_timestamp.is_some());
+    assert_eq!(
+        held.metadata.generation,
+        Some(2),
+        "marking for deletion bumps generation"
+    );
+    assert!(api.get("f").await.is_ok());
+
+    let add = json!({"metadata": {"finalizers": ["test.kubesim.io/hold", "late"]}});
+    let refused = api_error(
+        api.patch("f", &PatchParams::default(), &Patch::Merge(&add))
+            .await,
+    );
+    assert_eq!(refused.code, 422);
+    assert!(
+        refused.message.contains("no new finalizers can be added"),
+        "{}",
+        refused.message
+    );
+
+    let clear = json!({"metadata": {"finalizers": null}});
+    api.patch("f", &PatchParams::default(), &Patch::Merge(&clear))
+        .await
+        .unwrap();
+    assert_eq!(api_error(api.get("f").await).code, 404);
+
+    // Without finalizers, delete is immediate and answers with a Status.
+    api.create(&PostParams::default(), &widget("g", 1))
+        .await
+        .unwrap();
+    let gone = api.delete("g", &DeleteParams::default()).await.unwrap();
+    assert!(
+        gone.right()
+            .expect("Status for an immediate delete")
+            .is_success()
+    );
+    sim.stop().await;
+}
+
+fn owned_secret(name: &str, owner: &ConfigMap) -> Secret {
+    Secret {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            owner_references: Some(vec![OwnerReference {
+                api_version: "v1".into(),
+                kind: "ConfigMap".into(),
+                name: owner.metadata.name.clone().unwrap(),
+                uid: owner.meta().uid.clone().unwrap(),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn owner_references_cascade() {
+    let sim = Sim::start().await;
+    let cms: Api<ConfigMap> = Api::namespaced(sim.client.clone(), "default");
+    let secrets: Api<Secret> = Api::namespaced(sim.client.clone(), "default");
+    let pp = PostParams::default();
+    let cm = |n: &str| ConfigMap {
+        metadata: ObjectMeta {
+            name: Some(n.into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+
+    // Background (the default): the dependent goes after the owner.
+    let owner = cms.create(&pp, &cm("owner")).await.unwrap();
+    secrets
+        .create(&pp, &owned_secret("dep", &owner))
+        .await
+        .unwrap();
+    cms.delete("owner", &DeleteParams::default()).await.unwrap();
+    let s = secrets.clone();
+    eventually(5, "dependent collected", || {
+        let s = s.clone();
+        async move { s.get_opt("dep").await.unwrap().is_none().then_some(()) }
+    })
+    .await;
+
+    // Orphan: the dependent stays, without the reference.
+    let owner = cms.create(&pp, &cm("owner2")).await.unwrap();
+    secrets
+        .create(&pp, &owned_secret("kept", &owner))
+        .await
+        .unwrap();
+    cms.delete("owner2", &DeleteParams::orphan()).await.unwrap();
+    let (c, s) = (cms.clone(), secrets.clone());
+    eventually(5, "owner gone after orphaning", || {
+        let c = c.clone();
+        async move { c.get_opt("owner2").await.unwrap().is_none().then_some(()) }
+    })
+    .await;
+    let kept = s.get("kept").await.unwrap();
+    assert!(
+        kept.metadata
+            .owner_references
+            .unwrap_or_default()
+            .is_empty()
+    );
+
+    // Foreground: the owner waits (with a finalizer) for its dependents.
+    let owner = cms.create(&pp, &cm("owner3")).await.unwrap();
+    let mut blocked = owned_secret("blocker", &owner);
+    blocked.metadata.finalizers = Some(vec!["test/hold".into()]);
+    secrets.create(&pp, &blocked).await.unwrap();
+    cms.delete("owner3", &DeleteParams::foreground())
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let waiting = cms.get("owner3").await.unwrap();
+    assert!(
+        waiting
+            .metadata
+            .finalizers
+            .unwrap()
+            .contains(&"foregroundDeletion".to_string())
+    );
+    assert!(
+        secrets
+            .get("blocker")
+            .await
+            .unwrap()
+            .metadata
+            .deletion_timestamp
+            .is_some()
+    );
+    secrets
+        .patch(
+            "blocker",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+        )
+        .await
+        .unwrap();
+    eventually(5, "foreground owner gone", || {
+        let c = cms.clone();
+        async move { c.get_opt("owner3").await.unwrap().is_none().then_some(()) }
+    })
+    .await;
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn schema_validation_defaults_pruning_and_cel() {
+    let sim = Sim::start().await;
+    sim.install_widget_crd().await;
+    let api = sim.widgets("default");
+    let pp = PostParams::default();
+
+    let too_big = api_error(api.create(&pp, &widget("big", 11)).await);
+    assert_eq!((too_big.code, too_big.reason.as_str()), (422, "Invalid"));
+    assert_eq!(
+        too_big.message,
+        "Widget.test.kubesim.io \"big\" is invalid: spec.size: Invalid value: 11: spec.size in body should be less than or equal to 10"
+    );
+    let details = too_big.details.unwrap();
+    assert_eq!(
+        (
+            details.kind.as_str(),
+            details.group.as_str(),
+            details.name.as_str()
+        ),
+        ("Widget", "test.kubesim.io", "big")
+    );
+    assert_eq!(details.causes[0].field, "spec.size");
+    assert_eq!(details.causes[0].reason, "FieldValueInvalid");
+
+    // Unknown fields are pruned; the object is stored without them.
+    let raw: Api<kube::api::DynamicObject> = Api::namespaced_with(
+        sim.client.clone(),
+        "default",
+        &kube::api::ApiResource::erase::<Widget>(&()),
+    );
+    let obj: kube::api::DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "test.kubesim.io/v1", "kind": "Widget",
+        "metadata": {"name": "p"}, "spec": {"size": 2, "colour": "red"}, "extra": 1
+    }))
+    .unwrap();
+    let stored = raw.create(&pp, &obj).await.unwrap();
+    assert_eq!(stored.data["spec"], json!({"size": 2}));
+    assert!(stored.data.get("extra").is_none());
+
+    // The CEL transition rule (oldSelf) refuses shrinking.
+    let shrink = api_error(
+        api.patch(
+            "p",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"size": 1}})),
+        )
+        .await,
+    );
+    assert_eq!(shrink.code, 422);
+    assert_eq!(
+        shrink.message,
+        "Widget.test.kubesim.io \"p\" is invalid: spec: Invalid value: \"object\": size may not shrink"
+    );
+    api.patch(
+        "p",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"size": 3}})),
+    )
+    .await
+    .unwrap();
+
+    // Server-side apply is refused outright rather than approximated.
+    let ssa = api_error(
+        api.patch(
+            "p",
+            &PatchParams::apply("test"),
+            &Patch::Apply(
+                json!({"apiVersion": "test.kubesim.io/v1", "kind": "Widget", "spec": {"size": 4}}),
+            ),
+        )
+        .await,
+    );
+    assert_eq!(ssa.code, 415);
+
+    // A failed JSON patch `test` is a 422 and changes nothing.
+    let jp: json_patch::Patch = serde_json::from_value(json!([
+        {"op": "test", "path": "/spec/size", "value": 99},
+        {"op": "replace", "path": "/spec/size", "value": 5}
+    ]))
+    .unwrap();
+    let failed = api_error(
+        api.patch("p", &PatchParams::default(), &Patch::Json::<()>(jp))
+            .await,
+    );
+    assert_eq!(failed.code, 422);
+    assert_eq!(api.get("p").await.unwrap().spec.size, 3);
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn namespace_deletion_empties_the_namespace() {
+    let sim = Sim::start().await;
+    let namespaces: Api<Namespace> = Api::all(sim.client.clone());
+    let ns = Namespace {
+        metadata: ObjectMeta {
+            name: Some("doomed".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    namespaces
+        .create(&PostParams::default(), &ns)
+        .await
+        .unwrap();
+    let cms: Api<ConfigMap> = Api::namespaced(sim.client.clone(), "doomed");
+    let cm = ConfigMap {
+        metadata: ObjectMeta {
+            name: Some("c".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    cms.create(&PostParams::default(), &cm).await.unwrap();
+
+    let missing_ns: Api<ConfigMap> = Api::namespaced(sim.client.clone(), "absent");
+    let err = api_error(missing_ns.create(&PostParams::default(), &cm).await);
+    assert_eq!(
+        (err.code, err.message.as_str()),
+        (404, "namespaces \"absent\" not found")
+    );
+
+    namespaces
+        .delete("doomed", &DeleteParams::default())
+        .await
+        .unwrap();
+    eventually(5, "namespace removed", || {
+        let n = namespaces.clone();
+        async move { n.get_opt("doomed").await.unwrap().is_none().then_some(()) }
+    })
+    .await;
+    let all: Api<ConfigMap> = Api::all(sim.client.clone());
+    assert!(
+        all.list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn discovery_lists_builtins_and_crds() {
+    let sim = Sim::start().await;
+    sim.install_widget_crd().await;
+    let discovery = kube::Discovery::new(sim.client.clone())
+        .run()
+        .await
+        .unwrap();
+    let (widget, caps) = discovery
+        .groups()
+        .flat_map(|g| g.recommended_resources())
+        .find(|(r, _)| r.kind == "Widget")
+        .expect("Widget discovered");
+    assert_eq!(
+        (widget.group.as_str(), widget.plural.as_str()),
+        ("test.kubesim.io", "widgets")
+    );
+    assert_eq!(caps.scope, kube::discovery::Scope::Namespaced);
+    assert!(caps.subresources.iter().any(|(r, _)| r.plural == "status"));
+    for kind in [
+        "Namespace",
+        "Secret",
+        "Lease",
+        "Deployment",
+        "ClusterRole",
+        "PodDisruptionBudget",
+        "CustomResourceDefinition",
+    ] {
+        assert!(
+            discovery
+                .groups()
+                .flat_map(|g| g.recommended_resources())
+                .any(|(r, _)| r.kind == kind),
+            "{kind} discovered"
+        );
+    }
+    sim.stop().await;
+}

@@ -1,0 +1,193 @@
+//! The real kubectl against kubesim: apply, printer columns, wait, finalizers,
+//! validation errors.
+
+use crate::common::{Sim, Widget, eventually};
+use kube::CustomResourceExt;
+use kube::api::{Patch, PatchParams};
+use serde_json::json;
+use std::process::Output;
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn ok(o: Output) -> String {
+    assert!(o.status.success(), "kubectl failed: {}", text(&o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+const WIDGET: &str = "apiVersion: test.kubesim.io/v1
+kind: Widget
+metadata:
+  name: w1
+spec:
+  size: 3
+";
+
+#[tokio::test]
+async fn kubectl_apply_get_wait_delete() {
+    let sim = Sim::start().await;
+    let crd = serde_json::to_string(&Widget::crd()).unwrap();
+    let out = ok(sim.kubectl(&["apply", "-f", "-"], Some(&crd)).await);
+    assert!(
+        out.contains(
+            "customresourcedefinition.apiextensions.k8s.io/widgets.test.kubesim.io created"
+        ),
+        "{out}"
+    );
+    ok(sim
+        .kubectl(
+            &[
+                "wait",
+                "--for=condition=Established",
+                "crd/widgets.test.kubesim.io",
+                "--timeout=10s",
+            ],
+            None,
+        )
+        .await);
+
+    let out = ok(sim.kubectl(&["apply", "-f", "-"], Some(WIDGET)).await);
+    assert_eq!(out.trim(), "widget.test.kubesim.io/w1 created");
+    let out = ok(sim.kubectl(&["apply", "-f", "-"], Some(WIDGET)).await);
+    assert_eq!(out.trim(), "widget.test.kubesim.io/w1 unchanged");
+    let out = ok(sim
+        .kubectl(
+            &["apply", "-f", "-"],
+            Some(&WIDGET.replace("size: 3", "size: 4")),
+        )
+        .await);
+    assert_eq!(out.trim(), "widget.test.kubesim.io/w1 configured");
+
+    // Printer columns come from the server's Table.
+    let out = ok(sim.kubectl(&["get", "widgets"], None).await);
+    let mut lines = out.lines();
+    let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(header, ["NAME", "SIZE", "READY", "AGE"]);
+    let row: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(&row[..2], ["w1", "4"]);
+
+    // wait --for=condition=Ready returns once status says so.
+    let wait = sim.kubectl(
+        &["wait", "--for=condition=Ready", "wd/w1", "--timeout=20s"],
+        None,
+    );
+    let mark_ready = async {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let status = json!({"status": {"conditions": [{"type": "Ready", "status": "True"}]}});
+        sim.widgets("default")
+            .patch_status("w1", &PatchParams::default(), &Patch::Merge(&status))
+            .await
+            .unwrap();
+    };
+    let (waited, ()) = tokio::join!(wait, mark_ready);
+    let out = ok(waited);
+    assert_eq!(out.trim(), "widget.test.kubesim.io/w1 condition met");
+    let out = ok(sim.kubectl(&["get", "wd", "w1"], None).await);
+    assert!(
+        out.lines().nth(1).unwrap().split_whitespace().nth(2) == Some("True"),
+        "{out}"
+    );
+
+    // Delete is held by a finalizer until it is removed.
+    ok(sim
+        .kubectl(
+            &[
+                "patch",
+                "wd",
+                "w1",
+                "--type=merge",
+                "-p",
+                r#"{"metadata":{"finalizers":["test.kubesim.io/hold"]}}"#,
+            ],
+            None,
+        )
+        .await);
+    let blocked = sim
+        .kubectl(&["delete", "wd", "w1", "--timeout=2s"], None)
+        .await;
+    assert!(
+        !blocked.status.success(),
+        "delete should time out waiting: {}",
+        text(&blocked)
+    );
+    let out = ok(sim
+        .kubectl(
+            &[
+                "get",
+                "wd",
+                "w1",
+                "-o",
+                "jsonpath={.metadata.deletionTimestamp}",
+            ],
+            None,
+        )
+        .await);
+    assert!(!out.is_empty(), "deletionTimestamp set");
+    ok(sim
+        .kubectl(
+            &[
+                "patch",
+                "wd",
+                "w1",
+                "--type=json",
+                "-p",
+                r#"[{"op":"remove","path":"/metadata/finalizers"}]"#,
+            ],
+            None,
+        )
+        .await);
+    let api = sim.widgets("default");
+    eventually(5, "w1 gone", || {
+        let api = api.clone();
+        async move { api.get_opt("w1").await.unwrap().is_none().then_some(()) }
+    })
+    .await;
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn kubectl_reports_invalid_resources_with_the_field() {
+    let sim = Sim::start().await;
+    sim.install_widget_crd().await;
+    let bad = sim
+        .kubectl(
+            &["apply", "-f", "-"],
+            Some(&WIDGET.replace("size: 3", "size: 30")),
+        )
+        .await;
+    assert!(!bad.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&bad.stderr).trim(),
+        "The Widget \"w1\" is invalid: spec.size: Invalid value: 30: spec.size in body should be less than or equal to 10"
+    );
+    // kubectl asks for strict field validation; unknown fields are refused.
+    let unknown = sim
+        .kubectl(
+            &["apply", "-f", "-"],
+            Some(&WIDGET.replace("size: 3", "size: 3\n  colour: red")),
+        )
+        .await;
+    assert!(!unknown.status.success());
+    assert!(
+        text(&unknown).contains("unknown field \"spec.colour\""),
+        "{}",
+        text(&unknown)
+    );
+    let missing = sim
+        .kubectl(
+            &["create", "-f", "-"],
+            Some(&WIDGET.replace("size: 3", "tier: gold")),
+        )
+        .await;
+    assert!(
+        text(&missing).contains("spec.size: Required value"),
+        "{}",
+        text(&missing)
+    );
+    sim.stop().await;
+}

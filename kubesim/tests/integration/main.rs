@@ -1,0 +1,8 @@
+//! Integration tests: real clients (kube-rs, kubectl) against kubesim.
+
+mod api;
+mod binary;
+mod common;
+mod controller;
+mod kubectl;
+mod watch;
