@@ -2,5 +2,6 @@
 //! application stacks (`EcommerceStack`, `BookingPlatform`).
 
 pub mod api;
+pub mod aws;
 pub mod blueprint;
 pub mod cli;

@@ -89,7 +89,10 @@ impl Admission {
 
     /// `<Kind>.<group> "<name>" is invalid`, the API server's prefix.
     pub fn describe(&self, name: &str) -> String {
-        format!("{}.{} \"{}\" is invalid", self.crd_kind, self.crd_group, name)
+        format!(
+            "{}.{} \"{}\" is invalid",
+            self.crd_kind, self.crd_group, name
+        )
     }
 }
 
@@ -149,7 +152,9 @@ fn strict(schema: &Value) -> Value {
                     let v = match k.as_str() {
                         "properties" => Value::Object(
                             v.as_object()
-                                .map(|props| props.iter().map(|(p, s)| (p.clone(), strict(s))).collect())
+                                .map(|props| {
+                                    props.iter().map(|(p, s)| (p.clone(), strict(s))).collect()
+                                })
                                 .unwrap_or_default(),
                         ),
                         "items" | "additionalProperties" => strict(v),
@@ -166,8 +171,12 @@ fn strict(schema: &Value) -> Value {
                     values.push(Value::Null);
                 }
             }
-            let preserves = out.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
-            if out.contains_key("properties") && !out.contains_key("additionalProperties") && !preserves {
+            let preserves =
+                out.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
+            if out.contains_key("properties")
+                && !out.contains_key("additionalProperties")
+                && !preserves
+            {
                 out.insert("additionalProperties".into(), Value::Bool(false));
             }
             Value::Object(out)

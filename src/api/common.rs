@@ -13,8 +13,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Pattern of an IPv4 CIDR block with a prefix AWS accepts for a VPC (/16../28).
-pub const VPC_CIDR_PATTERN: &str =
-    r"^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])/(1[6-9]|2[0-8])$";
+pub const VPC_CIDR_PATTERN: &str = r"^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])/(1[6-9]|2[0-8])$";
 /// Pattern of an IPv4 CIDR block for a subnet (/16../28).
 pub const SUBNET_CIDR_PATTERN: &str = VPC_CIDR_PATTERN;
 /// Pattern of an AWS region name such as `eu-west-1` or `us-gov-west-1`.
@@ -23,18 +22,16 @@ pub const REGION_PATTERN: &str = r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$";
 pub const ACM_ARN_PATTERN: &str =
     r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[A-Za-z0-9-]{1,64}$";
 /// Pattern of a KMS key id, alias or ARN.
-pub const KMS_KEY_PATTERN: &str =
-    r"^(arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/[A-Za-z0-9/_-]{1,256}|alias/[A-Za-z0-9/_-]{1,250}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$";
+pub const KMS_KEY_PATTERN: &str = r"^(arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/[A-Za-z0-9/_-]{1,256}|alias/[A-Za-z0-9/_-]{1,250}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$";
 /// Pattern of an SNS topic ARN.
 pub const SNS_ARN_PATTERN: &str = r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$";
 /// Pattern of a DNS host name (aliases of a distribution), wildcard allowed in front.
-pub const HOSTNAME_PATTERN: &str =
-    r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$";
+pub const HOSTNAME_PATTERN: &str = r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$";
 /// Pattern of a weekly window (`ddd:hh24:mi-ddd:hh24:mi`), as RDS takes it.
-pub const WEEKLY_WINDOW_PATTERN: &str =
-    r"^(mon|tue|wed|thu|fri|sat|sun):([01][0-9]|2[0-3]):[0-5][0-9]-(mon|tue|wed|thu|fri|sat|sun):([01][0-9]|2[0-3]):[0-5][0-9]$";
+pub const WEEKLY_WINDOW_PATTERN: &str = r"^(mon|tue|wed|thu|fri|sat|sun):([01][0-9]|2[0-3]):[0-5][0-9]-(mon|tue|wed|thu|fri|sat|sun):([01][0-9]|2[0-3]):[0-5][0-9]$";
 /// Pattern of a daily window (`hh24:mi-hh24:mi`), as RDS backups take it.
-pub const DAILY_WINDOW_PATTERN: &str = r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$";
+pub const DAILY_WINDOW_PATTERN: &str =
+    r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$";
 
 /// What happens to a data-bearing resource (database, cache, bucket) when
 /// its stack is deleted.
@@ -267,7 +264,10 @@ impl Default for AppSpec {
 #[schemars(extend("x-kubernetes-validations" = [{"rule": "self.timeoutSeconds < self.intervalSeconds", "message": "timeoutSeconds must be less than intervalSeconds", "fieldPath": ".timeoutSeconds"}]))]
 pub struct HealthCheck {
     /// HTTP path probed on the application port. Default `/healthz`.
-    #[schemars(regex(pattern = r"^/[A-Za-z0-9/._~%!$&'()*+,;=:@-]*$"), length(max = 1024))]
+    #[schemars(
+        regex(pattern = r"^/[A-Za-z0-9/._~%!$&'()*+,;=:@-]*$"),
+        length(max = 1024)
+    )]
     pub path: String,
     /// Seconds between probes, 5 to 300. Default 15.
     #[schemars(range(min = 5, max = 300))]
@@ -383,7 +383,10 @@ pub struct DatabaseSpec {
     #[schemars(range(min = 20, max = 65536))]
     pub allocated_storage_gib: i32,
     /// Storage autoscaling ceiling in GiB; omitted, storage does not grow.
-    #[serde(rename = "maxAllocatedStorageGiB", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "maxAllocatedStorageGiB",
+        skip_serializing_if = "Option::is_none"
+    )]
     #[schemars(range(min = 21, max = 65536))]
     pub max_allocated_storage_gib: Option<i32>,
     /// Standby in a second AZ with automatic failover. Default true.
@@ -632,14 +635,20 @@ pub struct CdnSpec {
     #[schemars(extend("x-kubernetes-validations" = [{"rule": "self.contains(':acm:us-east-1:')", "message": "CloudFront certificates must be in us-east-1"}]))]
     pub certificate_arn: Option<String>,
     /// Path patterns sent to the load balancer uncached. Default `["/api/*"]`.
-    #[schemars(length(max = 10), inner(regex(pattern = r"^/[A-Za-z0-9/_.*?-]*$"), length(max = 255)))]
+    #[schemars(
+        length(max = 10),
+        inner(regex(pattern = r"^/[A-Za-z0-9/_.*?-]*$"), length(max = 255))
+    )]
     pub api_paths: Vec<String>,
     /// Object served for `/`. Default `index.html`.
     #[schemars(regex(pattern = r"^[A-Za-z0-9._-]{1,255}$"))]
     pub default_root_object: String,
     /// AWS WAF web ACL (ARN) attached to the distribution.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = r"^arn:aws[a-z-]*:wafv2:us-east-1:[0-9]{12}:global/webacl/.+$"), length(max = 2048))]
+    #[schemars(
+        regex(pattern = r"^arn:aws[a-z-]*:wafv2:us-east-1:[0-9]{12}:global/webacl/.+$"),
+        length(max = 2048)
+    )]
     pub web_acl_arn: Option<String>,
 }
 
@@ -755,7 +764,10 @@ impl Default for AlarmThresholds {
 #[schemars(extend("x-kubernetes-validations" = [{"rule": "!has(self.snsTopicArn) || size(self.emails) == 0", "message": "give either emails (stackops creates a topic) or snsTopicArn, not both", "fieldPath": ".emails"}]))]
 pub struct Notifications {
     /// Email addresses subscribed to a topic stackops creates, at most 10.
-    #[schemars(length(max = 10), inner(regex(pattern = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"), length(max = 254)))]
+    #[schemars(
+        length(max = 10),
+        inner(regex(pattern = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"), length(max = 254))
+    )]
     pub emails: Vec<String>,
     /// Existing SNS topic to notify instead.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -91,14 +91,20 @@ pub fn documents(text: &str) -> Vec<Result<Value, ManifestError>> {
 
 /// Admits and types one document (1-based `index`, for messages).
 pub fn admit(index: usize, object: &Value) -> Result<StackManifest, ManifestError> {
-    let api_version = object.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
+    let api_version = object
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if api_version != format!("{}/{}", super::GROUP, super::VERSION) {
         return Err(ManifestError::ApiVersion {
             index,
             found: api_version.into(),
         });
     }
-    let kind = object.get("kind").and_then(Value::as_str).unwrap_or_default();
+    let kind = object
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let crd = crds::all()
         .into_iter()
         .find(|crd| crd.spec.names.kind == kind)
@@ -119,7 +125,9 @@ pub fn admit(index: usize, object: &Value) -> Result<StackManifest, ManifestErro
         });
     }
     let typed = match kind {
-        "EcommerceStack" => serde_json::from_value(object.clone()).map(|s| StackManifest::Ecommerce(Box::new(s))),
+        "EcommerceStack" => {
+            serde_json::from_value(object.clone()).map(|s| StackManifest::Ecommerce(Box::new(s)))
+        }
         _ => serde_json::from_value(object.clone()).map(|s| StackManifest::Booking(Box::new(s))),
     };
     // Admission already proved the shape; a failure here is a bug in the types.
@@ -139,5 +147,9 @@ pub fn load(text: &str) -> Result<Vec<StackManifest>, Vec<ManifestError>> {
             Err(e) => errors.push(e),
         }
     }
-    if errors.is_empty() { Ok(stacks) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(stacks)
+    } else {
+        Err(errors)
+    }
 }

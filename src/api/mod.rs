@@ -5,10 +5,10 @@ pub mod admission;
 pub mod booking;
 pub mod common;
 pub mod crds;
+pub mod ecommerce;
 pub mod field_error;
 pub mod manifest;
 pub mod status;
-pub mod ecommerce;
 
 pub use booking::{BookingPlatform, BookingPlatformSpec};
 pub use ecommerce::{EcommerceStack, EcommerceStackSpec};

@@ -45,7 +45,9 @@ impl NameRule {
     pub fn accepts(self, name: &str) -> bool {
         !name.is_empty()
             && name.len() <= self.max_len()
-            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && name.starts_with(|c: char| c.is_ascii_lowercase())
             && !name.ends_with('-')
             && !name.contains("--")
@@ -62,7 +64,13 @@ pub fn short_hash(uid: &str) -> String {
 pub fn resource_name(stack_name: &str, uid: &str, suffix: &str, rule: NameRule) -> String {
     let hash = short_hash(uid);
     let suffix = sanitise(suffix);
-    let fixed = hash.len() + 1 + if suffix.is_empty() { 0 } else { suffix.len() + 1 };
+    let fixed = hash.len()
+        + 1
+        + if suffix.is_empty() {
+            0
+        } else {
+            suffix.len() + 1
+        };
     let room = rule.max_len().saturating_sub(fixed);
     let mut base = sanitise(stack_name);
     if !base.starts_with(|c: char| c.is_ascii_lowercase()) {
@@ -83,7 +91,11 @@ fn sanitise(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     for c in raw.chars() {
         let c = c.to_ascii_lowercase();
-        let c = if c.is_ascii_lowercase() || c.is_ascii_digit() { c } else { '-' };
+        let c = if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            c
+        } else {
+            '-'
+        };
         if !(c == '-' && (out.is_empty() || out.ends_with('-'))) {
             out.push(c);
         }
@@ -106,20 +118,37 @@ mod tests {
     #[test]
     fn names_are_deterministic_and_hashed_by_uid() {
         let a = resource_name("shop", "uid-1", "alb", NameRule::LoadBalancer);
-        assert_eq!(a, resource_name("shop", "uid-1", "alb", NameRule::LoadBalancer));
-        assert_ne!(a, resource_name("shop", "uid-2", "alb", NameRule::LoadBalancer));
+        assert_eq!(
+            a,
+            resource_name("shop", "uid-1", "alb", NameRule::LoadBalancer)
+        );
+        assert_ne!(
+            a,
+            resource_name("shop", "uid-2", "alb", NameRule::LoadBalancer)
+        );
         assert!(a.starts_with("shop-") && a.ends_with("-alb"), "{a}");
     }
 
     #[test]
     fn every_name_fits_every_rule_whatever_the_stack_name() {
         let long = "a".repeat(40);
-        let names = ["shop", "9shop", "shop.prod", "a-b--c", long.as_str(), "x", "web-"];
+        let names = [
+            "shop",
+            "9shop",
+            "shop.prod",
+            "a-b--c",
+            long.as_str(),
+            "x",
+            "web-",
+        ];
         for stack in names {
             for rule in RULES {
                 for suffix in ["", "alb", "tg-app", "media", "db-replica-5"] {
                     let name = resource_name(stack, "0f3c", suffix, rule);
-                    assert!(rule.accepts(&name), "{rule:?} refuses {name:?} from {stack:?}");
+                    assert!(
+                        rule.accepts(&name),
+                        "{rule:?} refuses {name:?} from {stack:?}"
+                    );
                 }
             }
         }

@@ -25,7 +25,10 @@ impl SubnetPlan {
     /// Every subnet with its tier name and AZ index.
     pub fn all(&self) -> impl Iterator<Item = (&'static str, usize, Ipv4Net)> + '_ {
         let tier = |name: &'static str, nets: &'_ [Ipv4Net]| {
-            nets.iter().enumerate().map(move |(i, n)| (name, i, *n)).collect::<Vec<_>>()
+            nets.iter()
+                .enumerate()
+                .map(move |(i, n)| (name, i, *n))
+                .collect::<Vec<_>>()
         };
         tier("public", &self.public)
             .into_iter()
@@ -43,21 +46,31 @@ pub fn planned_prefix(vpc_prefix: u8, az_count: usize) -> u8 {
 /// The plan for `network`, or every reason it cannot be made (paths under
 /// `spec.network`).
 pub fn plan(network: &NetworkSpec) -> Result<SubnetPlan, Vec<FieldError>> {
-    let vpc: Ipv4Net = network
-        .cidr
-        .parse()
-        .map_err(|_| vec![FieldError::new("spec.network.cidr", format!("{:?} is not an IPv4 CIDR", network.cidr))])?;
+    let vpc: Ipv4Net = network.cidr.parse().map_err(|_| {
+        vec![FieldError::new(
+            "spec.network.cidr",
+            format!("{:?} is not an IPv4 CIDR", network.cidr),
+        )]
+    })?;
     if vpc.network() != vpc.addr() {
         return Err(vec![FieldError::new(
             "spec.network.cidr",
-            format!("{} has host bits set; the network address is {}", network.cidr, vpc.trunc()),
+            format!(
+                "{} has host bits set; the network address is {}",
+                network.cidr,
+                vpc.trunc()
+            ),
         )]);
     }
     let az_count = usize::try_from(network.az_count).unwrap_or(0);
     match &network.subnets {
         None => computed(vpc, az_count),
         Some(overrides) => {
-            let tiers = [("public", &overrides.public), ("app", &overrides.app), ("data", &overrides.data)];
+            let tiers = [
+                ("public", &overrides.public),
+                ("app", &overrides.app),
+                ("data", &overrides.data),
+            ];
             let mut errors = Vec::new();
             let mut parsed: Vec<Vec<Ipv4Net>> = Vec::new();
             for (tier, cidrs) in tiers {
@@ -114,7 +127,10 @@ fn computed(vpc: Ipv4Net, az_count: usize) -> Result<SubnetPlan, Vec<FieldError>
             ),
         )]);
     }
-    let subnets: Vec<Ipv4Net> = vpc.subnets(prefix).expect("prefix is longer than the VPC's").collect();
+    let subnets: Vec<Ipv4Net> = vpc
+        .subnets(prefix)
+        .expect("prefix is longer than the VPC's")
+        .collect();
     let per_tier = subnets.len() / 4;
     let tier = |index: usize| subnets[index * per_tier..index * per_tier + az_count].to_vec();
     Ok(SubnetPlan {
@@ -135,7 +151,10 @@ fn overlaps(nets: &[(String, Ipv4Net)], earlier: &[Vec<Ipv4Net>]) -> Vec<FieldEr
             .chain(earlier.iter().flatten())
             .find(|other| other.contains(&net.network()) || net.contains(&other.network()));
         if let Some(other) = clash {
-            errors.push(FieldError::new(path.clone(), format!("{net} overlaps {other}")));
+            errors.push(FieldError::new(
+                path.clone(),
+                format!("{net} overlaps {other}"),
+            ));
         }
     }
     errors
@@ -181,7 +200,10 @@ mod tests {
             for az in 2..=6usize {
                 let cidr = format!("172.16.0.0/{prefix}");
                 let Ok(plan) = plan(&network(&cidr, az as i32)) else {
-                    assert!(planned_prefix(prefix, az) > MIN_SUBNET_PREFIX, "{cidr} x{az} should fit");
+                    assert!(
+                        planned_prefix(prefix, az) > MIN_SUBNET_PREFIX,
+                        "{cidr} x{az} should fit"
+                    );
                     continue;
                 };
                 let all: Vec<_> = plan.all().map(|(_, _, n)| n).collect();
@@ -189,7 +211,10 @@ mod tests {
                 for (i, a) in all.iter().enumerate() {
                     assert!(plan.vpc.contains(a));
                     for b in &all[i + 1..] {
-                        assert!(!a.contains(&b.network()) && !b.contains(&a.network()), "{a} overlaps {b}");
+                        assert!(
+                            !a.contains(&b.network()) && !b.contains(&a.network()),
+                            "{a} overlaps {b}"
+                        );
                     }
                 }
             }
@@ -200,7 +225,11 @@ mod tests {
     fn a_vpc_too_small_for_the_azs_is_refused_with_the_largest_prefix_that_fits() {
         let errors = plan(&network("10.0.0.0/25", 2)).unwrap_err();
         assert_eq!(errors[0].path, "spec.network.cidr");
-        assert!(errors[0].message.contains("at most a /24"), "{}", errors[0].message);
+        assert!(
+            errors[0].message.contains("at most a /24"),
+            "{}",
+            errors[0].message
+        );
     }
 
     #[test]

@@ -54,7 +54,10 @@ fn app(spec: &AppSpec) -> Vec<FieldError> {
         }
         // An action may raise the maximum itself; what it asks for must fit under it.
         let max = action.max_size.unwrap_or(spec.max_size);
-        for (field, value) in [("minSize", action.min_size), ("desiredCapacity", action.desired_capacity)] {
+        for (field, value) in [
+            ("minSize", action.min_size),
+            ("desiredCapacity", action.desired_capacity),
+        ] {
             if value.is_some_and(|v| v > max) {
                 errors.push(FieldError::new(
                     format!("spec.app.scaling.scheduledActions[{i}].{field}"),
@@ -68,10 +71,16 @@ fn app(spec: &AppSpec) -> Vec<FieldError> {
 
 /// Major versions RDS offers per engine.
 fn version_belongs(engine: DatabaseEngine, version: &str) -> bool {
-    let major: u32 = version.split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0);
+    let major: u32 = version
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
     match engine {
         DatabaseEngine::Postgres => (11..=18).contains(&major),
-        DatabaseEngine::Mysql => version.starts_with("5.7") || version.starts_with("8.0") || version.starts_with("8.4"),
+        DatabaseEngine::Mysql => {
+            version.starts_with("5.7") || version.starts_with("8.0") || version.starts_with("8.4")
+        }
     }
 }
 
@@ -93,7 +102,10 @@ fn frontend(spec: &FrontendSpec, path: &str) -> Vec<FieldError> {
     let mut seen = BTreeSet::new();
     for (i, alias) in spec.cdn.aliases.iter().enumerate() {
         if !seen.insert(alias) {
-            errors.push(FieldError::new(format!("{path}.cdn.aliases[{i}]"), format!("duplicate alias {alias}")));
+            errors.push(FieldError::new(
+                format!("{path}.cdn.aliases[{i}]"),
+                format!("duplicate alias {alias}"),
+            ));
         }
     }
     errors
@@ -155,7 +167,10 @@ fn names(stack: &StackManifest) -> Vec<FieldError> {
         .map(|(name, rule)| {
             FieldError::new(
                 "metadata.name",
-                format!("derives {name:?}, which AWS refuses ({rule:?} names: at most {} characters)", rule.max_len()),
+                format!(
+                    "derives {name:?}, which AWS refuses ({rule:?} names: at most {} characters)",
+                    rule.max_len()
+                ),
             )
         })
         .collect()

@@ -2,8 +2,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::api::manifest::{self, ManifestError};
 use crate::api::FieldError;
+use crate::api::manifest::{self, ManifestError};
 use crate::blueprint::validate;
 
 /// `stackops validate -f FILE...`: exit 0 when every stack in every file is
@@ -13,7 +13,11 @@ pub fn run(files: &[PathBuf]) -> ExitCode {
     for file in files {
         ok &= validate_file(file);
     }
-    if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 fn validate_file(file: &Path) -> bool {

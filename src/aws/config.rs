@@ -1,0 +1,81 @@
+//! How stackops builds its AWS clients, in the operator, the CLI and the
+//! tests alike: the standard region and credential chains, the standard
+//! endpoint override (`AWS_ENDPOINT_URL`, for LocalStack or moto), and a
+//! retry policy with exponential backoff and jitter.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_types::sdk_config::SharedCredentialsProvider;
+
+/// Settings that override what the standard AWS environment and config
+/// files say. Everything left `None` comes from the standard chains.
+#[derive(Clone, Debug)]
+pub struct AwsSettings {
+    /// Region; otherwise `AWS_REGION`, the profile, or instance metadata.
+    pub region: Option<String>,
+    /// Endpoint for every service; otherwise `AWS_ENDPOINT_URL` if set.
+    pub endpoint_url: Option<String>,
+    /// Attempts per call, the first included, for retryable errors
+    /// (throttling, 5xx, timeouts). Default 5.
+    pub max_attempts: u32,
+    /// Credentials to use instead of the default chain (embedding and tests).
+    pub credentials: Option<SharedCredentialsProvider>,
+}
+
+impl Default for AwsSettings {
+    fn default() -> Self {
+        Self {
+            region: None,
+            endpoint_url: None,
+            max_attempts: 5,
+            credentials: None,
+        }
+    }
+}
+
+/// The one SDK configuration every client is built from.
+pub async fn sdk_config(settings: &AwsSettings) -> SdkConfig {
+    let retry = RetryConfig::standard()
+        .with_max_attempts(settings.max_attempts.max(1))
+        .with_initial_backoff(Duration::from_millis(200))
+        .with_max_backoff(Duration::from_secs(20));
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .operation_attempt_timeout(Duration::from_secs(60))
+        .build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(retry)
+        .timeout_config(timeouts);
+    if let Some(region) = &settings.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    if let Some(endpoint) = &settings.endpoint_url {
+        loader = loader.endpoint_url(endpoint.clone());
+    }
+    if let Some(credentials) = &settings.credentials {
+        loader = loader.credentials_provider(credentials.clone());
+    }
+    loader.load().await
+}
+
+/// One client per service, all sharing one configuration (and so one HTTP
+/// connection pool).
+#[derive(Clone, Debug)]
+pub struct AwsClients {
+    pub ec2: aws_sdk_ec2::Client,
+}
+
+impl AwsClients {
+    pub fn new(config: &SdkConfig) -> Self {
+        Self {
+            ec2: aws_sdk_ec2::Client::new(config),
+        }
+    }
+
+    pub async fn from_settings(settings: &AwsSettings) -> Self {
+        Self::new(&sdk_config(settings).await)
+    }
+}

@@ -1,0 +1,4 @@
+//! Test harness shared by the integration tests.
+#![allow(dead_code)]
+
+pub mod moto;

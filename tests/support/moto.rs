@@ -1,0 +1,137 @@
+//! A real moto server (the pinned `moto[server]`) on a free 127.0.0.1 port,
+//! started per test and stopped when the handle drops.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_credential_types::Credentials;
+use aws_types::sdk_config::SharedCredentialsProvider;
+use stackops::aws::AwsSettings;
+
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The virtualenv `scripts/install-test-deps.sh` fills.
+pub fn test_venv() -> PathBuf {
+    if let Some(dir) = std::env::var_os("STACKOPS_TEST_VENV") {
+        return PathBuf::from(dir);
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache")
+        });
+    cache.join("stackops/venv")
+}
+
+pub struct MotoServer {
+    child: Child,
+    pub port: u16,
+    pub endpoint: String,
+}
+
+impl MotoServer {
+    /// Starts moto and waits (bounded) until it answers.
+    pub fn start() -> Self {
+        let binary = test_venv().join("bin/moto_server");
+        assert!(
+            binary.exists(),
+            "{} is missing: run scripts/install-test-deps.sh first",
+            binary.display()
+        );
+        let port = free_port();
+        let child = Command::new(&binary)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server starts");
+        let mut server = Self {
+            child,
+            port,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        server.wait_ready();
+        server
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("moto_server exited early: {status}");
+            }
+            if self.post("/moto-api/reset").is_ok_and(|code| code == 200) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("moto_server did not answer within {READY_TIMEOUT:?}");
+    }
+
+    /// Clears every resource moto holds.
+    pub fn reset(&self) {
+        assert_eq!(self.post("/moto-api/reset").unwrap(), 200);
+    }
+
+    /// POSTs to moto's own API; returns the HTTP status code.
+    pub fn post(&self, path: &str) -> std::io::Result<u16> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        write!(
+            stream,
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            self.port
+        )?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response)?;
+        response
+            .split_whitespace()
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .ok_or_else(|| std::io::Error::other(format!("bad response: {response:.80}")))
+    }
+
+    /// The operator's own client settings, pointed at this server.
+    pub fn settings(&self) -> AwsSettings {
+        settings_for(&self.endpoint)
+    }
+
+    /// Environment for a `stackops` subprocess: the standard AWS variables.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_ACCESS_KEY_ID", "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ]
+    }
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// The operator's own client settings with test credentials, for `endpoint`.
+pub fn settings_for(endpoint: &str) -> AwsSettings {
+    AwsSettings {
+        region: Some("us-east-1".into()),
+        endpoint_url: Some(endpoint.to_string()),
+        credentials: Some(SharedCredentialsProvider::new(Credentials::for_tests())),
+        ..AwsSettings::default()
+    }
+}
