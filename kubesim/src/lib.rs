@@ -18,6 +18,7 @@
 //! ```
 
 pub mod crd;
+pub mod defaults;
 pub mod discovery;
 pub mod error;
 pub mod gc;

@@ -392,6 +392,9 @@ fn admit(
     if is_crd(info) {
         crate::crd::admit(store, obj, old).map_err(|causes| invalid(info, &name, causes))?;
     }
+    if !info.custom {
+        crate::defaults::apply(&info.group, &info.plural, obj, old);
+    }
     if is_namespace(info) && old.is_none() {
         obj["spec"]["finalizers"] = json!(["kubernetes"]);
         obj["status"] = json!({"phase": "Active"});

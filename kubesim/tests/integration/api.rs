@@ -552,3 +552,144 @@ async fn discovery_lists_builtins_and_crds() {
     }
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn deleting_a_crd_removes_its_objects_and_its_api() {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let sim = Sim::start().await;
+    sim.install_widget_crd().await;
+    let api = sim.widgets("default");
+    let mut held = widget("held", 1);
+    held.metadata.finalizers = Some(vec!["test/hold".into()]);
+    api.create(&PostParams::default(), &held).await.unwrap();
+    api.create(&PostParams::default(), &widget("free", 1))
+        .await
+        .unwrap();
+
+    let crds: Api<CustomResourceDefinition> = Api::all(sim.client.clone());
+    crds.delete("widgets.test.kubesim.io", &DeleteParams::default())
+        .await
+        .unwrap();
+    let a = api.clone();
+    eventually(5, "unfinalized widget deleted", || {
+        let a = a.clone();
+        async move { a.get_opt("free").await.unwrap().is_none().then_some(()) }
+    })
+    .await;
+    // The CRD waits for its last object, which waits for its finalizer.
+    let crd = crds.get("widgets.test.kubesim.io").await.unwrap();
+    assert!(crd.metadata.deletion_timestamp.is_some());
+    assert!(
+        api.get("held")
+            .await
+            .unwrap()
+            .metadata
+            .deletion_timestamp
+            .is_some()
+    );
+    api.patch(
+        "held",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+    )
+    .await
+    .unwrap();
+    let c = crds.clone();
+    eventually(5, "CRD gone", || {
+        let c = c.clone();
+        async move {
+            c.get_opt("widgets.test.kubesim.io")
+                .await
+                .unwrap()
+                .is_none()
+                .then_some(())
+        }
+    })
+    .await;
+    let gone = api_error(api.list(&ListParams::default()).await);
+    assert_eq!(gone.code, 404);
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn builtin_defaults_and_collection_delete() {
+    let sim = Sim::start().await;
+    let secrets: Api<Secret> = Api::namespaced(sim.client.clone(), "default");
+    let s: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "creds", "labels": {"group": "a"}},
+        "stringData": {"password": "hunter2"}
+    }))
+    .unwrap();
+    let stored = secrets.create(&PostParams::default(), &s).await.unwrap();
+    assert_eq!(stored.type_.as_deref(), Some("Opaque"));
+    assert_eq!(stored.data.unwrap()["password"].0, b"hunter2");
+    assert!(stored.string_data.is_none());
+
+    let ns: Namespace = Api::all(sim.client.clone()).get("default").await.unwrap();
+    assert_eq!(
+        ns.metadata.labels.unwrap()["kubernetes.io/metadata.name"],
+        "default"
+    );
+
+    let other: Secret =
+        serde_json::from_value(json!({"metadata": {"name": "other", "labels": {"group": "b"}}}))
+            .unwrap();
+    secrets
+        .create(&PostParams::default(), &other)
+        .await
+        .unwrap();
+    secrets
+        .delete_collection(
+            &DeleteParams::default(),
+            &ListParams::default().labels("group=a"),
+        )
+        .await
+        .unwrap();
+    let left: Vec<_> = secrets
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|s| s.metadata.name.unwrap())
+        .collect();
+    assert_eq!(left, ["other"]);
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn request_log_is_readable_and_resettable_over_http() {
+    let sim = Sim::start().await;
+    let cms: Api<ConfigMap> = Api::namespaced(sim.client.clone(), "default");
+    cms.list(&ListParams::default()).await.unwrap();
+    let cm = ConfigMap {
+        metadata: ObjectMeta {
+            name: Some("x".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    cms.create(&PostParams::default(), &cm).await.unwrap();
+
+    let get = |path: &str| http::Request::get(path).body(Vec::new()).unwrap();
+    let log: serde_json::Value = sim.client.request(get("/kubesim/requests")).await.unwrap();
+    assert_eq!(log["writes"], 1);
+    assert_eq!(log["counts"]["list"], 1);
+    let create = log["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["verb"] == "create")
+        .unwrap();
+    assert_eq!(create["path"], "/api/v1/namespaces/default/configmaps");
+    assert_eq!(create["code"], 201);
+
+    let reset = http::Request::post("/kubesim/reset-counters")
+        .body(Vec::new())
+        .unwrap();
+    sim.client.request_text(reset).await.unwrap();
+    let log: serde_json::Value = sim.client.request(get("/kubesim/requests")).await.unwrap();
+    assert_eq!(log["writes"], 0);
+    assert_eq!(sim.handle.writes(), 0);
+    sim.stop().await;
+}
