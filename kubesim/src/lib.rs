@@ -33,6 +33,7 @@ pub mod selectors;
 pub mod server;
 pub mod store;
 pub mod table;
+pub mod validation;
 pub mod watch;
 
 use crate::requests::{RequestLog, RequestRecord};

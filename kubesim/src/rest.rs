@@ -333,6 +333,8 @@ pub fn create(
 fn validate_name(info: &ResourceInfo, name: &str) -> Result<()> {
     let ok = if info.plural == "namespaces" && info.group.is_empty() {
         meta::is_dns_label(name)
+    } else if info.group == "rbac.authorization.k8s.io" {
+        crate::validation::is_path_segment_name(name)
     } else {
         meta::is_dns_subdomain(name)
     };
@@ -371,6 +373,10 @@ fn admit(
     strict: bool,
 ) -> Result<()> {
     let name = meta::name(obj).to_string();
+    let meta_causes = crate::validation::object_meta(obj);
+    if !meta_causes.is_empty() {
+        return Err(invalid(info, &name, meta_causes));
+    }
     if info.custom
         && let Some(schema) = &info.schema
     {

@@ -625,6 +625,20 @@ async fn builtin_defaults_and_collection_delete() {
     assert_eq!(stored.data.unwrap()["password"].0, b"hunter2");
     assert!(stored.string_data.is_none());
 
+    // ObjectMeta rules hold for every kind: a label value may not contain '/'.
+    let bad: Secret = serde_json::from_value(
+        json!({"metadata": {"name": "bad", "labels": {"stackops.io/stack": "ns/name"}}}),
+    )
+    .unwrap();
+    let err = api_error(secrets.create(&PostParams::default(), &bad).await);
+    assert_eq!(err.code, 422);
+    assert!(
+        err.message
+            .starts_with("Secret \"bad\" is invalid: metadata.labels: Invalid value: \"ns/name\""),
+        "{}",
+        err.message
+    );
+
     let ns: Namespace = Api::all(sim.client.clone()).get("default").await.unwrap();
     assert_eq!(
         ns.metadata.labels.unwrap()["kubernetes.io/metadata.name"],
