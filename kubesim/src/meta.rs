@@ -1,6 +1,8 @@
 //! Small helpers over `metadata` of untyped objects.
 
+use regex::Regex;
 use serde_json::Value;
+use std::sync::LazyLock;
 
 /// RFC 3339 with second precision, as `metav1.Time` serialises.
 pub fn now() -> String {
@@ -65,16 +67,18 @@ pub fn random_suffix() -> String {
 
 /// RFC 1123 subdomain, the rule for most object names.
 pub fn is_dns_subdomain(name: &str) -> bool {
-    let re =
-        regex::Regex::new(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-            .expect("static regex");
-    name.len() <= 253 && re.is_match(name)
+    static RE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+            .expect("static regex")
+    });
+    name.len() <= 253 && RE.is_match(name)
 }
 
 /// RFC 1123 label, the rule for namespace names.
 pub fn is_dns_label(name: &str) -> bool {
-    let re = regex::Regex::new(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$").expect("static regex");
-    name.len() <= 63 && re.is_match(name)
+    static RE: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$").expect("static regex"));
+    name.len() <= 63 && RE.is_match(name)
 }
 
 /// The object without `metadata` and (when it is a subresource) `status`:

@@ -395,8 +395,10 @@ fn str_at(v: &Value, path: &[&str]) -> String {
 /// Kubernetes version priority: GA > beta > alpha, then higher numbers first.
 pub fn version_order(a: &str, b: &str) -> std::cmp::Ordering {
     fn rank(v: &str) -> (u8, u32, u32) {
-        let re = regex::Regex::new(r"^v(\d+)(?:(alpha|beta)(\d+))?$").expect("static regex");
-        match re.captures(v) {
+        static RE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+            regex::Regex::new(r"^v(\d+)(?:(alpha|beta)(\d+))?$").expect("static regex")
+        });
+        match RE.captures(v) {
             Some(c) => {
                 let major = c[1].parse().unwrap_or(0);
                 let minor = c.get(3).and_then(|m| m.as_str().parse().ok()).unwrap_or(0);

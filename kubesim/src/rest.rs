@@ -429,6 +429,23 @@ pub fn update(
             "the name of the object ({body_name}) does not match the name on the URL ({name})"
         )));
     }
+    // Custom resources refuse unconditional updates (AllowUnconditionalUpdate
+    // is false for them upstream); PATCH is unaffected.
+    if info.custom
+        && body["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap_or("")
+            .is_empty()
+    {
+        return Err(ApiError::Invalid {
+            subject: subject(info, name),
+            causes: vec![Cause {
+                reason: "FieldValueInvalid",
+                field: "metadata.resourceVersion".into(),
+                message: "Invalid value: 0x0: must be specified for an update".into(),
+            }],
+        });
+    }
     let body_ns = meta::namespace(&body);
     if info.namespaced && !body_ns.is_empty() && body_ns != ns {
         return Err(ApiError::BadRequest(

@@ -5,6 +5,7 @@
 use crate::error::Cause;
 use regex::Regex;
 use serde_json::Value;
+use std::sync::LazyLock;
 
 const QUALIFIED_NAME: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
 const LABEL_VALUE: &str = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?";
@@ -15,6 +16,10 @@ const ANNOTATIONS_MAX_BYTES: usize = 256 * 1024;
 fn full(re: &str) -> Regex {
     Regex::new(&format!("^(?:{re})$")).expect("static regex")
 }
+
+static QUALIFIED_NAME_RE: LazyLock<Regex> = LazyLock::new(|| full(QUALIFIED_NAME));
+static LABEL_VALUE_RE: LazyLock<Regex> = LazyLock::new(|| full(LABEL_VALUE));
+static DNS_SUBDOMAIN_RE: LazyLock<Regex> = LazyLock::new(|| full(DNS_SUBDOMAIN));
 
 fn invalid(field: &str, value: &str, detail: String) -> Cause {
     Cause {
@@ -42,7 +47,7 @@ fn qualified_name(key: &str) -> Vec<String> {
     if let Some(p) = prefix {
         if p.is_empty() {
             errs.push("prefix part must be non-empty".into());
-        } else if p.len() > 253 || !full(DNS_SUBDOMAIN).is_match(p) {
+        } else if p.len() > 253 || !DNS_SUBDOMAIN_RE.is_match(p) {
             errs.push(format!(
                 "prefix part a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' \
                  or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for \
@@ -54,7 +59,7 @@ fn qualified_name(key: &str) -> Vec<String> {
         errs.push("name part must be non-empty".into());
     } else if name.len() > 63 {
         errs.push("name part must be no more than 63 characters".into());
-    } else if !full(QUALIFIED_NAME).is_match(name) {
+    } else if !QUALIFIED_NAME_RE.is_match(name) {
         errs.push(format!(
             "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an \
              alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is \
@@ -69,7 +74,7 @@ fn label_value(value: &str) -> Vec<String> {
     if value.len() > 63 {
         errs.push("must be no more than 63 characters".into());
     }
-    if !full(LABEL_VALUE).is_match(value) {
+    if !LABEL_VALUE_RE.is_match(value) {
         errs.push(format!(
             "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must \
              start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used \

@@ -58,6 +58,19 @@ async fn create_sets_system_fields_and_update_detects_conflicts() {
     );
     assert_eq!(api.get("a").await.unwrap().spec.size, 2);
 
+    // Custom resources do not accept an update without a resourceVersion.
+    let mut unconditional = stale.clone();
+    unconditional.metadata.resource_version = None;
+    let refused = api_error(
+        api.replace("a", &PostParams::default(), &unconditional)
+            .await,
+    );
+    assert_eq!(refused.code, 422);
+    assert_eq!(
+        refused.message,
+        "widgets.test.kubesim.io \"a\" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update"
+    );
+
     let missing = api_error(api.get("nope").await);
     assert_eq!((missing.code, missing.reason.as_str()), (404, "NotFound"));
     assert_eq!(
