@@ -60,6 +60,14 @@ pub enum ApiError {
         subject: Subject,
         causes: Vec<Cause>,
     },
+    /// Server-side apply touching fields another manager owns.
+    #[error("{message}")]
+    ApplyConflict {
+        subject: Subject,
+        message: String,
+        /// (message, field path) per conflicting field.
+        causes: Vec<(String, String)>,
+    },
     #[error("{0}")]
     BadRequest(String),
     /// A patch that could not be applied (e.g. a failed JSON patch `test`).
@@ -97,7 +105,9 @@ impl ApiError {
     pub fn code(&self) -> u16 {
         match self {
             ApiError::NotFound(_) | ApiError::NoResource => 404,
-            ApiError::AlreadyExists(_) | ApiError::Conflict { .. } => 409,
+            ApiError::AlreadyExists(_)
+            | ApiError::Conflict { .. }
+            | ApiError::ApplyConflict { .. } => 409,
             ApiError::Invalid { .. } | ApiError::UnprocessablePatch(_) => 422,
             ApiError::BadRequest(_) => 400,
             ApiError::Forbidden { .. } => 403,
@@ -112,7 +122,7 @@ impl ApiError {
         match self {
             ApiError::NotFound(_) | ApiError::NoResource => "NotFound",
             ApiError::AlreadyExists(_) => "AlreadyExists",
-            ApiError::Conflict { .. } => "Conflict",
+            ApiError::Conflict { .. } | ApiError::ApplyConflict { .. } => "Conflict",
             ApiError::Invalid { .. } | ApiError::UnprocessablePatch(_) => "Invalid",
             ApiError::BadRequest(_) => "BadRequest",
             ApiError::Forbidden { .. } => "Forbidden",
@@ -144,6 +154,16 @@ impl ApiError {
                 d["causes"] = causes
                     .iter()
                     .map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field}))
+                    .collect();
+                Some(d)
+            }
+            ApiError::ApplyConflict {
+                subject, causes, ..
+            } => {
+                let mut d = subject_details(subject);
+                d["causes"] = causes
+                    .iter()
+                    .map(|(m, f)| json!({"reason": "FieldManagerConflict", "message": m, "field": f}))
                     .collect();
                 Some(d)
             }

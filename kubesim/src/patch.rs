@@ -1,8 +1,7 @@
 //! PATCH bodies: JSON patch (RFC 6902), JSON merge patch (RFC 7386) and
-//! strategic merge patch for built-in kinds.
-//!
-//! Server-side apply is refused (415): it needs managedFields ownership
-//! tracking, and approximating it with a merge would hide real conflicts.
+//! strategic merge patch for built-in kinds. Server-side apply lives in
+//! `ssa.rs` and serves custom resources only; for built-in kinds it is refused
+//! (415) rather than approximated, since kubesim lacks their list-type schemas.
 
 use crate::error::ApiError;
 use serde_json::{Map, Value};
@@ -12,6 +11,8 @@ pub enum PatchType {
     Json,
     Merge,
     Strategic,
+    /// Server-side apply (custom resources only).
+    Apply,
 }
 
 impl PatchType {
@@ -28,10 +29,11 @@ impl PatchType {
             "application/json-patch+json" => Ok(PatchType::Json),
             "application/merge-patch+json" => Ok(PatchType::Merge),
             "application/strategic-merge-patch+json" if !custom => Ok(PatchType::Strategic),
+            "application/apply-patch+yaml" if custom => Ok(PatchType::Apply),
             "application/apply-patch+yaml" | "application/apply-patch+cbor" => {
                 Err(ApiError::UnsupportedMediaType(
-                    "server-side apply (application/apply-patch+yaml) is not implemented by kubesim; \
-                     use a JSON merge patch (application/merge-patch+json) or a JSON patch instead"
+                    "server-side apply (application/apply-patch+yaml) is implemented by kubesim for custom \
+                     resources only; use a strategic merge, JSON merge or JSON patch for built-in kinds"
                         .into(),
                 ))
             }
@@ -67,6 +69,11 @@ pub fn apply(patch_type: PatchType, current: &Value, body: &[u8]) -> Result<Valu
         PatchType::Merge => {
             let p: Value = parse(body)?;
             json_patch::merge(&mut doc, &p);
+        }
+        PatchType::Apply => {
+            return Err(ApiError::Internal(
+                "apply patches are handled by ssa".into(),
+            ));
         }
         PatchType::Strategic => {
             let p: Value = parse(body)?;
@@ -263,8 +270,12 @@ mod tests {
     }
 
     #[test]
-    fn apply_patch_is_refused() {
-        let err = PatchType::from_content_type("application/apply-patch+yaml", true).unwrap_err();
+    fn apply_patch_is_refused_for_builtin_kinds() {
+        let err = PatchType::from_content_type("application/apply-patch+yaml", false).unwrap_err();
         assert_eq!(err.code(), 415);
+        assert_eq!(
+            PatchType::from_content_type("application/apply-patch+yaml", true).unwrap(),
+            PatchType::Apply
+        );
     }
 }

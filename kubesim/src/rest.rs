@@ -8,6 +8,7 @@ use crate::patch::{self, PatchType};
 use crate::resources::ResourceInfo;
 use crate::schema;
 use crate::selectors::{FieldSelector, LabelSelector};
+use crate::ssa;
 use crate::store::{EventType, ObjectKey, Store};
 use base64::Engine;
 use serde_json::{Value, json};
@@ -33,6 +34,14 @@ pub struct WriteOptions {
     pub dry_run: bool,
     /// `fieldValidation=Strict`: unknown fields are an error instead of pruned.
     pub strict: bool,
+    /// The field manager: `fieldManager`, else the User-Agent's product name.
+    pub field_manager: String,
+    /// `fieldManager` was given explicitly (server-side apply requires it).
+    pub field_manager_given: bool,
+    /// `force=true` on an apply patch.
+    pub force: bool,
+    /// The body already carries the managedFields to store (apply did them).
+    pub managed_fields_set: bool,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -300,9 +309,11 @@ pub fn create(
             "deletionTimestamp",
             "deletionGracePeriodSeconds",
             "generation",
-            "managedFields",
         ] {
             m.remove(field);
+        }
+        if !opts.managed_fields_set {
+            m.remove("managedFields");
         }
         m.insert(
             "uid".into(),
@@ -320,6 +331,10 @@ pub fn create(
         m.remove("status");
     }
     admit(store, info, &mut obj, None, opts.strict)?;
+    if info.custom && !opts.managed_fields_set {
+        obj["metadata"]["managedFields"] =
+            ssa::track_update(info, None, &obj, &json!([]), &opts.field_manager, false);
+    }
     if opts.dry_run {
         return Ok(obj);
     }
@@ -471,6 +486,9 @@ pub fn patch(
     sub: Sub,
     opts: &WriteOptions,
 ) -> Result<Value> {
+    if body.kind == PatchType::Apply {
+        return apply(store, info, ns, name, body.body, sub, opts);
+    }
     let current = get(store, info, ns, name)?;
     let mut patched = patch::apply(body.kind, &current, body.body)?;
     if !patched.is_object() {
@@ -513,6 +531,9 @@ fn write(
     opts: &WriteOptions,
 ) -> Result<Value> {
     let k = key(info, ns, name);
+    // What the client sent as managedFields: an apply's result, or a
+    // client's own edit (an empty list resets ownership, as upstream).
+    let sent_managed = new["metadata"].get("managedFields").cloned();
     let old = store
         .get(&k)
         .cloned()
@@ -565,6 +586,7 @@ fn write(
         "deletionTimestamp",
         "deletionGracePeriodSeconds",
         "generation",
+        "managedFields",
     ] {
         match old["metadata"].get(field) {
             Some(v) => next["metadata"][field] = v.clone(),
@@ -617,8 +639,36 @@ fn write(
         next["metadata"]["generation"] = json!(generation);
     }
     next["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"].clone();
-    if next == present(info, &old) || opts.dry_run {
-        // A no-op write is not persisted: no new resourceVersion, no event.
+    let old_managed = old["metadata"]
+        .get("managedFields")
+        .cloned()
+        .unwrap_or(json!([]));
+    let base_managed = match &sent_managed {
+        Some(v) if info.custom && !v.is_null() && *v != old_managed => v.clone(),
+        _ => old_managed.clone(),
+    };
+    if without_managed_fields(&next) == without_managed_fields(&present(info, &old))
+        && base_managed == old_managed
+    {
+        // A no-op write is not persisted: no new resourceVersion, no event,
+        // and field ownership stays as it was.
+        return Ok(present(info, &old));
+    }
+    if info.custom {
+        next["metadata"]["managedFields"] = if opts.managed_fields_set {
+            sent_managed.unwrap_or(json!([]))
+        } else {
+            ssa::track_update(
+                info,
+                Some(&old),
+                &next,
+                &base_managed,
+                &opts.field_manager,
+                sub == Sub::Status,
+            )
+        };
+    }
+    if opts.dry_run {
         return Ok(next);
     }
     if is_crd(info) {
@@ -631,6 +681,86 @@ fn write(
     }
     let stored = store.commit(EventType::Modified, k, next);
     Ok(present(info, &stored))
+}
+
+fn without_managed_fields(obj: &Value) -> Value {
+    let mut v = obj.clone();
+    if let Some(m) = v["metadata"].as_object_mut() {
+        m.remove("managedFields");
+    }
+    v
+}
+
+/// Server-side apply of a custom resource: merges the manager's configuration
+/// (creating the object if needed) and records field ownership.
+pub fn apply(
+    store: &mut Store,
+    info: &ResourceInfo,
+    ns: &str,
+    name: &str,
+    body: &[u8],
+    sub: Sub,
+    opts: &WriteOptions,
+) -> Result<Value> {
+    if !opts.field_manager_given {
+        return Err(ApiError::BadRequest(
+            "PATCH, fieldManager is required for apply requests".into(),
+        ));
+    }
+    let applied: Value = serde_json::from_slice(body)
+        .or_else(|_| serde_yaml_ng::from_slice(body))
+        .map_err(|e| ApiError::BadRequest(format!("error decoding YAML: {e}")))?;
+    if !applied.is_object() {
+        return Err(ApiError::BadRequest("apply patch must be an object".into()));
+    }
+    if applied["apiVersion"].as_str().unwrap_or("").is_empty()
+        || applied["kind"].as_str().unwrap_or("").is_empty()
+    {
+        return Err(ApiError::BadRequest(
+            "invalid object type: apiVersion and kind must be set in an apply patch".into(),
+        ));
+    }
+    check_type(info, &applied)?;
+    let body_name = meta::name(&applied);
+    if !body_name.is_empty() && body_name != name {
+        return Err(ApiError::BadRequest(format!(
+            "the name of the object ({body_name}) does not match the name on the URL ({name})"
+        )));
+    }
+    let live = store.get(&key(info, ns, name)).map(|o| present(info, o));
+    let mut merged = ssa::apply(
+        info,
+        live.as_ref(),
+        &applied,
+        &opts.field_manager,
+        sub == Sub::Status,
+        opts.force,
+    )?;
+    let write_opts = WriteOptions {
+        managed_fields_set: true,
+        ..opts.clone()
+    };
+    merged["apiVersion"] = json!(info.api_version());
+    merged["kind"] = json!(info.kind);
+    match live {
+        None if sub == Sub::Status => Err(ApiError::NotFound(subject(info, name))),
+        None => {
+            merged["metadata"]["name"] = json!(name);
+            create(store, info, ns, merged, &write_opts)
+        }
+        Some(_) => {
+            // Apply is unconditional unless the configuration names a resourceVersion.
+            match applied["metadata"]["resourceVersion"].as_str() {
+                Some(rv) if !rv.is_empty() => merged["metadata"]["resourceVersion"] = json!(rv),
+                _ => {
+                    if let Some(m) = merged["metadata"].as_object_mut() {
+                        m.remove("resourceVersion");
+                    }
+                }
+            }
+            write(store, info, ns, name, merged, sub, &write_opts)
+        }
+    }
 }
 
 /// What delete returns: the object while it waits on finalizers, or a

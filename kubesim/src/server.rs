@@ -60,6 +60,7 @@ struct Req {
     query: HashMap<String, String>,
     accept: String,
     content_type: String,
+    user_agent: String,
     body: Bytes,
 }
 
@@ -100,9 +101,22 @@ impl Req {
     }
 
     fn write_options(&self) -> WriteOptions {
+        let given = self.param("fieldManager");
+        // Upstream names an unnamed writer after its User-Agent's product.
+        let from_agent = self.user_agent.split('/').next().unwrap_or("").trim();
         WriteOptions {
             dry_run: self.param("dryRun").is_some(),
             strict: self.param("fieldValidation") == Some("Strict"),
+            field_manager: given.map(String::from).unwrap_or_else(|| {
+                if from_agent.is_empty() {
+                    "unknown".into()
+                } else {
+                    from_agent.into()
+                }
+            }),
+            field_manager_given: given.is_some(),
+            force: self.flag("force"),
+            managed_fields_set: false,
         }
     }
 }
@@ -123,6 +137,7 @@ pub async fn handle(
     };
     let accept = header(header::ACCEPT);
     let content_type = header(header::CONTENT_TYPE);
+    let user_agent = header(header::USER_AGENT);
     let body = match req.into_body().collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => Bytes::new(),
@@ -135,6 +150,7 @@ pub async fn handle(
         path: path.clone(),
         accept,
         content_type: content_type.clone(),
+        user_agent,
         body,
     };
     let mut info = Info::default();

@@ -447,19 +447,6 @@ async fn schema_validation_defaults_pruning_and_cel() {
     .await
     .unwrap();
 
-    // Server-side apply is refused outright rather than approximated.
-    let ssa = api_error(
-        api.patch(
-            "p",
-            &PatchParams::apply("test"),
-            &Patch::Apply(
-                json!({"apiVersion": "test.kubesim.io/v1", "kind": "Widget", "spec": {"size": 4}}),
-            ),
-        )
-        .await,
-    );
-    assert_eq!(ssa.code, 415);
-
     // A failed JSON patch `test` is a 422 and changes nothing.
     let jp: json_patch::Patch = serde_json::from_value(json!([
         {"op": "test", "path": "/spec/size", "value": 99},

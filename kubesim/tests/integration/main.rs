@@ -5,4 +5,5 @@ mod binary;
 mod common;
 mod controller;
 mod kubectl;
+mod ssa;
 mod watch;
