@@ -137,7 +137,7 @@ fn remove_finalizer(store: &mut Store, key: &ObjectKey, finalizer: &str) -> usiz
                 .as_str()
                 .unwrap_or("")
                 .to_string();
-            store.registry.remove_crd(&group, &plural);
+            store.unregister_crd(&group, &plural);
         }
     } else {
         store.commit(EventType::Modified, key.clone(), obj);

@@ -378,6 +378,7 @@ impl Registry {
         }
     }
 
+    /// Stops serving a CRD's resources.
     pub fn remove_crd(&mut self, group: &str, plural: &str) {
         self.resources
             .retain(|_, r| !(r.custom && r.group == group && r.plural == plural));

@@ -863,7 +863,7 @@ fn after_removal(store: &mut Store, info: &ResourceInfo, gone: &Value) {
             .as_str()
             .unwrap_or("")
             .to_string();
-        store.registry.remove_crd(&group, &plural);
+        store.unregister_crd(&group, &plural);
     }
 }
 

@@ -172,6 +172,17 @@ impl Store {
         Ok(Subscription { backlog, rx })
     }
 
+    /// Stops serving a removed CRD's resource and ends the watches on it,
+    /// as upstream does.
+    pub fn unregister_crd(&mut self, group: &str, plural: &str) {
+        self.registry.remove_crd(group, plural);
+        let gr = GroupResource {
+            group: group.into(),
+            resource: plural.into(),
+        };
+        self.watchers.retain(|w| w.gr != gr);
+    }
+
     /// Drops watchers whose client went away.
     pub fn prune_watchers(&mut self) {
         self.watchers.retain(|w| !w.tx.is_closed());

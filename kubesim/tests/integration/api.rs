@@ -3,6 +3,7 @@
 //! collection, schema validation and error shapes.
 
 use crate::common::{Sim, Widget, WidgetStatus, api_error, eventually, widget};
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::Resource;
@@ -566,6 +567,11 @@ async fn deleting_a_crd_removes_its_objects_and_its_api() {
         .await
         .unwrap();
 
+    let mut watch = api
+        .watch(&kube::api::WatchParams::default(), "0")
+        .await
+        .unwrap()
+        .boxed();
     let crds: Api<CustomResourceDefinition> = Api::all(sim.client.clone());
     crds.delete("widgets.test.kubesim.io", &DeleteParams::default())
         .await
@@ -608,6 +614,13 @@ async fn deleting_a_crd_removes_its_objects_and_its_api() {
     .await;
     let gone = api_error(api.list(&ListParams::default()).await);
     assert_eq!(gone.code, 404);
+    // Watches on the removed resource end.
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while let Some(e) = watch.next().await {
+            e.unwrap();
+        }
+    });
+    assert!(ended.await.is_ok(), "watch ended with its CRD");
     sim.stop().await;
 }
 

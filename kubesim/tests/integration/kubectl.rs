@@ -178,10 +178,27 @@ async fn kubectl_reports_invalid_resources_with_the_field() {
         "{}",
         text(&unknown)
     );
+    // Server-side apply works for custom resources and reports conflicts.
+    let out = ok(sim
+        .kubectl(&["apply", "--server-side", "-f", "-"], Some(WIDGET))
+        .await);
+    assert_eq!(out.trim(), "widget.test.kubesim.io/w1 serverside-applied");
+    let clash = sim
+        .kubectl(
+            &["apply", "--server-side", "--field-manager=other", "-f", "-"],
+            Some(&WIDGET.replace("size: 3", "size: 5")),
+        )
+        .await;
+    assert!(!clash.status.success());
+    assert!(
+        text(&clash).contains("Apply failed with 1 conflict: conflict with \"kubectl\" using test.kubesim.io/v1: .spec.size"),
+        "{}",
+        text(&clash)
+    );
     let missing = sim
         .kubectl(
             &["create", "-f", "-"],
-            Some(&WIDGET.replace("size: 3", "tier: gold")),
+            Some(&WIDGET.replace("size: 3", "tier: gold").replace("w1", "w2")),
         )
         .await;
     assert!(
