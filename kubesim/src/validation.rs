@@ -126,6 +126,20 @@ pub fn object_meta(obj: &Value) -> Vec<Cause> {
             causes.push(invalid(&format!("metadata.finalizers[{i}]"), f, e));
         }
     }
+    let controllers = meta["ownerReferences"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["controller"] == Value::Bool(true))
+        .count();
+    if controllers > 1 {
+        causes.push(Cause {
+            reason: "FieldValueInvalid",
+            field: "metadata.ownerReferences".into(),
+            message: "Invalid value: \"array\": Only one reference can have Controller set to true"
+                .into(),
+        });
+    }
     for (i, r) in meta["ownerReferences"]
         .as_array()
         .into_iter()
@@ -169,6 +183,17 @@ mod tests {
             causes[0]
                 .render()
                 .starts_with("metadata.labels: Invalid value: \"ns/name\": a valid label")
+        );
+    }
+
+    #[test]
+    fn one_controller_reference_at_most() {
+        let r = json!({"apiVersion": "v1", "kind": "ConfigMap", "name": "a", "uid": "1", "controller": true});
+        let mut r2 = r.clone();
+        r2["uid"] = json!("2");
+        assert_eq!(
+            object_meta(&json!({"metadata": {"ownerReferences": [r, r2]}})).len(),
+            1
         );
     }
 

@@ -46,6 +46,10 @@ impl Filter {
     /// The event this watcher sees, if any: selector transitions become
     /// ADDED/DELETED as in the apiserver's watch cache.
     fn translate(&self, e: &Event) -> Option<(&'static str, Value)> {
+        // A watch from a resourceVersion ahead of the store sees nothing up to it.
+        if self.params.since.is_some_and(|since| e.rv <= since) {
+            return None;
+        }
         let now = self.matches(&e.object);
         let type_ = match e.type_ {
             EventType::Added | EventType::Deleted if now => e.type_.as_str(),
