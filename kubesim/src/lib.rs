@@ -11,7 +11,8 @@
 //! - protobuf/CBOR request bodies (415): kubectl's typed commands such as
 //!   `kubectl create configmap|secret|namespace` send protobuf; `apply -f`,
 //!   `create -f`, kube-rs and Helm send JSON and work;
-//! - server-side apply and `managedFields` for built-in kinds (apply is 415);
+//! - server-side apply and `managedFields` for Deployment, Service, RBAC kinds,
+//!   PodDisruptionBudget and CustomResourceDefinition (apply is 415 for them);
 //! - aggregated discovery (clients fall back to the legacy documents),
 //!   `/openapi/v2`, OpenAPI schemas of built-in kinds;
 //! - authentication, authorization, admission webhooks, ValidatingAdmissionPolicy,

@@ -1,7 +1,8 @@
 //! PATCH bodies: JSON patch (RFC 6902), JSON merge patch (RFC 7386) and
 //! strategic merge patch for built-in kinds. Server-side apply lives in
-//! `ssa.rs` and serves custom resources only; for built-in kinds it is refused
-//! (415) rather than approximated, since kubesim lacks their list-type schemas.
+//! `ssa.rs` and serves custom resources and simple built-in kinds; for the
+//! others it is refused (415) rather than approximated, since kubesim lacks
+//! their list-type schemas.
 
 use crate::error::ApiError;
 use serde_json::{Map, Value};
@@ -11,14 +12,18 @@ pub enum PatchType {
     Json,
     Merge,
     Strategic,
-    /// Server-side apply (custom resources only).
+    /// Server-side apply (kinds with an apply schema).
     Apply,
 }
 
 impl PatchType {
     /// Maps the request's Content-Type; `custom` resources do not accept
     /// strategic merge patch upstream (there is no Go struct to read strategies from).
-    pub fn from_content_type(content_type: &str, custom: bool) -> Result<Self, ApiError> {
+    pub fn from_content_type(
+        content_type: &str,
+        custom: bool,
+        apply: bool,
+    ) -> Result<Self, ApiError> {
         let media = content_type.split(';').next().unwrap_or("").trim();
         let accepted = if custom {
             "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
@@ -29,11 +34,12 @@ impl PatchType {
             "application/json-patch+json" => Ok(PatchType::Json),
             "application/merge-patch+json" => Ok(PatchType::Merge),
             "application/strategic-merge-patch+json" if !custom => Ok(PatchType::Strategic),
-            "application/apply-patch+yaml" if custom => Ok(PatchType::Apply),
+            "application/apply-patch+yaml" if apply => Ok(PatchType::Apply),
             "application/apply-patch+yaml" | "application/apply-patch+cbor" => {
                 Err(ApiError::UnsupportedMediaType(
                     "server-side apply (application/apply-patch+yaml) is implemented by kubesim for custom \
-                     resources only; use a strategic merge, JSON merge or JSON patch for built-in kinds"
+                     resources and simple built-in kinds only (not this one); use a strategic merge, \
+                     JSON merge or JSON patch"
                         .into(),
                 ))
             }
@@ -271,10 +277,11 @@ mod tests {
 
     #[test]
     fn apply_patch_is_refused_for_builtin_kinds() {
-        let err = PatchType::from_content_type("application/apply-patch+yaml", false).unwrap_err();
+        let err =
+            PatchType::from_content_type("application/apply-patch+yaml", false, false).unwrap_err();
         assert_eq!(err.code(), 415);
         assert_eq!(
-            PatchType::from_content_type("application/apply-patch+yaml", true).unwrap(),
+            PatchType::from_content_type("application/apply-patch+yaml", true, true).unwrap(),
             PatchType::Apply
         );
     }

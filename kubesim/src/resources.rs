@@ -52,6 +52,26 @@ impl ResourceInfo {
         }
     }
 
+    /// The schema server-side apply merges by, for the kinds that support it:
+    /// a CRD's schema, or for simple built-in kinds (whose lists upstream are
+    /// maps keyed by name) a schema naming those lists. Kinds with pod
+    /// templates, ports or rules (Deployment, Service, RBAC, PDB, CRD) have
+    /// many associative lists upstream and are left out rather than guessed.
+    pub fn apply_schema(&self) -> Option<Value> {
+        if self.custom {
+            return Some(self.schema.clone().unwrap_or(Value::Null));
+        }
+        let by_name = serde_json::json!({"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]});
+        match (self.group.as_str(), self.plural.as_str()) {
+            ("", "secrets" | "configmaps" | "namespaces" | "events")
+            | ("coordination.k8s.io", "leases")
+            | ("events.k8s.io", "events") => Some(serde_json::json!({"type": "object"})),
+            ("", "serviceaccounts") => Some(serde_json::json!({"type": "object", "properties": {
+                "secrets": by_name, "imagePullSecrets": by_name}})),
+            _ => None,
+        }
+    }
+
     /// Storage identity: every version of a resource shares one set of objects.
     pub fn storage_key(&self) -> GroupResource {
         GroupResource {

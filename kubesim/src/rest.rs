@@ -331,7 +331,7 @@ pub fn create(
         m.remove("status");
     }
     admit(store, info, &mut obj, None, opts.strict)?;
-    if info.custom && !opts.managed_fields_set {
+    if info.apply_schema().is_some() && !opts.managed_fields_set {
         obj["metadata"]["managedFields"] =
             ssa::track_update(info, None, &obj, &json!([]), &opts.field_manager, false);
     }
@@ -639,12 +639,13 @@ fn write(
         next["metadata"]["generation"] = json!(generation);
     }
     next["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"].clone();
+    let tracked = info.apply_schema().is_some();
     let old_managed = old["metadata"]
         .get("managedFields")
         .cloned()
         .unwrap_or(json!([]));
     let base_managed = match &sent_managed {
-        Some(v) if info.custom && !v.is_null() && *v != old_managed => v.clone(),
+        Some(v) if tracked && !v.is_null() && *v != old_managed => v.clone(),
         _ => old_managed.clone(),
     };
     if without_managed_fields(&next) == without_managed_fields(&present(info, &old))
@@ -654,7 +655,7 @@ fn write(
         // and field ownership stays as it was.
         return Ok(present(info, &old));
     }
-    if info.custom {
+    if tracked {
         next["metadata"]["managedFields"] = if opts.managed_fields_set {
             sent_managed.unwrap_or(json!([]))
         } else {

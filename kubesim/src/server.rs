@@ -453,7 +453,11 @@ fn dispatch(
         }
         ("patch", Some(n)) => {
             let body = rest::PatchBody {
-                kind: PatchType::from_content_type(&r.content_type, res.custom)?,
+                kind: PatchType::from_content_type(
+                    &r.content_type,
+                    res.custom,
+                    res.apply_schema().is_some(),
+                )?,
                 body: &r.body,
             };
             let mut store = shared.store.lock().expect("store lock");

@@ -5,9 +5,10 @@
 //! manager stopped applying (unless someone else owns them), and refuses to
 //! change a field another manager owns unless forced (409 Conflict).
 //!
-//! Scope: custom resources only (their CRD schema carries the list types).
-//! Built-in kinds neither record managedFields nor accept apply patches, and
-//! defaulted fields are attributed to the writer rather than left unowned.
+//! Scope: custom resources (their CRD schema carries the list types) and the
+//! simple built-in kinds of `ResourceInfo::apply_schema`. Other built-in kinds
+//! neither record managedFields nor accept apply patches, and defaulted
+//! fields are attributed to the writer rather than left unowned.
 
 use crate::error::{ApiError, Subject};
 use crate::fieldset::{self, FieldSet};
@@ -69,7 +70,7 @@ fn to_json(entries: &[Entry]) -> Value {
 }
 
 fn fields(info: &ResourceInfo, obj: &Value, status: bool) -> FieldSet {
-    let schema = info.schema.clone().unwrap_or(Value::Null);
+    let schema = info.apply_schema().unwrap_or(Value::Null);
     fieldset::fields_of(obj, &schema, status, info.status_subresource)
 }
 
@@ -173,7 +174,7 @@ pub fn apply(
     status: bool,
     force: bool,
 ) -> Result<Value, ApiError> {
-    let schema = info.schema.clone().unwrap_or(Value::Null);
+    let schema = info.apply_schema().unwrap_or(Value::Null);
     let part = applicable(info, applied, status);
     let applied_set = fieldset::fields_of(&part, &schema, status, info.status_subresource);
     let empty = json!({});

@@ -1,9 +1,11 @@
 //! Server-side apply on custom resources: creation, field ownership in
 //! managedFields, conflicts and force, removal of fields a manager stopped
-//! applying, status apply as controller-rs does it.
+//! applying, status apply as controller-rs does it; Secrets applied as an
+//! operator applies them.
 
 use crate::common::{Sim, api_error};
-use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
 
@@ -164,19 +166,43 @@ async fn status_apply_touches_only_status() {
 }
 
 #[tokio::test]
-async fn apply_is_refused_for_builtin_kinds() {
+async fn apply_works_for_simple_builtin_kinds_and_is_refused_for_others() {
     let sim = Sim::start().await;
-    let cms: Api<ConfigMap> = Api::namespaced(sim.client.clone(), "default");
-    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a": "b"}});
+    // The pattern an operator uses for the Secrets it owns.
+    let secrets: Api<Secret> = Api::namespaced(sim.client.clone(), "default");
+    let secret = |user: &str| {
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "conn", "labels": {"app": "x"}},
+               "data": {"user": user}})
+    };
+    let pp = PatchParams::apply("operator").force();
+    let s = secrets
+        .patch("conn", &pp, &Patch::Apply(secret("YQ==")))
+        .await
+        .unwrap();
+    assert_eq!(s.data.unwrap()["user"].0, b"a");
+    assert_eq!(
+        owned(&s.metadata, "operator"),
+        json!({"f:data": {"f:user": {}}, "f:metadata": {"f:labels": {"f:app": {}}}})
+    );
+    let rv = sim.handle.resource_version();
+    secrets
+        .patch("conn", &pp, &Patch::Apply(secret("YQ==")))
+        .await
+        .unwrap();
+    assert_eq!(
+        sim.handle.resource_version(),
+        rv,
+        "steady-state apply writes nothing"
+    );
+
+    let deployments: Api<Deployment> = Api::namespaced(sim.client.clone(), "default");
+    let d = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}, "spec": {}});
     let err = api_error(
-        cms.patch("c", &PatchParams::apply("x"), &Patch::Apply(cm))
+        deployments
+            .patch("d", &PatchParams::apply("x"), &Patch::Apply(d))
             .await,
     );
     assert_eq!(err.code, 415);
-    assert!(
-        err.message.contains("custom resources only"),
-        "{}",
-        err.message
-    );
+    assert!(err.message.contains("server-side apply"), "{}", err.message);
     sim.stop().await;
 }
