@@ -77,6 +77,12 @@ pub fn admit(_store: &Store, crd: &mut Value, old: Option<&Value>) -> Result<(),
                     .into(),
         });
     }
+    for (i, v) in versions.iter().enumerate() {
+        if let Some(schema) = v["schema"].get("openAPIV3Schema") {
+            let path = format!("spec.versions[{i}].schema.openAPIV3Schema");
+            check_rules(schema, &path, &mut causes);
+        }
+    }
     if !causes.is_empty() {
         return Err(causes);
     }
@@ -130,4 +136,52 @@ pub fn admit(_store: &Store, crd: &mut Value, old: Option<&Value>) -> Result<(),
         }
     }
     Ok(())
+}
+
+/// Rejects CEL rules that do not compile, as upstream does when the CRD is
+/// written (not when objects are). Type checking of rules is not done.
+fn check_rules(schema: &Value, path: &str, causes: &mut Vec<Cause>) {
+    if let Some(rules) = schema["x-kubernetes-validations"].as_array() {
+        let node = json!({"type": schema["type"], "x-kubernetes-validations": rules});
+        let compiled = kube_cel::compile_schema(&node);
+        for (j, result) in compiled.validations.iter().enumerate() {
+            if let Err(e) = result {
+                let rule = rules.get(j).and_then(|r| r["rule"].as_str()).unwrap_or("");
+                causes.push(Cause {
+                    reason: "FieldValueInvalid",
+                    field: format!("{path}.x-kubernetes-validations[{j}].rule"),
+                    message: format!("Invalid value: {rule:?}: compilation failed: {e}"),
+                });
+            }
+        }
+    }
+    if let Some(props) = schema["properties"].as_object() {
+        for (k, sub) in props {
+            check_rules(sub, &format!("{path}.properties[{k}]"), causes);
+        }
+    }
+    if let Some(items) = schema.get("items").filter(|i| i.is_object()) {
+        check_rules(items, &format!("{path}.items"), causes);
+    }
+    if let Some(extra) = schema.get("additionalProperties").filter(|a| a.is_object()) {
+        check_rules(extra, &format!("{path}.additionalProperties"), causes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_that_do_not_parse_are_refused() {
+        let schema = json!({"type": "object", "properties": {"spec": {"type": "object",
+            "x-kubernetes-validations": [{"rule": "self.a >"}, {"rule": "self.a > 1"}]}}});
+        let mut causes = Vec::new();
+        check_rules(&schema, "s", &mut causes);
+        assert_eq!(causes.len(), 1);
+        assert_eq!(
+            causes[0].field,
+            "s.properties[spec].x-kubernetes-validations[0].rule"
+        );
+    }
 }

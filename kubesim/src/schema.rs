@@ -30,8 +30,7 @@ pub fn admit(
     let validator = kube_cel::Validator::new();
     if let Err(errors) = validator.validate(schema, object, old) {
         for e in errors.iter() {
-            let at = schema_at(schema, &e.field_path);
-            let type_name = at.and_then(|s| s["type"].as_str()).unwrap_or("object");
+            let type_name = rule_owner_type(schema, &e.field_path, &e.rule);
             let (reason, message) = match e.reason.as_deref() {
                 Some("FieldValueRequired") => (
                     "FieldValueRequired",
@@ -60,6 +59,27 @@ pub fn admit(
         Ok(pruned)
     } else {
         Err(causes)
+    }
+}
+
+/// The type of the schema node that declares `rule`: upstream reports a CEL
+/// failure as `Invalid value: "<that type>"`, also when the rule's fieldPath
+/// points below it. Searched from the reported path upwards.
+fn rule_owner_type<'a>(schema: &'a Value, path: &str, rule: &str) -> &'a str {
+    let mut parts: Vec<&str> = path.split('.').filter(|p| !p.is_empty()).collect();
+    loop {
+        let joined = parts.join(".");
+        if let Some(node) = schema_at(schema, &joined) {
+            let declares = node["x-kubernetes-validations"]
+                .as_array()
+                .is_some_and(|rules| rules.iter().any(|r| r["rule"].as_str() == Some(rule)));
+            if declares {
+                return node["type"].as_str().unwrap_or("object");
+            }
+        }
+        if parts.pop().is_none() {
+            return "object";
+        }
     }
 }
 
