@@ -4,7 +4,7 @@
 //!
 //! Not implemented (accepted without checking): `anyOf`/`allOf`/`oneOf`/`not`,
 //! `format` checks, `uniqueItems`, `x-kubernetes-list-type` set/map uniqueness,
-//! `maxProperties`/`minProperties`, and CRD ratcheting of unchanged invalid values.
+//! and CRD validation ratcheting of unchanged invalid values.
 
 use crate::error::Cause;
 use serde_json::{Map, Value};
@@ -395,6 +395,26 @@ fn validate(schema: &Value, value: &Value, path: &str, causes: &mut Vec<Cause>) 
 }
 
 fn validate_object(schema: &Value, map: &Map<String, Value>, path: &str, causes: &mut Vec<Cause>) {
+    if let Some(max) = schema["maxProperties"].as_u64()
+        && map.len() as u64 > max
+    {
+        causes.push(Cause {
+            reason: "FieldValueTooMany",
+            field: path.to_string(),
+            message: format!("Too many: {}: must have at most {max} items", map.len()),
+        });
+    }
+    if let Some(min) = schema["minProperties"].as_u64()
+        && (map.len() as u64) < min
+    {
+        let value = Value::Object(map.clone());
+        invalid(
+            causes,
+            path,
+            &value,
+            format!("should have at least {min} properties"),
+        );
+    }
     for req in schema["required"].as_array().into_iter().flatten() {
         if let Some(name) = req.as_str()
             && !map.contains_key(name)
@@ -480,6 +500,18 @@ mod tests {
         let mut missing = json!({"spec": {}});
         let causes = admit(&schema(), &mut missing, None).unwrap_err();
         assert_eq!(causes[0].render(), "spec.size: Required value");
+    }
+
+    #[test]
+    fn property_counts() {
+        let schema = json!({"type": "object", "properties": {"tags": {"type": "object", "maxProperties": 1,
+            "additionalProperties": {"type": "string"}}}});
+        let mut obj = json!({"tags": {"a": "1", "b": "2"}});
+        let causes = admit(&schema, &mut obj, None).unwrap_err();
+        assert_eq!(
+            causes[0].render(),
+            "tags: Too many: 2: must have at most 1 items"
+        );
     }
 
     #[test]
