@@ -2,9 +2,9 @@
 //! apiserver's order: prune unknown fields, apply defaults, validate the
 //! structural schema, then evaluate `x-kubernetes-validations` CEL rules.
 //!
-//! Not implemented (accepted without checking): `anyOf`/`allOf`/`oneOf`/`not`,
-//! `format` checks, `uniqueItems`, `x-kubernetes-list-type` set/map uniqueness,
-//! and CRD validation ratcheting of unchanged invalid values.
+//! Not implemented (accepted without checking): `format` checks,
+//! `uniqueItems`, `x-kubernetes-list-type` set/map uniqueness, and CRD
+//! validation ratcheting of unchanged invalid values.
 
 use crate::error::Cause;
 use serde_json::{Map, Value};
@@ -241,6 +241,7 @@ fn validate(schema: &Value, value: &Value, path: &str, causes: &mut Vec<Cause>) 
         }
         return;
     }
+    combinators(schema, value, path, causes);
     let int_or_string = schema["x-kubernetes-int-or-string"] == Value::Bool(true);
     if int_or_string {
         if !matches!(value, Value::String(_)) && !type_matches("integer", value) {
@@ -394,6 +395,54 @@ fn validate(schema: &Value, value: &Value, path: &str, causes: &mut Vec<Cause>) 
     }
 }
 
+/// `allOf`/`anyOf`/`oneOf`/`not`: in structural schemas their branches only
+/// carry value validations, checked here against the same value.
+fn combinators(schema: &Value, value: &Value, path: &str, causes: &mut Vec<Cause>) {
+    let passes = |branch: &Value| {
+        let mut errs = Vec::new();
+        validate(branch, value, path, &mut errs);
+        errs.is_empty()
+    };
+    let branches = |k: &str| schema[k].as_array().cloned().unwrap_or_default();
+    let all_of = branches("allOf");
+    if !all_of.is_empty() && !all_of.iter().all(passes) {
+        invalid(
+            causes,
+            path,
+            value,
+            "must validate all the schemas (allOf)".into(),
+        );
+    }
+    let any_of = branches("anyOf");
+    if !any_of.is_empty() && !any_of.iter().any(passes) {
+        invalid(
+            causes,
+            path,
+            value,
+            "must validate at least one schema (anyOf)".into(),
+        );
+    }
+    let one_of = branches("oneOf");
+    if !one_of.is_empty() && one_of.iter().filter(|b| passes(b)).count() != 1 {
+        invalid(
+            causes,
+            path,
+            value,
+            "must validate one and only one schema (oneOf)".into(),
+        );
+    }
+    if let Some(not) = schema.get("not")
+        && passes(not)
+    {
+        invalid(
+            causes,
+            path,
+            value,
+            "must not validate the schema (not)".into(),
+        );
+    }
+}
+
 fn validate_object(schema: &Value, map: &Map<String, Value>, path: &str, causes: &mut Vec<Cause>) {
     if let Some(max) = schema["maxProperties"].as_u64()
         && map.len() as u64 > max
@@ -500,6 +549,22 @@ mod tests {
         let mut missing = json!({"spec": {}});
         let causes = admit(&schema(), &mut missing, None).unwrap_err();
         assert_eq!(causes[0].render(), "spec.size: Required value");
+    }
+
+    #[test]
+    fn one_of_needs_exactly_one_branch() {
+        let schema = json!({"type": "object", "properties": {"spec": {"type": "object",
+            "properties": {"a": {"type": "string"}, "b": {"type": "string"}},
+            "oneOf": [{"required": ["a"]}, {"required": ["b"]}]}}});
+        assert!(admit(&schema, &mut json!({"spec": {"a": "x"}}), None).is_ok());
+        let causes = admit(&schema, &mut json!({"spec": {"a": "x", "b": "y"}}), None).unwrap_err();
+        assert!(
+            causes[0]
+                .render()
+                .ends_with("in body must validate one and only one schema (oneOf)"),
+            "{:?}",
+            causes
+        );
     }
 
     #[test]
