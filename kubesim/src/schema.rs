@@ -3,8 +3,8 @@
 //! structural schema, then evaluate `x-kubernetes-validations` CEL rules.
 //!
 //! Not implemented (accepted without checking): `format` checks,
-//! `uniqueItems`, `x-kubernetes-list-type` set/map uniqueness, and CRD
-//! validation ratcheting of unchanged invalid values.
+//! `uniqueItems` (which structural schemas forbid anyway), and CRD validation
+//! ratcheting of unchanged invalid values.
 
 use crate::error::Cause;
 use serde_json::{Map, Value};
@@ -365,6 +365,7 @@ fn validate(schema: &Value, value: &Value, path: &str, causes: &mut Vec<Cause>) 
             }
         }
         Value::Array(items) => {
+            duplicates(schema, items, path, causes);
             if let Some(max) = schema["maxItems"].as_u64()
                 && items.len() as u64 > max
             {
@@ -392,6 +393,44 @@ fn validate(schema: &Value, value: &Value, path: &str, causes: &mut Vec<Cause>) 
         }
         Value::Object(map) => validate_object(schema, map, path, causes),
         _ => {}
+    }
+}
+
+/// `x-kubernetes-list-type: set` items and `map` keys must be unique.
+fn duplicates(schema: &Value, items: &[Value], path: &str, causes: &mut Vec<Cause>) {
+    let keys: Vec<&str> = schema["x-kubernetes-list-map-keys"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let identity = |item: &Value| -> Option<Value> {
+        match schema["x-kubernetes-list-type"].as_str() {
+            Some("set") => Some(item.clone()),
+            Some("map") => Some(Value::Array(
+                keys.iter().map(|k| item[*k].clone()).collect(),
+            )),
+            _ => None,
+        }
+    };
+    let mut seen: Vec<Value> = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let Some(id) = identity(item) else { return };
+        if seen.contains(&id) {
+            let shown = match schema["x-kubernetes-list-type"].as_str() {
+                Some("map") => {
+                    let pairs: Vec<String> =
+                        keys.iter().map(|k| format!("{k:?}:{}", item[*k])).collect();
+                    format!("map[string]interface {{}}{{{}}}", pairs.join(", "))
+                }
+                _ => item.to_string(),
+            };
+            causes.push(Cause {
+                reason: "FieldValueDuplicate",
+                field: format!("{path}[{i}]"),
+                message: format!("Duplicate value: {shown}"),
+            });
+        } else {
+            seen.push(id);
+        }
     }
 }
 
@@ -564,6 +603,27 @@ mod tests {
                 .ends_with("in body must validate one and only one schema (oneOf)"),
             "{:?}",
             causes
+        );
+    }
+
+    #[test]
+    fn list_types_forbid_duplicates() {
+        let schema = json!({"type": "object", "properties": {
+            "tags": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}},
+            "ports": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"],
+                      "items": {"type": "object", "properties": {"name": {"type": "string"}}}}}});
+        let mut obj = json!({"tags": ["a", "a"], "ports": [{"name": "x"}, {"name": "x"}]});
+        let causes: Vec<String> = admit(&schema, &mut obj, None)
+            .unwrap_err()
+            .iter()
+            .map(|c| c.render())
+            .collect();
+        assert_eq!(
+            causes,
+            [
+                "ports[1]: Duplicate value: map[string]interface {}{\"name\":\"x\"}",
+                "tags[1]: Duplicate value: \"a\"",
+            ]
         );
     }
 
