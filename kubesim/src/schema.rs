@@ -3,8 +3,7 @@
 //! structural schema, then evaluate `x-kubernetes-validations` CEL rules.
 //!
 //! Not implemented (accepted without checking): `format` checks,
-//! `uniqueItems` (which structural schemas forbid anyway), and CRD validation
-//! ratcheting of unchanged invalid values.
+//! and `uniqueItems` (which structural schemas forbid anyway).
 
 use crate::error::Cause;
 use serde_json::{Map, Value};
@@ -22,6 +21,7 @@ pub fn admit(
     *object = kube_cel::apply_defaults(schema, object);
     let mut causes = Vec::new();
     validate(schema, object, "", &mut causes);
+    causes.retain(|c| !unchanged(c, object, old));
     if !causes.is_empty() {
         // CEL rules assume a well-typed object; upstream reports both, but a
         // rule evaluated on mistyped data would only add noise here.
@@ -48,11 +48,15 @@ pub fn admit(
                     format!("Invalid value: \"{type_name}\": {}", e.message),
                 ),
             };
-            causes.push(Cause {
+            let cause = Cause {
                 reason,
                 field: e.field_path.clone(),
                 message,
-            });
+            };
+            // Transition rules compare with the old object by design.
+            if e.rule.contains("oldSelf") || !unchanged(&cause, object, old) {
+                causes.push(cause);
+            }
         }
     }
     if causes.is_empty() {
@@ -60,6 +64,35 @@ pub fn admit(
     } else {
         Err(causes)
     }
+}
+
+/// Validation ratcheting (on by default upstream since 1.30): on update, an
+/// error about a value that did not change is not reported. Values are
+/// compared up to the first list index of the path: items are not correlated
+/// across lists as upstream does for map lists, so this ratchets less, never more.
+fn unchanged(cause: &Cause, object: &Value, old: Option<&Value>) -> bool {
+    let Some(old) = old else { return false };
+    let mut path: Vec<&str> = cause
+        .field
+        .split('[')
+        .next()
+        .unwrap_or("")
+        .split('.')
+        .filter(|p| !p.is_empty())
+        .collect();
+    if cause.reason == "FieldValueRequired" {
+        // A missing field is reported on the field; it belongs to the parent.
+        path.pop();
+    }
+    let at = |root: &Value| -> Option<Value> {
+        let mut cur = root;
+        for p in &path {
+            cur = cur.get(*p)?;
+        }
+        Some(cur.clone())
+    };
+    // Nothing to compare at the root: metadata always changes on update.
+    !path.is_empty() && at(object) == at(old)
 }
 
 /// The type of the schema node that declares `rule`: upstream reports a CEL
@@ -625,6 +658,16 @@ mod tests {
                 "tags[1]: Duplicate value: \"a\"",
             ]
         );
+    }
+
+    #[test]
+    fn unchanged_invalid_values_ratchet_on_update() {
+        let old = json!({"spec": {"size": 20, "tier": "small"}});
+        let mut same = json!({"spec": {"size": 20, "tier": "large"}});
+        // size is still out of range but unchanged; tier changed and is valid.
+        assert!(admit(&schema(), &mut same, Some(&old)).is_ok());
+        let mut changed = json!({"spec": {"size": 21, "tier": "large"}});
+        assert!(admit(&schema(), &mut changed, Some(&old)).is_err());
     }
 
     #[test]
