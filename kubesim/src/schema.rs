@@ -2,8 +2,9 @@
 //! apiserver's order: prune unknown fields, apply defaults, validate the
 //! structural schema, then evaluate `x-kubernetes-validations` CEL rules.
 //!
-//! Not implemented (accepted without checking): `format` checks,
-//! and `uniqueItems` (which structural schemas forbid anyway).
+//! Not implemented (accepted without checking): string formats other than
+//! date-time, date, ipv4, ipv6, cidr, uuid, byte and (loosely) email, and
+//! `uniqueItems` (which structural schemas forbid anyway).
 
 use crate::error::Cause;
 use serde_json::{Map, Value};
@@ -396,6 +397,16 @@ fn validate(schema: &Value, value: &Value, path: &str, causes: &mut Vec<Cause>) 
                     _ => {}
                 }
             }
+            if let Some(format) = schema["format"].as_str()
+                && !format_matches(format, s)
+            {
+                invalid(
+                    causes,
+                    path,
+                    value,
+                    format!("must be of type {format}: {value}"),
+                );
+            }
         }
         Value::Array(items) => {
             duplicates(schema, items, path, causes);
@@ -426,6 +437,35 @@ fn validate(schema: &Value, value: &Value, path: &str, causes: &mut Vec<Cause>) 
         }
         Value::Object(map) => validate_object(schema, map, path, causes),
         _ => {}
+    }
+}
+
+/// String formats of the apiserver's format registry; formats it does not
+/// know (and the ones kubesim does not check: uri, hostname, email's full
+/// grammar, ...) pass, as unknown formats do upstream.
+fn format_matches(format: &str, s: &str) -> bool {
+    use base64::Engine;
+    match format {
+        "date-time" => s.parse::<jiff::Timestamp>().is_ok(),
+        "date" => s.parse::<jiff::civil::Date>().is_ok(),
+        "ipv4" => s.parse::<std::net::Ipv4Addr>().is_ok(),
+        "ipv6" => s.parse::<std::net::Ipv6Addr>().is_ok(),
+        "cidr" => s.split_once('/').is_some_and(|(ip, bits)| {
+            let max = if ip.parse::<std::net::Ipv4Addr>().is_ok() {
+                32
+            } else if ip.parse::<std::net::Ipv6Addr>().is_ok() {
+                128
+            } else {
+                return false;
+            };
+            bits.parse::<u8>().is_ok_and(|b| b <= max)
+        }),
+        "uuid" => uuid::Uuid::parse_str(s).is_ok() && s.len() == 36,
+        "byte" => base64::engine::general_purpose::STANDARD.decode(s).is_ok(),
+        "email" => s
+            .split_once('@')
+            .is_some_and(|(a, b)| !a.is_empty() && b.contains('.')),
+        _ => true,
     }
 }
 
@@ -668,6 +708,15 @@ mod tests {
         assert!(admit(&schema(), &mut same, Some(&old)).is_ok());
         let mut changed = json!({"spec": {"size": 21, "tier": "large"}});
         assert!(admit(&schema(), &mut changed, Some(&old)).is_err());
+    }
+
+    #[test]
+    fn string_formats() {
+        assert!(format_matches("date-time", "2024-01-02T03:04:05Z"));
+        assert!(!format_matches("date-time", "yesterday"));
+        assert!(format_matches("cidr", "10.0.0.0/16") && !format_matches("cidr", "10.0.0.0/33"));
+        assert!(!format_matches("ipv4", "300.1.1.1"));
+        assert!(format_matches("made-up", "anything"));
     }
 
     #[test]
