@@ -301,12 +301,6 @@ impl Registry {
         all.iter().find(|r| r.storage).or(all.first()).copied()
     }
 
-    pub fn by_kind(&self, api_version: &str, kind: &str) -> Option<&ResourceInfo> {
-        self.resources
-            .values()
-            .find(|r| r.kind == kind && r.api_version() == api_version)
-    }
-
     pub fn all(&self) -> impl Iterator<Item = &ResourceInfo> {
         self.resources.values()
     }
@@ -334,7 +328,6 @@ impl Registry {
     }
 
     /// Replaces the resources served by one CRD (`crd` is the stored object).
-    /// Returns the names the CRD failed to register under, if any.
     pub fn register_crd(&mut self, crd: &Value) {
         let Some(spec) = crd.get("spec") else { return };
         let group = str_at(spec, &["group"]);

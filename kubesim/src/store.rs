@@ -196,11 +196,4 @@ impl Store {
     pub fn compacted(&self) -> u64 {
         self.compacted
     }
-
-    /// Finds an object by uid (owner references point by uid).
-    pub fn find_uid(&self, uid: &str) -> Option<(&ObjectKey, &Value)> {
-        self.objects
-            .iter()
-            .find(|(_, v)| v["metadata"]["uid"].as_str() == Some(uid))
-    }
 }
