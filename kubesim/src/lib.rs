@@ -19,8 +19,8 @@
 //!   CRD conversion webhooks (conversion `None` only);
 //! - workload controllers: no Pods or ReplicaSets, Deployment status never
 //!   changes (so `kubectl rollout status` and `helm --wait` never finish);
-//! - per-kind validation and printer columns of built-in kinds (only ObjectMeta
-//!   validation, a few defaults, and Name/Age columns);
+//! - per-kind validation of built-in kinds (only ObjectMeta validation and a
+//!   few defaults), and upstream's wide (priority > 0) printer columns;
 //! - subresources other than `status` (scale, eviction, logs, exec, ...);
 //! - field selectors other than `metadata.name` and `metadata.namespace`;
 //! - consistent snapshots across list pages, and `resourceVersion` semantics on

@@ -1,7 +1,7 @@
 //! `meta.k8s.io/v1` Table responses (`Accept: application/json;as=Table;...`),
-//! which `kubectl get` renders: Name, the CRD's additionalPrinterColumns, and
-//! Age. Built-in kinds get Name and Age only (upstream has richer per-kind
-//! printers, e.g. DATA for ConfigMaps; those are not reproduced).
+//! which `kubectl get` renders: Name plus the CRD's additionalPrinterColumns
+//! (or Age), and for built-in kinds the main columns of upstream's printers
+//! (priority-0 columns only; core Events get Name and Age).
 
 use crate::resources::{PrinterColumn, ResourceInfo};
 use jsonpath_rust::JsonPath;
@@ -24,8 +24,162 @@ fn columns(info: &ResourceInfo) -> Vec<PrinterColumn> {
     }]
 }
 
+/// A computed column of a built-in kind's printer.
+type Computed = (&'static str, &'static str, fn(&Value) -> Value);
+
+fn count(v: &Value) -> Value {
+    json!(v.as_object().map_or(0, |m| m.len()) + v.as_array().map_or(0, |a| a.len()))
+}
+
+fn or_none(v: &Value) -> Value {
+    match v.as_str() {
+        Some(s) if !s.is_empty() => json!(s),
+        _ => json!("<none>"),
+    }
+}
+
+fn created_at(o: &Value) -> Value {
+    o["metadata"]["creationTimestamp"].clone()
+}
+
+fn age(o: &Value) -> Value {
+    match o["metadata"]["creationTimestamp"]
+        .as_str()
+        .and_then(|s| s.parse::<jiff::Timestamp>().ok())
+    {
+        Some(t) => json!(human_duration(
+            jiff::Timestamp::now().as_second() - t.as_second()
+        )),
+        None => json!("<unknown>"),
+    }
+}
+
+/// Upstream's printers (pkg/printers/internalversion) for the built-in kinds kubesim serves.
+fn builtin_columns(info: &ResourceInfo) -> Option<Vec<Computed>> {
+    let cols: Vec<Computed> = match (info.group.as_str(), info.plural.as_str()) {
+        ("", "namespaces") => vec![
+            ("Status", "string", |o| o["status"]["phase"].clone()),
+            ("Age", "string", age),
+        ],
+        ("", "configmaps") => vec![
+            ("Data", "integer", |o| {
+                json!(
+                    count(&o["data"]).as_u64().unwrap_or(0)
+                        + count(&o["binaryData"]).as_u64().unwrap_or(0)
+                )
+            }),
+            ("Age", "string", age),
+        ],
+        ("", "secrets") => vec![
+            ("Type", "string", |o| o["type"].clone()),
+            ("Data", "integer", |o| count(&o["data"])),
+            ("Age", "string", age),
+        ],
+        ("", "serviceaccounts") => vec![
+            ("Secrets", "integer", |o| count(&o["secrets"])),
+            ("Age", "string", age),
+        ],
+        ("", "services") => vec![
+            ("Type", "string", |o| o["spec"]["type"].clone()),
+            ("Cluster-IP", "string", |o| or_none(&o["spec"]["clusterIP"])),
+            ("External-IP", "string", |o| {
+                let ips: Vec<String> = o["spec"]["externalIPs"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|i| i.as_str().map(String::from))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if ips.is_empty() {
+                    json!("<none>")
+                } else {
+                    json!(ips.join(","))
+                }
+            }),
+            ("Port(s)", "string", |o| {
+                let ports: Vec<String> = o["spec"]["ports"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|p| format!("{}/{}", p["port"], p["protocol"].as_str().unwrap_or("TCP")))
+                    .collect();
+                if ports.is_empty() {
+                    json!("<none>")
+                } else {
+                    json!(ports.join(","))
+                }
+            }),
+            ("Age", "string", age),
+        ],
+        ("apps", "deployments") => vec![
+            ("Ready", "string", |o| {
+                let ready = o["status"]["readyReplicas"].as_i64().unwrap_or(0);
+                json!(format!(
+                    "{ready}/{}",
+                    o["spec"]["replicas"].as_i64().unwrap_or(1)
+                ))
+            }),
+            ("Up-to-date", "integer", |o| {
+                json!(o["status"]["updatedReplicas"].as_i64().unwrap_or(0))
+            }),
+            ("Available", "integer", |o| {
+                json!(o["status"]["availableReplicas"].as_i64().unwrap_or(0))
+            }),
+            ("Age", "string", age),
+        ],
+        ("coordination.k8s.io", "leases") => {
+            vec![
+                ("Holder", "string", |o| o["spec"]["holderIdentity"].clone()),
+                ("Age", "string", age),
+            ]
+        }
+        ("apiextensions.k8s.io", "customresourcedefinitions")
+        | ("rbac.authorization.k8s.io", "roles" | "clusterroles") => {
+            vec![("Created At", "date", created_at)]
+        }
+        ("rbac.authorization.k8s.io", "rolebindings" | "clusterrolebindings") => vec![
+            ("Role", "string", |o| {
+                json!(format!(
+                    "{}/{}",
+                    o["roleRef"]["kind"].as_str().unwrap_or(""),
+                    o["roleRef"]["name"].as_str().unwrap_or("")
+                ))
+            }),
+            ("Age", "string", age),
+        ],
+        ("policy", "poddisruptionbudgets") => vec![
+            ("Min Available", "string", |o| {
+                or_none(&Value::String(value_text(&o["spec"]["minAvailable"])))
+            }),
+            ("Max Unavailable", "string", |o| {
+                or_none(&Value::String(value_text(&o["spec"]["maxUnavailable"])))
+            }),
+            ("Allowed Disruptions", "integer", |o| {
+                json!(o["status"]["disruptionsAllowed"].as_i64().unwrap_or(0))
+            }),
+            ("Age", "string", age),
+        ],
+        _ => return None,
+    };
+    Some(cols)
+}
+
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
 /// Builds a Table from a list response (or a single object).
 pub fn to_table(info: &ResourceInfo, list_or_object: &Value) -> Value {
+    if !info.custom
+        && let Some(cols) = builtin_columns(info)
+    {
+        return builtin_table(&cols, list_or_object);
+    }
     let cols = columns(info);
     let mut defs = vec![
         json!({"name": "Name", "type": "string", "format": "name", "description": NAME_DESCRIPTION, "priority": 0}),
@@ -33,30 +187,53 @@ pub fn to_table(info: &ResourceInfo, list_or_object: &Value) -> Value {
     defs.extend(cols.iter().map(|c| {
         json!({"name": c.name, "type": c.type_, "format": c.format, "description": c.description, "priority": c.priority})
     }));
-    let objects: Vec<&Value> = match list_or_object["items"].as_array() {
-        Some(items) => items.iter().collect(),
-        None => vec![list_or_object],
-    };
-    let rows: Vec<Value> = objects
+    let rows = rows_of(list_or_object)
         .into_iter()
         .map(|obj| {
             let mut cells = vec![obj["metadata"]["name"].clone()];
             cells.extend(cols.iter().map(|c| cell(c, obj)));
-            json!({
-                "cells": cells,
-                "object": {
-                    "kind": "PartialObjectMetadata",
-                    "apiVersion": "meta.k8s.io/v1",
-                    "metadata": obj["metadata"],
-                },
-            })
+            row(cells, obj)
         })
         .collect();
+    table(defs, rows, list_or_object)
+}
+
+fn rows_of(list_or_object: &Value) -> Vec<&Value> {
+    match list_or_object["items"].as_array() {
+        Some(items) => items.iter().collect(),
+        None => vec![list_or_object],
+    }
+}
+
+fn row(cells: Vec<Value>, obj: &Value) -> Value {
+    json!({
+        "cells": cells,
+        "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj["metadata"]},
+    })
+}
+
+fn table(defs: Vec<Value>, rows: Vec<Value>, list_or_object: &Value) -> Value {
     let mut metadata = json!({"resourceVersion": list_or_object["metadata"]["resourceVersion"]});
     if let Some(c) = list_or_object["metadata"].get("continue") {
         metadata["continue"] = c.clone();
     }
     json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": metadata, "columnDefinitions": defs, "rows": rows})
+}
+
+fn builtin_table(cols: &[Computed], list_or_object: &Value) -> Value {
+    let mut defs = vec![
+        json!({"name": "Name", "type": "string", "format": "name", "description": NAME_DESCRIPTION, "priority": 0}),
+    ];
+    defs.extend(cols.iter().map(|(name, type_, _)| json!({"name": name, "type": type_, "format": "", "description": "", "priority": 0})));
+    let rows = rows_of(list_or_object)
+        .into_iter()
+        .map(|obj| {
+            let mut cells = vec![obj["metadata"]["name"].clone()];
+            cells.extend(cols.iter().map(|(_, _, f)| f(obj)));
+            row(cells, obj)
+        })
+        .collect();
+    table(defs, rows, list_or_object)
 }
 
 /// One cell: the first JSONPath result, typed like upstream's tableconvertor.

@@ -208,3 +208,35 @@ async fn kubectl_reports_invalid_resources_with_the_field() {
     );
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn kubectl_prints_builtin_columns() {
+    let sim = Sim::start().await;
+    let manifest = "apiVersion: v1
+kind: Secret
+metadata: {name: s}
+stringData: {user: admin}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: c}
+data: {a: b, c: d}
+";
+    ok(sim.kubectl(&["apply", "-f", "-"], Some(manifest)).await);
+    let out = ok(sim.kubectl(&["get", "secret,configmap"], None).await);
+    let lines: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert!(
+        lines.contains(&vec!["NAME", "TYPE", "DATA", "AGE"]),
+        "{out}"
+    );
+    assert_eq!(&lines[1][..3], ["secret/s", "Opaque", "1"], "{out}");
+    assert!(lines.contains(&vec!["NAME", "DATA", "AGE"]), "{out}");
+    let out = ok(sim
+        .kubectl(&["get", "secret", "s", "-o", "jsonpath={.data.user}"], None)
+        .await);
+    assert_eq!(out, "YWRtaW4=");
+    sim.stop().await;
+}
