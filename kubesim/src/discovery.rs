@@ -1,7 +1,6 @@
-//! Legacy (unaggregated) discovery documents: /version, /api, /api/v1, /apis,
-//! /apis/{group} and /apis/{group}/{version}. Clients that ask for aggregated
-//! discovery (apidiscovery.k8s.io/v2) fall back to these when the response is
-//! a plain APIGroupList, as client-go does.
+//! Discovery documents: /version; the legacy /api, /api/v1, /apis,
+//! /apis/{group} and /apis/{group}/{version}; and aggregated discovery
+//! (apidiscovery.k8s.io/v2) on /api and /apis for clients that ask for it.
 
 use crate::resources::{Registry, ResourceInfo};
 use serde_json::{Value, json};
@@ -112,4 +111,63 @@ pub fn resources(reg: &Registry, group: &str, version: &str) -> Option<Value> {
     Some(
         json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}),
     )
+}
+
+/// The media type of aggregated discovery (apidiscovery.k8s.io/v2), which
+/// kubectl and client-go ask for first on /api and /apis.
+pub const AGGREGATED: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+
+/// True when an Accept header lists aggregated discovery v2.
+pub fn wants_aggregated(accept: &str) -> bool {
+    accept.split(',').any(|t| {
+        let t = t.replace(' ', "");
+        t.contains("g=apidiscovery.k8s.io")
+            && t.contains(";v=v2;")
+            && t.contains("as=APIGroupDiscoveryList")
+    })
+}
+
+fn aggregated_resource(r: &ResourceInfo) -> Value {
+    let kind = json!({"group": r.group, "version": r.version, "kind": r.kind});
+    let mut doc = json!({
+        "resource": r.plural,
+        "responseKind": kind,
+        "scope": if r.namespaced { "Namespaced" } else { "Cluster" },
+        "singularResource": r.singular,
+        "verbs": VERBS,
+    });
+    if !r.short_names.is_empty() {
+        doc["shortNames"] = json!(r.short_names);
+    }
+    if !r.categories.is_empty() {
+        doc["categories"] = json!(r.categories);
+    }
+    if r.status_subresource {
+        doc["subresources"] = json!([{"subresource": "status", "responseKind": kind, "verbs": ["get", "patch", "update"]}]);
+    }
+    doc
+}
+
+/// APIGroupDiscoveryList for /api (`core`) or /apis.
+pub fn aggregated(reg: &Registry, core: bool) -> Value {
+    let version_doc = |group: &str, version: &str| {
+        let resources: Vec<Value> = reg
+            .all()
+            .filter(|r| r.group == group && r.version == version)
+            .map(aggregated_resource)
+            .collect();
+        json!({"version": version, "resources": resources, "freshness": "Current"})
+    };
+    let items: Vec<Value> = if core {
+        vec![json!({"metadata": {"creationTimestamp": null}, "versions": [version_doc("", "v1")]})]
+    } else {
+        reg.groups()
+            .iter()
+            .map(|(g, vs)| {
+                let versions: Vec<Value> = vs.iter().map(|v| version_doc(g, v)).collect();
+                json!({"metadata": {"name": g, "creationTimestamp": null}, "versions": versions})
+            })
+            .collect()
+    };
+    json!({"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {}, "items": items})
 }

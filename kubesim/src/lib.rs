@@ -13,8 +13,7 @@
 //!   `create -f`, kube-rs and Helm send JSON and work;
 //! - server-side apply and `managedFields` for Deployment, Service, RBAC kinds,
 //!   PodDisruptionBudget and CustomResourceDefinition (apply is 415 for them);
-//! - aggregated discovery (clients fall back to the legacy documents),
-//!   `/openapi/v2`, OpenAPI schemas of built-in kinds;
+//! - `/openapi/v2`, and OpenAPI schemas of built-in kinds;
 //! - authentication, authorization, admission webhooks, ValidatingAdmissionPolicy,
 //!   CRD conversion webhooks (conversion `None` only);
 //! - workload controllers: no Pods or ReplicaSets, Deployment status never

@@ -37,6 +37,8 @@ pub struct Shared {
 
 enum Reply {
     Json(u16, Value),
+    /// JSON with a specific media type (aggregated discovery).
+    Typed(&'static str, Value),
     Stream(tokio::sync::mpsc::Receiver<Bytes>),
 }
 
@@ -157,7 +159,7 @@ pub async fn handle(
     let reply = route(&shared, &r, &mut info);
     let code = match &reply {
         Reply::Json(c, _) => *c,
-        Reply::Stream(_) => 200,
+        Reply::Typed(..) | Reply::Stream(_) => 200,
     };
     if !path.starts_with("/kubesim/") {
         tracing::debug!(%method, %path, code, verb = %info.verb, "request");
@@ -191,6 +193,11 @@ pub async fn handle(
                 .body(Full::new(Bytes::from(body)).boxed())
                 .expect("valid response")
         }
+        Reply::Typed(media, v) => Response::builder()
+            .status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, media)
+            .body(Full::new(Bytes::from(serde_json::to_vec(&v).unwrap_or_default())).boxed())
+            .expect("valid response"),
         Reply::Stream(rx) => {
             let stream = futures::stream::unfold(rx, |mut rx| async move {
                 rx.recv()
@@ -247,6 +254,12 @@ fn route(shared: &Shared, r: &Req, info: &mut Info) -> Reply {
                 Some(doc) => discovery_reply(info, doc),
                 None => not_found(info),
             }
+        }
+        ["api"] | ["apis"] if discovery::wants_aggregated(&r.accept) => {
+            info.verb = "discovery".into();
+            let store = shared.store.lock().expect("store lock");
+            let doc = discovery::aggregated(&store.registry, segments[0] == "api");
+            Reply::Typed(discovery::AGGREGATED, doc)
         }
         ["api"] => discovery_reply(info, discovery::core_versions(&shared.addr.to_string())),
         ["apis"] => {

@@ -519,38 +519,53 @@ async fn namespace_deletion_empties_the_namespace() {
 async fn discovery_lists_builtins_and_crds() {
     let sim = Sim::start().await;
     sim.install_widget_crd().await;
-    let discovery = kube::Discovery::new(sim.client.clone())
+    // Both the legacy documents and aggregated discovery (apidiscovery.k8s.io/v2).
+    let legacy = kube::Discovery::new(sim.client.clone())
         .run()
         .await
         .unwrap();
-    let (widget, caps) = discovery
-        .groups()
-        .flat_map(|g| g.recommended_resources())
-        .find(|(r, _)| r.kind == "Widget")
-        .expect("Widget discovered");
-    assert_eq!(
-        (widget.group.as_str(), widget.plural.as_str()),
-        ("test.kubesim.io", "widgets")
-    );
-    assert_eq!(caps.scope, kube::discovery::Scope::Namespaced);
-    assert!(caps.subresources.iter().any(|(r, _)| r.plural == "status"));
-    for kind in [
-        "Namespace",
-        "Secret",
-        "Lease",
-        "Deployment",
-        "ClusterRole",
-        "PodDisruptionBudget",
-        "CustomResourceDefinition",
-    ] {
-        assert!(
-            discovery
-                .groups()
-                .flat_map(|g| g.recommended_resources())
-                .any(|(r, _)| r.kind == kind),
-            "{kind} discovered"
+    let aggregated = kube::Discovery::new(sim.client.clone())
+        .run_aggregated()
+        .await
+        .unwrap();
+    for discovery in [legacy, aggregated] {
+        let (widget, caps) = discovery
+            .groups()
+            .flat_map(|g| g.recommended_resources())
+            .find(|(r, _)| r.kind == "Widget")
+            .expect("Widget discovered");
+        assert_eq!(
+            (widget.group.as_str(), widget.plural.as_str()),
+            ("test.kubesim.io", "widgets")
         );
+        assert_eq!(caps.scope, kube::discovery::Scope::Namespaced);
+        assert!(caps.subresources.iter().any(|(r, _)| r.plural == "status"));
+        for kind in [
+            "Namespace",
+            "Secret",
+            "Lease",
+            "Deployment",
+            "ClusterRole",
+            "PodDisruptionBudget",
+            "CustomResourceDefinition",
+        ] {
+            assert!(
+                discovery
+                    .groups()
+                    .flat_map(|g| g.recommended_resources())
+                    .any(|(r, _)| r.kind == kind),
+                "{kind} discovered"
+            );
+        }
     }
+    // The aggregated run needs no per-group documents: only the legacy run fetched one.
+    let group_docs = sim
+        .handle
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/apis/test.kubesim.io/v1")
+        .count();
+    assert_eq!(group_docs, 1);
     sim.stop().await;
 }
 
