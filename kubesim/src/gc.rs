@@ -42,7 +42,17 @@ fn pass(store: &mut Store) -> usize {
         if refs.is_empty() {
             continue;
         }
-        let owners: Vec<Option<&&Value>> = refs.iter().map(|u| by_uid.get(u)).collect();
+        // Owners resolve in the dependent's namespace (or are cluster-scoped);
+        // an owner elsewhere counts as absent, as upstream's collector sees it.
+        let owners: Vec<Option<&&Value>> = refs
+            .iter()
+            .map(|u| {
+                by_uid.get(u).filter(|o| {
+                    let ns = meta::namespace(o);
+                    ns.is_empty() || ns == key.namespace
+                })
+            })
+            .collect();
         let orphaned_by: Vec<&str> = owners
             .iter()
             .flatten()

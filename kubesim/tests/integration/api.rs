@@ -323,6 +323,20 @@ async fn owner_references_cascade() {
     })
     .await;
 
+    // An owner in another namespace does not hold a dependent.
+    let elsewhere: Api<ConfigMap> = Api::namespaced(sim.client.clone(), "kube-system");
+    let foreign = elsewhere.create(&pp, &cm("foreign")).await.unwrap();
+    secrets
+        .create(&pp, &owned_secret("stray", &foreign))
+        .await
+        .unwrap();
+    let s = secrets.clone();
+    eventually(5, "dependent of a foreign owner collected", || {
+        let s = s.clone();
+        async move { s.get_opt("stray").await.unwrap().is_none().then_some(()) }
+    })
+    .await;
+
     // Orphan: the dependent stays, without the reference.
     let owner = cms.create(&pp, &cm("owner2")).await.unwrap();
     secrets
