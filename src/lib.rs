@@ -5,3 +5,4 @@ pub mod api;
 pub mod aws;
 pub mod blueprint;
 pub mod cli;
+pub mod engine;

@@ -10,6 +10,8 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_types::sdk_config::SharedCredentialsProvider;
 
+use super::calls::{CallCounter, CountingInterceptor};
+
 /// Settings that override what the standard AWS environment and config
 /// files say. Everything left `None` comes from the standard chains.
 #[derive(Clone, Debug)]
@@ -62,16 +64,36 @@ pub async fn sdk_config(settings: &AwsSettings) -> SdkConfig {
 }
 
 /// One client per service, all sharing one configuration (and so one HTTP
-/// connection pool).
+/// connection pool), each counting its calls.
 #[derive(Clone, Debug)]
 pub struct AwsClients {
     pub ec2: aws_sdk_ec2::Client,
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
+    /// Counts the calls of these clients.
+    pub calls: CallCounter,
 }
 
 impl AwsClients {
     pub fn new(config: &SdkConfig) -> Self {
+        Self::counted(config, CallCounter::default(), &[])
+    }
+
+    /// Clients whose calls are counted in `calls` and in every counter of
+    /// `also` (e.g. the process-wide metrics).
+    pub fn counted(config: &SdkConfig, calls: CallCounter, also: &[CallCounter]) -> Self {
+        let mut counters = vec![calls.clone()];
+        counters.extend(also.iter().cloned());
+        let interceptor = CountingInterceptor::new(counters);
+        let ec2 = aws_sdk_ec2::config::Builder::from(config)
+            .interceptor(interceptor.clone())
+            .build();
+        let tagging = aws_sdk_resourcegroupstagging::config::Builder::from(config)
+            .interceptor(interceptor)
+            .build();
         Self {
-            ec2: aws_sdk_ec2::Client::new(config),
+            ec2: aws_sdk_ec2::Client::from_conf(ec2),
+            tagging: aws_sdk_resourcegroupstagging::Client::from_conf(tagging),
+            calls,
         }
     }
 

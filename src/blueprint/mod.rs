@@ -1,8 +1,12 @@
-//! From a spec to what should exist in AWS: pure functions, no I/O. So far:
-//! the subnet plan, deterministic resource names and the semantic checks
-//! that no schema can express. The resource graph the engine walks is not
-//! built yet (unfinished: it arrives with the engine).
+//! From a spec to what should exist in AWS: pure functions, no I/O. The
+//! subnet plan, deterministic resource names, the semantic checks no schema
+//! can express, and the resource graph the engine walks. Only the network
+//! tier is in the graph so far; `Blueprint::not_implemented` names the rest.
 
 pub mod naming;
+pub mod network;
 pub mod network_plan;
+pub mod stack;
 pub mod validate;
+
+pub use stack::{Blueprint, BlueprintError, build};

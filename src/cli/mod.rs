@@ -1,6 +1,7 @@
 //! Command line: the same engine as the operator, without Kubernetes.
 
 mod crds;
+pub mod stack;
 mod validate;
 
 use std::path::PathBuf;
@@ -24,6 +25,13 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         out_dir: Option<PathBuf>,
     },
+    /// Show what `apply` would create, change or delete. Exits 0 when
+    /// nothing would change, 2 when changes are pending, 1 on error.
+    Plan(StackArgs),
+    /// Create or correct every resource of the stack until it is ready.
+    Apply(StackArgs),
+    /// Delete every resource the stack owns, in reverse dependency order.
+    Destroy(StackArgs),
     /// Check stack manifests as the API server would (schema and CEL rules),
     /// plus the checks no schema can express. Exits 1 on any problem.
     Validate {
@@ -33,11 +41,39 @@ enum Command {
     },
 }
 
+/// What the stack commands take. Region comes from the spec; credentials
+/// from the standard AWS chain (environment, profile, SSO, IRSA, IMDS).
+#[derive(clap::Args, Debug)]
+struct StackArgs {
+    /// Manifest file with the stack(s).
+    #[arg(short = 'f', long = "filename", value_name = "FILE")]
+    file: PathBuf,
+    /// Send every AWS call here (LocalStack, moto); `AWS_ENDPOINT_URL` works too.
+    #[arg(long, value_name = "URL")]
+    endpoint_url: Option<String>,
+    /// Give up after this many seconds (apply and destroy).
+    #[arg(long, value_name = "SECONDS", default_value_t = 1800)]
+    timeout: u64,
+}
+
+impl StackArgs {
+    fn run(&self, verb: stack::Verb) -> ExitCode {
+        let options = stack::RunOptions {
+            endpoint_url: self.endpoint_url.clone(),
+            timeout: std::time::Duration::from_secs(self.timeout),
+        };
+        stack::run(verb, &self.file, &options)
+    }
+}
+
 impl Cli {
     pub fn run(self) -> ExitCode {
         match self.command {
             Command::Crds { out_dir } => crds::run(out_dir.as_deref()),
             Command::Validate { files } => validate::run(&files),
+            Command::Plan(args) => args.run(stack::Verb::Plan),
+            Command::Apply(args) => args.run(stack::Verb::Apply),
+            Command::Destroy(args) => args.run(stack::Verb::Destroy),
         }
     }
 }

@@ -1,0 +1,101 @@
+//! Elastic IPs for the NAT gateways.
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{DomainType, ResourceType};
+
+use super::vpc::missing;
+use super::{component, created, owned_filter, retag, sdk, tag_fields, tag_map, tag_spec, with_tags};
+use crate::engine::{AwsError, Change, Context, Deletion, Fields, Inputs, Kind, KindOps, Observed, Resource, Status};
+
+pub struct ElasticIpKind;
+pub static ELASTIC_IP: ElasticIpKind = ElasticIpKind;
+
+/// An Elastic IP in the VPC domain.
+pub struct ElasticIp;
+
+fn outputs(allocation: &str, ip: &str) -> Fields {
+    Fields::from([("id".into(), allocation.to_string()), ("publicIp".into(), ip.to_string())])
+}
+
+#[async_trait]
+impl KindOps for ElasticIpKind {
+    fn name(&self) -> &'static str {
+        "ElasticIP"
+    }
+
+    fn rank(&self) -> u8 {
+        1
+    }
+
+    async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
+        // DescribeAddresses has no pagination: one call returns them all.
+        let found = cx
+            .clients
+            .ec2
+            .describe_addresses()
+            .filters(owned_filter(cx))
+            .send()
+            .await
+            .map_err(sdk("DescribeAddresses"))?;
+        Ok(found
+            .addresses()
+            .iter()
+            .filter_map(|a| {
+                let tags = tag_map(a.tags());
+                let component = component(cx, &tags)?;
+                let id = a.allocation_id()?.to_string();
+                let mut fields = tag_fields(&tags);
+                fields.insert("domain".into(), a.domain().map(|d| d.as_str().to_string()).unwrap_or_default());
+                Some(Observed {
+                    component,
+                    outputs: outputs(&id, a.public_ip().unwrap_or_default()),
+                    id,
+                    arn: None,
+                    fields,
+                    status: Status::Ready,
+                })
+            })
+            .collect())
+    }
+
+    async fn delete(&self, cx: &Context, observed: &Observed) -> Result<Deletion, AwsError> {
+        cx.clients
+            .ec2
+            .release_address()
+            .allocation_id(&observed.id)
+            .send()
+            .await
+            .map_err(sdk("ReleaseAddress"))?;
+        Ok(Deletion::Done)
+    }
+}
+
+#[async_trait]
+impl Resource for ElasticIp {
+    fn kind(&self) -> Kind {
+        &ELASTIC_IP
+    }
+
+    fn desired(&self, key: &str, cx: &Context, _inputs: &Inputs) -> Fields {
+        with_tags(cx, key, [("domain", "vpc".to_string())])
+    }
+
+    async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
+        let allocated = cx
+            .clients
+            .ec2
+            .allocate_address()
+            .domain(DomainType::Vpc)
+            .tag_specifications(tag_spec(cx, ResourceType::ElasticIp, key))
+            .send()
+            .await
+            .map_err(sdk("AllocateAddress"))?;
+        let id = allocated.allocation_id().ok_or_else(|| missing("AllocateAddress"))?;
+        let ip = allocated.public_ip().unwrap_or_default();
+        Ok(created(key, id, self.desired(key, cx, inputs), outputs(id, ip)))
+    }
+
+    async fn update(&self, _key: &str, cx: &Context, _inputs: &Inputs, current: &Observed, changes: &[Change]) -> Result<(), AwsError> {
+        retag(cx, &current.id, changes).await
+    }
+}

@@ -1,0 +1,304 @@
+//! Security groups, chained least-privilege: the load balancer takes
+//! 80/443 from the internet, the app takes its port only from the load
+//! balancer, the database and cache take their ports only from the app and
+//! send nothing out.
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, SecurityGroup as AwsGroup, UserIdGroupPair};
+
+use super::vpc::missing;
+use super::{changed, component, created, id_outputs, owned_filter, retag, sdk, set_field, set_items, tag_fields, tag_map, tag_spec, with_tags};
+use crate::blueprint::naming::NameRule;
+use crate::engine::{AwsError, Change, Context, Deletion, Fields, Inputs, Kind, KindOps, Observed, Resource, Status};
+
+pub struct SecurityGroupKind;
+pub static SECURITY_GROUP: SecurityGroupKind = SecurityGroupKind;
+
+/// Where allowed traffic comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    Cidr(String),
+    /// Another security group node of the stack.
+    Group(String),
+}
+
+/// An ingress rule: TCP ports from a source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rule {
+    pub port: i32,
+    pub source: Source,
+}
+
+impl Rule {
+    pub fn from_cidr(port: i32, cidr: &str) -> Self {
+        Self { port, source: Source::Cidr(cidr.into()) }
+    }
+
+    pub fn from_group(port: i32, group: &str) -> Self {
+        Self { port, source: Source::Group(group.into()) }
+    }
+}
+
+/// A security group of VPC node `vpc`. `suffix` names it; `egress` false
+/// removes the default allow-all egress rule.
+pub struct SecurityGroup {
+    pub vpc: String,
+    pub suffix: String,
+    pub description: String,
+    pub ingress: Vec<Rule>,
+    pub egress: bool,
+}
+
+const ALL_EGRESS: &str = "all:0.0.0.0/0";
+
+/// Canonical text of one permission per source: `tcp:80-80:0.0.0.0/0`,
+/// `tcp:8080-8080:sg-1`, `all:0.0.0.0/0`.
+fn canonical(permissions: &[IpPermission]) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in permissions {
+        let protocol = p.ip_protocol().unwrap_or("-1");
+        let prefix = if protocol == "-1" {
+            "all".to_string()
+        } else {
+            format!("{protocol}:{}-{}", p.from_port().unwrap_or(0), p.to_port().unwrap_or(0))
+        };
+        out.extend(p.ip_ranges().iter().filter_map(|r| r.cidr_ip()).map(|c| format!("{prefix}:{c}")));
+        out.extend(p.user_id_group_pairs().iter().filter_map(|g| g.group_id()).map(|g| format!("{prefix}:{g}")));
+    }
+    out
+}
+
+/// The permission a canonical rule stands for.
+fn permission(rule: &str) -> IpPermission {
+    let (ports, source) = rule.rsplit_once(':').unwrap_or((rule, ""));
+    let mut builder = IpPermission::builder();
+    builder = match ports.split_once(':') {
+        Some((protocol, range)) => {
+            let (from, to) = range.split_once('-').unwrap_or((range, range));
+            builder
+                .ip_protocol(protocol)
+                .from_port(from.parse().unwrap_or(0))
+                .to_port(to.parse().unwrap_or(0))
+        }
+        None => builder.ip_protocol("-1"),
+    };
+    if source.starts_with("sg-") {
+        builder.user_id_group_pairs(UserIdGroupPair::builder().group_id(source).build()).build()
+    } else {
+        builder.ip_ranges(IpRange::builder().cidr_ip(source).build()).build()
+    }
+}
+
+fn observed(cx: &Context, group: &AwsGroup) -> Option<Observed> {
+    let tags = tag_map(group.tags());
+    let component = component(cx, &tags)?;
+    let id = group.group_id()?.to_string();
+    let mut fields = tag_fields(&tags);
+    fields.insert("vpc".into(), group.vpc_id().unwrap_or_default().into());
+    fields.insert("ingress".into(), set_field(canonical(group.ip_permissions())));
+    fields.insert("egress".into(), set_field(canonical(group.ip_permissions_egress())));
+    Some(Observed {
+        component,
+        outputs: id_outputs(&id),
+        id,
+        arn: group.security_group_arn().map(str::to_string),
+        fields,
+        status: Status::Ready,
+    })
+}
+
+#[async_trait]
+impl KindOps for SecurityGroupKind {
+    fn name(&self) -> &'static str {
+        "SecurityGroup"
+    }
+
+    fn rank(&self) -> u8 {
+        1
+    }
+
+    async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
+        let groups: Vec<AwsGroup> = cx
+            .clients
+            .ec2
+            .describe_security_groups()
+            .filters(owned_filter(cx))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(sdk("DescribeSecurityGroups"))?;
+        Ok(groups.iter().filter_map(|g| observed(cx, g)).collect())
+    }
+
+    async fn delete(&self, cx: &Context, observed: &Observed) -> Result<Deletion, AwsError> {
+        // Rules naming other groups would keep those groups in use.
+        let referencing: Vec<IpPermission> = set_items(observed.fields.get("ingress").map_or("", String::as_str))
+            .into_iter()
+            .filter(|r| r.contains(":sg-"))
+            .map(permission)
+            .collect();
+        if !referencing.is_empty() {
+            cx.clients
+                .ec2
+                .revoke_security_group_ingress()
+                .group_id(&observed.id)
+                .set_ip_permissions(Some(referencing))
+                .send()
+                .await
+                .map_err(sdk("RevokeSecurityGroupIngress"))?;
+        }
+        cx.clients
+            .ec2
+            .delete_security_group()
+            .group_id(&observed.id)
+            .send()
+            .await
+            .map_err(sdk("DeleteSecurityGroup"))?;
+        Ok(Deletion::Done)
+    }
+}
+
+impl SecurityGroup {
+    fn ingress(&self, inputs: &Inputs) -> Vec<String> {
+        self.ingress
+            .iter()
+            .map(|rule| {
+                let source = match &rule.source {
+                    Source::Cidr(cidr) => cidr.clone(),
+                    Source::Group(node) => inputs.get(node, "id"),
+                };
+                format!("tcp:{0}-{0}:{source}", rule.port)
+            })
+            .collect()
+    }
+
+    fn egress(&self) -> Vec<String> {
+        if self.egress { vec![ALL_EGRESS.to_string()] } else { Vec::new() }
+    }
+
+    async fn authorize(cx: &Context, id: &str, ingress: bool, rules: &[&str]) -> Result<(), AwsError> {
+        if rules.is_empty() {
+            return Ok(());
+        }
+        let permissions: Vec<IpPermission> = rules.iter().map(|r| permission(r)).collect();
+        let ec2 = &cx.clients.ec2;
+        if ingress {
+            ec2.authorize_security_group_ingress()
+                .group_id(id)
+                .set_ip_permissions(Some(permissions))
+                .send()
+                .await
+                .map_err(sdk("AuthorizeSecurityGroupIngress"))?;
+        } else {
+            ec2.authorize_security_group_egress()
+                .group_id(id)
+                .set_ip_permissions(Some(permissions))
+                .send()
+                .await
+                .map_err(sdk("AuthorizeSecurityGroupEgress"))?;
+        }
+        Ok(())
+    }
+
+    async fn revoke(cx: &Context, id: &str, ingress: bool, rules: &[&str]) -> Result<(), AwsError> {
+        if rules.is_empty() {
+            return Ok(());
+        }
+        let permissions: Vec<IpPermission> = rules.iter().map(|r| permission(r)).collect();
+        let ec2 = &cx.clients.ec2;
+        if ingress {
+            ec2.revoke_security_group_ingress()
+                .group_id(id)
+                .set_ip_permissions(Some(permissions))
+                .send()
+                .await
+                .map_err(sdk("RevokeSecurityGroupIngress"))?;
+        } else {
+            ec2.revoke_security_group_egress()
+                .group_id(id)
+                .set_ip_permissions(Some(permissions))
+                .send()
+                .await
+                .map_err(sdk("RevokeSecurityGroupEgress"))?;
+        }
+        Ok(())
+    }
+
+    /// Makes one direction's rules exactly `want`, from `have`.
+    async fn converge_rules(cx: &Context, id: &str, ingress: bool, have: &str, want: &str) -> Result<(), AwsError> {
+        let (have, want) = (set_items(have), set_items(want));
+        let missing: Vec<&str> = want.iter().filter(|r| !have.contains(r)).copied().collect();
+        let extra: Vec<&str> = have.iter().filter(|r| !want.contains(r)).copied().collect();
+        Self::authorize(cx, id, ingress, &missing).await?;
+        Self::revoke(cx, id, ingress, &extra).await
+    }
+}
+
+#[async_trait]
+impl Resource for SecurityGroup {
+    fn kind(&self) -> Kind {
+        &SECURITY_GROUP
+    }
+
+    fn desired(&self, key: &str, cx: &Context, inputs: &Inputs) -> Fields {
+        with_tags(
+            cx,
+            key,
+            [
+                ("vpc", inputs.get(&self.vpc, "id")),
+                ("ingress", set_field(self.ingress(inputs))),
+                ("egress", set_field(self.egress())),
+            ],
+        )
+    }
+
+    async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
+        for rule in &self.ingress {
+            if let Source::Group(node) = &rule.source {
+                inputs.require(node, "id")?;
+            }
+        }
+        let group = cx
+            .clients
+            .ec2
+            .create_security_group()
+            .group_name(cx.identity.resource_name(&self.suffix, NameRule::Generic))
+            .description(&self.description)
+            .vpc_id(inputs.require(&self.vpc, "id")?)
+            .tag_specifications(tag_spec(cx, ResourceType::SecurityGroup, key))
+            .send()
+            .await
+            .map_err(sdk("CreateSecurityGroup"))?;
+        let id = group.group_id().ok_or_else(|| missing("CreateSecurityGroup"))?;
+        let ingress = self.ingress(inputs);
+        Self::authorize(cx, id, true, &ingress.iter().map(String::as_str).collect::<Vec<_>>()).await?;
+        if !self.egress {
+            // New groups allow all egress; these groups must send nothing.
+            Self::revoke(cx, id, false, &[ALL_EGRESS]).await?;
+        }
+        Ok(created(key, id, self.desired(key, cx, inputs), id_outputs(id)))
+    }
+
+    async fn update(&self, _key: &str, cx: &Context, _inputs: &Inputs, current: &Observed, changes: &[Change]) -> Result<(), AwsError> {
+        for (field, ingress) in [("ingress", true), ("egress", false)] {
+            if let Some(change) = changed(changes, field) {
+                Self::converge_rules(cx, &current.id, ingress, change.from.as_deref().unwrap_or_default(), &change.to).await?;
+            }
+        }
+        retag(cx, &current.id, changes).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_round_trip_through_their_canonical_form() {
+        for rule in ["tcp:80-80:0.0.0.0/0", "tcp:5432-5432:sg-0123", ALL_EGRESS] {
+            assert_eq!(canonical(&[permission(rule)]), [rule]);
+        }
+    }
+}

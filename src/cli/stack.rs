@@ -1,0 +1,235 @@
+//! `plan`, `apply` and `destroy`: the engine driven from the command line,
+//! against the AWS account and region of the standard AWS environment.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+use crate::api::StackManifest;
+use crate::api::manifest;
+use crate::aws::calls::CallCounter;
+use crate::aws::{AwsClients, AwsSettings, config, zones};
+use crate::blueprint::{self, Blueprint};
+use crate::engine::{Action, Context, Engine, PassOutcome};
+
+/// Which command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verb {
+    Plan,
+    Apply,
+    Destroy,
+}
+
+/// Options shared by the three commands.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    pub endpoint_url: Option<String>,
+    pub timeout: Duration,
+}
+
+pub fn run(verb: Verb, file: &Path, options: &RunOptions) -> ExitCode {
+    let text = match std::fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("{}: cannot read: {e}", file.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let stacks = match manifest::load(&text) {
+        Ok(stacks) if !stacks.is_empty() => stacks,
+        Ok(_) => {
+            eprintln!("{}: no stack in this file", file.display());
+            return ExitCode::FAILURE;
+        }
+        Err(errors) => {
+            for error in errors {
+                eprintln!("{}: {error}", file.display());
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let mut code = 0u8;
+    for stack in &stacks {
+        code = code.max(runtime.block_on(run_stack(verb, stack, options)));
+    }
+    ExitCode::from(code)
+}
+
+/// The uid the CLI tags a stack's resources with: `metadata.uid` when the
+/// manifest has one (a stack exported from a cluster), otherwise derived
+/// from namespace and name so every run finds the same resources.
+pub fn cli_uid(stack: &StackManifest) -> String {
+    let uid = match stack {
+        StackManifest::Ecommerce(s) => s.metadata.uid.clone(),
+        StackManifest::Booking(s) => s.metadata.uid.clone(),
+    };
+    uid.unwrap_or_else(|| {
+        let digest = Sha256::digest(format!("{}/{}", stack.namespace(), stack.name()));
+        let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        format!("cli-{hex}")
+    })
+}
+
+async fn run_stack(verb: Verb, stack: &StackManifest, options: &RunOptions) -> u8 {
+    let region = match stack {
+        StackManifest::Ecommerce(s) => s.spec.settings.region.clone(),
+        StackManifest::Booking(s) => s.spec.settings.region.clone(),
+    };
+    println!("{} {}/{} in {region}", stack.kind(), stack.namespace(), stack.name());
+    let settings = AwsSettings {
+        region: Some(region.clone()),
+        endpoint_url: options.endpoint_url.clone(),
+        ..AwsSettings::default()
+    };
+    let sdk = config::sdk_config(&settings).await;
+    let calls = CallCounter::default();
+    let clients = AwsClients::counted(&sdk, calls.clone(), &[]);
+    let zones = match zones::available_zones(&clients, &region).await {
+        Ok(zones) => zones,
+        Err(e) => {
+            eprintln!("error: cannot list availability zones: {e}");
+            return 1;
+        }
+    };
+    let blueprint = match blueprint::build(stack, &cli_uid(stack), &zones) {
+        Ok(blueprint) => blueprint,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    let cx = Context::new(blueprint.identity.clone(), region, clients);
+    let engine = Engine::new(blueprint.options.clone());
+    let code = match verb {
+        Verb::Plan => plan(&engine, &cx, &blueprint).await,
+        Verb::Apply => apply(&engine, &cx, &blueprint, options.timeout).await,
+        Verb::Destroy => destroy(&engine, &cx, options.timeout).await,
+    };
+    if !blueprint.not_implemented.is_empty() && verb != Verb::Destroy {
+        println!(
+            "Not yet implemented, nothing is created for: {}.",
+            blueprint.not_implemented.join(", ")
+        );
+    }
+    println!("AWS calls: {} ({} mutating, {} retries)", calls.total(), calls.mutating(), calls.retries());
+    code
+}
+
+async fn plan(engine: &Engine, cx: &Context, blueprint: &Blueprint) -> u8 {
+    let pass = engine.plan(cx, &blueprint.graph).await;
+    let mut counts = [0usize; 4];
+    for node in &pass.nodes {
+        let (sign, verb, slot) = match &node.action {
+            Action::Create => ("+", "create", 0),
+            Action::Update(_) => ("~", "update", 1),
+            Action::Delete => ("-", "delete", 2),
+            Action::NoChange => ("=", "no change", 3),
+            Action::Drift(_) | Action::None => ("?", "unknown", 3),
+        };
+        counts[slot] += 1;
+        let id = node.id.as_deref().map(|id| format!(" ({id})")).unwrap_or_default();
+        println!("  {sign} {:<28} {:<15} {verb}{id}", node.key, node.kind);
+        if let Action::Update(changes) = &node.action {
+            for change in changes {
+                println!("      {change}");
+            }
+        }
+        if let Some(error) = &node.error {
+            println!("      error: {error}");
+        }
+    }
+    println!(
+        "Plan: {} to create, {} to update, {} to delete, {} unchanged.",
+        counts[0], counts[1], counts[2], counts[3]
+    );
+    if pass.nodes.iter().any(|n| n.error.is_some()) {
+        1
+    } else if pass.has_changes() {
+        2
+    } else {
+        0
+    }
+}
+
+async fn apply(engine: &Engine, cx: &Context, blueprint: &Blueprint, timeout: Duration) -> u8 {
+    let last = repeat_passes(timeout, |_| engine.apply(cx, &blueprint.graph)).await;
+    if last.converged {
+        println!("Ready: {} resources.", last.nodes.len());
+        for node in &last.nodes {
+            if let Some(id) = &node.id {
+                println!("  {:<28} {id}", node.key);
+            }
+        }
+        0
+    } else {
+        report_unfinished(&last, "apply");
+        1
+    }
+}
+
+async fn destroy(engine: &Engine, cx: &Context, timeout: Duration) -> u8 {
+    let kinds = blueprint::stack::all_kinds();
+    let last = repeat_passes(timeout, |_| engine.destroy(cx, &kinds)).await;
+    if last.converged {
+        println!("Destroyed: nothing tagged with this stack is left.");
+        0
+    } else {
+        report_unfinished(&last, "destroy");
+        1
+    }
+}
+
+/// Runs passes until one converges, a terminal error, or the timeout, with
+/// exponential backoff between passes (no hot loop).
+async fn repeat_passes<'a, F, Fut>(timeout: Duration, mut pass: F) -> PassOutcome
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = PassOutcome> + 'a,
+{
+    let started = Instant::now();
+    let mut delay = Duration::from_millis(500);
+    let mut number = 1;
+    loop {
+        let outcome = pass(number).await;
+        for node in &outcome.nodes {
+            let what = match &node.action {
+                Action::Create if node.error.is_none() => "created",
+                Action::Update(_) if node.error.is_none() => "updated",
+                Action::Delete if node.error.is_none() => "deleted",
+                _ => continue,
+            };
+            let id = node.id.as_deref().unwrap_or("-");
+            let detail = node.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
+            println!("  [pass {number}] {what} {} {} ({id}){detail}", node.kind, node.key);
+        }
+        if outcome.converged || outcome.terminal.is_some() || started.elapsed() >= timeout {
+            return outcome;
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(15));
+        number += 1;
+    }
+}
+
+fn report_unfinished(pass: &PassOutcome, verb: &str) {
+    match &pass.terminal {
+        Some(error) => eprintln!("{verb} stopped: {error}"),
+        None => eprintln!("{verb} did not finish in time"),
+    }
+    for node in pass.nodes.iter().filter(|n| n.message.is_some() || n.error.is_some()) {
+        eprintln!(
+            "  {} {} [{:?}]: {}",
+            node.kind,
+            node.key,
+            node.state,
+            node.message.as_deref().unwrap_or_default()
+        );
+    }
+}

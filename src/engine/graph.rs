@@ -1,0 +1,139 @@
+//! A stack's resources and their dependencies.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use thiserror::Error;
+
+use super::resource::{Kind, Resource};
+
+/// One resource of the stack and the keys it depends on.
+pub struct Node {
+    pub key: String,
+    pub resource: Box<dyn Resource>,
+    pub depends_on: Vec<String>,
+}
+
+impl Node {
+    pub fn new(key: impl Into<String>, resource: impl Resource + 'static) -> Self {
+        Self {
+            key: key.into(),
+            resource: Box::new(resource),
+            depends_on: Vec::new(),
+        }
+    }
+
+    pub fn after<S: Into<String>>(mut self, deps: impl IntoIterator<Item = S>) -> Self {
+        self.depends_on.extend(deps.into_iter().map(Into::into));
+        self
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.resource.kind()
+    }
+}
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum GraphError {
+    #[error("duplicate node {0}")]
+    Duplicate(String),
+    #[error("{node} depends on unknown node {missing}")]
+    UnknownDependency { node: String, missing: String },
+    #[error("{node} ({kind}, rank {rank}) depends on {dep} of higher rank {dep_rank}: teardown order would be wrong")]
+    RankOrder {
+        node: String,
+        kind: &'static str,
+        rank: u8,
+        dep: String,
+        dep_rank: u8,
+    },
+    #[error("dependency cycle through {0}")]
+    Cycle(String),
+}
+
+/// Nodes in a valid dependency order (every node after its dependencies).
+pub struct Graph {
+    nodes: Vec<Node>,
+}
+
+impl Graph {
+    /// Checks keys, dependencies and ranks, and orders the nodes.
+    pub fn new(nodes: Vec<Node>) -> Result<Self, GraphError> {
+        let mut by_key: BTreeMap<&str, &Node> = BTreeMap::new();
+        for node in &nodes {
+            if by_key.insert(&node.key, node).is_some() {
+                return Err(GraphError::Duplicate(node.key.clone()));
+            }
+        }
+        for node in &nodes {
+            for dep in &node.depends_on {
+                let Some(dep_node) = by_key.get(dep.as_str()) else {
+                    return Err(GraphError::UnknownDependency {
+                        node: node.key.clone(),
+                        missing: dep.clone(),
+                    });
+                };
+                if dep_node.kind().rank() > node.kind().rank() {
+                    return Err(GraphError::RankOrder {
+                        node: node.key.clone(),
+                        kind: node.kind().name(),
+                        rank: node.kind().rank(),
+                        dep: dep.clone(),
+                        dep_rank: dep_node.kind().rank(),
+                    });
+                }
+            }
+        }
+        let order = topological_order(&nodes)?;
+        let mut slots: Vec<Option<Node>> = nodes.into_iter().map(Some).collect();
+        let nodes = order.into_iter().map(|i| slots[i].take().expect("each index once")).collect();
+        Ok(Self { nodes })
+    }
+
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.key == key)
+    }
+
+    /// The distinct kinds in the graph.
+    pub fn kinds(&self) -> Vec<Kind> {
+        let mut seen = BTreeSet::new();
+        self.nodes
+            .iter()
+            .map(Node::kind)
+            .filter(|k| seen.insert(k.name()))
+            .collect()
+    }
+}
+
+fn topological_order(nodes: &[Node]) -> Result<Vec<usize>, GraphError> {
+    let index: BTreeMap<&str, usize> = nodes.iter().enumerate().map(|(i, n)| (n.key.as_str(), i)).collect();
+    let mut state = vec![0u8; nodes.len()]; // 0 new, 1 visiting, 2 done
+    let mut order = Vec::with_capacity(nodes.len());
+    fn visit(
+        i: usize,
+        nodes: &[Node],
+        index: &BTreeMap<&str, usize>,
+        state: &mut [u8],
+        order: &mut Vec<usize>,
+    ) -> Result<(), GraphError> {
+        match state[i] {
+            2 => return Ok(()),
+            1 => return Err(GraphError::Cycle(nodes[i].key.clone())),
+            _ => {}
+        }
+        state[i] = 1;
+        for dep in &nodes[i].depends_on {
+            visit(index[dep.as_str()], nodes, index, state, order)?;
+        }
+        state[i] = 2;
+        order.push(i);
+        Ok(())
+    }
+    for i in 0..nodes.len() {
+        visit(i, nodes, &index, &mut state, &mut order)?;
+    }
+    Ok(order)
+}

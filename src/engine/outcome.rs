@@ -1,0 +1,111 @@
+//! What a pass did and found, node by node.
+
+use std::fmt;
+
+use crate::api::status::ResourceState;
+
+use super::error::AwsError;
+use super::resource::Fields;
+
+/// One field that differs: what AWS has and what the spec wants.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    pub field: String,
+    pub from: Option<String>,
+    pub to: String,
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.from {
+            Some(from) => write!(f, "{}: {from:?} -> {:?}", self.field, self.to),
+            None => write!(f, "{}: (unset) -> {:?}", self.field, self.to),
+        }
+    }
+}
+
+/// Fields of `desired` that `observed` lacks or holds differently.
+pub fn diff(desired: &Fields, observed: &Fields) -> Vec<Change> {
+    desired
+        .iter()
+        .filter(|(field, value)| observed.get(*field) != Some(value))
+        .map(|(field, value)| Change {
+            field: field.clone(),
+            from: observed.get(field).cloned(),
+            to: value.clone(),
+        })
+        .collect()
+}
+
+/// What the pass did (or, for a plan, would do) to a node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    NoChange,
+    Create,
+    Update(Vec<Change>),
+    /// Drift found and left alone (ObserveOnly or paused).
+    Drift(Vec<Change>),
+    Delete,
+    /// Nothing was attempted (a dependency is not ready, or an error).
+    None,
+}
+
+/// One node (or orphan) after a pass.
+#[derive(Clone, Debug)]
+pub struct NodeOutcome {
+    pub key: String,
+    pub kind: &'static str,
+    pub id: Option<String>,
+    pub arn: Option<String>,
+    pub action: Action,
+    pub state: ResourceState,
+    pub message: Option<String>,
+    pub outputs: Fields,
+    pub error: Option<AwsError>,
+}
+
+impl NodeOutcome {
+    pub fn new(key: &str, kind: &'static str) -> Self {
+        Self {
+            key: key.to_string(),
+            kind,
+            id: None,
+            arn: None,
+            action: Action::None,
+            state: ResourceState::Pending,
+            message: None,
+            outputs: Fields::new(),
+            error: None,
+        }
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.state == ResourceState::Ready
+    }
+}
+
+/// The result of one pass over a stack.
+#[derive(Clone, Debug, Default)]
+pub struct PassOutcome {
+    pub nodes: Vec<NodeOutcome>,
+    /// Everything is as desired (apply) or gone (destroy).
+    pub converged: bool,
+    /// The first terminal error: the pass cannot converge until the spec or
+    /// the account changes.
+    pub terminal: Option<AwsError>,
+    /// Mutating calls the pass made through the engine (create, update, delete).
+    pub writes: usize,
+}
+
+impl PassOutcome {
+    /// Whether anything would change (for `plan`).
+    pub fn has_changes(&self) -> bool {
+        self.nodes
+            .iter()
+            .any(|n| !matches!(n.action, Action::NoChange | Action::None))
+    }
+
+    pub fn node(&self, key: &str) -> Option<&NodeOutcome> {
+        self.nodes.iter().find(|n| n.key == key)
+    }
+}

@@ -1,0 +1,118 @@
+//! What the engine asks of every AWS resource kind.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+
+use super::context::Context;
+use super::error::AwsError;
+use super::outcome::Change;
+
+/// Comparable state of a resource: field name -> canonical value. Desired
+/// and observed states are both `Fields`, so the diff is generic.
+pub type Fields = BTreeMap<String, String>;
+
+/// Value a plan shows for something only known once a dependency exists.
+pub const KNOWN_AFTER_APPLY: &str = "(known after apply)";
+
+/// A resource kind: how to find every resource of that kind a stack owns,
+/// and how to delete one. `rank` orders teardown: a resource may depend only
+/// on resources of lower rank (or on its own kind, through graph edges), so
+/// deleting the highest rank first is always safe.
+#[async_trait]
+pub trait KindOps: Send + Sync + 'static {
+    fn name(&self) -> &'static str;
+    fn rank(&self) -> u8;
+    /// Every live resource of this kind carrying the stack's uid tag, in one
+    /// call where the API allows (by tag filter).
+    async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError>;
+    /// Starts or finishes deleting `observed`.
+    async fn delete(&self, cx: &Context, observed: &Observed) -> Result<Deletion, AwsError>;
+}
+
+/// A kind, as resources and graphs refer to it.
+pub type Kind = &'static dyn KindOps;
+
+/// One resource the stack should have.
+#[async_trait]
+pub trait Resource: Send + Sync {
+    fn kind(&self) -> Kind;
+    /// Desired comparable state, given the outputs of the dependencies.
+    fn desired(&self, key: &str, cx: &Context, inputs: &Inputs) -> Fields;
+    /// Creates it, tagged in the same call, and returns it as observed.
+    async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError>;
+    /// Brings `current` to the desired state; `changes` are the differing fields.
+    async fn update(
+        &self,
+        key: &str,
+        cx: &Context,
+        inputs: &Inputs,
+        current: &Observed,
+        changes: &[Change],
+    ) -> Result<(), AwsError>;
+}
+
+/// A resource as found in AWS.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Observed {
+    /// Node key from the `stackops.io/component` tag.
+    pub component: String,
+    pub id: String,
+    pub arn: Option<String>,
+    pub fields: Fields,
+    /// Values dependents read (`id`, `cidr`, ...).
+    pub outputs: Fields,
+    pub status: Status,
+}
+
+/// Whether a resource can be used by its dependents yet.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Status {
+    #[default]
+    Ready,
+    /// Exists but is not usable yet (e.g. `pending`), with AWS's state.
+    Pending(String),
+}
+
+/// Result of a delete call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Deletion {
+    /// Gone (or was already gone).
+    Done,
+    /// Deleting; look again on the next pass.
+    InProgress(String),
+    /// Deliberately not deleted (deletion protection): says what to change.
+    Blocked(String),
+}
+
+/// Outputs of a node's dependencies, by dependency key.
+#[derive(Clone, Debug, Default)]
+pub struct Inputs(BTreeMap<String, Fields>);
+
+impl Inputs {
+    pub fn insert(&mut self, key: &str, outputs: Fields) {
+        self.0.insert(key.to_string(), outputs);
+    }
+
+    /// Output `field` of dependency `key`, or the plan placeholder when the
+    /// dependency does not exist yet.
+    pub fn get(&self, key: &str, field: &str) -> String {
+        self.0
+            .get(key)
+            .and_then(|outputs| outputs.get(field))
+            .cloned()
+            .unwrap_or_else(|| KNOWN_AFTER_APPLY.to_string())
+    }
+
+    /// Like `get`, for `create` and `update`, where every dependency is ready.
+    pub fn require(&self, key: &str, field: &str) -> Result<String, AwsError> {
+        self.0.get(key).and_then(|o| o.get(field)).cloned().ok_or_else(|| {
+            AwsError::new(
+                super::error::ErrorClass::DependencyNotReady,
+                "resolve",
+                "MissingInput",
+                format!("{key} has no output {field} yet"),
+            )
+        })
+    }
+}
