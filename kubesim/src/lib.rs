@@ -14,7 +14,8 @@
 //! - server-side apply and `managedFields` for Deployment, Service, RBAC kinds,
 //!   PodDisruptionBudget and CustomResourceDefinition (apply is 415 for them);
 //! - `/openapi/v2`, and OpenAPI schemas of built-in kinds;
-//! - authentication, authorization, admission webhooks, ValidatingAdmissionPolicy,
+//! - authentication (requests are cluster-admin unless they impersonate a user,
+//!   who is then authorized by RBAC), admission webhooks, ValidatingAdmissionPolicy,
 //!   CRD conversion webhooks (conversion `None` only);
 //! - workload controllers: no Pods or ReplicaSets, Deployment status never
 //!   changes (so `kubectl rollout status` and `helm --wait` never finish);
@@ -37,6 +38,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod authz;
 pub mod crd;
 pub mod defaults;
 pub mod discovery;
@@ -117,7 +119,8 @@ pub async fn start(config: Config) -> std::io::Result<Handle> {
     Ok(Handle { shared, stop, task })
 }
 
-/// The namespaces every cluster has.
+/// The namespaces every cluster has, and the cluster-admin role bound to
+/// system:masters (what impersonated users may be bound to).
 fn seed(store: &mut Store) {
     let info = store
         .registry
@@ -127,6 +130,20 @@ fn seed(store: &mut Store) {
     for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
         let obj = serde_json::json!({"metadata": {"name": ns}});
         rest::create(store, &info, "", obj, &Default::default()).expect("seed namespace");
+    }
+    let rbac = "rbac.authorization.k8s.io";
+    let role = serde_json::json!({"metadata": {"name": "cluster-admin"},
+        "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}, {"nonResourceURLs": ["*"], "verbs": ["*"]}]});
+    let binding = serde_json::json!({"metadata": {"name": "cluster-admin"},
+        "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": "cluster-admin"},
+        "subjects": [{"apiGroup": rbac, "kind": "Group", "name": "system:masters"}]});
+    for (plural, obj) in [("clusterroles", role), ("clusterrolebindings", binding)] {
+        let info = store
+            .registry
+            .get(rbac, "v1", plural)
+            .cloned()
+            .expect("built in");
+        rest::create(store, &info, "", obj, &Default::default()).expect("seed RBAC");
     }
 }
 

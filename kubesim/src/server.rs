@@ -63,6 +63,8 @@ struct Req {
     accept: String,
     content_type: String,
     user_agent: String,
+    /// `Impersonate-User`/`Impersonate-Group`: the request is authorized by RBAC.
+    impersonate: Option<crate::authz::User>,
     body: Bytes,
 }
 
@@ -140,6 +142,19 @@ pub async fn handle(
     let accept = header(header::ACCEPT);
     let content_type = header(header::CONTENT_TYPE);
     let user_agent = header(header::USER_AGENT);
+    let impersonate = req
+        .headers()
+        .get("impersonate-user")
+        .and_then(|v| v.to_str().ok())
+        .map(|name| {
+            let groups = req
+                .headers()
+                .get_all("impersonate-group")
+                .iter()
+                .filter_map(|g| g.to_str().ok().map(String::from))
+                .collect();
+            crate::authz::User::impersonated(name, groups)
+        });
     let body = match req.into_body().collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => Bytes::new(),
@@ -153,6 +168,7 @@ pub async fn handle(
         accept,
         content_type: content_type.clone(),
         user_agent,
+        impersonate,
         body,
     };
     let mut info = Info::default();
@@ -349,6 +365,23 @@ fn resource_request(
         // Not served: scale, finalize, and any other subresource.
         Some(_) => return not_found(info),
     };
+    if let Some(user) = &r.impersonate {
+        let attrs = crate::authz::Attributes {
+            verb: &info.verb,
+            group: &res.group,
+            resource: &res.plural,
+            subresource: &info.subresource,
+            // A namespace object is authorized within itself, as upstream's RequestInfo does.
+            namespace: ns
+                .or(if plural == "namespaces" { name } else { None })
+                .unwrap_or(""),
+            name: name.unwrap_or(""),
+        };
+        let store = shared.store.lock().expect("store lock");
+        if let Err(e) = crate::authz::authorize(&store, user, &attrs) {
+            return e.into();
+        }
+    }
     match dispatch(shared, r, &res, ns, name, sub, info) {
         Ok(reply) => reply,
         Err(e) => e.into(),

@@ -5,5 +5,6 @@ mod binary;
 mod common;
 mod controller;
 mod kubectl;
+mod rbac;
 mod ssa;
 mod watch;
