@@ -6,9 +6,12 @@
 //! ClusterRoles and their bindings as kube-apiserver's RBAC authorizer does.
 //! Tests use this to check that the operator's RBAC manifests are sufficient.
 //!
+//! SelfSubjectAccessReview and SubjectAccessReview (`kubectl auth can-i`) are
+//! answered by the same authorizer.
+//!
 //! Not implemented: ClusterRole aggregation, `nonResourceURLs` (non-resource
 //! requests such as discovery are always allowed), the escalation checks on
-//! writing RBAC objects, and (Self)SubjectAccessReview.
+//! writing RBAC objects, and SelfSubjectRulesReview (`kubectl auth can-i --list`).
 
 use crate::error::{ApiError, Subject};
 use crate::meta;
@@ -179,6 +182,57 @@ pub fn authorize(store: &Store, user: &User, a: &Attributes) -> Result<(), ApiEr
         },
         message,
     })
+}
+
+/// Answers a (Self)SubjectAccessReview: the body with `status.allowed` set.
+/// `requester` is who sent a SelfSubjectAccessReview (None: cluster admin).
+pub fn review(store: &Store, kind: &str, mut body: Value, requester: Option<&User>) -> Value {
+    let spec = body["spec"].clone();
+    let user = if kind == "SubjectAccessReview" {
+        let groups = spec["groups"]
+            .as_array()
+            .map(|g| {
+                g.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Some(User::impersonated(
+            spec["user"].as_str().unwrap_or(""),
+            groups,
+        ))
+    } else {
+        requester.cloned()
+    };
+    let ra = &spec["resourceAttributes"];
+    let text = |k: &str| ra[k].as_str().unwrap_or("").to_string();
+    let (verb, group, resource, sub, ns, name) = (
+        text("verb"),
+        text("group"),
+        text("resource"),
+        text("subresource"),
+        text("namespace"),
+        text("name"),
+    );
+    let attrs = Attributes {
+        verb: &verb,
+        group: &group,
+        resource: &resource,
+        subresource: &sub,
+        namespace: &ns,
+        name: &name,
+    };
+    let allowed = match &user {
+        // Non-resource checks are allowed, as non-resource requests are.
+        _ if ra.is_null() => true,
+        None => true,
+        Some(u) => authorize(store, u, &attrs).is_ok(),
+    };
+    body["status"] = serde_json::json!({"allowed": allowed});
+    if allowed {
+        body["status"]["reason"] = Value::String("allowed by RBAC".into());
+    }
+    body
 }
 
 #[cfg(test)]

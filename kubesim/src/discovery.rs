@@ -72,7 +72,7 @@ fn resource_docs(r: &ResourceInfo) -> Vec<Value> {
         "singularName": r.singular,
         "namespaced": r.namespaced,
         "kind": r.kind,
-        "verbs": VERBS,
+        "verbs": if r.review { &["create"][..] } else { &VERBS[..] },
     });
     if !r.short_names.is_empty() {
         main["shortNames"] = json!(r.short_names);
@@ -134,7 +134,7 @@ fn aggregated_resource(r: &ResourceInfo) -> Value {
         "responseKind": kind,
         "scope": if r.namespaced { "Namespaced" } else { "Cluster" },
         "singularResource": r.singular,
-        "verbs": VERBS,
+        "verbs": if r.review { &["create"][..] } else { &VERBS[..] },
     });
     if !r.short_names.is_empty() {
         doc["shortNames"] = json!(r.short_names);

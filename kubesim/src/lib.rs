@@ -8,9 +8,9 @@
 //! server-side printing (Tables).
 //!
 //! Not implemented (requests for these fail loudly rather than being approximated):
-//! - protobuf/CBOR request bodies (415): kubectl's typed commands such as
-//!   `kubectl create configmap|secret|namespace` send protobuf; `apply -f`,
-//!   `create -f`, kube-rs and Helm send JSON and work;
+//! - protobuf/CBOR request bodies (415), except access reviews: kubectl's typed
+//!   commands such as `kubectl create configmap|secret|namespace` send protobuf;
+//!   `apply -f`, `create -f`, kube-rs and Helm send JSON and work;
 //! - server-side apply and `managedFields` for Deployment, Service, RBAC kinds,
 //!   PodDisruptionBudget and CustomResourceDefinition (apply is 415 for them);
 //! - `/openapi/v2`, and OpenAPI schemas of built-in kinds;
@@ -48,6 +48,7 @@ pub mod gc;
 pub mod meta;
 pub mod openapi;
 pub mod patch;
+pub mod protobuf;
 pub mod requests;
 pub mod resources;
 pub mod rest;
@@ -119,8 +120,7 @@ pub async fn start(config: Config) -> std::io::Result<Handle> {
     Ok(Handle { shared, stop, task })
 }
 
-/// The namespaces every cluster has, and the cluster-admin role bound to
-/// system:masters (what impersonated users may be bound to).
+/// The namespaces and default RBAC every cluster has.
 fn seed(store: &mut Store) {
     let info = store
         .registry
@@ -131,19 +131,39 @@ fn seed(store: &mut Store) {
         let obj = serde_json::json!({"metadata": {"name": ns}});
         rest::create(store, &info, "", obj, &Default::default()).expect("seed namespace");
     }
+    // cluster-admin for system:masters, and system:basic-user (access
+    // reviews of oneself) for everyone authenticated, as every cluster has.
     let rbac = "rbac.authorization.k8s.io";
-    let role = serde_json::json!({"metadata": {"name": "cluster-admin"},
-        "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}, {"nonResourceURLs": ["*"], "verbs": ["*"]}]});
-    let binding = serde_json::json!({"metadata": {"name": "cluster-admin"},
-        "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": "cluster-admin"},
-        "subjects": [{"apiGroup": rbac, "kind": "Group", "name": "system:masters"}]});
-    for (plural, obj) in [("clusterroles", role), ("clusterrolebindings", binding)] {
-        let info = store
-            .registry
-            .get(rbac, "v1", plural)
-            .cloned()
-            .expect("built in");
-        rest::create(store, &info, "", obj, &Default::default()).expect("seed RBAC");
+    let defaults = [
+        (
+            "cluster-admin",
+            "system:masters",
+            serde_json::json!([
+                {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
+                {"nonResourceURLs": ["*"], "verbs": ["*"]}
+            ]),
+        ),
+        (
+            "system:basic-user",
+            "system:authenticated",
+            serde_json::json!([
+                {"apiGroups": ["authorization.k8s.io"], "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"], "verbs": ["create"]}
+            ]),
+        ),
+    ];
+    for (name, group, rules) in defaults {
+        let role = serde_json::json!({"metadata": {"name": name}, "rules": rules});
+        let binding = serde_json::json!({"metadata": {"name": name},
+            "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": name},
+            "subjects": [{"apiGroup": rbac, "kind": "Group", "name": group}]});
+        for (plural, obj) in [("clusterroles", role), ("clusterrolebindings", binding)] {
+            let info = store
+                .registry
+                .get(rbac, "v1", plural)
+                .cloned()
+                .expect("built in");
+            rest::create(store, &info, "", obj, &Default::default()).expect("seed RBAC");
+        }
     }
 }
 

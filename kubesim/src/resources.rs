@@ -41,6 +41,8 @@ pub struct ResourceInfo {
     pub custom: bool,
     /// The CRD's storage version is this one.
     pub storage: bool,
+    /// An access review: create-only, answered by the authorizer, never stored.
+    pub review: bool,
 }
 
 impl ResourceInfo {
@@ -267,6 +269,30 @@ impl Registry {
                 schema: None,
                 custom: false,
                 storage: true,
+                review: false,
+            });
+        }
+        for (plural, kind) in [
+            ("selfsubjectaccessreviews", "SelfSubjectAccessReview"),
+            ("subjectaccessreviews", "SubjectAccessReview"),
+        ] {
+            reg.insert(ResourceInfo {
+                group: "authorization.k8s.io".into(),
+                version: "v1".into(),
+                plural: plural.into(),
+                singular: kind.to_lowercase(),
+                kind: kind.into(),
+                list_kind: format!("{kind}List"),
+                namespaced: false,
+                short_names: vec![],
+                categories: vec![],
+                status_subresource: false,
+                has_generation: false,
+                printer_columns: vec![],
+                schema: None,
+                custom: false,
+                storage: true,
+                review: true,
             });
         }
         reg
@@ -387,6 +413,7 @@ impl Registry {
                 schema: version["schema"].get("openAPIV3Schema").cloned(),
                 custom: true,
                 storage: version["storage"] == Value::Bool(true),
+                review: false,
             });
         }
     }

@@ -382,6 +382,30 @@ fn resource_request(
             return e.into();
         }
     }
+    if res.review {
+        if info.verb != "create" {
+            return ApiError::MethodNotSupported(format!("{} is create-only", res.plural)).into();
+        }
+        let decoded = if r
+            .content_type
+            .starts_with("application/vnd.kubernetes.protobuf")
+        {
+            crate::protobuf::access_review(&r.body).ok_or_else(|| {
+                ApiError::BadRequest("could not decode the protobuf access review".into())
+            })
+        } else {
+            r.json_body()
+        };
+        let body = match decoded {
+            Ok(b) => b,
+            Err(e) => return e.into(),
+        };
+        let store = shared.store.lock().expect("store lock");
+        return Reply::Json(
+            201,
+            crate::authz::review(&store, &res.kind, body, r.impersonate.as_ref()),
+        );
+    }
     match dispatch(shared, r, &res, ns, name, sub, info) {
         Ok(reply) => reply,
         Err(e) => e.into(),

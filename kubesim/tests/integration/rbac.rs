@@ -107,3 +107,61 @@ async fn impersonated_service_account_gets_what_its_bindings_allow() {
     );
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn kubectl_auth_can_i_answers_from_rbac() {
+    let sim = Sim::start().await;
+    sim.install_widget_crd().await;
+    apply_rbac(&sim).await;
+    let can = |args: &'static [&'static str]| {
+        let sim = &sim;
+        async move {
+            let out = sim.kubectl(args, None).await;
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+        }
+    };
+    assert_eq!(
+        can(&[
+            "auth",
+            "can-i",
+            "patch",
+            "widgets.test.kubesim.io",
+            "--subresource=status",
+            "--as",
+            SA
+        ])
+        .await,
+        "yes"
+    );
+    assert_eq!(
+        can(&[
+            "auth",
+            "can-i",
+            "delete",
+            "widgets.test.kubesim.io",
+            "--as",
+            SA
+        ])
+        .await,
+        "no"
+    );
+    assert_eq!(
+        can(&[
+            "auth",
+            "can-i",
+            "list",
+            "widgets.test.kubesim.io",
+            "-n",
+            "kube-system",
+            "--as",
+            SA
+        ])
+        .await,
+        "no"
+    );
+    assert_eq!(
+        can(&["auth", "can-i", "delete", "widgets.test.kubesim.io"]).await,
+        "yes"
+    );
+    sim.stop().await;
+}
