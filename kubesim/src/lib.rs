@@ -8,9 +8,10 @@
 //! server-side printing (Tables).
 //!
 //! Not implemented (requests for these fail loudly rather than being approximated):
-//! - protobuf/CBOR request bodies (415), except access reviews: kubectl's typed
-//!   commands such as `kubectl create configmap|secret|namespace` send protobuf;
-//!   `apply -f`, `create -f`, kube-rs and Helm send JSON and work;
+//! - protobuf/CBOR request bodies (415) other than access reviews and the
+//!   objects of `kubectl create configmap|secret|namespace|serviceaccount`:
+//!   e.g. `kubectl create deployment` fails; `apply -f`, `create -f`, kube-rs
+//!   and Helm send JSON and work;
 //! - server-side apply and `managedFields` for Deployment, Service, RBAC kinds,
 //!   PodDisruptionBudget and CustomResourceDefinition (apply is 415 for them);
 //! - `/openapi/v2`, and OpenAPI schemas of built-in kinds;

@@ -1,6 +1,7 @@
-//! Just enough of the Kubernetes protobuf encoding to read access reviews:
-//! `kubectl auth can-i` sends SelfSubjectAccessReview as protobuf only.
-//! Other protobuf bodies are refused (415) by the server.
+//! Just enough of the Kubernetes protobuf encoding for what kubectl sends as
+//! protobuf only: access reviews (`kubectl auth can-i`) and the objects of
+//! `kubectl create configmap|secret|namespace|serviceaccount`. A body with any
+//! field this decoder does not know is refused (415) rather than stored without it.
 
 use serde_json::{Map, Value, json};
 
@@ -55,6 +56,105 @@ fn strings(msg: &[u8], names: &[(u64, &str)]) -> Option<Map<String, Value>> {
         }
     }
     Some(out)
+}
+
+/// Go's protobuf encoder writes unset strings, zero numbers and empty
+/// messages too; those carry nothing and are skipped.
+fn is_zero(b: &[u8]) -> bool {
+    b.iter().all(|x| *x == 0) || fields(b).is_some_and(|f| f.iter().all(|(_, v)| is_zero(v)))
+}
+
+fn utf8(bytes: Vec<u8>) -> Result<String, String> {
+    String::from_utf8(bytes).map_err(|_| "invalid UTF-8 in a string field".to_string())
+}
+
+/// A `map<string, string|bytes>` entry (key = 1, value = 2).
+fn map_entry(entry: &[u8], bytes_value: bool) -> Result<(String, Value), String> {
+    let (mut key, mut value) = (String::new(), Vec::new());
+    for (n, b) in fields(entry).ok_or("malformed map entry")? {
+        match n {
+            1 => key = utf8(b)?,
+            2 => value = b,
+            _ => return Err(format!("unknown map entry field {n}")),
+        }
+    }
+    let value = if bytes_value {
+        use base64::Engine;
+        json!(base64::engine::general_purpose::STANDARD.encode(value))
+    } else {
+        json!(utf8(value)?)
+    };
+    Ok((key, value))
+}
+
+fn insert_entry(
+    obj: &mut Value,
+    field: &str,
+    entry: &[u8],
+    bytes_value: bool,
+) -> Result<(), String> {
+    let (k, v) = map_entry(entry, bytes_value)?;
+    if !obj[field].is_object() {
+        obj[field] = json!({});
+    }
+    obj[field][k] = v;
+    Ok(())
+}
+
+fn object_meta(msg: &[u8]) -> Result<Value, String> {
+    let mut meta = json!({});
+    for (n, b) in fields(msg).ok_or("malformed metadata")? {
+        match n {
+            _ if is_zero(&b) => {}
+            1 => meta["name"] = json!(utf8(b)?),
+            2 => meta["generateName"] = json!(utf8(b)?),
+            3 => meta["namespace"] = json!(utf8(b)?),
+            11 => insert_entry(&mut meta, "labels", &b, false)?,
+            12 => insert_entry(&mut meta, "annotations", &b, false)?,
+            14 => {
+                let list = meta["finalizers"].as_array().cloned().unwrap_or_default();
+                let mut list = list;
+                list.push(json!(utf8(b)?));
+                meta["finalizers"] = Value::Array(list);
+            }
+            _ => return Err(format!("metadata field {n} is not decoded by kubesim")),
+        }
+    }
+    Ok(meta)
+}
+
+/// Decodes the protobuf objects of kubectl's `create` generators.
+/// None: not a protobuf object kubesim reads; Err: a field it does not know.
+pub fn object(body: &[u8]) -> Option<Result<Value, String>> {
+    let unknown = fields(body.strip_prefix(MAGIC)?)?;
+    let type_meta = unknown
+        .iter()
+        .find(|(n, _)| *n == 1)
+        .map(|(_, b)| b.as_slice())
+        .unwrap_or_default();
+    let type_meta = strings(type_meta, &[(1, "apiVersion"), (2, "kind")])?;
+    let kind = type_meta.get("kind")?.as_str()?.to_string();
+    let raw = unknown.iter().find(|(n, _)| *n == 2)?.1.clone();
+    let decode = || -> Result<Value, String> {
+        let mut obj = Value::Object(type_meta.clone());
+        for (n, b) in fields(&raw).ok_or("malformed object")? {
+            match (kind.as_str(), n) {
+                _ if is_zero(&b) => {}
+                (_, 1) => obj["metadata"] = object_meta(&b)?,
+                ("ConfigMap", 2) => insert_entry(&mut obj, "data", &b, false)?,
+                ("ConfigMap", 3) => insert_entry(&mut obj, "binaryData", &b, true)?,
+                ("Secret", 2) => insert_entry(&mut obj, "data", &b, true)?,
+                ("Secret", 3) => obj["type"] = json!(utf8(b)?),
+                ("Secret", 4) => insert_entry(&mut obj, "stringData", &b, false)?,
+                _ => return Err(format!("{kind} field {n} is not decoded by kubesim")),
+            }
+        }
+        Ok(obj)
+    };
+    match kind.as_str() {
+        "ConfigMap" | "Secret" | "Namespace" | "ServiceAccount" => Some(decode()),
+        _ => None,
+    }
 }
 
 /// Decodes a protobuf (Self)SubjectAccessReview into its JSON form.
@@ -116,6 +216,31 @@ pub fn access_review(body: &[u8]) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decodes_a_config_map_and_refuses_unknown_fields() {
+        let meta = field(1, &field(1, b"cm"));
+        let data = field(2, &[field(1, b"a"), field(2, b"b")].concat());
+        let type_meta = [field(1, b"v1"), field(2, b"ConfigMap")].concat();
+        let body = [
+            MAGIC.to_vec(),
+            field(1, &type_meta),
+            field(2, &[meta.clone(), data].concat()),
+        ]
+        .concat();
+        let cm = object(&body).unwrap().unwrap();
+        assert_eq!(
+            cm,
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}, "data": {"a": "b"}})
+        );
+        let odd = [
+            MAGIC.to_vec(),
+            field(1, &type_meta),
+            field(2, &[meta, field(9, b"x")].concat()),
+        ]
+        .concat();
+        assert!(object(&odd).unwrap().is_err());
+    }
 
     fn field(n: u8, payload: &[u8]) -> Vec<u8> {
         let mut v = vec![(n << 3) | 2, payload.len() as u8];

@@ -84,9 +84,18 @@ impl Req {
         if self.body.is_empty() {
             return Ok(Value::Null);
         }
-        // Protobuf (what kubectl's typed commands such as `kubectl create
-        // configmap` send) is not decoded: kubesim speaks JSON only.
+        // Protobuf is what kubectl's typed commands send; kubesim reads the
+        // few objects of `kubectl create <generator>` and refuses the rest.
         let media = self.content_type.split(';').next().unwrap_or("").trim();
+        if media == "application/vnd.kubernetes.protobuf"
+            && let Some(decoded) = crate::protobuf::object(&self.body)
+        {
+            return decoded.map_err(|e| {
+                ApiError::UnsupportedMediaType(format!(
+                    "kubesim could not fully decode the protobuf body: {e}"
+                ))
+            });
+        }
         if !media.is_empty() && media != "application/json" && !media.ends_with("+json") {
             return Err(ApiError::UnsupportedMediaType(format!(
                 "the body of the request was in an unknown format - accepted media types include: application/json \

@@ -240,3 +240,78 @@ data: {a: b, c: d}
     assert_eq!(out, "YWRtaW4=");
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn kubectl_create_generators_send_protobuf_that_kubesim_reads() {
+    let sim = Sim::start().await;
+    ok(sim.kubectl(&["create", "namespace", "demo"], None).await);
+    ok(sim
+        .kubectl(
+            &[
+                "create",
+                "configmap",
+                "cfg",
+                "-n",
+                "demo",
+                "--from-literal=a=b",
+            ],
+            None,
+        )
+        .await);
+    ok(sim
+        .kubectl(
+            &[
+                "create",
+                "secret",
+                "generic",
+                "s",
+                "-n",
+                "demo",
+                "--from-literal=password=hunter2",
+            ],
+            None,
+        )
+        .await);
+    ok(sim
+        .kubectl(&["create", "serviceaccount", "bot", "-n", "demo"], None)
+        .await);
+    let cm: k8s_openapi::api::core::v1::ConfigMap =
+        kube::Api::namespaced(sim.client.clone(), "demo")
+            .get("cfg")
+            .await
+            .unwrap();
+    assert_eq!(cm.data.unwrap()["a"], "b");
+    assert_eq!(
+        cm.metadata.generate_name, None,
+        "unset protobuf strings are not stored"
+    );
+    let out = ok(sim
+        .kubectl(
+            &[
+                "get",
+                "secret",
+                "s",
+                "-n",
+                "demo",
+                "-o",
+                "jsonpath={.data.password}",
+            ],
+            None,
+        )
+        .await);
+    assert_eq!(out, "aHVudGVyMg==");
+    // A generator whose object kubesim cannot decode is refused, not guessed.
+    let deploy = sim
+        .kubectl(
+            &["create", "deployment", "web", "--image=nginx", "-n", "demo"],
+            None,
+        )
+        .await;
+    assert!(!deploy.status.success());
+    assert!(
+        text(&deploy).contains("application/vnd.kubernetes.protobuf"),
+        "{}",
+        text(&deploy)
+    );
+    sim.stop().await;
+}
