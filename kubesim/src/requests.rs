@@ -18,6 +18,10 @@ pub struct RequestRecord {
     pub subresource: String,
     /// Content-Type of a PATCH (which patch flavour a client used).
     pub patch_type: String,
+    /// The client's User-Agent, to tell e.g. an operator's requests from a test's.
+    pub user_agent: String,
+    /// `Impersonate-User`, when the request acted as someone.
+    pub user: String,
 }
 
 impl RequestRecord {

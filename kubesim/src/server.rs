@@ -201,6 +201,12 @@ pub async fn handle(
             } else {
                 String::new()
             },
+            user_agent: r.user_agent.clone(),
+            user: r
+                .impersonate
+                .as_ref()
+                .map(|u| u.name.clone())
+                .unwrap_or_default(),
         });
     }
     if matches!(

@@ -739,6 +739,12 @@ async fn request_log_is_readable_and_resettable_over_http() {
         .unwrap();
     assert_eq!(create["path"], "/api/v1/namespaces/default/configmaps");
     assert_eq!(create["code"], 201);
+    assert!(
+        create["user_agent"]
+            .as_str()
+            .is_some_and(|ua| ua.starts_with("kube")),
+        "{create}"
+    );
 
     let reset = http::Request::post("/kubesim/reset-counters")
         .body(Vec::new())
