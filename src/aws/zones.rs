@@ -31,6 +31,9 @@ pub async fn available_zones(clients: &AwsClients, region: &str) -> Result<Vec<S
         .filter_map(|z| z.zone_name().map(str::to_string))
         .collect();
     zones.sort();
-    CACHE.lock().expect("zone cache").insert(region.to_string(), zones.clone());
+    CACHE
+        .lock()
+        .expect("zone cache")
+        .insert(region.to_string(), zones.clone());
     Ok(zones)
 }

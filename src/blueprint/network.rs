@@ -3,7 +3,10 @@
 //! tables, the security group chain and the S3 gateway endpoint.
 
 use crate::api::common::NatMode;
-use crate::aws::ec2::{ElasticIp, InternetGateway, NatGateway, RouteTable, Rule, SecurityGroup, Subnet, Vpc, VpcEndpoint};
+use crate::aws::ec2::{
+    ElasticIp, InternetGateway, NatGateway, RouteTable, Rule, SecurityGroup, Subnet, Vpc,
+    VpcEndpoint,
+};
 use crate::engine::Node;
 
 use super::network_plan::SubnetPlan;
@@ -30,7 +33,12 @@ pub struct NetworkNeeds {
 /// The nodes of the network tier. `zones` are the region's zone names; the
 /// first `azCount` are used.
 pub fn nodes(plan: &SubnetPlan, zones: &[String], needs: &NetworkNeeds) -> Vec<Node> {
-    let mut nodes = vec![Node::new(VPC, Vpc { cidr: plan.vpc.to_string() })];
+    let mut nodes = vec![Node::new(
+        VPC,
+        Vpc {
+            cidr: plan.vpc.to_string(),
+        },
+    )];
     let az_count = plan.public.len();
     for (tier, az, cidr) in plan.all() {
         nodes.push(
@@ -97,7 +105,10 @@ pub fn nodes(plan: &SubnetPlan, zones: &[String], needs: &NetworkNeeds) -> Vec<N
                 &key,
                 RouteTable {
                     vpc: VPC.into(),
-                    routes: nat.iter().map(|n| ("0.0.0.0/0".to_string(), n.clone())).collect(),
+                    routes: nat
+                        .iter()
+                        .map(|n| ("0.0.0.0/0".to_string(), n.clone()))
+                        .collect(),
                     subnets: vec![subnet_key("app", az)],
                 },
             )
@@ -149,27 +160,51 @@ fn security_groups(needs: &NetworkNeeds) -> Vec<Node> {
             group(
                 "lb",
                 "load balancer: HTTP and HTTPS from the internet",
-                vec![Rule::from_cidr(80, "0.0.0.0/0"), Rule::from_cidr(443, "0.0.0.0/0")],
+                vec![
+                    Rule::from_cidr(80, "0.0.0.0/0"),
+                    Rule::from_cidr(443, "0.0.0.0/0"),
+                ],
                 true,
             ),
         )
         .after([VPC]),
         Node::new(
             SG_APP,
-            group("app", "application servers: only from the load balancer", vec![Rule::from_group(needs.app_port, SG_LB)], true),
+            group(
+                "app",
+                "application servers: only from the load balancer",
+                vec![Rule::from_group(needs.app_port, SG_LB)],
+                true,
+            ),
         )
         .after([VPC, SG_LB]),
     ];
     if let Some(port) = needs.database_port {
         nodes.push(
-            Node::new(SG_DB, group("db", "database: only from the application servers", vec![Rule::from_group(port, SG_APP)], false))
-                .after([VPC, SG_APP]),
+            Node::new(
+                SG_DB,
+                group(
+                    "db",
+                    "database: only from the application servers",
+                    vec![Rule::from_group(port, SG_APP)],
+                    false,
+                ),
+            )
+            .after([VPC, SG_APP]),
         );
     }
     if let Some(port) = needs.cache_port {
         nodes.push(
-            Node::new(SG_CACHE, group("cache", "cache: only from the application servers", vec![Rule::from_group(port, SG_APP)], false))
-                .after([VPC, SG_APP]),
+            Node::new(
+                SG_CACHE,
+                group(
+                    "cache",
+                    "cache: only from the application servers",
+                    vec![Rule::from_group(port, SG_APP)],
+                    false,
+                ),
+            )
+            .after([VPC, SG_APP]),
         );
     }
     nodes

@@ -26,7 +26,9 @@ pub struct Blueprint {
 pub enum BlueprintError {
     #[error("invalid spec: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Invalid(Vec<FieldError>),
-    #[error("spec.network.azCount is {wanted} but region {region} has {available} availability zones")]
+    #[error(
+        "spec.network.azCount is {wanted} but region {region} has {available} availability zones"
+    )]
     TooFewZones {
         wanted: usize,
         available: usize,
@@ -42,43 +44,64 @@ pub fn all_kinds() -> Vec<Kind> {
 }
 
 /// The blueprint of `stack`, whose resources carry `uid`, over `zones`.
-pub fn build(stack: &StackManifest, uid: &str, zones: &[String]) -> Result<Blueprint, BlueprintError> {
+pub fn build(
+    stack: &StackManifest,
+    uid: &str,
+    zones: &[String],
+) -> Result<Blueprint, BlueprintError> {
     let problems = validate::check(stack);
     if !problems.is_empty() {
         return Err(BlueprintError::Invalid(problems));
     }
-    let (settings, network_spec, app_port, database, cache_port, default_nat, not_implemented) = match stack {
-        StackManifest::Ecommerce(s) => {
-            let spec = &s.spec;
-            let mut todo = vec![
-                "load balancer (spec.loadBalancer)",
-                "application servers (spec.app)",
-                "database (spec.database)",
-                "web bucket and CDN (spec.frontend)",
-            ];
-            if spec.monitoring.is_some() {
-                todo.push("monitoring (spec.monitoring)");
+    let (settings, network_spec, app_port, database, cache_port, default_nat, not_implemented) =
+        match stack {
+            StackManifest::Ecommerce(s) => {
+                let spec = &s.spec;
+                let mut todo = vec![
+                    "load balancer (spec.loadBalancer)",
+                    "application servers (spec.app)",
+                    "database (spec.database)",
+                    "web bucket and CDN (spec.frontend)",
+                ];
+                if spec.monitoring.is_some() {
+                    todo.push("monitoring (spec.monitoring)");
+                }
+                (
+                    &spec.settings,
+                    &spec.network,
+                    spec.app.port,
+                    &spec.database,
+                    None,
+                    NatMode::Single,
+                    todo,
+                )
             }
-            (&spec.settings, &spec.network, spec.app.port, &spec.database, None, NatMode::Single, todo)
-        }
-        StackManifest::Booking(s) => {
-            let spec = &s.spec;
-            let mut todo = vec![
-                "load balancer (spec.loadBalancer)",
-                "application servers (spec.app)",
-                "database (spec.database)",
-                "media bucket (spec.media)",
-                "monitoring (spec.monitoring)",
-            ];
-            if spec.cache.is_some() {
-                todo.push("cache (spec.cache)");
+            StackManifest::Booking(s) => {
+                let spec = &s.spec;
+                let mut todo = vec![
+                    "load balancer (spec.loadBalancer)",
+                    "application servers (spec.app)",
+                    "database (spec.database)",
+                    "media bucket (spec.media)",
+                    "monitoring (spec.monitoring)",
+                ];
+                if spec.cache.is_some() {
+                    todo.push("cache (spec.cache)");
+                }
+                if spec.frontend.is_some() {
+                    todo.push("web bucket and CDN (spec.frontend)");
+                }
+                (
+                    &spec.settings,
+                    &spec.network,
+                    spec.app.port,
+                    &spec.database,
+                    spec.cache.as_ref().map(|_| 6379),
+                    NatMode::PerAz,
+                    todo,
+                )
             }
-            if spec.frontend.is_some() {
-                todo.push("web bucket and CDN (spec.frontend)");
-            }
-            (&spec.settings, &spec.network, spec.app.port, &spec.database, spec.cache.as_ref().map(|_| 6379), NatMode::PerAz, todo)
-        }
-    };
+        };
     let mut not_implemented: Vec<String> = not_implemented.into_iter().map(String::from).collect();
     if network_spec.flow_logs {
         not_implemented.push("VPC flow logs (spec.network.flowLogs)".into());

@@ -82,7 +82,12 @@ async fn run_stack(verb: Verb, stack: &StackManifest, options: &RunOptions) -> u
         StackManifest::Ecommerce(s) => s.spec.settings.region.clone(),
         StackManifest::Booking(s) => s.spec.settings.region.clone(),
     };
-    println!("{} {}/{} in {region}", stack.kind(), stack.namespace(), stack.name());
+    println!(
+        "{} {}/{} in {region}",
+        stack.kind(),
+        stack.namespace(),
+        stack.name()
+    );
     let settings = AwsSettings {
         region: Some(region.clone()),
         endpoint_url: options.endpoint_url.clone(),
@@ -118,7 +123,12 @@ async fn run_stack(verb: Verb, stack: &StackManifest, options: &RunOptions) -> u
             blueprint.not_implemented.join(", ")
         );
     }
-    println!("AWS calls: {} ({} mutating, {} retries)", calls.total(), calls.mutating(), calls.retries());
+    println!(
+        "AWS calls: {} ({} mutating, {} retries)",
+        calls.total(),
+        calls.mutating(),
+        calls.retries()
+    );
     code
 }
 
@@ -134,7 +144,11 @@ async fn plan(engine: &Engine, cx: &Context, blueprint: &Blueprint) -> u8 {
             Action::Drift(_) | Action::None => ("?", "unknown", 3),
         };
         counts[slot] += 1;
-        let id = node.id.as_deref().map(|id| format!(" ({id})")).unwrap_or_default();
+        let id = node
+            .id
+            .as_deref()
+            .map(|id| format!(" ({id})"))
+            .unwrap_or_default();
         println!("  {sign} {:<28} {:<15} {verb}{id}", node.key, node.kind);
         if let Action::Update(changes) = &node.action {
             for change in changes {
@@ -206,8 +220,15 @@ where
                 _ => continue,
             };
             let id = node.id.as_deref().unwrap_or("-");
-            let detail = node.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default();
-            println!("  [pass {number}] {what} {} {} ({id}){detail}", node.kind, node.key);
+            let detail = node
+                .message
+                .as_deref()
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default();
+            println!(
+                "  [pass {number}] {what} {} {} ({id}){detail}",
+                node.kind, node.key
+            );
         }
         if outcome.converged || outcome.terminal.is_some() || started.elapsed() >= timeout {
             return outcome;
@@ -223,7 +244,11 @@ fn report_unfinished(pass: &PassOutcome, verb: &str) {
         Some(error) => eprintln!("{verb} stopped: {error}"),
         None => eprintln!("{verb} did not finish in time"),
     }
-    for node in pass.nodes.iter().filter(|n| n.message.is_some() || n.error.is_some()) {
+    for node in pass
+        .nodes
+        .iter()
+        .filter(|n| n.message.is_some() || n.error.is_some())
+    {
         eprintln!(
             "  {} {} [{:?}]: {}",
             node.kind,

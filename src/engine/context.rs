@@ -33,7 +33,10 @@ impl StackIdentity {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        tags.push(("Name".into(), format!("{}-{}", self.name, component.replace('/', "-"))));
+        tags.push((
+            "Name".into(),
+            format!("{}-{}", self.name, component.replace('/', "-")),
+        ));
         tags.push((TAG_STACK.into(), self.stack_tag()));
         tags.push((TAG_UID.into(), self.uid.clone()));
         tags.push((TAG_COMPONENT.into(), component.into()));

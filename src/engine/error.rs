@@ -53,7 +53,12 @@ impl AwsError {
                 let message = e.message().unwrap_or_default().to_string();
                 Self::new(classify(&code, status), operation, &code, message)
             }
-            SdkError::TimeoutError(_) => Self::new(ErrorClass::Retryable, operation, "Timeout", "the call timed out"),
+            SdkError::TimeoutError(_) => Self::new(
+                ErrorClass::Retryable,
+                operation,
+                "Timeout",
+                "the call timed out",
+            ),
             SdkError::DispatchFailure(f) => Self::new(
                 ErrorClass::Retryable,
                 operation,
@@ -66,7 +71,12 @@ impl AwsError {
                 "ResponseError",
                 format!("unreadable response (HTTP {})", status.unwrap_or(0)),
             ),
-            other => Self::new(ErrorClass::Terminal, operation, "ClientError", format!("{other}")),
+            other => Self::new(
+                ErrorClass::Terminal,
+                operation,
+                "ClientError",
+                format!("{other}"),
+            ),
         }
     }
 
@@ -141,20 +151,45 @@ mod tests {
 
     #[test]
     fn codes_are_classified() {
-        assert_eq!(classify("RequestLimitExceeded", Some(503)), ErrorClass::Retryable);
+        assert_eq!(
+            classify("RequestLimitExceeded", Some(503)),
+            ErrorClass::Retryable
+        );
         assert_eq!(classify("Throttling", Some(400)), ErrorClass::Retryable);
         assert_eq!(classify("SomethingNew", Some(502)), ErrorClass::Retryable);
-        assert_eq!(classify("DependencyViolation", Some(400)), ErrorClass::DependencyNotReady);
-        assert_eq!(classify("InvalidVpc.Range", Some(400)), ErrorClass::Terminal);
-        assert_eq!(classify("VpcLimitExceeded", Some(400)), ErrorClass::Terminal);
-        assert_eq!(classify("UnauthorizedOperation", Some(403)), ErrorClass::Terminal);
+        assert_eq!(
+            classify("DependencyViolation", Some(400)),
+            ErrorClass::DependencyNotReady
+        );
+        assert_eq!(
+            classify("InvalidVpc.Range", Some(400)),
+            ErrorClass::Terminal
+        );
+        assert_eq!(
+            classify("VpcLimitExceeded", Some(400)),
+            ErrorClass::Terminal
+        );
+        assert_eq!(
+            classify("UnauthorizedOperation", Some(403)),
+            ErrorClass::Terminal
+        );
     }
 
     #[test]
     fn not_found_codes_are_recognised() {
-        let e = AwsError::new(ErrorClass::Terminal, "DeleteVpc", "InvalidVpcID.NotFound", "gone");
+        let e = AwsError::new(
+            ErrorClass::Terminal,
+            "DeleteVpc",
+            "InvalidVpcID.NotFound",
+            "gone",
+        );
         assert!(e.is_not_found());
-        let e = AwsError::new(ErrorClass::Terminal, "DeleteVpc", "InvalidParameterValue", "bad");
+        let e = AwsError::new(
+            ErrorClass::Terminal,
+            "DeleteVpc",
+            "InvalidParameterValue",
+            "bad",
+        );
         assert!(!e.is_not_found());
     }
 }

@@ -38,7 +38,9 @@ pub enum GraphError {
     Duplicate(String),
     #[error("{node} depends on unknown node {missing}")]
     UnknownDependency { node: String, missing: String },
-    #[error("{node} ({kind}, rank {rank}) depends on {dep} of higher rank {dep_rank}: teardown order would be wrong")]
+    #[error(
+        "{node} ({kind}, rank {rank}) depends on {dep} of higher rank {dep_rank}: teardown order would be wrong"
+    )]
     RankOrder {
         node: String,
         kind: &'static str,
@@ -85,7 +87,10 @@ impl Graph {
         }
         let order = topological_order(&nodes)?;
         let mut slots: Vec<Option<Node>> = nodes.into_iter().map(Some).collect();
-        let nodes = order.into_iter().map(|i| slots[i].take().expect("each index once")).collect();
+        let nodes = order
+            .into_iter()
+            .map(|i| slots[i].take().expect("each index once"))
+            .collect();
         Ok(Self { nodes })
     }
 
@@ -109,7 +114,11 @@ impl Graph {
 }
 
 fn topological_order(nodes: &[Node]) -> Result<Vec<usize>, GraphError> {
-    let index: BTreeMap<&str, usize> = nodes.iter().enumerate().map(|(i, n)| (n.key.as_str(), i)).collect();
+    let index: BTreeMap<&str, usize> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.key.as_str(), i))
+        .collect();
     let mut state = vec![0u8; nodes.len()]; // 0 new, 1 visiting, 2 done
     let mut order = Vec::with_capacity(nodes.len());
     fn visit(
@@ -136,4 +145,58 @@ fn topological_order(nodes: &[Node]) -> Result<Vec<usize>, GraphError> {
         visit(i, nodes, &index, &mut state, &mut order)?;
     }
     Ok(order)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::ec2::{Subnet, Vpc};
+
+    fn vpc(key: &str) -> Node {
+        Node::new(
+            key,
+            Vpc {
+                cidr: "10.0.0.0/16".into(),
+            },
+        )
+    }
+
+    fn subnet(key: &str) -> Node {
+        Node::new(
+            key,
+            Subnet {
+                vpc: "vpc".into(),
+                cidr: "10.0.0.0/24".into(),
+                zone: "z".into(),
+            },
+        )
+    }
+
+    #[test]
+    fn nodes_come_after_their_dependencies() {
+        let graph = Graph::new(vec![subnet("s").after(["vpc"]), vpc("vpc")]).unwrap();
+        let keys: Vec<_> = graph.nodes().iter().map(|n| n.key.as_str()).collect();
+        assert_eq!(keys, ["vpc", "s"]);
+    }
+
+    #[test]
+    fn bad_graphs_are_refused() {
+        assert_eq!(
+            Graph::new(vec![vpc("a"), vpc("a")]).err(),
+            Some(GraphError::Duplicate("a".into()))
+        );
+        assert!(matches!(
+            Graph::new(vec![subnet("s").after(["nope"])]).err(),
+            Some(GraphError::UnknownDependency { .. })
+        ));
+        assert!(matches!(
+            Graph::new(vec![vpc("a").after(["b"]), vpc("b").after(["a"])]).err(),
+            Some(GraphError::Cycle(_))
+        ));
+        // A VPC (rank 0) may not depend on a subnet (rank 1).
+        assert!(matches!(
+            Graph::new(vec![subnet("s"), vpc("v").after(["s"])]).err(),
+            Some(GraphError::RankOrder { .. })
+        ));
+    }
 }

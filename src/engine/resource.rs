@@ -106,13 +106,17 @@ impl Inputs {
 
     /// Like `get`, for `create` and `update`, where every dependency is ready.
     pub fn require(&self, key: &str, field: &str) -> Result<String, AwsError> {
-        self.0.get(key).and_then(|o| o.get(field)).cloned().ok_or_else(|| {
-            AwsError::new(
-                super::error::ErrorClass::DependencyNotReady,
-                "resolve",
-                "MissingInput",
-                format!("{key} has no output {field} yet"),
-            )
-        })
+        self.0
+            .get(key)
+            .and_then(|o| o.get(field))
+            .cloned()
+            .ok_or_else(|| {
+                AwsError::new(
+                    super::error::ErrorClass::DependencyNotReady,
+                    "resolve",
+                    "MissingInput",
+                    format!("{key} has no output {field} yet"),
+                )
+            })
     }
 }

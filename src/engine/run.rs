@@ -96,7 +96,10 @@ impl Engine {
             // must move to the new NAT gateway before the old one is deleted.
             Mode::Apply if self.options.may_write() && nodes_ready && pass.terminal.is_none() => {
                 let (deleted, all_gone) = self.delete_by_rank(cx, orphans).await;
-                pass.writes += deleted.iter().filter(|o| o.action == Action::Delete).count();
+                pass.writes += deleted
+                    .iter()
+                    .filter(|o| o.action == Action::Delete)
+                    .count();
                 orphans_left = !all_gone;
                 outcomes.extend(deleted);
             }
@@ -120,7 +123,11 @@ impl Engine {
         mode: Mode,
     ) -> Vec<NodeOutcome> {
         let nodes = graph.nodes();
-        let index: BTreeMap<&str, usize> = nodes.iter().enumerate().map(|(i, n)| (n.key.as_str(), i)).collect();
+        let index: BTreeMap<&str, usize> = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.key.as_str(), i))
+            .collect();
         let mut waiting_on: Vec<usize> = nodes.iter().map(|n| n.depends_on.len()).collect();
         let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
         for (i, node) in nodes.iter().enumerate() {
@@ -139,7 +146,9 @@ impl Engine {
                 let mut inputs = Inputs::default();
                 let mut blocked_by = None;
                 for dep in &node.depends_on {
-                    let dep_outcome = outcomes[index[dep.as_str()]].as_ref().expect("dependencies finish first");
+                    let dep_outcome = outcomes[index[dep.as_str()]]
+                        .as_ref()
+                        .expect("dependencies finish first");
                     if usable(dep_outcome) {
                         inputs.insert(dep, dep_outcome.outputs.clone());
                     } else if blocked_by.is_none() {
@@ -155,14 +164,21 @@ impl Engine {
                             out.arn.clone_from(&o.arn);
                         }
                         out.message = Some(format!("waiting for {dep}"));
-                        running.push(futures::future::Either::Left(futures::future::ready((i, out))));
+                        running.push(futures::future::Either::Left(futures::future::ready((
+                            i, out,
+                        ))));
                     }
                     _ => running.push(futures::future::Either::Right(async move {
-                        (i, self.converge_node(cx, node, &inputs, observed, mode).await)
+                        (
+                            i,
+                            self.converge_node(cx, node, &inputs, observed, mode).await,
+                        )
                     })),
                 }
             }
-            let Some((i, outcome)) = running.next().await else { break };
+            let Some((i, outcome)) = running.next().await else {
+                break;
+            };
             outcomes[i] = Some(outcome);
             for &d in &dependents[i] {
                 waiting_on[d] -= 1;
@@ -171,7 +187,10 @@ impl Engine {
                 }
             }
         }
-        outcomes.into_iter().map(|o| o.expect("every node runs")).collect()
+        outcomes
+            .into_iter()
+            .map(|o| o.expect("every node runs"))
+            .collect()
     }
 
     async fn converge_node(
@@ -215,16 +234,28 @@ impl Engine {
                 out.message = Some(format!(
                     "drifted ({}): {}",
                     self.why_read_only(),
-                    changes.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                    changes
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ));
                 out.action = Action::Drift(changes);
             }
-            Mode::Apply => match node.resource.update(key, cx, inputs, &current, &changes).await {
+            Mode::Apply => match node
+                .resource
+                .update(key, cx, inputs, &current, &changes)
+                .await
+            {
                 Ok(()) => {
                     tracing::info!(node = key, changes = changes.len(), "updated");
                     out.message = Some(format!(
                         "corrected: {}",
-                        changes.iter().map(|c| c.field.as_str()).collect::<Vec<_>>().join(", ")
+                        changes
+                            .iter()
+                            .map(|c| c.field.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ));
                     out.action = Action::Update(changes);
                 }
@@ -235,7 +266,11 @@ impl Engine {
     }
 
     fn why_read_only(&self) -> &'static str {
-        if self.options.paused { "paused" } else { "ObserveOnly" }
+        if self.options.paused {
+            "paused"
+        } else {
+            "ObserveOnly"
+        }
     }
 
     /// One teardown pass over every resource of `kinds` the stack owns:
@@ -280,7 +315,10 @@ impl Engine {
             return pass;
         }
         let (outcomes, _all_gone) = self.delete_by_rank(cx, everything).await;
-        pass.writes = outcomes.iter().filter(|o| o.action == Action::Delete).count();
+        pass.writes = outcomes
+            .iter()
+            .filter(|o| o.action == Action::Delete)
+            .count();
         pass.terminal = first_terminal(&outcomes);
         pass.nodes = outcomes;
         pass
@@ -289,14 +327,21 @@ impl Engine {
     /// Deletes `items` rank by rank, highest first, stopping at the first
     /// rank that is not completely gone. Returns the outcomes and whether
     /// everything is gone.
-    async fn delete_by_rank(&self, cx: &Context, mut items: Vec<(Kind, Observed)>) -> (Vec<NodeOutcome>, bool) {
+    async fn delete_by_rank(
+        &self,
+        cx: &Context,
+        mut items: Vec<(Kind, Observed)>,
+    ) -> (Vec<NodeOutcome>, bool) {
         items.sort_by_key(|(kind, o)| (std::cmp::Reverse(kind.rank()), o.component.clone()));
         let mut outcomes = Vec::new();
         let mut stop = false;
         let mut rest = items.as_slice();
         while let Some((first, _)) = rest.first() {
             let rank = first.rank();
-            let split = rest.iter().position(|(k, _)| k.rank() != rank).unwrap_or(rest.len());
+            let split = rest
+                .iter()
+                .position(|(k, _)| k.rank() != rank)
+                .unwrap_or(rest.len());
             let (this_rank, lower) = rest.split_at(split);
             rest = lower;
             if stop {
@@ -344,16 +389,20 @@ impl Engine {
 
 /// Every kind's resources, observed concurrently, one call (or page run) each.
 async fn observe(cx: &Context, kinds: &[Kind]) -> Result<Observations, AwsError> {
-    let results = futures::future::join_all(kinds.iter().map(|kind| async move {
-        kind.observe_all(cx).await.map(|found| (kind.name(), found))
-    }))
-    .await;
+    let results =
+        futures::future::join_all(kinds.iter().map(|kind| async move {
+            kind.observe_all(cx).await.map(|found| (kind.name(), found))
+        }))
+        .await;
     results.into_iter().collect()
 }
 
 /// Gives each node the resource tagged with its key; everything else
 /// (resources of removed nodes, duplicates) is an orphan.
-fn claim(graph: &Graph, mut observations: Observations) -> (BTreeMap<String, Observed>, Vec<(Kind, Observed)>) {
+fn claim(
+    graph: &Graph,
+    mut observations: Observations,
+) -> (BTreeMap<String, Observed>, Vec<(Kind, Observed)>) {
     let mut claimed = BTreeMap::new();
     for node in graph.nodes() {
         let found = observations.entry(node.kind().name()).or_default();
@@ -393,7 +442,11 @@ fn fail(out: &mut NodeOutcome, error: AwsError) {
         ErrorClass::Terminal => ResourceState::Failed,
         ErrorClass::Retryable | ErrorClass::DependencyNotReady => ResourceState::Pending,
     };
-    let verb = if error.class == ErrorClass::Terminal { "failed" } else { "will retry" };
+    let verb = if error.class == ErrorClass::Terminal {
+        "failed"
+    } else {
+        "will retry"
+    };
     out.message = Some(format!("{verb}: {error}"));
     tracing::warn!(node = %out.key, class = ?error.class, %error, "AWS call failed");
     out.error = Some(error);
@@ -405,7 +458,9 @@ fn usable(outcome: &NodeOutcome) -> bool {
 }
 
 fn wrote(outcome: &NodeOutcome, mode: Mode) -> bool {
-    mode == Mode::Apply && outcome.error.is_none() && matches!(outcome.action, Action::Create | Action::Update(_))
+    mode == Mode::Apply
+        && outcome.error.is_none()
+        && matches!(outcome.action, Action::Create | Action::Update(_))
 }
 
 fn first_terminal(outcomes: &[NodeOutcome]) -> Option<AwsError> {
@@ -417,7 +472,11 @@ fn first_terminal(outcomes: &[NodeOutcome]) -> Option<AwsError> {
 }
 
 fn orphan_outcome(kind: Kind, observed: &Observed) -> NodeOutcome {
-    let key = if observed.component.is_empty() { observed.id.clone() } else { observed.component.clone() };
+    let key = if observed.component.is_empty() {
+        observed.id.clone()
+    } else {
+        observed.component.clone()
+    };
     let mut out = NodeOutcome::new(&key, kind.name());
     out.id = Some(observed.id.clone());
     out.arn.clone_from(&observed.arn);

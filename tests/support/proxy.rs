@@ -515,41 +515,9 @@ fn form_action(body: &[u8]) -> Option<&str> {
         .find_map(|pair| pair.strip_prefix("Action="))
 }
 
+/// The same notion of "mutating" the operator's own call counter uses.
 fn is_mutating(action: &str) -> bool {
-    const VERBS: &[&str] = &[
-        "Create",
-        "Delete",
-        "Modify",
-        "Put",
-        "Update",
-        "Associate",
-        "Disassociate",
-        "Attach",
-        "Detach",
-        "Allocate",
-        "Release",
-        "Authorize",
-        "Revoke",
-        "Replace",
-        "Register",
-        "Deregister",
-        "Add",
-        "Remove",
-        "Set",
-        "Start",
-        "Stop",
-        "Reboot",
-        "Enable",
-        "Disable",
-        "Tag",
-        "Untag",
-        "Run",
-        "Terminate",
-        "Copy",
-        "Restore",
-        "Reset",
-    ];
-    VERBS.iter().any(|verb| action.starts_with(verb))
+    stackops::aws::calls::is_mutating(action)
 }
 
 #[derive(Clone, Copy)]

@@ -4,8 +4,12 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{DomainType, ResourceType};
 
 use super::vpc::missing;
-use super::{component, created, owned_filter, retag, sdk, tag_fields, tag_map, tag_spec, with_tags};
-use crate::engine::{AwsError, Change, Context, Deletion, Fields, Inputs, Kind, KindOps, Observed, Resource, Status};
+use super::{
+    component, created, owned_filter, retag, sdk, tag_fields, tag_map, tag_spec, with_tags,
+};
+use crate::engine::{
+    AwsError, Change, Context, Deletion, Fields, Inputs, Kind, KindOps, Observed, Resource, Status,
+};
 
 pub struct ElasticIpKind;
 pub static ELASTIC_IP: ElasticIpKind = ElasticIpKind;
@@ -14,7 +18,10 @@ pub static ELASTIC_IP: ElasticIpKind = ElasticIpKind;
 pub struct ElasticIp;
 
 fn outputs(allocation: &str, ip: &str) -> Fields {
-    Fields::from([("id".into(), allocation.to_string()), ("publicIp".into(), ip.to_string())])
+    Fields::from([
+        ("id".into(), allocation.to_string()),
+        ("publicIp".into(), ip.to_string()),
+    ])
 }
 
 #[async_trait]
@@ -45,7 +52,12 @@ impl KindOps for ElasticIpKind {
                 let component = component(cx, &tags)?;
                 let id = a.allocation_id()?.to_string();
                 let mut fields = tag_fields(&tags);
-                fields.insert("domain".into(), a.domain().map(|d| d.as_str().to_string()).unwrap_or_default());
+                fields.insert(
+                    "domain".into(),
+                    a.domain()
+                        .map(|d| d.as_str().to_string())
+                        .unwrap_or_default(),
+                );
                 Some(Observed {
                     component,
                     outputs: outputs(&id, a.public_ip().unwrap_or_default()),
@@ -90,12 +102,26 @@ impl Resource for ElasticIp {
             .send()
             .await
             .map_err(sdk("AllocateAddress"))?;
-        let id = allocated.allocation_id().ok_or_else(|| missing("AllocateAddress"))?;
+        let id = allocated
+            .allocation_id()
+            .ok_or_else(|| missing("AllocateAddress"))?;
         let ip = allocated.public_ip().unwrap_or_default();
-        Ok(created(key, id, self.desired(key, cx, inputs), outputs(id, ip)))
+        Ok(created(
+            key,
+            id,
+            self.desired(key, cx, inputs),
+            outputs(id, ip),
+        ))
     }
 
-    async fn update(&self, _key: &str, cx: &Context, _inputs: &Inputs, current: &Observed, changes: &[Change]) -> Result<(), AwsError> {
+    async fn update(
+        &self,
+        _key: &str,
+        cx: &Context,
+        _inputs: &Inputs,
+        current: &Observed,
+        changes: &[Change],
+    ) -> Result<(), AwsError> {
         retag(cx, &current.id, changes).await
     }
 }

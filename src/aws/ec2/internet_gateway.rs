@@ -4,8 +4,13 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{InternetGateway as AwsGateway, ResourceType};
 
 use super::vpc::missing;
-use super::{changed, component, created, id_outputs, owned_filter, retag, sdk, tag_fields, tag_map, tag_spec, with_tags};
-use crate::engine::{AwsError, Change, Context, Deletion, Fields, Inputs, Kind, KindOps, Observed, Resource, Status};
+use super::{
+    changed, component, created, id_outputs, owned_filter, retag, sdk, tag_fields, tag_map,
+    tag_spec, with_tags,
+};
+use crate::engine::{
+    AwsError, Change, Context, Deletion, Fields, Inputs, Kind, KindOps, Observed, Resource, Status,
+};
 
 pub struct InternetGatewayKind;
 pub static INTERNET_GATEWAY: InternetGatewayKind = InternetGatewayKind;
@@ -67,7 +72,11 @@ impl KindOps for InternetGatewayKind {
 
     async fn delete(&self, cx: &Context, observed: &Observed) -> Result<Deletion, AwsError> {
         let ec2 = &cx.clients.ec2;
-        let attached = observed.fields.get("attachedVpc").cloned().unwrap_or_default();
+        let attached = observed
+            .fields
+            .get("attachedVpc")
+            .cloned()
+            .unwrap_or_default();
         for vpc in super::set_items(&attached) {
             ec2.detach_internet_gateway()
                 .internet_gateway_id(&observed.id)
@@ -114,10 +123,22 @@ impl Resource for InternetGateway {
             .send()
             .await
             .map_err(sdk("AttachInternetGateway"))?;
-        Ok(created(key, id, self.desired(key, cx, inputs), id_outputs(id)))
+        Ok(created(
+            key,
+            id,
+            self.desired(key, cx, inputs),
+            id_outputs(id),
+        ))
     }
 
-    async fn update(&self, _key: &str, cx: &Context, inputs: &Inputs, current: &Observed, changes: &[Change]) -> Result<(), AwsError> {
+    async fn update(
+        &self,
+        _key: &str,
+        cx: &Context,
+        inputs: &Inputs,
+        current: &Observed,
+        changes: &[Change],
+    ) -> Result<(), AwsError> {
         if let Some(change) = changed(changes, "attachedVpc") {
             let ec2 = &cx.clients.ec2;
             for vpc in super::set_items(change.from.as_deref().unwrap_or_default()) {

@@ -61,7 +61,11 @@ pub(crate) fn owned_filter(cx: &Context) -> Filter {
 }
 
 /// Tags of `component` for the create call itself.
-pub(crate) fn tag_spec(cx: &Context, resource_type: ResourceType, component: &str) -> TagSpecification {
+pub(crate) fn tag_spec(
+    cx: &Context,
+    resource_type: ResourceType,
+    component: &str,
+) -> TagSpecification {
     let mut spec = TagSpecification::builder().resource_type(resource_type);
     for (key, value) in cx.identity.tags(component) {
         spec = spec.tags(Tag::builder().key(key).value(value).build());
@@ -71,22 +75,34 @@ pub(crate) fn tag_spec(cx: &Context, resource_type: ResourceType, component: &st
 
 pub(crate) fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
     tags.iter()
-        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
         .collect()
 }
 
 /// The node key of a resource if it belongs to this stack.
 pub(crate) fn component(cx: &Context, tags: &BTreeMap<String, String>) -> Option<String> {
-    (tags.get(TAG_UID) == Some(&cx.identity.uid)).then(|| tags.get(TAG_COMPONENT).cloned().unwrap_or_default())
+    (tags.get(TAG_UID) == Some(&cx.identity.uid))
+        .then(|| tags.get(TAG_COMPONENT).cloned().unwrap_or_default())
 }
 
 /// Observed tags as comparable fields.
 pub(crate) fn tag_fields(tags: &BTreeMap<String, String>) -> Fields {
-    tags.iter().map(|(k, v)| (format!("tag:{k}"), v.clone())).collect()
+    tags.iter()
+        .map(|(k, v)| (format!("tag:{k}"), v.clone()))
+        .collect()
 }
 
 /// Desired fields: `fields` plus the identity tags of `key`.
-pub(crate) fn with_tags(cx: &Context, key: &str, fields: impl IntoIterator<Item = (&'static str, String)>) -> Fields {
+pub(crate) fn with_tags(
+    cx: &Context,
+    key: &str,
+    fields: impl IntoIterator<Item = (&'static str, String)>,
+) -> Fields {
     let mut out = cx.identity.tag_fields(key);
     out.extend(fields.into_iter().map(|(k, v)| (k.to_string(), v)));
     out
@@ -96,7 +112,11 @@ pub(crate) fn with_tags(cx: &Context, key: &str, fields: impl IntoIterator<Item 
 pub(crate) async fn retag(cx: &Context, id: &str, changes: &[Change]) -> Result<(), AwsError> {
     let tags: Vec<Tag> = changes
         .iter()
-        .filter_map(|c| c.field.strip_prefix("tag:").map(|k| Tag::builder().key(k).value(&c.to).build()))
+        .filter_map(|c| {
+            c.field
+                .strip_prefix("tag:")
+                .map(|k| Tag::builder().key(k).value(&c.to).build())
+        })
         .collect();
     if tags.is_empty() {
         return Ok(());

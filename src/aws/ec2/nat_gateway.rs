@@ -6,8 +6,14 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{NatGateway as AwsNat, NatGatewayState, ResourceType};
 
 use super::vpc::missing;
-use super::{changes_beyond_tags, component, created, id_outputs, owned_filter, retag, sdk, tag_fields, tag_map, tag_spec, with_tags};
-use crate::engine::{AwsError, Change, Context, Deletion, ErrorClass, Fields, Inputs, Kind, KindOps, Observed, Resource, Status};
+use super::{
+    changes_beyond_tags, component, created, id_outputs, owned_filter, retag, sdk, tag_fields,
+    tag_map, tag_spec, with_tags,
+};
+use crate::engine::{
+    AwsError, Change, Context, Deletion, ErrorClass, Fields, Inputs, Kind, KindOps, Observed,
+    Resource, Status,
+};
 
 pub struct NatGatewayKind;
 pub static NAT_GATEWAY: NatGatewayKind = NatGatewayKind;
@@ -103,7 +109,10 @@ impl Resource for NatGateway {
         with_tags(
             cx,
             key,
-            [("subnet", inputs.get(&self.subnet, "id")), ("address", inputs.get(&self.address, "id"))],
+            [
+                ("subnet", inputs.get(&self.subnet, "id")),
+                ("address", inputs.get(&self.address, "id")),
+            ],
         )
     }
 
@@ -118,8 +127,12 @@ impl Resource for NatGateway {
             .send()
             .await
             .map_err(sdk("CreateNatGateway"))?;
-        let nat = created_nat.nat_gateway().ok_or_else(|| missing("CreateNatGateway"))?;
-        let id = nat.nat_gateway_id().ok_or_else(|| missing("CreateNatGateway"))?;
+        let nat = created_nat
+            .nat_gateway()
+            .ok_or_else(|| missing("CreateNatGateway"))?;
+        let id = nat
+            .nat_gateway_id()
+            .ok_or_else(|| missing("CreateNatGateway"))?;
         let mut observed = created(key, id, self.desired(key, cx, inputs), id_outputs(id));
         if nat.state() != Some(&NatGatewayState::Available) {
             observed.status = Status::Pending("pending".into());
@@ -127,7 +140,14 @@ impl Resource for NatGateway {
         Ok(observed)
     }
 
-    async fn update(&self, _key: &str, cx: &Context, _inputs: &Inputs, current: &Observed, changes: &[Change]) -> Result<(), AwsError> {
+    async fn update(
+        &self,
+        _key: &str,
+        cx: &Context,
+        _inputs: &Inputs,
+        current: &Observed,
+        changes: &[Change],
+    ) -> Result<(), AwsError> {
         if changes_beyond_tags(changes).next().is_some() {
             // A NAT gateway cannot move: replace it. The next pass creates
             // the new one once this one is gone.

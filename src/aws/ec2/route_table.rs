@@ -7,8 +7,13 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, RouteTable as AwsRouteTable};
 
 use super::vpc::missing;
-use super::{changed, component, created, owned_filter, retag, sdk, set_field, set_items, tag_fields, tag_map, tag_spec, with_tags};
-use crate::engine::{AwsError, Change, Context, Deletion, Fields, Inputs, Kind, KindOps, Observed, Resource, Status};
+use super::{
+    changed, component, created, owned_filter, retag, sdk, set_field, set_items, tag_fields,
+    tag_map, tag_spec, with_tags,
+};
+use crate::engine::{
+    AwsError, Change, Context, Deletion, Fields, Inputs, Kind, KindOps, Observed, Resource, Status,
+};
 
 pub struct RouteTableKind;
 pub static ROUTE_TABLE: RouteTableKind = RouteTableKind;
@@ -27,7 +32,10 @@ fn observed(cx: &Context, table: &AwsRouteTable) -> Option<Observed> {
     let id = table.route_table_id()?.to_string();
     let routes = table.routes().iter().filter_map(|r| {
         let destination = r.destination_cidr_block()?;
-        let target = r.nat_gateway_id().or(r.gateway_id()).filter(|t| *t != "local")?;
+        let target = r
+            .nat_gateway_id()
+            .or(r.gateway_id())
+            .filter(|t| *t != "local")?;
         Some(format!("{destination}={target}"))
     });
     let associations: Vec<(&str, &str)> = table
@@ -39,9 +47,16 @@ fn observed(cx: &Context, table: &AwsRouteTable) -> Option<Observed> {
     let mut fields = tag_fields(&tags);
     fields.insert("vpc".into(), table.vpc_id().unwrap_or_default().into());
     fields.insert("routes".into(), set_field(routes));
-    fields.insert("subnets".into(), set_field(associations.iter().map(|(s, _)| *s)));
+    fields.insert(
+        "subnets".into(),
+        set_field(associations.iter().map(|(s, _)| *s)),
+    );
     let mut outputs = Fields::from([("id".to_string(), id.clone())]);
-    outputs.extend(associations.iter().map(|(s, a)| (format!("association:{s}"), a.to_string())));
+    outputs.extend(
+        associations
+            .iter()
+            .map(|(s, a)| (format!("association:{s}"), a.to_string())),
+    );
     Some(Observed {
         component,
         id,
@@ -105,15 +120,35 @@ impl RouteTable {
             .collect()
     }
 
-    async fn create_route(cx: &Context, table: &str, destination: &str, target: &str, replace: bool) -> Result<(), AwsError> {
+    async fn create_route(
+        cx: &Context,
+        table: &str,
+        destination: &str,
+        target: &str,
+        replace: bool,
+    ) -> Result<(), AwsError> {
         let ec2 = &cx.clients.ec2;
         if replace {
-            let call = ec2.replace_route().route_table_id(table).destination_cidr_block(destination);
-            let call = if target.starts_with("nat-") { call.nat_gateway_id(target) } else { call.gateway_id(target) };
+            let call = ec2
+                .replace_route()
+                .route_table_id(table)
+                .destination_cidr_block(destination);
+            let call = if target.starts_with("nat-") {
+                call.nat_gateway_id(target)
+            } else {
+                call.gateway_id(target)
+            };
             call.send().await.map_err(sdk("ReplaceRoute"))?;
         } else {
-            let call = ec2.create_route().route_table_id(table).destination_cidr_block(destination);
-            let call = if target.starts_with("nat-") { call.nat_gateway_id(target) } else { call.gateway_id(target) };
+            let call = ec2
+                .create_route()
+                .route_table_id(table)
+                .destination_cidr_block(destination);
+            let call = if target.starts_with("nat-") {
+                call.nat_gateway_id(target)
+            } else {
+                call.gateway_id(target)
+            };
             call.send().await.map_err(sdk("CreateRoute"))?;
         }
         Ok(())
@@ -144,8 +179,14 @@ impl Resource for RouteTable {
             key,
             [
                 ("vpc", inputs.get(&self.vpc, "id")),
-                ("routes", set_field(self.routes(inputs).iter().map(|(d, t)| format!("{d}={t}")))),
-                ("subnets", set_field(self.subnets.iter().map(|s| inputs.get(s, "id")))),
+                (
+                    "routes",
+                    set_field(self.routes(inputs).iter().map(|(d, t)| format!("{d}={t}"))),
+                ),
+                (
+                    "subnets",
+                    set_field(self.subnets.iter().map(|s| inputs.get(s, "id"))),
+                ),
             ],
         )
     }
@@ -171,10 +212,22 @@ impl Resource for RouteTable {
         for subnet in &self.subnets {
             Self::associate(cx, &id, &inputs.require(subnet, "id")?).await?;
         }
-        Ok(created(key, &id, self.desired(key, cx, inputs), Fields::from([("id".into(), id.clone())])))
+        Ok(created(
+            key,
+            &id,
+            self.desired(key, cx, inputs),
+            Fields::from([("id".into(), id.clone())]),
+        ))
     }
 
-    async fn update(&self, _key: &str, cx: &Context, inputs: &Inputs, current: &Observed, changes: &[Change]) -> Result<(), AwsError> {
+    async fn update(
+        &self,
+        _key: &str,
+        cx: &Context,
+        inputs: &Inputs,
+        current: &Observed,
+        changes: &[Change],
+    ) -> Result<(), AwsError> {
         let ec2 = &cx.clients.ec2;
         if let Some(change) = changed(changes, "routes") {
             let have: Vec<(&str, &str)> = set_items(change.from.as_deref().unwrap_or_default())
@@ -185,11 +238,16 @@ impl Resource for RouteTable {
             for (destination, target) in &want {
                 match have.iter().find(|(d, _)| d == destination) {
                     Some((_, t)) if t == target => {}
-                    Some(_) => Self::create_route(cx, &current.id, destination, target, true).await?,
+                    Some(_) => {
+                        Self::create_route(cx, &current.id, destination, target, true).await?
+                    }
                     None => Self::create_route(cx, &current.id, destination, target, false).await?,
                 }
             }
-            for (destination, _) in have.iter().filter(|(d, _)| !want.iter().any(|(w, _)| w == d)) {
+            for (destination, _) in have
+                .iter()
+                .filter(|(d, _)| !want.iter().any(|(w, _)| w == d))
+            {
                 ec2.delete_route()
                     .route_table_id(&current.id)
                     .destination_cidr_block(*destination)

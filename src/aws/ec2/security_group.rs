@@ -4,12 +4,19 @@
 //! send nothing out.
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, SecurityGroup as AwsGroup, UserIdGroupPair};
+use aws_sdk_ec2::types::{
+    IpPermission, IpRange, ResourceType, SecurityGroup as AwsGroup, UserIdGroupPair,
+};
 
 use super::vpc::missing;
-use super::{changed, component, created, id_outputs, owned_filter, retag, sdk, set_field, set_items, tag_fields, tag_map, tag_spec, with_tags};
+use super::{
+    changed, component, created, id_outputs, owned_filter, retag, sdk, set_field, set_items,
+    tag_fields, tag_map, tag_spec, with_tags,
+};
 use crate::blueprint::naming::NameRule;
-use crate::engine::{AwsError, Change, Context, Deletion, Fields, Inputs, Kind, KindOps, Observed, Resource, Status};
+use crate::engine::{
+    AwsError, Change, Context, Deletion, Fields, Inputs, Kind, KindOps, Observed, Resource, Status,
+};
 
 pub struct SecurityGroupKind;
 pub static SECURITY_GROUP: SecurityGroupKind = SecurityGroupKind;
@@ -31,11 +38,17 @@ pub struct Rule {
 
 impl Rule {
     pub fn from_cidr(port: i32, cidr: &str) -> Self {
-        Self { port, source: Source::Cidr(cidr.into()) }
+        Self {
+            port,
+            source: Source::Cidr(cidr.into()),
+        }
     }
 
     pub fn from_group(port: i32, group: &str) -> Self {
-        Self { port, source: Source::Group(group.into()) }
+        Self {
+            port,
+            source: Source::Group(group.into()),
+        }
     }
 }
 
@@ -60,10 +73,24 @@ fn canonical(permissions: &[IpPermission]) -> Vec<String> {
         let prefix = if protocol == "-1" {
             "all".to_string()
         } else {
-            format!("{protocol}:{}-{}", p.from_port().unwrap_or(0), p.to_port().unwrap_or(0))
+            format!(
+                "{protocol}:{}-{}",
+                p.from_port().unwrap_or(0),
+                p.to_port().unwrap_or(0)
+            )
         };
-        out.extend(p.ip_ranges().iter().filter_map(|r| r.cidr_ip()).map(|c| format!("{prefix}:{c}")));
-        out.extend(p.user_id_group_pairs().iter().filter_map(|g| g.group_id()).map(|g| format!("{prefix}:{g}")));
+        out.extend(
+            p.ip_ranges()
+                .iter()
+                .filter_map(|r| r.cidr_ip())
+                .map(|c| format!("{prefix}:{c}")),
+        );
+        out.extend(
+            p.user_id_group_pairs()
+                .iter()
+                .filter_map(|g| g.group_id())
+                .map(|g| format!("{prefix}:{g}")),
+        );
     }
     out
 }
@@ -83,9 +110,13 @@ fn permission(rule: &str) -> IpPermission {
         None => builder.ip_protocol("-1"),
     };
     if source.starts_with("sg-") {
-        builder.user_id_group_pairs(UserIdGroupPair::builder().group_id(source).build()).build()
+        builder
+            .user_id_group_pairs(UserIdGroupPair::builder().group_id(source).build())
+            .build()
     } else {
-        builder.ip_ranges(IpRange::builder().cidr_ip(source).build()).build()
+        builder
+            .ip_ranges(IpRange::builder().cidr_ip(source).build())
+            .build()
     }
 }
 
@@ -95,8 +126,14 @@ fn observed(cx: &Context, group: &AwsGroup) -> Option<Observed> {
     let id = group.group_id()?.to_string();
     let mut fields = tag_fields(&tags);
     fields.insert("vpc".into(), group.vpc_id().unwrap_or_default().into());
-    fields.insert("ingress".into(), set_field(canonical(group.ip_permissions())));
-    fields.insert("egress".into(), set_field(canonical(group.ip_permissions_egress())));
+    fields.insert(
+        "ingress".into(),
+        set_field(canonical(group.ip_permissions())),
+    );
+    fields.insert(
+        "egress".into(),
+        set_field(canonical(group.ip_permissions_egress())),
+    );
     Some(Observed {
         component,
         outputs: id_outputs(&id),
@@ -134,20 +171,28 @@ impl KindOps for SecurityGroupKind {
 
     async fn delete(&self, cx: &Context, observed: &Observed) -> Result<Deletion, AwsError> {
         // Rules naming other groups would keep those groups in use.
-        let referencing: Vec<IpPermission> = set_items(observed.fields.get("ingress").map_or("", String::as_str))
-            .into_iter()
-            .filter(|r| r.contains(":sg-"))
-            .map(permission)
-            .collect();
+        let referencing: Vec<IpPermission> =
+            set_items(observed.fields.get("ingress").map_or("", String::as_str))
+                .into_iter()
+                .filter(|r| r.contains(":sg-"))
+                .map(permission)
+                .collect();
         if !referencing.is_empty() {
-            cx.clients
+            let revoked = cx
+                .clients
                 .ec2
                 .revoke_security_group_ingress()
                 .group_id(&observed.id)
                 .set_ip_permissions(Some(referencing))
                 .send()
                 .await
-                .map_err(sdk("RevokeSecurityGroupIngress"))?;
+                .map_err(sdk("RevokeSecurityGroupIngress"));
+            // The group a rule names may be gone already; that rule then
+            // no longer holds anything, and this group still has to go.
+            match revoked {
+                Err(error) if !error.is_not_found() => return Err(error),
+                _ => {}
+            }
         }
         cx.clients
             .ec2
@@ -175,10 +220,19 @@ impl SecurityGroup {
     }
 
     fn egress(&self) -> Vec<String> {
-        if self.egress { vec![ALL_EGRESS.to_string()] } else { Vec::new() }
+        if self.egress {
+            vec![ALL_EGRESS.to_string()]
+        } else {
+            Vec::new()
+        }
     }
 
-    async fn authorize(cx: &Context, id: &str, ingress: bool, rules: &[&str]) -> Result<(), AwsError> {
+    async fn authorize(
+        cx: &Context,
+        id: &str,
+        ingress: bool,
+        rules: &[&str],
+    ) -> Result<(), AwsError> {
         if rules.is_empty() {
             return Ok(());
         }
@@ -227,7 +281,13 @@ impl SecurityGroup {
     }
 
     /// Makes one direction's rules exactly `want`, from `have`.
-    async fn converge_rules(cx: &Context, id: &str, ingress: bool, have: &str, want: &str) -> Result<(), AwsError> {
+    async fn converge_rules(
+        cx: &Context,
+        id: &str,
+        ingress: bool,
+        have: &str,
+        want: &str,
+    ) -> Result<(), AwsError> {
         let (have, want) = (set_items(have), set_items(want));
         let missing: Vec<&str> = want.iter().filter(|r| !have.contains(r)).copied().collect();
         let extra: Vec<&str> = have.iter().filter(|r| !want.contains(r)).copied().collect();
@@ -271,20 +331,47 @@ impl Resource for SecurityGroup {
             .send()
             .await
             .map_err(sdk("CreateSecurityGroup"))?;
-        let id = group.group_id().ok_or_else(|| missing("CreateSecurityGroup"))?;
+        let id = group
+            .group_id()
+            .ok_or_else(|| missing("CreateSecurityGroup"))?;
         let ingress = self.ingress(inputs);
-        Self::authorize(cx, id, true, &ingress.iter().map(String::as_str).collect::<Vec<_>>()).await?;
+        Self::authorize(
+            cx,
+            id,
+            true,
+            &ingress.iter().map(String::as_str).collect::<Vec<_>>(),
+        )
+        .await?;
         if !self.egress {
             // New groups allow all egress; these groups must send nothing.
             Self::revoke(cx, id, false, &[ALL_EGRESS]).await?;
         }
-        Ok(created(key, id, self.desired(key, cx, inputs), id_outputs(id)))
+        Ok(created(
+            key,
+            id,
+            self.desired(key, cx, inputs),
+            id_outputs(id),
+        ))
     }
 
-    async fn update(&self, _key: &str, cx: &Context, _inputs: &Inputs, current: &Observed, changes: &[Change]) -> Result<(), AwsError> {
+    async fn update(
+        &self,
+        _key: &str,
+        cx: &Context,
+        _inputs: &Inputs,
+        current: &Observed,
+        changes: &[Change],
+    ) -> Result<(), AwsError> {
         for (field, ingress) in [("ingress", true), ("egress", false)] {
             if let Some(change) = changed(changes, field) {
-                Self::converge_rules(cx, &current.id, ingress, change.from.as_deref().unwrap_or_default(), &change.to).await?;
+                Self::converge_rules(
+                    cx,
+                    &current.id,
+                    ingress,
+                    change.from.as_deref().unwrap_or_default(),
+                    &change.to,
+                )
+                .await?;
             }
         }
         retag(cx, &current.id, changes).await

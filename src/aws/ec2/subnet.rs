@@ -5,8 +5,13 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, Subnet as AwsSubnet, SubnetState};
 
 use super::vpc::missing;
-use super::{component, created, owned_filter, retag, sdk, tag_fields, tag_map, tag_spec, with_tags};
-use crate::engine::{AwsError, Change, Context, Deletion, ErrorClass, Fields, Inputs, Kind, KindOps, Observed, Resource, Status};
+use super::{
+    component, created, owned_filter, retag, sdk, tag_fields, tag_map, tag_spec, with_tags,
+};
+use crate::engine::{
+    AwsError, Change, Context, Deletion, ErrorClass, Fields, Inputs, Kind, KindOps, Observed,
+    Resource, Status,
+};
 
 pub struct SubnetKind;
 pub static SUBNET: SubnetKind = SubnetKind;
@@ -23,8 +28,14 @@ fn observed(cx: &Context, subnet: &AwsSubnet) -> Option<Observed> {
     let component = component(cx, &tags)?;
     let id = subnet.subnet_id()?.to_string();
     let mut fields = tag_fields(&tags);
-    fields.insert("cidr".into(), subnet.cidr_block().unwrap_or_default().into());
-    fields.insert("zone".into(), subnet.availability_zone().unwrap_or_default().into());
+    fields.insert(
+        "cidr".into(),
+        subnet.cidr_block().unwrap_or_default().into(),
+    );
+    fields.insert(
+        "zone".into(),
+        subnet.availability_zone().unwrap_or_default().into(),
+    );
     fields.insert("vpc".into(), subnet.vpc_id().unwrap_or_default().into());
     Some(Observed {
         component,
@@ -40,7 +51,10 @@ fn observed(cx: &Context, subnet: &AwsSubnet) -> Option<Observed> {
 }
 
 fn outputs(id: &str, zone: &str) -> Fields {
-    Fields::from([("id".into(), id.to_string()), ("zone".into(), zone.to_string())])
+    Fields::from([
+        ("id".into(), id.to_string()),
+        ("zone".into(), zone.to_string()),
+    ])
 }
 
 #[async_trait]
@@ -114,16 +128,31 @@ impl Resource for Subnet {
             .subnet()
             .and_then(|s| s.subnet_id())
             .ok_or_else(|| missing("CreateSubnet"))?;
-        Ok(created(key, id, self.desired(key, cx, inputs), outputs(id, &self.zone)))
+        Ok(created(
+            key,
+            id,
+            self.desired(key, cx, inputs),
+            outputs(id, &self.zone),
+        ))
     }
 
-    async fn update(&self, _key: &str, cx: &Context, _inputs: &Inputs, current: &Observed, changes: &[Change]) -> Result<(), AwsError> {
+    async fn update(
+        &self,
+        _key: &str,
+        cx: &Context,
+        _inputs: &Inputs,
+        current: &Observed,
+        changes: &[Change],
+    ) -> Result<(), AwsError> {
         if let Some(change) = super::changes_beyond_tags(changes).next() {
             return Err(AwsError::new(
                 ErrorClass::Terminal,
                 "UpdateSubnet",
                 "ImmutableField",
-                format!("subnet {} cannot change in place ({change}); delete it to let stackops recreate it", current.id),
+                format!(
+                    "subnet {} cannot change in place ({change}); delete it to let stackops recreate it",
+                    current.id
+                ),
             ));
         }
         retag(cx, &current.id, changes).await

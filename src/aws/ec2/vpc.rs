@@ -5,7 +5,10 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Vpc as AwsVpc, VpcState};
 
 use super::{component, owned_filter, retag, sdk, tag_fields, tag_map, tag_spec, with_tags};
-use crate::engine::{AwsError, Change, Context, Deletion, ErrorClass, Fields, Inputs, Kind, KindOps, Observed, Resource, Status};
+use crate::engine::{
+    AwsError, Change, Context, Deletion, ErrorClass, Fields, Inputs, Kind, KindOps, Observed,
+    Resource, Status,
+};
 
 pub struct VpcKind;
 pub static VPC: VpcKind = VpcKind;
@@ -108,11 +111,26 @@ impl Resource for Vpc {
             .send()
             .await
             .map_err(sdk("ModifyVpcAttribute"))?;
-        let outputs = Fields::from([("id".into(), id.to_string()), ("cidr".into(), self.cidr.clone())]);
-        Ok(super::created(key, id, self.desired(key, cx, inputs), outputs))
+        let outputs = Fields::from([
+            ("id".into(), id.to_string()),
+            ("cidr".into(), self.cidr.clone()),
+        ]);
+        Ok(super::created(
+            key,
+            id,
+            self.desired(key, cx, inputs),
+            outputs,
+        ))
     }
 
-    async fn update(&self, _key: &str, cx: &Context, _inputs: &Inputs, current: &Observed, changes: &[Change]) -> Result<(), AwsError> {
+    async fn update(
+        &self,
+        _key: &str,
+        cx: &Context,
+        _inputs: &Inputs,
+        current: &Observed,
+        changes: &[Change],
+    ) -> Result<(), AwsError> {
         if let Some(change) = super::changed(changes, "cidr") {
             // The CRD makes the CIDR immutable; reaching here means the VPC
             // was replaced out of band.
@@ -120,7 +138,10 @@ impl Resource for Vpc {
                 ErrorClass::Terminal,
                 "UpdateVpc",
                 "ImmutableField",
-                format!("the VPC's CIDR is {:?}, the spec says {:?}; a VPC's CIDR cannot change", change.from, change.to),
+                format!(
+                    "the VPC's CIDR is {:?}, the spec says {:?}; a VPC's CIDR cannot change",
+                    change.from, change.to
+                ),
             ));
         }
         retag(cx, &current.id, changes).await
@@ -128,5 +149,10 @@ impl Resource for Vpc {
 }
 
 pub(crate) fn missing(operation: &str) -> AwsError {
-    AwsError::new(ErrorClass::Retryable, operation, "IncompleteResponse", "the response lacked the new resource")
+    AwsError::new(
+        ErrorClass::Retryable,
+        operation,
+        "IncompleteResponse",
+        "the response lacked the new resource",
+    )
 }

@@ -5,8 +5,13 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, VpcEndpoint as AwsEndpoint, VpcEndpointType};
 
 use super::vpc::missing;
-use super::{changed, component, created, id_outputs, owned_filter, retag, sdk, set_field, set_items, tag_fields, tag_map, tag_spec, with_tags};
-use crate::engine::{AwsError, Change, Context, Deletion, Fields, Inputs, Kind, KindOps, Observed, Resource, Status};
+use super::{
+    changed, component, created, id_outputs, owned_filter, retag, sdk, set_field, set_items,
+    tag_fields, tag_map, tag_spec, with_tags,
+};
+use crate::engine::{
+    AwsError, Change, Context, Deletion, Fields, Inputs, Kind, KindOps, Observed, Resource, Status,
+};
 
 pub struct VpcEndpointKind;
 pub static VPC_ENDPOINT: VpcEndpointKind = VpcEndpointKind;
@@ -23,7 +28,10 @@ fn service(cx: &Context) -> String {
 
 fn observed(cx: &Context, endpoint: &AwsEndpoint) -> Option<Observed> {
     // AWS spells these states capitalised, some emulators in lower case.
-    let state = endpoint.state().map(|s| s.as_str().to_ascii_lowercase()).unwrap_or_default();
+    let state = endpoint
+        .state()
+        .map(|s| s.as_str().to_ascii_lowercase())
+        .unwrap_or_default();
     let status = match state.as_str() {
         "deleted" | "deleting" | "failed" | "rejected" | "expired" => return None,
         "available" | "" => Status::Ready,
@@ -34,8 +42,14 @@ fn observed(cx: &Context, endpoint: &AwsEndpoint) -> Option<Observed> {
     let id = endpoint.vpc_endpoint_id()?.to_string();
     let mut fields = tag_fields(&tags);
     fields.insert("vpc".into(), endpoint.vpc_id().unwrap_or_default().into());
-    fields.insert("service".into(), endpoint.service_name().unwrap_or_default().into());
-    fields.insert("routeTables".into(), set_field(endpoint.route_table_ids().iter().map(String::as_str)));
+    fields.insert(
+        "service".into(),
+        endpoint.service_name().unwrap_or_default().into(),
+    );
+    fields.insert(
+        "routeTables".into(),
+        set_field(endpoint.route_table_ids().iter().map(String::as_str)),
+    );
     Some(Observed {
         component,
         outputs: id_outputs(&id),
@@ -96,7 +110,10 @@ impl Resource for VpcEndpoint {
             [
                 ("vpc", inputs.get(&self.vpc, "id")),
                 ("service", service(cx)),
-                ("routeTables", set_field(self.route_tables.iter().map(|t| inputs.get(t, "id")))),
+                (
+                    "routeTables",
+                    set_field(self.route_tables.iter().map(|t| inputs.get(t, "id"))),
+                ),
             ],
         )
     }
@@ -123,15 +140,35 @@ impl Resource for VpcEndpoint {
             .vpc_endpoint()
             .and_then(|e| e.vpc_endpoint_id())
             .ok_or_else(|| missing("CreateVpcEndpoint"))?;
-        Ok(created(key, id, self.desired(key, cx, inputs), id_outputs(id)))
+        Ok(created(
+            key,
+            id,
+            self.desired(key, cx, inputs),
+            id_outputs(id),
+        ))
     }
 
-    async fn update(&self, _key: &str, cx: &Context, _inputs: &Inputs, current: &Observed, changes: &[Change]) -> Result<(), AwsError> {
+    async fn update(
+        &self,
+        _key: &str,
+        cx: &Context,
+        _inputs: &Inputs,
+        current: &Observed,
+        changes: &[Change],
+    ) -> Result<(), AwsError> {
         if let Some(change) = changed(changes, "routeTables") {
             let have = set_items(change.from.as_deref().unwrap_or_default());
             let want = set_items(&change.to);
-            let add: Vec<String> = want.iter().filter(|t| !have.contains(t)).map(|t| t.to_string()).collect();
-            let remove: Vec<String> = have.iter().filter(|t| !want.contains(t)).map(|t| t.to_string()).collect();
+            let add: Vec<String> = want
+                .iter()
+                .filter(|t| !have.contains(t))
+                .map(|t| t.to_string())
+                .collect();
+            let remove: Vec<String> = have
+                .iter()
+                .filter(|t| !want.contains(t))
+                .map(|t| t.to_string())
+                .collect();
             cx.clients
                 .ec2
                 .modify_vpc_endpoint()

@@ -1,0 +1,96 @@
+//! `stackops plan | apply | destroy` as a user runs them, against moto
+//! through the standard AWS environment variables.
+
+mod support;
+
+use std::process::{Command, Output};
+
+use support::moto::MotoServer;
+
+fn stackops(moto: &MotoServer, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_stackops"))
+        .args(args)
+        .envs(moto.env())
+        .output()
+        .unwrap()
+}
+
+fn example(name: &str) -> String {
+    format!("{}/examples/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn plan_apply_plan_destroy_round_trip() {
+    let moto = MotoServer::start();
+    let file = example("ecommerce.yaml");
+
+    let plan = stackops(&moto, &["plan", "-f", &file]);
+    let stdout = String::from_utf8_lossy(&plan.stdout);
+    assert_eq!(plan.status.code(), Some(2), "changes pending: {stdout}");
+    assert!(stdout.contains("+ network/vpc"), "{stdout}");
+    assert!(
+        stdout.contains("Plan: 18 to create, 0 to update, 0 to delete, 0 unchanged."),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Not yet implemented, nothing is created for: load balancer"),
+        "{stdout}"
+    );
+
+    let apply = stackops(&moto, &["apply", "-f", &file]);
+    let stdout = String::from_utf8_lossy(&apply.stdout);
+    assert_eq!(
+        apply.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&apply.stderr)
+    );
+    assert!(
+        stdout.contains("[pass 1] created VPC network/vpc"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Ready: 18 resources."), "{stdout}");
+
+    let again = stackops(&moto, &["plan", "-f", &file]);
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert_eq!(again.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("Plan: 0 to create, 0 to update, 0 to delete, 18 unchanged."),
+        "{stdout}"
+    );
+    assert!(stdout.contains("(0 mutating"), "{stdout}");
+
+    let destroy = stackops(&moto, &["destroy", "-f", &file]);
+    let stdout = String::from_utf8_lossy(&destroy.stdout);
+    assert_eq!(destroy.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("Destroyed: nothing tagged with this stack is left."),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn an_invalid_spec_is_refused_before_any_aws_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.yaml");
+    let text = std::fs::read_to_string(example("ecommerce.yaml"))
+        .unwrap()
+        .replace("maxSize: 6", "maxSize: 1");
+    std::fs::write(&file, text).unwrap();
+    // Nothing listens on port 9: any AWS call would fail differently.
+    let out = Command::new(env!("CARGO_BIN_EXE_stackops"))
+        .args(["apply", "-f"])
+        .arg(&file)
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("spec.app.minSize: minSize must not exceed maxSize"),
+        "{stderr}"
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("AWS calls"));
+}

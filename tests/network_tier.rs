@@ -1,0 +1,329 @@
+//! The engine and the network tier against a real moto server: create,
+//! zero-write steady state, drift, crash safety, teardown, retries and
+//! terminal errors.
+
+mod support;
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ec2::types::{IpPermission, IpRange, Tag};
+use stackops::api::status::ResourceState;
+use stackops::aws::ec2::Vpc;
+use stackops::engine::{Action, ErrorClass, Graph, Node};
+use support::moto::MotoServer;
+use support::proxy::{FaultProxy, Faults};
+use support::stack::{TestStack, example};
+
+fn expected_booking() -> BTreeMap<&'static str, usize> {
+    BTreeMap::from([
+        ("VPC", 1),
+        ("Subnet", 9),
+        ("InternetGateway", 1),
+        ("ElasticIP", 3),
+        ("SecurityGroup", 4),
+        ("NatGateway", 3),
+        ("RouteTable", 5),
+        ("VPCEndpoint", 1),
+    ])
+}
+
+fn expected_ecommerce() -> BTreeMap<&'static str, usize> {
+    BTreeMap::from([
+        ("VPC", 1),
+        ("Subnet", 6),
+        ("InternetGateway", 1),
+        ("ElasticIP", 1),
+        ("SecurityGroup", 3),
+        ("NatGateway", 1),
+        ("RouteTable", 4),
+        ("VPCEndpoint", 1),
+    ])
+}
+
+fn nothing() -> BTreeMap<&'static str, usize> {
+    expected_booking().into_keys().map(|k| (k, 0)).collect()
+}
+
+#[tokio::test]
+async fn apply_creates_everything_and_a_second_apply_makes_no_write() {
+    let moto = MotoServer::start();
+    let stack = TestStack::new(&moto.endpoint, &example("booking.yaml"), "uid-steady").await;
+    let first = stack.converge(&stack.cx, 5).await;
+    assert!(
+        first.converged,
+        "{:?}",
+        first
+            .nodes
+            .iter()
+            .filter(|n| !n.is_ready())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(stack.count_by_kind(&stack.cx).await, expected_booking());
+    assert!(first.nodes.iter().all(|n| n.action == Action::Create));
+
+    let cx = stack.reconnect(&moto.endpoint).await;
+    let second = stack.engine().apply(&cx, &stack.blueprint.graph).await;
+    assert!(second.converged);
+    assert_eq!(second.writes, 0);
+    assert_eq!(
+        cx.clients.calls.mutating(),
+        0,
+        "{:?}",
+        cx.clients.calls.mutating_calls()
+    );
+    assert!(second.nodes.iter().all(|n| n.action == Action::NoChange));
+    // One describe per kind: the observation is batched by tag filter.
+    assert_eq!(cx.clients.calls.total(), expected_booking().len() as u64);
+}
+
+#[tokio::test]
+async fn drift_out_of_band_is_planned_then_corrected() {
+    let moto = MotoServer::start();
+    let stack = TestStack::new(&moto.endpoint, &example("ecommerce.yaml"), "uid-drift").await;
+    let created = stack.converge(&stack.cx, 5).await;
+    assert!(created.converged);
+    let id = |key: &str| created.node(key).and_then(|n| n.id.clone()).unwrap();
+
+    // Someone deletes the public default route, opens SSH on the database
+    // group and strips a subnet's Name tag.
+    let ec2 = &stack.cx.clients.ec2;
+    ec2.delete_route()
+        .route_table_id(id("network/rt-public"))
+        .destination_cidr_block("0.0.0.0/0")
+        .send()
+        .await
+        .unwrap();
+    ec2.authorize_security_group_ingress()
+        .group_id(id("network/sg-db"))
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(22)
+                .to_port(22)
+                .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    ec2.delete_tags()
+        .resources(id("network/subnet-app-1"))
+        .tags(Tag::builder().key("Name").build())
+        .send()
+        .await
+        .unwrap();
+
+    let plan = stack.engine().plan(&stack.cx, &stack.blueprint.graph).await;
+    let changed_fields = |key: &str| match &plan.node(key).unwrap().action {
+        Action::Update(changes) => changes.iter().map(|c| c.field.clone()).collect::<Vec<_>>(),
+        other => panic!("{key}: expected an update, got {other:?}"),
+    };
+    assert_eq!(changed_fields("network/rt-public"), ["routes"]);
+    assert_eq!(changed_fields("network/sg-db"), ["ingress"]);
+    assert_eq!(changed_fields("network/subnet-app-1"), ["tag:Name"]);
+    assert_eq!(
+        plan.nodes
+            .iter()
+            .filter(|n| matches!(n.action, Action::Update(_)))
+            .count(),
+        3
+    );
+
+    let fixed = stack
+        .engine()
+        .apply(&stack.cx, &stack.blueprint.graph)
+        .await;
+    assert!(fixed.converged);
+    assert_eq!(fixed.writes, 3);
+    let after = stack.engine().plan(&stack.cx, &stack.blueprint.graph).await;
+    assert!(
+        !after.has_changes(),
+        "{:?}",
+        after
+            .nodes
+            .iter()
+            .filter(|n| n.action != Action::NoChange)
+            .collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn observe_only_reports_drift_and_writes_nothing() {
+    let moto = MotoServer::start();
+    let stack = TestStack::new(&moto.endpoint, &example("ecommerce.yaml"), "uid-observe").await;
+    let created = stack.converge(&stack.cx, 5).await;
+    let sg = created
+        .node("network/sg-app")
+        .and_then(|n| n.id.clone())
+        .unwrap();
+    stack
+        .cx
+        .clients
+        .ec2
+        .delete_tags()
+        .resources(&sg)
+        .tags(Tag::builder().key("Name").build())
+        .send()
+        .await
+        .unwrap();
+
+    let mut engine = stack.engine();
+    engine.options.managed = false;
+    let cx = stack.reconnect(&moto.endpoint).await;
+    let pass = engine.apply(&cx, &stack.blueprint.graph).await;
+    let node = pass.node("network/sg-app").unwrap();
+    assert_eq!(node.state, ResourceState::Drifted);
+    assert!(matches!(&node.action, Action::Drift(c) if c[0].field == "tag:Name"));
+    assert!(node.message.as_deref().unwrap().contains("ObserveOnly"));
+    assert_eq!(cx.clients.calls.mutating(), 0);
+    assert!(!pass.converged);
+}
+
+#[tokio::test]
+async fn a_crash_after_any_mutating_call_never_duplicates_a_resource() {
+    let moto = MotoServer::start();
+    let proxy = FaultProxy::start(&moto.endpoint);
+    let manifest = example("ecommerce.yaml");
+
+    // How many mutating calls a clean apply makes.
+    let clean = TestStack::new(&moto.endpoint, &manifest, "uid-count").await;
+    assert!(clean.converge(&clean.cx, 5).await.converged);
+    let total = clean.cx.clients.calls.mutating() as usize;
+    assert!(total > 20, "{total}");
+
+    for k in 1..=total {
+        moto.reset();
+        let stack = TestStack::new(&proxy.endpoint, &manifest, &format!("uid-crash-{k}")).await;
+        proxy.recover();
+        proxy.crash_after_mutations(k);
+        let crashed = stack
+            .engine()
+            .apply(&stack.cx, &stack.blueprint.graph)
+            .await;
+        assert!(
+            proxy.has_crashed(),
+            "k={k}: the pass made fewer than {k} writes"
+        );
+        assert!(!crashed.converged, "k={k}");
+        proxy.recover();
+
+        let cx = stack.reconnect(&moto.endpoint).await;
+        let converged = stack.converge(&cx, 5).await;
+        assert!(converged.converged, "k={k}: {:?}", converged.terminal);
+        assert_eq!(
+            stack.count_by_kind(&cx).await,
+            expected_ecommerce(),
+            "k={k}: duplicates or missing"
+        );
+    }
+}
+
+#[tokio::test]
+async fn destroy_leaves_nothing_tagged_from_full_and_partial_states() {
+    let moto = MotoServer::start();
+    let proxy = FaultProxy::start(&moto.endpoint);
+    let manifest = example("booking.yaml");
+
+    let full = TestStack::new(&moto.endpoint, &manifest, "uid-full").await;
+    assert!(full.converge(&full.cx, 5).await.converged);
+    assert!(
+        !full.tagged_arns(&full.cx).await.is_empty(),
+        "the tagging API sees the stack"
+    );
+    let destroyed = full.destroy(&full.cx, 10).await;
+    assert!(destroyed.converged, "{:?}", destroyed.nodes);
+    assert_eq!(full.count_by_kind(&full.cx).await, nothing());
+    assert_eq!(full.tagged_arns(&full.cx).await, Vec::<String>::new());
+
+    for k in [1, 7, 19, 33] {
+        moto.reset();
+        let partial = TestStack::new(&proxy.endpoint, &manifest, &format!("uid-partial-{k}")).await;
+        proxy.recover();
+        proxy.crash_after_mutations(k);
+        partial
+            .engine()
+            .apply(&partial.cx, &partial.blueprint.graph)
+            .await;
+        proxy.recover();
+        let cx = partial.reconnect(&moto.endpoint).await;
+        let destroyed = partial.destroy(&cx, 10).await;
+        assert!(destroyed.converged, "k={k}");
+        assert_eq!(partial.count_by_kind(&cx).await, nothing(), "k={k}");
+        assert_eq!(
+            partial.tagged_arns(&cx).await,
+            Vec::<String>::new(),
+            "k={k}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn throttling_and_server_errors_are_retried_until_converged() {
+    let moto = MotoServer::start();
+    let proxy = FaultProxy::start(&moto.endpoint);
+    proxy.set_faults(Faults {
+        throttle_rate: 0.25,
+        server_error_rate: 0.05,
+        seed: 42,
+        ..Faults::default()
+    });
+    let stack = TestStack::new(&proxy.endpoint, &example("ecommerce.yaml"), "uid-throttle").await;
+    let outcome = stack.converge(&stack.cx, 20).await;
+    assert!(
+        outcome.converged,
+        "{:?}",
+        outcome
+            .nodes
+            .iter()
+            .filter(|n| !n.is_ready())
+            .collect::<Vec<_>>()
+    );
+    let stats = proxy.stats();
+    assert!(stats.throttled > 5 && stats.server_errors > 0, "{stats:?}");
+    assert!(stack.cx.clients.calls.retries() > 0);
+    proxy.set_faults(Faults::default());
+    let cx = stack.reconnect(&moto.endpoint).await;
+    assert_eq!(stack.count_by_kind(&cx).await, expected_ecommerce());
+}
+
+#[tokio::test]
+async fn a_terminal_error_stops_the_pass_without_retries() {
+    let moto = MotoServer::start();
+    let stack = TestStack::new(&moto.endpoint, &example("ecommerce.yaml"), "uid-terminal").await;
+    // A CIDR AWS refuses for a VPC, as if it had slipped past validation.
+    let graph = Graph::new(vec![Node::new(
+        "network/vpc",
+        Vpc {
+            cidr: "10.0.0.0/8".into(),
+        },
+    )])
+    .unwrap();
+    let pass = stack.engine().apply(&stack.cx, &graph).await;
+    let terminal = pass.terminal.clone().expect("a terminal error");
+    assert_eq!(terminal.class, ErrorClass::Terminal);
+    assert_eq!(terminal.operation, "CreateVpc");
+    assert!(
+        !terminal.code.is_empty() && !terminal.message.is_empty(),
+        "{terminal:?}"
+    );
+    let node = pass.node("network/vpc").unwrap();
+    assert_eq!(node.state, ResourceState::Failed);
+    assert!(
+        node.message
+            .as_deref()
+            .unwrap()
+            .starts_with("failed: CreateVpc")
+    );
+    // One attempt: validation errors are not retried.
+    let create_calls: u64 = stack
+        .cx
+        .clients
+        .calls
+        .snapshot()
+        .iter()
+        .filter(|(k, _)| k.operation == "CreateVpc")
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(create_calls, 1);
+    assert_eq!(stack.cx.clients.calls.retries(), 0);
+}

@@ -1,0 +1,146 @@
+//! Running the engine on an example stack against moto, and counting what
+//! exists in AWS afterwards.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_resourcegroupstagging::types::TagFilter;
+use stackops::api::StackManifest;
+use stackops::api::manifest;
+use stackops::aws::calls::CallCounter;
+use stackops::aws::{AwsClients, config, zones};
+use stackops::blueprint::{self, Blueprint};
+use stackops::engine::{Context, Engine, PassOutcome};
+
+use super::moto::settings_for;
+
+/// An example manifest from `examples/`.
+pub fn example(name: &str) -> StackManifest {
+    let path = format!("{}/examples/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(path).unwrap();
+    manifest::load(&text).unwrap().remove(0)
+}
+
+/// A stack ready to run: its blueprint and a context whose calls are counted.
+pub struct TestStack {
+    pub blueprint: Blueprint,
+    pub cx: Context,
+}
+
+impl TestStack {
+    /// `stack` against the AWS endpoint `endpoint`, with resources tagged `uid`.
+    pub async fn new(endpoint: &str, stack: &StackManifest, uid: &str) -> Self {
+        let mut settings = settings_for(endpoint);
+        settings.region = Some(region_of(stack));
+        let sdk = config::sdk_config(&settings).await;
+        let clients = AwsClients::counted(&sdk, CallCounter::default(), &[]);
+        let zones = zones::available_zones(&clients, &region_of(stack))
+            .await
+            .unwrap();
+        let blueprint = blueprint::build(stack, uid, &zones).unwrap();
+        let cx = Context::new(blueprint.identity.clone(), region_of(stack), clients);
+        Self { blueprint, cx }
+    }
+
+    /// The same stack with fresh call counters (and optionally another endpoint).
+    pub async fn reconnect(&self, endpoint: &str) -> Context {
+        let mut settings = settings_for(endpoint);
+        settings.region = Some(self.cx.region.clone());
+        let sdk = config::sdk_config(&settings).await;
+        let clients = AwsClients::counted(&sdk, CallCounter::default(), &[]);
+        Context::new(self.cx.identity.clone(), self.cx.region.clone(), clients)
+    }
+
+    pub fn engine(&self) -> Engine {
+        Engine::new(self.blueprint.options.clone())
+    }
+
+    /// Apply passes until converged (at most `max_passes`).
+    pub async fn converge(&self, cx: &Context, max_passes: usize) -> PassOutcome {
+        let engine = self.engine();
+        let mut last = PassOutcome::default();
+        for _ in 0..max_passes {
+            last = engine.apply(cx, &self.blueprint.graph).await;
+            if last.converged || last.terminal.is_some() {
+                return last;
+            }
+        }
+        last
+    }
+
+    /// Destroy passes until converged (at most `max_passes`).
+    pub async fn destroy(&self, cx: &Context, max_passes: usize) -> PassOutcome {
+        let engine = self.engine();
+        let kinds = blueprint::stack::all_kinds();
+        let mut last = PassOutcome::default();
+        for _ in 0..max_passes {
+            last = engine.destroy(cx, &kinds).await;
+            if last.converged {
+                return last;
+            }
+        }
+        last
+    }
+
+    /// Live resources of the stack per kind name, as the engine observes them.
+    pub async fn count_by_kind(&self, cx: &Context) -> BTreeMap<&'static str, usize> {
+        let mut counts = BTreeMap::new();
+        for kind in blueprint::stack::all_kinds() {
+            let found = kind.observe_all(cx).await.unwrap();
+            counts.insert(kind.name(), found.len());
+        }
+        counts
+    }
+
+    /// ARNs the Resource Groups Tagging API finds with the stack's tag.
+    pub async fn tagged_arns(&self, cx: &Context) -> Vec<String> {
+        let found = cx
+            .clients
+            .tagging
+            .get_resources()
+            .tag_filters(
+                TagFilter::builder()
+                    .key("stackops.io/stack")
+                    .values(self.cx.identity.stack_tag())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let arns: Vec<String> = found
+            .resource_tag_mapping_list()
+            .iter()
+            .filter_map(|m| m.resource_arn().map(str::to_string))
+            .collect();
+        // Deleted NAT gateways stay listed (with their tags) for a while, in
+        // AWS as in moto: they are gone, not leaked.
+        let mut live = Vec::new();
+        for arn in arns {
+            if let Some(id) = arn.split("natgateway/").nth(1) {
+                let found = cx
+                    .clients
+                    .ec2
+                    .describe_nat_gateways()
+                    .nat_gateway_ids(id)
+                    .send()
+                    .await
+                    .unwrap();
+                let deleted = found
+                    .nat_gateways()
+                    .iter()
+                    .all(|n| n.state() == Some(&aws_sdk_ec2::types::NatGatewayState::Deleted));
+                if deleted {
+                    continue;
+                }
+            }
+            live.push(arn);
+        }
+        live
+    }
+}
+
+fn region_of(stack: &StackManifest) -> String {
+    match stack {
+        StackManifest::Ecommerce(s) => s.spec.settings.region.clone(),
+        StackManifest::Booking(s) => s.spec.settings.region.clone(),
+    }
+}
