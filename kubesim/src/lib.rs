@@ -24,8 +24,8 @@
 //!   few defaults), and upstream's wide (priority > 0) printer columns;
 //! - subresources other than `status` (scale, eviction, logs, exec, ...);
 //! - field selectors other than `metadata.name` and `metadata.namespace`;
-//! - consistent snapshots across list pages, and `resourceVersion` semantics on
-//!   list (lists always read the latest state);
+//! - resourceVersions ahead of the store: upstream waits briefly, then answers
+//!   504; kubesim answers exact lists with 400 at once and otherwise ignores them;
 //! - graceful deletion periods (objects go as soon as their finalizers do);
 //! - persistence: state lives in memory for the life of the server.
 //!

@@ -448,6 +448,14 @@ fn list_options(r: &Req) -> Result<ListOptions, ApiError> {
         fields: FieldSelector::parse(r.param("fieldSelector").unwrap_or(""))?,
         limit: r.param("limit").and_then(|l| l.parse().ok()),
         continue_token: r.param("continue").map(String::from),
+        exact_resource_version: match (r.param("resourceVersionMatch"), r.param("resourceVersion"))
+        {
+            (Some("Exact"), Some(rv)) => Some(
+                rv.parse()
+                    .map_err(|_| ApiError::BadRequest(format!("invalid resource version: {rv}")))?,
+            ),
+            _ => None,
+        },
     })
 }
 

@@ -39,8 +39,9 @@ pub struct Event {
     pub type_: EventType,
     pub key: ObjectKey,
     pub object: Value,
-    /// The object before a MODIFIED change: lets a selector-filtered watch turn
-    /// "stopped matching" into DELETED, as the apiserver's watch cache does.
+    /// The object before a MODIFIED or DELETED change: lets a selector-filtered
+    /// watch turn "stopped matching" into DELETED, as the apiserver's watch
+    /// cache does, and lets lists read a past resourceVersion.
     pub old: Option<Value>,
 }
 
@@ -128,11 +129,7 @@ impl Store {
             type_,
             key,
             object: object.clone(),
-            old: if type_ == EventType::Modified {
-                old
-            } else {
-                None
-            },
+            old,
         });
         self.history.push_back(event.clone());
         while self.history.len() > self.history_cap {
@@ -143,6 +140,39 @@ impl Store {
         self.watchers
             .retain(|w| !w.wants(&event.key) || w.tx.send(event.clone()).is_ok());
         object
+    }
+
+    /// The objects of one resource as they were at resourceVersion `at`,
+    /// rebuilt by undoing the history; None once `at` has been compacted.
+    pub fn snapshot(
+        &self,
+        gr: &GroupResource,
+        namespace: Option<&str>,
+        at: u64,
+    ) -> Option<BTreeMap<ObjectKey, Value>> {
+        if at < self.compacted {
+            return None;
+        }
+        let wanted = |k: &ObjectKey| &k.gr == gr && namespace.is_none_or(|ns| ns == k.namespace);
+        let mut objects: BTreeMap<ObjectKey, Value> = self
+            .range(gr, namespace)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for e in self.history.iter().rev().take_while(|e| e.rv > at) {
+            if !wanted(&e.key) {
+                continue;
+            }
+            match (&e.type_, &e.old) {
+                (EventType::Added, _) => {
+                    objects.remove(&e.key);
+                }
+                (_, Some(old)) => {
+                    objects.insert(e.key.clone(), old.clone());
+                }
+                (_, None) => {}
+            }
+        }
+        Some(objects)
     }
 
     /// Starts a watch after `since`. Fails with the oldest resourceVersion still

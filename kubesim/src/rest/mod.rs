@@ -32,6 +32,8 @@ pub struct ListOptions {
     pub fields: FieldSelector,
     pub limit: Option<usize>,
     pub continue_token: Option<String>,
+    /// `resourceVersion` with `resourceVersionMatch=Exact`: list the past.
+    pub exact_resource_version: Option<u64>,
 }
 
 /// Query parameters every write accepts.
@@ -134,6 +136,7 @@ pub fn list(
     ns: Option<&str>,
     opts: &ListOptions,
 ) -> Result<Value> {
+    let current = store.resource_version();
     let (list_rv, after) = match &opts.continue_token {
         Some(token) => {
             let bad = || ApiError::BadRequest("continue key is not valid: invalid token".into());
@@ -141,26 +144,33 @@ pub fn list(
                 .decode(token)
                 .map_err(|_| bad())?;
             let t: ContinueToken = serde_json::from_slice(&raw).map_err(|_| bad())?;
-            if t.rv < store.compacted() {
-                return Err(ApiError::Expired(
-                    "The provided continue parameter is too old to display a consistent list result. \
-                     You can start a new list without the continue parameter, or use the continue token \
-                     in this response to retrieve the remainder of the results. Continuing with the \
-                     provided token results in an inconsistent list - objects that were created, \
-                     modified, or deleted between the time the first chunk was returned and now may \
-                     show up in the list."
-                        .into(),
-                ));
-            }
             (t.rv, Some(t.after))
         }
-        None => (store.resource_version(), None),
+        None => (opts.exact_resource_version.unwrap_or(current), None),
     };
+    if list_rv > current {
+        // Upstream waits briefly for a future version, then answers 504.
+        return Err(ApiError::BadRequest(format!(
+            "Too large resource version: {list_rv}, current: {current}"
+        )));
+    }
     let gr = info.storage_key();
-    // Pages after the first read the current state, not a snapshot at `list_rv`
-    // as etcd would: objects changed between pages may show their newer state.
-    let matching: Vec<(&ObjectKey, &Value)> = store
-        .range(&gr, ns)
+    // Every page of a list reads the same snapshot, as etcd serves it.
+    let snapshot = store.snapshot(&gr, ns, list_rv).ok_or_else(|| {
+        ApiError::Expired(if opts.continue_token.is_some() {
+            "The provided continue parameter is too old to display a consistent list result. \
+             You can start a new list without the continue parameter, or use the continue token \
+             in this response to retrieve the remainder of the results. Continuing with the \
+             provided token results in an inconsistent list - objects that were created, \
+             modified, or deleted between the time the first chunk was returned and now may \
+             show up in the list."
+                .into()
+        } else {
+            "The resourceVersion for the provided list is too old.".to_string()
+        })
+    })?;
+    let matching: Vec<(&ObjectKey, &Value)> = snapshot
+        .iter()
         .filter(|(k, _)| {
             after
                 .as_ref()
