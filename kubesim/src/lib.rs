@@ -23,10 +23,10 @@
 //! - per-kind validation of built-in kinds (only ObjectMeta validation and a
 //!   few defaults), and upstream's wide (priority > 0) printer columns;
 //! - subresources other than `status` (scale, eviction, logs, exec, ...);
-//! - field selectors other than `metadata.name` and `metadata.namespace`;
+//! - field selectors of built-in kinds beyond metadata, Secret `type`,
+//!   Namespace `status.phase` and core Event fields;
 //! - resourceVersions ahead of the store: upstream waits briefly, then answers
 //!   504; kubesim answers exact lists with 400 at once and otherwise ignores them;
-//! - graceful deletion periods (objects go as soon as their finalizers do);
 //! - persistence: state lives in memory for the life of the server.
 //!
 //! ```no_run

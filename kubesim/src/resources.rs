@@ -43,6 +43,8 @@ pub struct ResourceInfo {
     pub storage: bool,
     /// An access review: create-only, answered by the authorizer, never stored.
     pub review: bool,
+    /// Field paths (besides metadata.name/namespace) field selectors may use.
+    pub selectable_fields: Vec<String>,
 }
 
 impl ResourceInfo {
@@ -228,6 +230,29 @@ const BUILTINS: &[Builtin] = &[
     ),
 ];
 
+/// The field selectors upstream supports for the built-in kinds kubesim serves.
+fn builtin_selectable_fields(group: &str, plural: &str) -> Vec<String> {
+    let fields: &[&str] = match (group, plural) {
+        ("", "secrets") => &["type"],
+        ("", "namespaces") => &["status.phase"],
+        ("", "events") => &[
+            "involvedObject.kind",
+            "involvedObject.namespace",
+            "involvedObject.name",
+            "involvedObject.uid",
+            "involvedObject.apiVersion",
+            "involvedObject.resourceVersion",
+            "involvedObject.fieldPath",
+            "reason",
+            "reportingComponent",
+            "source",
+            "type",
+        ],
+        _ => &[],
+    };
+    fields.iter().map(|f| f.to_string()).collect()
+}
+
 #[derive(Debug, Clone)]
 pub struct Registry {
     /// Keyed by (group, version, plural).
@@ -270,6 +295,7 @@ impl Registry {
                 custom: false,
                 storage: true,
                 review: false,
+                selectable_fields: builtin_selectable_fields(group, plural),
             });
         }
         for (plural, kind) in [
@@ -293,6 +319,7 @@ impl Registry {
                 custom: false,
                 storage: true,
                 review: true,
+                selectable_fields: vec![],
             });
         }
         reg
@@ -414,6 +441,13 @@ impl Registry {
                 custom: true,
                 storage: version["storage"] == Value::Bool(true),
                 review: false,
+                selectable_fields: version["selectableFields"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|f| f["jsonPath"].as_str())
+                    .map(|p| p.trim_start_matches('.').to_string())
+                    .collect(),
             });
         }
     }

@@ -109,13 +109,15 @@ fn valid_key(key: &str) -> Option<&str> {
     ok.then_some(key)
 }
 
-/// A field selector over `metadata.name` and `metadata.namespace` (the fields
-/// every resource supports upstream); other fields are refused as upstream does.
+/// A field selector over `metadata.name`, `metadata.namespace` (which every
+/// resource supports) and the resource's own selectable fields (a CRD's
+/// `selectableFields`, a few per built-in kind); other fields are refused as
+/// upstream refuses them.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FieldSelector(Vec<(String, bool, String)>);
 
 impl FieldSelector {
-    pub fn parse(input: &str) -> Result<Self, ApiError> {
+    pub fn parse(input: &str, selectable: &[String]) -> Result<Self, ApiError> {
         let mut terms = Vec::new();
         for term in input.split(',').map(str::trim).filter(|t| !t.is_empty()) {
             let (field, eq, value) = if let Some((f, v)) = term.split_once("!=") {
@@ -130,7 +132,10 @@ impl FieldSelector {
                 )));
             };
             let field = field.trim();
-            if field != "metadata.name" && field != "metadata.namespace" {
+            if field != "metadata.name"
+                && field != "metadata.namespace"
+                && !selectable.iter().any(|s| s == field)
+            {
                 return Err(ApiError::BadRequest(format!(
                     "field label not supported: {field}"
                 )));
@@ -142,18 +147,15 @@ impl FieldSelector {
 
     pub fn matches(&self, obj: &Value) -> bool {
         self.0.iter().all(|(field, eq, value)| {
-            let key = field.trim_start_matches("metadata.");
-            let actual = obj["metadata"][key].as_str().unwrap_or("");
-            (actual == value) == *eq
+            let found = field.split('.').try_fold(obj, |cur, part| cur.get(part));
+            // A missing field reads as the empty string.
+            let actual = match found {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Null) | None => String::new(),
+                Some(other) => other.to_string(),
+            };
+            (&actual == value) == *eq
         })
-    }
-
-    /// The name an `metadata.name=` selector pins, if any (kubectl wait/delete use it).
-    pub fn name(&self) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(f, eq, _)| f == "metadata.name" && *eq)
-            .map(|(_, _, v)| v.as_str())
     }
 }
 
@@ -183,19 +185,36 @@ mod tests {
     #[test]
     fn bad_selector_is_rejected() {
         assert!(LabelSelector::parse("a in b").is_err());
-        assert!(FieldSelector::parse("spec.x=1").is_err());
+        assert!(FieldSelector::parse("spec.x=1", &[]).is_err());
+    }
+
+    #[test]
+    fn selectable_fields() {
+        let fields = vec!["spec.color".to_string(), "spec.size".to_string()];
+        let obj = json!({"spec": {"color": "red", "size": 3}});
+        assert!(
+            FieldSelector::parse("spec.color=red,spec.size=3", &fields)
+                .unwrap()
+                .matches(&obj)
+        );
+        assert!(
+            FieldSelector::parse("spec.color!=blue", &fields)
+                .unwrap()
+                .matches(&obj)
+        );
+        assert!(FieldSelector::parse("spec.other=x", &fields).is_err());
     }
 
     #[test]
     fn field_selector() {
         let obj = json!({"metadata": {"name": "a", "namespace": "ns"}});
         assert!(
-            FieldSelector::parse("metadata.name=a")
+            FieldSelector::parse("metadata.name=a", &[])
                 .unwrap()
                 .matches(&obj)
         );
         assert!(
-            !FieldSelector::parse("metadata.namespace!=ns")
+            !FieldSelector::parse("metadata.namespace!=ns", &[])
                 .unwrap()
                 .matches(&obj)
         );

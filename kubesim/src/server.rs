@@ -442,10 +442,13 @@ fn verb(method: &Method, named: bool, watch: bool) -> String {
     .to_string()
 }
 
-fn list_options(r: &Req) -> Result<ListOptions, ApiError> {
+fn list_options(r: &Req, res: &ResourceInfo) -> Result<ListOptions, ApiError> {
     Ok(ListOptions {
         labels: LabelSelector::parse(r.param("labelSelector").unwrap_or(""))?,
-        fields: FieldSelector::parse(r.param("fieldSelector").unwrap_or(""))?,
+        fields: FieldSelector::parse(
+            r.param("fieldSelector").unwrap_or(""),
+            &res.selectable_fields,
+        )?,
         limit: r.param("limit").and_then(|l| l.parse().ok()),
         continue_token: r.param("continue").map(String::from),
         exact_resource_version: match (r.param("resourceVersionMatch"), r.param("resourceVersion"))
@@ -472,9 +475,12 @@ fn dispatch(
     let ok = |v: Value| Reply::Json(200, v);
     match (info.verb.as_str(), name) {
         ("watch", _) => {
-            let mut fields = FieldSelector::parse(r.param("fieldSelector").unwrap_or(""))?;
+            let mut fields = FieldSelector::parse(
+                r.param("fieldSelector").unwrap_or(""),
+                &res.selectable_fields,
+            )?;
             if let Some(n) = name {
-                fields = FieldSelector::parse(&format!("metadata.name={n}"))?;
+                fields = FieldSelector::parse(&format!("metadata.name={n}"), &[])?;
             }
             let since =
                 match r.param("resourceVersion") {
@@ -515,7 +521,7 @@ fn dispatch(
         }
         ("list", None) => {
             let store = shared.store.lock().expect("store lock");
-            let list = rest::list(&store, res, ns, &list_options(r)?)?;
+            let list = rest::list(&store, res, ns, &list_options(r, res)?)?;
             Ok(ok(if r.wants_table() {
                 table::to_table(res, &list)
             } else {
@@ -586,7 +592,7 @@ fn dispatch(
                 &mut store,
                 res,
                 ns,
-                &list_options(r)?,
+                &list_options(r, res)?,
                 &opts,
             )?))
         }

@@ -823,3 +823,26 @@ async fn lists_read_consistent_snapshots() {
     assert_eq!((expired.code, expired.reason.as_str()), (410, "Expired"));
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn crd_selectable_fields_work_as_field_selectors() {
+    let sim = Sim::start().await;
+    sim.install_widget_crd().await;
+    let api = sim.widgets("default");
+    for (n, size) in [("a", 1), ("b", 2), ("c", 2)] {
+        api.create(&PostParams::default(), &widget(n, size))
+            .await
+            .unwrap();
+    }
+    let two = api
+        .list(&ListParams::default().fields("spec.size=2"))
+        .await
+        .unwrap();
+    assert_eq!(two.items.len(), 2);
+    let bad = api_error(api.list(&ListParams::default().fields("spec.tier=x")).await);
+    assert_eq!(
+        (bad.code, bad.message.as_str()),
+        (400, "field label not supported: spec.tier")
+    );
+    sim.stop().await;
+}

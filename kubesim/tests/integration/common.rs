@@ -21,6 +21,7 @@ use std::time::Duration;
     namespaced,
     status = "WidgetStatus",
     shortname = "wd",
+    selectable = ".spec.size",
     printcolumn(json_path = ".spec.size", name = "Size", type_ = "integer"),
     printcolumn(
         json_path = ".status.conditions[?(@.type==\"Ready\")].status",
