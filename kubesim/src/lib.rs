@@ -40,6 +40,7 @@
 //! ```
 
 pub mod authz;
+pub mod convert;
 pub mod crd;
 pub mod defaults;
 pub mod discovery;

@@ -78,10 +78,7 @@ impl ResourceInfo {
 
     /// Storage identity: every version of a resource shares one set of objects.
     pub fn storage_key(&self) -> GroupResource {
-        GroupResource {
-            group: self.group.clone(),
-            resource: self.plural.clone(),
-        }
+        crate::convert::storage_key(self)
     }
 }
 

@@ -1,7 +1,7 @@
 //! `meta.k8s.io/v1` Table responses (`Accept: application/json;as=Table;...`),
 //! which `kubectl get` renders: Name plus the CRD's additionalPrinterColumns
 //! (or Age), and for built-in kinds the main columns of upstream's printers
-//! (priority-0 columns only; core Events get Name and Age).
+//! (priority-0 columns only).
 
 use crate::resources::{PrinterColumn, ResourceInfo};
 use jsonpath_rust::JsonPath;
@@ -128,6 +128,39 @@ fn builtin_columns(info: &ResourceInfo) -> Option<Vec<Computed>> {
             }),
             ("Age", "string", age),
         ],
+        ("", "events") => vec![
+            ("Last Seen", "string", |o| {
+                let seen = [
+                    &o["series"]["lastObservedTime"],
+                    &o["lastTimestamp"],
+                    &o["eventTime"],
+                    &o["metadata"]["creationTimestamp"],
+                ]
+                .into_iter()
+                .find_map(|t| t.as_str().and_then(|s| s.parse::<jiff::Timestamp>().ok()));
+                match seen {
+                    Some(t) => json!(human_duration(
+                        jiff::Timestamp::now().as_second() - t.as_second()
+                    )),
+                    None => json!("<unknown>"),
+                }
+            }),
+            ("Type", "string", |o| o["type"].clone()),
+            ("Reason", "string", |o| o["reason"].clone()),
+            ("Object", "string", |o| {
+                let kind = o["involvedObject"]["kind"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_lowercase();
+                json!(format!(
+                    "{kind}/{}",
+                    o["involvedObject"]["name"].as_str().unwrap_or("")
+                ))
+            }),
+            ("Message", "string", |o| {
+                json!(o["message"].as_str().unwrap_or("").trim())
+            }),
+        ],
         ("coordination.k8s.io", "leases") => {
             vec![
                 ("Holder", "string", |o| o["spec"]["holderIdentity"].clone()),
@@ -221,14 +254,20 @@ fn table(defs: Vec<Value>, rows: Vec<Value>, list_or_object: &Value) -> Value {
 }
 
 fn builtin_table(cols: &[Computed], list_or_object: &Value) -> Value {
-    let mut defs = vec![
-        json!({"name": "Name", "type": "string", "format": "name", "description": NAME_DESCRIPTION, "priority": 0}),
-    ];
+    // Event printers lead with Last Seen; their Name is a wide column.
+    let with_name = cols.first().is_none_or(|(name, _, _)| *name != "Last Seen");
+    let mut defs = Vec::new();
+    if with_name {
+        defs.push(json!({"name": "Name", "type": "string", "format": "name", "description": NAME_DESCRIPTION, "priority": 0}));
+    }
     defs.extend(cols.iter().map(|(name, type_, _)| json!({"name": name, "type": type_, "format": "", "description": "", "priority": 0})));
     let rows = rows_of(list_or_object)
         .into_iter()
         .map(|obj| {
-            let mut cells = vec![obj["metadata"]["name"].clone()];
+            let mut cells = Vec::new();
+            if with_name {
+                cells.push(obj["metadata"]["name"].clone());
+            }
             cells.extend(cols.iter().map(|(_, _, f)| f(obj)));
             row(cells, obj)
         })

@@ -110,10 +110,7 @@ fn key(info: &ResourceInfo, namespace: &str, name: &str) -> ObjectKey {
 /// Presents a stored object at the requested version (CRD conversion `None`
 /// only rewrites apiVersion, which is all kubesim supports).
 pub fn present(info: &ResourceInfo, obj: &Value) -> Value {
-    let mut out = obj.clone();
-    out["apiVersion"] = Value::String(info.api_version());
-    out["kind"] = Value::String(info.kind.clone());
-    out
+    crate::convert::present(info, obj)
 }
 
 pub fn get(store: &Store, info: &ResourceInfo, ns: &str, name: &str) -> Result<Value> {

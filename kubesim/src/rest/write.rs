@@ -100,7 +100,7 @@ pub fn create(
     if is_crd(info) {
         store.registry.register_crd(&obj);
     }
-    let stored = store.commit(EventType::Added, k, obj);
+    let stored = store.commit(EventType::Added, k, crate::convert::to_storage(info, obj));
     Ok(present(info, &stored))
 }
 
@@ -285,9 +285,10 @@ fn write(
     // What the client sent as managedFields: an apply's result, or a
     // client's own edit (an empty list resets ownership, as upstream).
     let sent_managed = new["metadata"].get("managedFields").cloned();
+    // The whole update works on the requested version; storage form at commit.
     let old = store
         .get(&k)
-        .cloned()
+        .map(|o| present(info, o))
         .ok_or_else(|| ApiError::NotFound(subject(info, name)))?;
     if let Some(rv) = new["metadata"]["resourceVersion"].as_str()
         && !rv.is_empty()
@@ -399,12 +400,11 @@ fn write(
         Some(v) if tracked && !v.is_null() && *v != old_managed => v.clone(),
         _ => old_managed.clone(),
     };
-    if without_managed_fields(&next) == without_managed_fields(&present(info, &old))
-        && base_managed == old_managed
+    if without_managed_fields(&next) == without_managed_fields(&old) && base_managed == old_managed
     {
         // A no-op write is not persisted: no new resourceVersion, no event,
         // and field ownership stays as it was.
-        return Ok(present(info, &old));
+        return Ok(old);
     }
     if tracked {
         next["metadata"]["managedFields"] = if opts.managed_fields_set {
@@ -427,11 +427,19 @@ fn write(
         store.registry.register_crd(&next);
     }
     if meta::is_deleting(&next) && meta::finalizers(&next).is_empty() {
-        let gone = store.commit(EventType::Deleted, k, next);
+        let gone = store.commit(
+            EventType::Deleted,
+            k,
+            crate::convert::to_storage(info, next),
+        );
         super::delete::after_removal(store, info, &gone);
         return Ok(present(info, &gone));
     }
-    let stored = store.commit(EventType::Modified, k, next);
+    let stored = store.commit(
+        EventType::Modified,
+        k,
+        crate::convert::to_storage(info, next),
+    );
     Ok(present(info, &stored))
 }
 

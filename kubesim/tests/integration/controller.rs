@@ -153,3 +153,72 @@ async fn controller_reconciles_patches_status_and_finalizes() {
     task.abort();
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn events_recorded_through_events_k8s_io_show_as_core_events() {
+    use k8s_openapi::api::core::v1::Event as CoreEvent;
+    use kube::Resource;
+    use kube::runtime::events::{Event as Recorded, EventType, Recorder, Reporter};
+    let sim = Sim::start().await;
+    sim.install_widget_crd().await;
+    let w = sim
+        .widgets("default")
+        .create(&PostParams::default(), &widget("w", 1))
+        .await
+        .unwrap();
+    let reporter = Reporter {
+        controller: "widget-controller".into(),
+        instance: None,
+    };
+    let recorder = Recorder::new(sim.client.clone(), reporter);
+    let event = Recorded {
+        type_: EventType::Normal,
+        reason: "Reconciled".into(),
+        note: Some("all good".into()),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    recorder.publish(&event, &w.object_ref(&())).await.unwrap();
+    // A repeat becomes a series update (a merge patch through events.k8s.io).
+    recorder.publish(&event, &w.object_ref(&())).await.unwrap();
+
+    let core: Api<CoreEvent> = Api::namespaced(sim.client.clone(), "default");
+    let listed = core.list(&Default::default()).await.unwrap();
+    assert_eq!(listed.items.len(), 1);
+    let e = &listed.items[0];
+    assert_eq!(e.involved_object.name.as_deref(), Some("w"));
+    assert_eq!(
+        (e.reason.as_deref(), e.message.as_deref()),
+        (Some("Reconciled"), Some("all good"))
+    );
+    assert_eq!(e.reporting_component.as_deref(), Some("widget-controller"));
+    let out = sim
+        .kubectl(
+            &[
+                "get",
+                "events",
+                "-o",
+                "jsonpath={.items[0].involvedObject.kind}",
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "Widget");
+    let out = sim.kubectl(&["get", "events"], None).await;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<Vec<&str>> = text
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        lines[0],
+        ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"],
+        "{text}"
+    );
+    assert_eq!(
+        &lines[1][1..],
+        ["Normal", "Reconciled", "widget/w", "all", "good"],
+        "{text}"
+    );
+    sim.stop().await;
+}
