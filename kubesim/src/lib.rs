@@ -10,8 +10,9 @@
 //! Not implemented (requests for these fail loudly rather than being approximated):
 //! - protobuf/CBOR request bodies (415) other than access reviews and the
 //!   objects of `kubectl create configmap|secret|namespace|serviceaccount`:
-//!   e.g. `kubectl create deployment` fails; `apply -f`, `create -f`, kube-rs
-//!   and Helm send JSON and work;
+//!   e.g. `kubectl create deployment` fails; `apply -f`, `create -f` and
+//!   kube-rs send JSON and work. Helm has not been run against kubesim (it is
+//!   not installable here; its release Secrets go through typed clients);
 //! - server-side apply and `managedFields` for Deployment, Service, RBAC kinds,
 //!   PodDisruptionBudget and CustomResourceDefinition (apply is 415 for them);
 //! - `/openapi/v2`, and OpenAPI schemas of built-in kinds;
