@@ -39,6 +39,8 @@ enum Reply {
     Json(u16, Value),
     /// JSON with a specific media type (aggregated discovery).
     Typed(&'static str, Value),
+    /// Plain text (health checks answer `ok`).
+    Text(&'static str),
     Stream(tokio::sync::mpsc::Receiver<Bytes>),
 }
 
@@ -184,7 +186,7 @@ pub async fn handle(
     let reply = route(&shared, &r, &mut info);
     let code = match &reply {
         Reply::Json(c, _) => *c,
-        Reply::Typed(..) | Reply::Stream(_) => 200,
+        Reply::Typed(..) | Reply::Text(_) | Reply::Stream(_) => 200,
     };
     if !path.starts_with("/kubesim/") {
         tracing::debug!(%method, %path, code, verb = %info.verb, "request");
@@ -229,6 +231,11 @@ pub async fn handle(
             .header(header::CONTENT_TYPE, media)
             .body(Full::new(Bytes::from(serde_json::to_vec(&v).unwrap_or_default())).boxed())
             .expect("valid response"),
+        Reply::Text(text) => Response::builder()
+            .status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+            .body(Full::new(Bytes::from(text)).boxed())
+            .expect("valid response"),
         Reply::Stream(rx) => {
             let stream = futures::stream::unfold(rx, |mut rx| async move {
                 rx.recv()
@@ -268,7 +275,7 @@ fn route(shared: &Shared, r: &Req, info: &mut Info) -> Reply {
         ["version"] => discovery_reply(info, discovery::version()),
         ["healthz"] | ["livez"] | ["readyz"] => {
             info.verb = "other".into();
-            Reply::Json(200, json!("ok"))
+            Reply::Text("ok")
         }
         ["openapi", "v3"] => {
             let store = shared.store.lock().expect("store lock");
