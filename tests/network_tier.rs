@@ -24,6 +24,9 @@ fn expected_booking() -> BTreeMap<&'static str, usize> {
         ("NatGateway", 3),
         ("RouteTable", 5),
         ("VPCEndpoint", 1),
+        ("FlowLog", 1),
+        ("IAMRole", 1),
+        ("LogGroup", 1),
     ])
 }
 
@@ -37,6 +40,10 @@ fn expected_ecommerce() -> BTreeMap<&'static str, usize> {
         ("NatGateway", 1),
         ("RouteTable", 4),
         ("VPCEndpoint", 1),
+        // Flow logs are off in this example.
+        ("FlowLog", 0),
+        ("IAMRole", 0),
+        ("LogGroup", 0),
     ])
 }
 
@@ -66,14 +73,25 @@ async fn apply_creates_everything_and_a_second_apply_makes_no_write() {
     assert!(second.converged);
     assert_eq!(second.writes, 0);
     assert_eq!(
+        second.mutating_calls(),
+        0,
+        "the outcome carries the pass's own calls"
+    );
+    assert_eq!(first.mutating_calls(), stack.cx.clients.calls.mutating());
+    assert_eq!(
         cx.clients.calls.mutating(),
         0,
         "{:?}",
         cx.clients.calls.mutating_calls()
     );
     assert!(second.nodes.iter().all(|n| n.action == Action::NoChange));
-    // One describe per kind: the observation is batched by tag filter.
-    assert_eq!(cx.clients.calls.total(), expected_booking().len() as u64);
+    // One describe per kind: the observation is batched by tag filter (or
+    // name prefix), never one call per resource.
+    assert_eq!(
+        cx.clients.calls.total(),
+        stack.blueprint.graph.kinds().len() as u64
+    );
+    assert_eq!(stack.blueprint.graph.kinds().len(), 11);
 }
 
 #[tokio::test]

@@ -68,6 +68,8 @@ pub async fn sdk_config(settings: &AwsSettings) -> SdkConfig {
 #[derive(Clone, Debug)]
 pub struct AwsClients {
     pub ec2: aws_sdk_ec2::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
     pub tagging: aws_sdk_resourcegroupstagging::Client,
     /// Counts the calls of these clients.
     pub calls: CallCounter,
@@ -84,15 +86,21 @@ impl AwsClients {
         let mut counters = vec![calls.clone()];
         counters.extend(also.iter().cloned());
         let interceptor = CountingInterceptor::new(counters);
-        let ec2 = aws_sdk_ec2::config::Builder::from(config)
-            .interceptor(interceptor.clone())
-            .build();
-        let tagging = aws_sdk_resourcegroupstagging::config::Builder::from(config)
-            .interceptor(interceptor)
-            .build();
+        // Every service client: the shared config plus the counting interceptor.
+        macro_rules! client {
+            ($service:ident) => {
+                $service::Client::from_conf(
+                    $service::config::Builder::from(config)
+                        .interceptor(interceptor.clone())
+                        .build(),
+                )
+            };
+        }
         Self {
-            ec2: aws_sdk_ec2::Client::from_conf(ec2),
-            tagging: aws_sdk_resourcegroupstagging::Client::from_conf(tagging),
+            ec2: client!(aws_sdk_ec2),
+            iam: client!(aws_sdk_iam),
+            logs: client!(aws_sdk_cloudwatchlogs),
+            tagging: client!(aws_sdk_resourcegroupstagging),
             calls,
         }
     }

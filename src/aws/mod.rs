@@ -1,9 +1,37 @@
-//! AWS: one shared SDK configuration and one client per service built from
-//! it. Resource modules (one per AWS resource family) arrive with the engine.
+//! AWS: one shared SDK configuration, one client per service built from
+//! it, and one module per resource family implementing the engine's
+//! resource traits.
 
 pub mod calls;
 pub mod config;
 pub mod ec2;
+pub mod iam;
+pub mod logs;
 pub mod zones;
 
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
 pub use config::{AwsClients, AwsSettings};
+
+use crate::engine::{AwsError, ErrorClass};
+
+/// Maps an SDK error of `operation` to a classified error.
+pub(crate) fn sdk<E>(operation: &'static str) -> impl FnOnce(SdkError<E, HttpResponse>) -> AwsError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    move |err| AwsError::from_sdk(operation, err)
+}
+
+/// A create call answered without the resource it made: retry; the next
+/// pass finds the resource by its tags or name.
+pub(crate) fn missing(operation: &str) -> AwsError {
+    AwsError::new(
+        ErrorClass::Retryable,
+        operation,
+        "IncompleteResponse",
+        "the response lacked the new resource",
+    )
+}

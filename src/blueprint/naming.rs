@@ -26,7 +26,9 @@ pub enum NameRule {
     Database,
     /// S3 buckets: 63 characters, globally unique.
     Bucket,
-    /// Everything else (log groups, alarms, launch templates...): 128.
+    /// IAM roles: 64 characters.
+    IamRole,
+    /// Everything else (security groups, alarms, launch templates...): 128.
     Generic,
 }
 
@@ -34,6 +36,7 @@ impl NameRule {
     pub fn max_len(self) -> usize {
         match self {
             Self::LoadBalancer => 32,
+            Self::IamRole => 64,
             Self::Cache => 40,
             Self::Database | Self::Bucket => 63,
             Self::Generic => 128,
@@ -107,8 +110,9 @@ fn sanitise(raw: &str) -> String {
 mod tests {
     use super::*;
 
-    const RULES: [NameRule; 5] = [
+    const RULES: [NameRule; 6] = [
         NameRule::LoadBalancer,
+        NameRule::IamRole,
         NameRule::Cache,
         NameRule::Database,
         NameRule::Bucket,

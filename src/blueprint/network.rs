@@ -1,12 +1,16 @@
 //! The network tier's nodes: VPC, subnets per tier and AZ, internet
 //! gateway, NAT gateways with their Elastic IPs (per `NatMode`), route
-//! tables, the security group chain and the S3 gateway endpoint.
+//! tables, the security group chain, the S3 gateway endpoint and, when
+//! asked for, VPC flow logs.
 
 use crate::api::common::NatMode;
+use crate::aws::ec2::flow_log::{FLOW_LOG_GROUP_KEY, FLOW_LOG_KEY};
 use crate::aws::ec2::{
-    ElasticIp, InternetGateway, NatGateway, RouteTable, Rule, SecurityGroup, Subnet, Vpc,
+    ElasticIp, FlowLog, InternetGateway, NatGateway, RouteTable, Rule, SecurityGroup, Subnet, Vpc,
     VpcEndpoint,
 };
+use crate::aws::iam::Role;
+use crate::aws::logs::LogGroup;
 use crate::engine::Node;
 
 use super::network_plan::SubnetPlan;
@@ -28,6 +32,8 @@ pub struct NetworkNeeds {
     pub app_port: i32,
     pub database_port: Option<i32>,
     pub cache_port: Option<i32>,
+    /// Flow logs of rejected traffic, kept this many days; `None`: off.
+    pub flow_logs: Option<i32>,
 }
 
 /// The nodes of the network tier. `zones` are the region's zone names; the
@@ -143,6 +149,9 @@ pub fn nodes(plan: &SubnetPlan, zones: &[String], needs: &NetworkNeeds) -> Vec<N
     );
 
     nodes.extend(security_groups(needs));
+    if let Some(retention_days) = needs.flow_logs {
+        nodes.extend(flow_logs(retention_days));
+    }
     nodes
 }
 
@@ -208,4 +217,36 @@ fn security_groups(needs: &NetworkNeeds) -> Vec<Node> {
         );
     }
     nodes
+}
+
+/// Flow logs of rejected traffic into a log group, through a role only the
+/// flow log service may assume, allowed to write to that group alone.
+fn flow_logs(retention_days: i32) -> Vec<Node> {
+    const ROLE: &str = "network/flow-logs-role";
+    vec![
+        Node::new(FLOW_LOG_GROUP_KEY, LogGroup { retention_days }),
+        Node::new(
+            ROLE,
+            Role {
+                suffix: "flow-logs".into(),
+                service: "vpc-flow-logs.amazonaws.com".into(),
+                actions: vec![
+                    "logs:CreateLogStream".into(),
+                    "logs:PutLogEvents".into(),
+                    "logs:DescribeLogStreams".into(),
+                ],
+                on: vec![(FLOW_LOG_GROUP_KEY.into(), ":*".into())],
+            },
+        )
+        .after([FLOW_LOG_GROUP_KEY]),
+        Node::new(
+            FLOW_LOG_KEY,
+            FlowLog {
+                vpc: VPC.into(),
+                group: FLOW_LOG_GROUP_KEY.into(),
+                role: ROLE.into(),
+            },
+        )
+        .after([VPC, FLOW_LOG_GROUP_KEY, ROLE]),
+    ]
 }

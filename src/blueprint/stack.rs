@@ -3,7 +3,7 @@
 
 use thiserror::Error;
 
-use crate::api::common::{DatabaseEngine, NatMode};
+use crate::api::common::{DatabaseEngine, DatabaseSpec, NatMode, NetworkSpec, StackSettings};
 use crate::api::{FieldError, StackManifest};
 use crate::aws;
 use crate::engine::graph::GraphError;
@@ -40,7 +40,9 @@ pub enum BlueprintError {
 
 /// Every kind stackops may have created, for teardown of any state.
 pub fn all_kinds() -> Vec<Kind> {
-    aws::ec2::KINDS.to_vec()
+    let mut kinds = aws::ec2::KINDS.to_vec();
+    kinds.extend([&aws::iam::ROLE as Kind, &aws::logs::LOG_GROUP as Kind]);
+    kinds
 }
 
 /// The blueprint of `stack`, whose resources carry `uid`, over `zones`.
@@ -53,59 +55,13 @@ pub fn build(
     if !problems.is_empty() {
         return Err(BlueprintError::Invalid(problems));
     }
-    let (settings, network_spec, app_port, database, cache_port, default_nat, not_implemented) =
-        match stack {
-            StackManifest::Ecommerce(s) => {
-                let spec = &s.spec;
-                let mut todo = vec![
-                    "load balancer (spec.loadBalancer)",
-                    "application servers (spec.app)",
-                    "database (spec.database)",
-                    "web bucket and CDN (spec.frontend)",
-                ];
-                if spec.monitoring.is_some() {
-                    todo.push("monitoring (spec.monitoring)");
-                }
-                (
-                    &spec.settings,
-                    &spec.network,
-                    spec.app.port,
-                    &spec.database,
-                    None,
-                    NatMode::Single,
-                    todo,
-                )
-            }
-            StackManifest::Booking(s) => {
-                let spec = &s.spec;
-                let mut todo = vec![
-                    "load balancer (spec.loadBalancer)",
-                    "application servers (spec.app)",
-                    "database (spec.database)",
-                    "media bucket (spec.media)",
-                    "monitoring (spec.monitoring)",
-                ];
-                if spec.cache.is_some() {
-                    todo.push("cache (spec.cache)");
-                }
-                if spec.frontend.is_some() {
-                    todo.push("web bucket and CDN (spec.frontend)");
-                }
-                (
-                    &spec.settings,
-                    &spec.network,
-                    spec.app.port,
-                    &spec.database,
-                    spec.cache.as_ref().map(|_| 6379),
-                    NatMode::PerAz,
-                    todo,
-                )
-            }
-        };
-    let mut not_implemented: Vec<String> = not_implemented.into_iter().map(String::from).collect();
-    if network_spec.flow_logs {
-        not_implemented.push("VPC flow logs (spec.network.flowLogs)".into());
-    }
+    let parts = StackParts::of(stack);
+    let (settings, network_spec, database) = (parts.settings, parts.network, parts.database);
+    let not_implemented: Vec<String> = parts
+        .not_implemented
+        .into_iter()
+        .map(String::from)
+        .collect();
 
     let plan = network_plan::plan(network_spec).map_err(BlueprintError::Invalid)?;
     let wanted = plan.public.len();
@@ -117,13 +73,14 @@ pub fn build(
         });
     }
     let needs = NetworkNeeds {
-        nat: network_spec.nat_mode.unwrap_or(default_nat),
-        app_port,
+        nat: network_spec.nat_mode.unwrap_or(parts.default_nat),
+        app_port: parts.app_port,
         database_port: Some(match database.engine {
             DatabaseEngine::Postgres => 5432,
             DatabaseEngine::Mysql => 3306,
         }),
-        cache_port,
+        cache_port: parts.cache_port,
+        flow_logs: network_spec.flow_logs.then_some(parts.log_retention_days),
     };
     let graph = Graph::new(network::nodes(&plan, zones, &needs))?;
     Ok(Blueprint {
@@ -142,4 +99,74 @@ pub fn build(
         },
         not_implemented,
     })
+}
+
+/// What the blueprint reads from either kind of spec.
+struct StackParts<'a> {
+    settings: &'a StackSettings,
+    network: &'a NetworkSpec,
+    database: &'a DatabaseSpec,
+    app_port: i32,
+    cache_port: Option<i32>,
+    default_nat: NatMode,
+    log_retention_days: i32,
+    not_implemented: Vec<&'static str>,
+}
+
+impl<'a> StackParts<'a> {
+    fn of(stack: &'a StackManifest) -> Self {
+        match stack {
+            StackManifest::Ecommerce(s) => {
+                let spec = &s.spec;
+                let mut todo = vec![
+                    "load balancer (spec.loadBalancer)",
+                    "application servers (spec.app)",
+                    "database (spec.database)",
+                    "web bucket and CDN (spec.frontend)",
+                ];
+                if spec.monitoring.is_some() {
+                    todo.push("monitoring (spec.monitoring)");
+                }
+                Self {
+                    settings: &spec.settings,
+                    network: &spec.network,
+                    database: &spec.database,
+                    app_port: spec.app.port,
+                    cache_port: None,
+                    default_nat: NatMode::Single,
+                    log_retention_days: spec
+                        .monitoring
+                        .as_ref()
+                        .map_or(30, |m| m.log_retention_days),
+                    not_implemented: todo,
+                }
+            }
+            StackManifest::Booking(s) => {
+                let spec = &s.spec;
+                let mut todo = vec![
+                    "load balancer (spec.loadBalancer)",
+                    "application servers (spec.app)",
+                    "database (spec.database)",
+                    "media bucket (spec.media)",
+                    "monitoring (spec.monitoring)",
+                ];
+                if spec.cache.is_some() {
+                    todo.push("cache (spec.cache)");
+                }
+                if spec.frontend.is_some() {
+                    todo.push("web bucket and CDN (spec.frontend)");
+                }
+                Self {
+                    settings: &spec.settings,
+                    network: &spec.network,
+                    database: &spec.database,
+                    app_port: spec.app.port,
+                    cache_port: spec.cache.as_ref().map(|_| 6379),
+                    default_nat: NatMode::PerAz,
+                    log_retention_days: spec.monitoring.log_retention_days,
+                    not_implemented: todo,
+                }
+            }
+        }
+    }
 }

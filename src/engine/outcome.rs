@@ -2,7 +2,10 @@
 
 use std::fmt;
 
+use std::collections::BTreeMap;
+
 use crate::api::status::ResourceState;
+use crate::aws::calls::{CallKey, is_mutating};
 
 use super::error::AwsError;
 use super::resource::Fields;
@@ -93,8 +96,10 @@ pub struct PassOutcome {
     /// The first terminal error: the pass cannot converge until the spec or
     /// the account changes.
     pub terminal: Option<AwsError>,
-    /// Mutating calls the pass made through the engine (create, update, delete).
+    /// Creates, updates and deletes the pass made (each may be several calls).
     pub writes: usize,
+    /// AWS calls the pass made, by service, operation and outcome.
+    pub calls: BTreeMap<CallKey, u64>,
 }
 
 impl PassOutcome {
@@ -103,6 +108,15 @@ impl PassOutcome {
         self.nodes
             .iter()
             .any(|n| !matches!(n.action, Action::NoChange | Action::None))
+    }
+
+    /// Mutating AWS calls the pass made.
+    pub fn mutating_calls(&self) -> u64 {
+        self.calls
+            .iter()
+            .filter(|(k, _)| is_mutating(&k.operation))
+            .map(|(_, n)| n)
+            .sum()
     }
 
     pub fn node(&self, key: &str) -> Option<&NodeOutcome> {

@@ -6,6 +6,7 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 
 use crate::api::status::ResourceState;
+use crate::aws::calls::CallKey;
 
 use super::context::Context;
 use super::error::{AwsError, ErrorClass};
@@ -74,6 +75,13 @@ impl Engine {
     }
 
     async fn converge(&self, cx: &Context, graph: &Graph, mode: Mode) -> PassOutcome {
+        let before = cx.clients.calls.snapshot();
+        let mut pass = self.converge_counted(cx, graph, mode).await;
+        pass.calls = calls_since(cx, &before);
+        pass
+    }
+
+    async fn converge_counted(&self, cx: &Context, graph: &Graph, mode: Mode) -> PassOutcome {
         let mut pass = PassOutcome::default();
         let observations = match observe(cx, &graph.kinds()).await {
             Ok(found) => found,
@@ -276,6 +284,13 @@ impl Engine {
     /// One teardown pass over every resource of `kinds` the stack owns:
     /// highest rank first; a lower rank only once every higher one is gone.
     pub async fn destroy(&self, cx: &Context, kinds: &[Kind]) -> PassOutcome {
+        let before = cx.clients.calls.snapshot();
+        let mut pass = self.destroy_counted(cx, kinds).await;
+        pass.calls = calls_since(cx, &before);
+        pass
+    }
+
+    async fn destroy_counted(&self, cx: &Context, kinds: &[Kind]) -> PassOutcome {
         let mut pass = PassOutcome::default();
         let observations = match observe(cx, kinds).await {
             Ok(found) => found,
@@ -385,6 +400,21 @@ impl Engine {
         }
         out
     }
+}
+
+/// Calls counted on `cx` since `before` was taken. (Another pass sharing
+/// the same clients at the same time would be counted too: each stack's
+/// passes get their own clients.)
+fn calls_since(cx: &Context, before: &BTreeMap<CallKey, u64>) -> BTreeMap<CallKey, u64> {
+    cx.clients
+        .calls
+        .snapshot()
+        .into_iter()
+        .filter_map(|(key, n)| {
+            let delta = n - before.get(&key).copied().unwrap_or(0);
+            (delta > 0).then_some((key, delta))
+        })
+        .collect()
 }
 
 /// Every kind's resources, observed concurrently, one call (or page run) each.

@@ -5,6 +5,7 @@
 //! tag filters on some calls).
 
 pub mod elastic_ip;
+pub mod flow_log;
 pub mod internet_gateway;
 pub mod nat_gateway;
 pub mod route_table;
@@ -16,14 +17,12 @@ pub mod vpc_endpoint;
 use std::collections::BTreeMap;
 
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::blueprint::naming::{TAG_COMPONENT, TAG_UID};
 use crate::engine::{AwsError, Change, Context, Fields, Kind, Observed, Status};
 
 pub use elastic_ip::{ELASTIC_IP, ElasticIp};
+pub use flow_log::{FLOW_LOG, FlowLog};
 pub use internet_gateway::{INTERNET_GATEWAY, InternetGateway};
 pub use nat_gateway::{NAT_GATEWAY, NatGateway};
 pub use route_table::{ROUTE_TABLE, RouteTable};
@@ -42,15 +41,10 @@ pub const KINDS: &[Kind] = &[
     &NAT_GATEWAY,
     &ROUTE_TABLE,
     &VPC_ENDPOINT,
+    &FLOW_LOG,
 ];
 
-/// Maps an SDK error of `operation` to a classified error.
-pub(crate) fn sdk<E>(operation: &'static str) -> impl FnOnce(SdkError<E, HttpResponse>) -> AwsError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    move |err| AwsError::from_sdk(operation, err)
-}
+pub(crate) use super::sdk;
 
 /// The filter selecting the stack's resources.
 pub(crate) fn owned_filter(cx: &Context) -> Filter {

@@ -148,11 +148,4 @@ impl Resource for Vpc {
     }
 }
 
-pub(crate) fn missing(operation: &str) -> AwsError {
-    AwsError::new(
-        ErrorClass::Retryable,
-        operation,
-        "IncompleteResponse",
-        "the response lacked the new resource",
-    )
-}
+pub(crate) use crate::aws::missing;

@@ -1,0 +1,155 @@
+//! CloudWatch Logs log groups. A group is found by its deterministic name,
+//! `/stackops/<stack hash>/<node key>`: one prefix-filtered describe call
+//! finds all of a stack's groups without a tag lookup per group.
+
+use async_trait::async_trait;
+use aws_sdk_cloudwatchlogs::types::LogGroup as AwsLogGroup;
+
+use super::{missing, sdk};
+use crate::blueprint::naming::short_hash;
+use crate::engine::{
+    AwsError, Change, Context, Deletion, Fields, Inputs, Kind, KindOps, Observed, Resource, Status,
+};
+
+pub struct LogGroupKind;
+pub static LOG_GROUP: LogGroupKind = LogGroupKind;
+
+/// A log group keeping events `retention_days` days.
+pub struct LogGroup {
+    pub retention_days: i32,
+}
+
+/// Name prefix of every log group of the stack.
+fn prefix(cx: &Context) -> String {
+    format!("/stackops/{}/", short_hash(&cx.identity.uid))
+}
+
+/// The log group name of node `key`.
+pub fn group_name(cx: &Context, key: &str) -> String {
+    format!("{}{key}", prefix(cx))
+}
+
+fn outputs(name: &str, arn: &str) -> Fields {
+    Fields::from([
+        ("id".into(), name.to_string()),
+        ("arn".into(), arn.to_string()),
+    ])
+}
+
+fn observed(cx: &Context, group: &AwsLogGroup) -> Option<Observed> {
+    let name = group.log_group_name()?;
+    let component = name.strip_prefix(&prefix(cx))?.to_string();
+    // Describe returns the ARN with a trailing `:*`; policies want that form.
+    let arn = group.arn().unwrap_or_default().to_string();
+    let mut fields = Fields::new();
+    fields.insert(
+        "retentionDays".into(),
+        group
+            .retention_in_days()
+            .map(|d| d.to_string())
+            .unwrap_or_else(|| "never".into()),
+    );
+    Some(Observed {
+        component,
+        id: name.to_string(),
+        arn: Some(arn.clone()),
+        outputs: outputs(name, &arn),
+        fields,
+        status: Status::Ready,
+    })
+}
+
+#[async_trait]
+impl KindOps for LogGroupKind {
+    fn name(&self) -> &'static str {
+        "LogGroup"
+    }
+
+    fn rank(&self) -> u8 {
+        0
+    }
+
+    async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
+        let groups: Vec<AwsLogGroup> = cx
+            .clients
+            .logs
+            .describe_log_groups()
+            .log_group_name_prefix(prefix(cx))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(sdk("DescribeLogGroups"))?;
+        Ok(groups.iter().filter_map(|g| observed(cx, g)).collect())
+    }
+
+    async fn delete(&self, cx: &Context, observed: &Observed) -> Result<Deletion, AwsError> {
+        cx.clients
+            .logs
+            .delete_log_group()
+            .log_group_name(&observed.id)
+            .send()
+            .await
+            .map_err(sdk("DeleteLogGroup"))?;
+        Ok(Deletion::Done)
+    }
+}
+
+#[async_trait]
+impl Resource for LogGroup {
+    fn kind(&self) -> Kind {
+        &LOG_GROUP
+    }
+
+    fn desired(&self, _key: &str, _cx: &Context, _inputs: &Inputs) -> Fields {
+        Fields::from([("retentionDays".to_string(), self.retention_days.to_string())])
+    }
+
+    async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
+        let name = group_name(cx, key);
+        let logs = &cx.clients.logs;
+        let mut create = logs.create_log_group().log_group_name(&name);
+        for (k, v) in cx.identity.tags(key) {
+            create = create.tags(k, v);
+        }
+        match create.send().await.map_err(sdk("CreateLogGroup")) {
+            Ok(_) => {}
+            // Created by an earlier pass that did not live to see the answer.
+            Err(e) if e.code == "ResourceAlreadyExistsException" => {}
+            Err(e) => return Err(e),
+        }
+        logs.put_retention_policy()
+            .log_group_name(&name)
+            .retention_in_days(self.retention_days)
+            .send()
+            .await
+            .map_err(sdk("PutRetentionPolicy"))?;
+        let found = LOG_GROUP.observe_all(cx).await?;
+        let mut observed = found
+            .into_iter()
+            .find(|o| o.id == name)
+            .ok_or_else(|| missing("CreateLogGroup"))?;
+        observed.fields = self.desired(key, cx, inputs);
+        Ok(observed)
+    }
+
+    async fn update(
+        &self,
+        _key: &str,
+        cx: &Context,
+        _inputs: &Inputs,
+        current: &Observed,
+        _changes: &[Change],
+    ) -> Result<(), AwsError> {
+        cx.clients
+            .logs
+            .put_retention_policy()
+            .log_group_name(&current.id)
+            .retention_in_days(self.retention_days)
+            .send()
+            .await
+            .map_err(sdk("PutRetentionPolicy"))?;
+        Ok(())
+    }
+}
