@@ -5,4 +5,5 @@ pub mod api;
 pub mod aws;
 pub mod blueprint;
 pub mod cli;
+pub mod controller;
 pub mod engine;

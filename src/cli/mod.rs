@@ -32,6 +32,22 @@ enum Command {
     Apply(StackArgs),
     /// Delete every resource the stack owns, in reverse dependency order.
     Destroy(StackArgs),
+    /// Run the operator: reconcile EcommerceStack and BookingPlatform
+    /// resources of the cluster in KUBECONFIG (or the one it runs in).
+    Run {
+        /// Watch only this namespace; default: all namespaces.
+        #[arg(long, env = "STACKOPS_NAMESPACE")]
+        namespace: Option<String>,
+        /// Seconds between drift checks of a Ready stack.
+        #[arg(long, env = "STACKOPS_RESYNC_SECONDS", default_value_t = 600)]
+        resync_seconds: u64,
+        /// Stacks of one kind reconciled at once.
+        #[arg(long, env = "STACKOPS_CONCURRENCY", default_value_t = 4)]
+        concurrency: u16,
+        /// Send every AWS call here (LocalStack, moto); `AWS_ENDPOINT_URL` works too.
+        #[arg(long, value_name = "URL")]
+        endpoint_url: Option<String>,
+    },
     /// Check stack manifests as the API server would (schema and CEL rules),
     /// plus the checks no schema can express. Exits 1 on any problem.
     Validate {
@@ -66,11 +82,46 @@ impl StackArgs {
     }
 }
 
+fn run_operator(options: crate::controller::OperatorOptions) -> ExitCode {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    runtime.block_on(async {
+        match kube::Client::try_default().await {
+            Ok(client) => {
+                crate::controller::run(client, options).await;
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: cannot reach Kubernetes: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
 impl Cli {
+    /// Whether this invocation runs the operator (it logs more, as JSON).
+    pub fn is_operator(&self) -> bool {
+        matches!(self.command, Command::Run { .. })
+    }
+
     pub fn run(self) -> ExitCode {
         match self.command {
             Command::Crds { out_dir } => crds::run(out_dir.as_deref()),
             Command::Validate { files } => validate::run(&files),
+            Command::Run {
+                namespace,
+                resync_seconds,
+                concurrency,
+                endpoint_url,
+            } => run_operator(crate::controller::OperatorOptions {
+                namespace,
+                resync: std::time::Duration::from_secs(resync_seconds.max(1)),
+                endpoint_url,
+                concurrency: concurrency.max(1),
+            }),
             Command::Plan(args) => args.run(stack::Verb::Plan),
             Command::Apply(args) => args.run(stack::Verb::Apply),
             Command::Destroy(args) => args.run(stack::Verb::Destroy),

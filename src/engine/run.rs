@@ -367,8 +367,13 @@ impl Engine {
                 }));
                 continue;
             }
-            let results: Vec<NodeOutcome> = futures::stream::iter(this_rank)
-                .map(|(kind, observed)| self.delete_one(cx, *kind, observed))
+            // Futures built in a loop, not by a closure over references, so
+            // the pass stays Send inside generic controller streams.
+            let mut deletions = Vec::with_capacity(this_rank.len());
+            for (kind, observed) in this_rank {
+                deletions.push(self.delete_one(cx, *kind, observed));
+            }
+            let results: Vec<NodeOutcome> = futures::stream::iter(deletions)
                 .buffer_unordered(self.options.concurrency.max(1))
                 .collect()
                 .await;
@@ -419,12 +424,18 @@ fn calls_since(cx: &Context, before: &BTreeMap<CallKey, u64>) -> BTreeMap<CallKe
 
 /// Every kind's resources, observed concurrently, one call (or page run) each.
 async fn observe(cx: &Context, kinds: &[Kind]) -> Result<Observations, AwsError> {
-    let results =
-        futures::future::join_all(kinds.iter().map(|kind| async move {
-            kind.observe_all(cx).await.map(|found| (kind.name(), found))
-        }))
-        .await;
-    results.into_iter().collect()
+    let mut observations = Vec::with_capacity(kinds.len());
+    for kind in kinds {
+        observations.push(observe_kind(cx, *kind));
+    }
+    futures::future::join_all(observations)
+        .await
+        .into_iter()
+        .collect()
+}
+
+async fn observe_kind(cx: &Context, kind: Kind) -> Result<(&'static str, Vec<Observed>), AwsError> {
+    kind.observe_all(cx).await.map(|found| (kind.name(), found))
 }
 
 /// Gives each node the resource tagged with its key; everything else

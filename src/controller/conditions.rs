@@ -1,0 +1,280 @@
+//! From a pass outcome to the stack's status, in Kubernetes conventions.
+//! A condition keeps its `lastTransitionTime` while its status stays the
+//! same, so an unchanged stack yields an identical status and no write.
+
+use crate::api::FieldError;
+use crate::api::status::{Condition, ResourceState, ResourceStatus, StackStatus};
+use crate::engine::PassOutcome;
+
+pub const READY: &str = "Ready";
+pub const PROGRESSING: &str = "Progressing";
+pub const DEGRADED: &str = "Degraded";
+
+/// One condition's wanted state.
+struct Want {
+    type_: &'static str,
+    status: bool,
+    reason: &'static str,
+    message: String,
+}
+
+fn now() -> String {
+    jiff::Timestamp::now()
+        .round(jiff::Unit::Second)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
+fn build(wants: Vec<Want>, old: Option<&StackStatus>, generation: Option<i64>) -> Vec<Condition> {
+    wants
+        .into_iter()
+        .map(|want| {
+            let status = if want.status { "True" } else { "False" }.to_string();
+            let previous = old.and_then(|o| o.conditions.iter().find(|c| c.type_ == want.type_));
+            let last_transition_time = match previous {
+                Some(p) if p.status == status => p.last_transition_time.clone(),
+                _ => now(),
+            };
+            Condition {
+                type_: want.type_.into(),
+                status,
+                reason: want.reason.into(),
+                message: want.message,
+                observed_generation: generation,
+                last_transition_time,
+            }
+        })
+        .collect()
+}
+
+/// Status after an apply pass. `not_implemented` names spec parts not built yet.
+pub fn after_apply(
+    pass: &PassOutcome,
+    old: Option<&StackStatus>,
+    generation: Option<i64>,
+    not_implemented: &[String],
+) -> StackStatus {
+    let total = pass.nodes.len();
+    let ready = pass.nodes.iter().filter(|n| n.is_ready()).count();
+    let drifted: Vec<String> = pass
+        .nodes
+        .iter()
+        .filter(|n| n.state == ResourceState::Drifted)
+        .map(|n| n.message.clone().unwrap_or_else(|| n.key.clone()))
+        .collect();
+    let pending = if not_implemented.is_empty() {
+        String::new()
+    } else {
+        format!("; not yet implemented: {}", not_implemented.join(", "))
+    };
+    let wants = if pass.converged {
+        vec![
+            Want {
+                type_: READY,
+                status: true,
+                reason: "Ready",
+                message: format!("{total} resources ready{pending}"),
+            },
+            Want {
+                type_: PROGRESSING,
+                status: false,
+                reason: "Ready",
+                message: String::new(),
+            },
+            Want {
+                type_: DEGRADED,
+                status: false,
+                reason: "Ready",
+                message: String::new(),
+            },
+        ]
+    } else if let Some(error) = &pass.terminal {
+        let message = error.to_string();
+        vec![
+            Want {
+                type_: READY,
+                status: false,
+                reason: "AwsError",
+                message: message.clone(),
+            },
+            Want {
+                type_: PROGRESSING,
+                status: false,
+                reason: "AwsError",
+                message: String::new(),
+            },
+            Want {
+                type_: DEGRADED,
+                status: true,
+                reason: "AwsError",
+                message,
+            },
+        ]
+    } else if !drifted.is_empty() {
+        let message = drifted.join("; ");
+        vec![
+            Want {
+                type_: READY,
+                status: false,
+                reason: "Drifted",
+                message: message.clone(),
+            },
+            Want {
+                type_: PROGRESSING,
+                status: false,
+                reason: "Drifted",
+                message: String::new(),
+            },
+            Want {
+                type_: DEGRADED,
+                status: true,
+                reason: "Drifted",
+                message,
+            },
+        ]
+    } else {
+        let waiting: Vec<&str> = pass
+            .nodes
+            .iter()
+            .filter(|n| !n.is_ready())
+            .map(|n| n.key.as_str())
+            .take(5)
+            .collect();
+        let message = format!(
+            "{ready} of {total} resources ready; waiting for {}",
+            waiting.join(", ")
+        );
+        vec![
+            Want {
+                type_: READY,
+                status: false,
+                reason: "Progressing",
+                message: message.clone(),
+            },
+            Want {
+                type_: PROGRESSING,
+                status: true,
+                reason: "Reconciling",
+                message,
+            },
+            Want {
+                type_: DEGRADED,
+                status: false,
+                reason: "Progressing",
+                message: String::new(),
+            },
+        ]
+    };
+    StackStatus {
+        observed_generation: generation,
+        conditions: build(wants, old, generation),
+        resources: resources(pass),
+        outputs: old.map(|o| o.outputs.clone()).unwrap_or_default(),
+        endpoint: old.and_then(|o| o.endpoint.clone()),
+        connection_secret: old.and_then(|o| o.connection_secret.clone()),
+    }
+}
+
+/// Status of a spec refused before any AWS call.
+pub fn invalid(
+    errors: &[FieldError],
+    old: Option<&StackStatus>,
+    generation: Option<i64>,
+) -> StackStatus {
+    let message = errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ");
+    StackStatus {
+        observed_generation: generation,
+        conditions: build(
+            vec![
+                Want {
+                    type_: READY,
+                    status: false,
+                    reason: "InvalidSpec",
+                    message: message.clone(),
+                },
+                Want {
+                    type_: PROGRESSING,
+                    status: false,
+                    reason: "InvalidSpec",
+                    message: String::new(),
+                },
+                Want {
+                    type_: DEGRADED,
+                    status: true,
+                    reason: "InvalidSpec",
+                    message,
+                },
+            ],
+            old,
+            generation,
+        ),
+        ..old.cloned().unwrap_or_default()
+    }
+}
+
+/// Status while the stack is being torn down.
+pub fn deleting(
+    pass: &PassOutcome,
+    old: Option<&StackStatus>,
+    generation: Option<i64>,
+) -> StackStatus {
+    let left = pass.nodes.len();
+    let blocked: Vec<String> = pass
+        .nodes
+        .iter()
+        .filter(|n| n.state == ResourceState::Blocked || n.error.is_some())
+        .filter_map(|n| n.message.clone())
+        .collect();
+    let message = if blocked.is_empty() {
+        format!("deleting; {left} resources left")
+    } else {
+        format!("deleting; {left} resources left; {}", blocked.join("; "))
+    };
+    StackStatus {
+        observed_generation: generation,
+        conditions: build(
+            vec![
+                Want {
+                    type_: READY,
+                    status: false,
+                    reason: "Deleting",
+                    message: message.clone(),
+                },
+                Want {
+                    type_: PROGRESSING,
+                    status: true,
+                    reason: "Deleting",
+                    message,
+                },
+                Want {
+                    type_: DEGRADED,
+                    status: !blocked.is_empty(),
+                    reason: "Deleting",
+                    message: blocked.join("; "),
+                },
+            ],
+            old,
+            generation,
+        ),
+        resources: resources(pass),
+        ..old.cloned().unwrap_or_default()
+    }
+}
+
+fn resources(pass: &PassOutcome) -> Vec<ResourceStatus> {
+    pass.nodes
+        .iter()
+        .map(|n| ResourceStatus {
+            kind: n.kind.to_string(),
+            key: n.key.clone(),
+            id: n.id.clone(),
+            arn: n.arn.clone(),
+            state: n.state,
+            message: n.message.clone(),
+        })
+        .collect()
+}

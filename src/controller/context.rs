@@ -1,0 +1,82 @@
+//! What every reconcile shares: the Kubernetes client, one AWS SDK
+//! configuration per region, the event recorder and the options.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use kube::Client;
+use kube::runtime::events::{Recorder, Reporter};
+use tokio::sync::Mutex;
+
+use crate::aws::calls::CallCounter;
+use crate::aws::{AwsClients, AwsSettings, config};
+
+/// How the operator runs.
+#[derive(Clone, Debug)]
+pub struct OperatorOptions {
+    /// Namespace to watch; `None`: all.
+    pub namespace: Option<String>,
+    /// Re-check a Ready stack for drift this often.
+    pub resync: Duration,
+    /// Endpoint for every AWS call (LocalStack, moto); otherwise the standard chain.
+    pub endpoint_url: Option<String>,
+    /// Stacks reconciled at once, per kind.
+    pub concurrency: u16,
+}
+
+impl Default for OperatorOptions {
+    fn default() -> Self {
+        Self {
+            namespace: None,
+            resync: Duration::from_secs(600),
+            endpoint_url: None,
+            concurrency: 4,
+        }
+    }
+}
+
+pub struct OperatorContext {
+    pub client: Client,
+    pub recorder: Recorder,
+    pub options: OperatorOptions,
+    /// Every AWS call the process made (for metrics).
+    pub calls: CallCounter,
+    sdk_configs: Mutex<BTreeMap<String, SdkConfig>>,
+}
+
+impl OperatorContext {
+    pub fn new(client: Client, options: OperatorOptions) -> Self {
+        let reporter = Reporter {
+            controller: "stackops".into(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
+        Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            options,
+            calls: CallCounter::default(),
+            sdk_configs: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Clients for one pass in `region`: the region's shared configuration
+    /// (and connection pool), counting into a fresh counter and the
+    /// process-wide one.
+    pub async fn clients(&self, region: &str) -> AwsClients {
+        let mut configs = self.sdk_configs.lock().await;
+        if !configs.contains_key(region) {
+            let settings = AwsSettings {
+                region: Some(region.to_string()),
+                endpoint_url: self.options.endpoint_url.clone(),
+                ..AwsSettings::default()
+            };
+            configs.insert(region.to_string(), config::sdk_config(&settings).await);
+        }
+        AwsClients::counted(
+            &configs[region],
+            CallCounter::default(),
+            std::slice::from_ref(&self.calls),
+        )
+    }
+}

@@ -1,0 +1,31 @@
+//! The operator: one kube-runtime Controller per stack kind, each driving
+//! the engine one pass per reconcile, with a finalizer that holds the
+//! custom resource until everything it owns in AWS is gone.
+//!
+//! Unfinished: leader election, `/metrics` and health endpoints, the
+//! connection Secret, and graceful lease release are not built yet.
+
+pub mod conditions;
+pub mod context;
+pub mod reconcile;
+pub mod run;
+
+pub use context::{OperatorContext, OperatorOptions};
+pub use run::run;
+
+use thiserror::Error;
+
+/// Finalizer holding a stack until its AWS resources are gone.
+pub const FINALIZER: &str = "stackops.io/teardown";
+
+#[derive(Debug, Error)]
+pub enum Error {
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("the object has no {0}")]
+    Incomplete(&'static str),
+    #[error("teardown in progress: {0}")]
+    TeardownPending(String),
+    #[error("AWS: {0}")]
+    Aws(#[from] crate::engine::AwsError),
+}

@@ -1,0 +1,326 @@
+//! One reconcile of one stack: validate, one engine pass, status, events,
+//! and when to look again.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event as KubeEvent, EventType};
+use kube::runtime::finalizer::{Event as Finalizer, finalizer};
+use kube::{Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+use tracing::{Instrument, info, warn};
+
+use super::conditions;
+use super::context::OperatorContext;
+use super::{Error, FINALIZER};
+use crate::api::status::StackStatus;
+use crate::api::{BookingPlatform, EcommerceStack, StackManifest};
+use crate::aws::zones;
+use crate::blueprint::{self, BlueprintError, validate};
+use crate::engine::{
+    Action as NodeAction, Context, Engine, EngineOptions, PassOutcome, StackIdentity,
+};
+
+/// A stack custom resource the operator reconciles.
+pub trait Stack:
+    Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
+    + Clone
+    + Serialize
+    + DeserializeOwned
+    + Debug
+    + Send
+    + Sync
+    + 'static
+{
+    fn manifest(&self) -> StackManifest;
+    fn stack_status(&self) -> Option<&StackStatus>;
+}
+
+impl Stack for EcommerceStack {
+    fn manifest(&self) -> StackManifest {
+        StackManifest::Ecommerce(Box::new(self.clone()))
+    }
+
+    fn stack_status(&self) -> Option<&StackStatus> {
+        self.status.as_ref()
+    }
+}
+
+impl Stack for BookingPlatform {
+    fn manifest(&self) -> StackManifest {
+        StackManifest::Booking(Box::new(self.clone()))
+    }
+
+    fn stack_status(&self) -> Option<&StackStatus> {
+        self.status.as_ref()
+    }
+}
+
+/// Delay before looking again at a stack that is still converging.
+const PROGRESS_REQUEUE: Duration = Duration::from_secs(5);
+
+pub async fn reconcile<K: Stack>(obj: Arc<K>, ctx: Arc<OperatorContext>) -> Result<Action, Error> {
+    let namespace = obj.namespace().ok_or(Error::Incomplete("namespace"))?;
+    let span = tracing::info_span!("reconcile", stack = %format!("{namespace}/{}", obj.name_any()));
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
+    let finalizer_api = api.clone();
+    finalizer(&finalizer_api, FINALIZER, obj, move |event| {
+        // Owned values only: the future must be Send for every lifetime.
+        let (api, ctx) = (api.clone(), ctx.clone());
+        async move {
+            match event {
+                Finalizer::Apply(obj) => apply(api, obj, ctx).await,
+                Finalizer::Cleanup(obj) => cleanup(api, obj, ctx).await,
+            }
+        }
+    })
+    .instrument(span)
+    .await
+    .map_err(|e| match e {
+        kube::runtime::finalizer::Error::ApplyFailed(e)
+        | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
+        kube::runtime::finalizer::Error::AddFinalizer(e)
+        | kube::runtime::finalizer::Error::RemoveFinalizer(e) => Error::Kube(e),
+        other => Error::TeardownPending(other.to_string()),
+    })
+}
+
+/// How long to wait after a failed reconcile; never a hot loop.
+pub fn error_policy<K: Stack>(_obj: Arc<K>, error: &Error, _ctx: Arc<OperatorContext>) -> Action {
+    match error {
+        Error::TeardownPending(_) => Action::requeue(PROGRESS_REQUEUE),
+        other => {
+            warn!(%other, "reconcile failed");
+            Action::requeue(Duration::from_secs(30))
+        }
+    }
+}
+
+fn region_of(manifest: &StackManifest) -> String {
+    match manifest {
+        StackManifest::Ecommerce(s) => s.spec.settings.region.clone(),
+        StackManifest::Booking(s) => s.spec.settings.region.clone(),
+    }
+}
+
+/// Boxed so the future is proven `Send` here, where its types are concrete
+/// enough; inside the controller's generic stream the compiler cannot.
+fn apply<K: Stack>(
+    api: Api<K>,
+    obj: Arc<K>,
+    ctx: Arc<OperatorContext>,
+) -> BoxFuture<'static, Result<Action, Error>> {
+    async move { apply_stack(&api, obj.as_ref(), ctx.as_ref()).await }.boxed()
+}
+
+fn cleanup<K: Stack>(
+    api: Api<K>,
+    obj: Arc<K>,
+    ctx: Arc<OperatorContext>,
+) -> BoxFuture<'static, Result<Action, Error>> {
+    async move { cleanup_stack(&api, obj.as_ref(), ctx.as_ref()).await }.boxed()
+}
+
+async fn apply_stack<K: Stack>(
+    api: &Api<K>,
+    obj: &K,
+    ctx: &OperatorContext,
+) -> Result<Action, Error> {
+    let manifest = obj.manifest();
+    let generation = obj.meta().generation;
+    let uid = obj.meta().uid.clone().ok_or(Error::Incomplete("uid"))?;
+    let old = obj.stack_status();
+
+    // Checks no schema can express, before any AWS call.
+    let problems = validate::check(&manifest);
+    if !problems.is_empty() {
+        let status = conditions::invalid(&problems, old, generation);
+        write_status(api, obj, old, status).await?;
+        publish(
+            ctx,
+            obj,
+            EventType::Warning,
+            "InvalidSpec",
+            &problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+        .await;
+        return Ok(Action::await_change());
+    }
+
+    let region = region_of(&manifest);
+    let clients = ctx.clients(&region).await;
+    let zones = zones::available_zones(&clients, &region).await?;
+    let blueprint = match blueprint::build(&manifest, &uid, &zones) {
+        Ok(blueprint) => blueprint,
+        Err(BlueprintError::Invalid(problems)) => {
+            let status = conditions::invalid(&problems, old, generation);
+            write_status(api, obj, old, status).await?;
+            return Ok(Action::await_change());
+        }
+        Err(other) => {
+            let problem = crate::api::FieldError::new("spec", other.to_string());
+            let status = conditions::invalid(&[problem], old, generation);
+            write_status(api, obj, old, status).await?;
+            return Ok(Action::requeue(ctx.options.resync));
+        }
+    };
+    let cx = Context::new(blueprint.identity.clone(), region, clients);
+    let pass = Engine::new(blueprint.options.clone())
+        .apply(&cx, &blueprint.graph)
+        .await;
+    publish_pass(ctx, obj, &pass).await;
+    info!(
+        converged = pass.converged,
+        writes = pass.writes,
+        calls = pass.calls.values().sum::<u64>(),
+        "pass done"
+    );
+
+    let status = conditions::after_apply(&pass, old, generation, &blueprint.not_implemented);
+    write_status(api, obj, old, status).await?;
+    Ok(if pass.converged || pass.terminal.is_some() {
+        Action::requeue(ctx.options.resync)
+    } else {
+        Action::requeue(PROGRESS_REQUEUE)
+    })
+}
+
+async fn cleanup_stack<K: Stack>(
+    api: &Api<K>,
+    obj: &K,
+    ctx: &OperatorContext,
+) -> Result<Action, Error> {
+    let manifest = obj.manifest();
+    let uid = obj.meta().uid.clone().ok_or(Error::Incomplete("uid"))?;
+    let (settings, region) = match &manifest {
+        StackManifest::Ecommerce(s) => (&s.spec.settings, s.spec.settings.region.clone()),
+        StackManifest::Booking(s) => (&s.spec.settings, s.spec.settings.region.clone()),
+    };
+    let identity = StackIdentity {
+        namespace: manifest.namespace().to_string(),
+        name: manifest.name().to_string(),
+        uid,
+        extra_tags: settings.tags.clone(),
+    };
+    let engine = Engine::new(EngineOptions {
+        paused: settings.paused,
+        ..EngineOptions::default()
+    });
+    let cx = Context::new(identity, region.clone(), ctx.clients(&region).await);
+    let pass = engine.destroy(&cx, &blueprint::stack::all_kinds()).await;
+    publish_pass(ctx, obj, &pass).await;
+    if pass.converged {
+        publish(
+            ctx,
+            obj,
+            EventType::Normal,
+            "Deleted",
+            "every AWS resource of the stack is gone",
+        )
+        .await;
+        return Ok(Action::await_change());
+    }
+    let old = obj.stack_status();
+    write_status(
+        api,
+        obj,
+        old,
+        conditions::deleting(&pass, old, obj.meta().generation),
+    )
+    .await?;
+    let left = pass.nodes.len();
+    Err(Error::TeardownPending(format!("{left} resources left")))
+}
+
+/// Merge-patches the status subresource, only when it changed.
+async fn write_status<K: Stack>(
+    api: &Api<K>,
+    obj: &K,
+    old: Option<&StackStatus>,
+    status: StackStatus,
+) -> Result<(), Error> {
+    if old == Some(&status) {
+        return Ok(());
+    }
+    let patch = json!({ "status": status });
+    api.patch_status(
+        &obj.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await?;
+    Ok(())
+}
+
+/// One event per kind of change in a pass (a list of what changed), and
+/// one per terminal error: readable in `kubectl describe` without flooding it.
+async fn publish_pass<K: Stack>(ctx: &OperatorContext, obj: &K, pass: &PassOutcome) {
+    let mut created = Vec::new();
+    let mut corrected = Vec::new();
+    let mut deleted = Vec::new();
+    for node in &pass.nodes {
+        let id = node
+            .id
+            .as_deref()
+            .map(|id| format!(" ({id})"))
+            .unwrap_or_default();
+        match (&node.action, &node.error) {
+            (_, Some(error)) if error.class == crate::engine::ErrorClass::Terminal => {
+                let note = format!("{} {}: {error}", node.kind, node.key);
+                publish(ctx, obj, EventType::Warning, "AwsError", &note).await;
+            }
+            (NodeAction::Create, None) => created.push(format!("{} {}{id}", node.kind, node.key)),
+            (NodeAction::Update(changes), None) => {
+                let fields: Vec<&str> = changes.iter().map(|c| c.field.as_str()).collect();
+                corrected.push(format!(
+                    "{} {}{id}: {}",
+                    node.kind,
+                    node.key,
+                    fields.join(", ")
+                ));
+            }
+            (NodeAction::Delete, None) => deleted.push(format!("{} {}{id}", node.kind, node.key)),
+            _ => {}
+        }
+    }
+    for (reason, items) in [
+        ("Created", created),
+        ("DriftCorrected", corrected),
+        ("Deleted", deleted),
+    ] {
+        if !items.is_empty() {
+            let note = format!("{} resources: {}", items.len(), items.join(", "));
+            publish(ctx, obj, EventType::Normal, reason, &note).await;
+        }
+    }
+}
+
+async fn publish<K: Stack>(
+    ctx: &OperatorContext,
+    obj: &K,
+    type_: EventType,
+    reason: &str,
+    note: &str,
+) {
+    let event = KubeEvent {
+        type_,
+        reason: reason.into(),
+        note: Some(note.chars().take(1000).collect()),
+        action: "Reconcile".into(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &obj.object_ref(&())).await {
+        warn!(%e, "could not publish an event");
+    }
+}

@@ -1,0 +1,47 @@
+//! `stackops run`: both controllers in one process until SIGTERM/SIGINT.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use kube::runtime::Controller;
+use kube::runtime::watcher;
+use kube::{Api, Client};
+use tracing::{info, warn};
+
+use super::context::{OperatorContext, OperatorOptions};
+use super::reconcile::{Stack, error_policy, reconcile};
+use crate::api::{BookingPlatform, EcommerceStack};
+
+fn api<K: Stack>(client: &Client, namespace: Option<&str>) -> Api<K> {
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+async fn controller<K: Stack>(ctx: Arc<OperatorContext>) {
+    let stacks: Api<K> = api(&ctx.client, ctx.options.namespace.as_deref());
+    let config = kube::runtime::controller::Config::default().concurrency(ctx.options.concurrency);
+    Controller::new(stacks, watcher::Config::default().any_semantic())
+        .with_config(config)
+        .shutdown_on_signal()
+        .run(reconcile::<K>, error_policy::<K>, ctx)
+        .for_each(|result| async move {
+            match result {
+                Ok((object, _)) => tracing::debug!(stack = %object.name, "reconciled"),
+                Err(error) => warn!(%error, "reconcile error"),
+            }
+        })
+        .await;
+}
+
+/// Runs both controllers until a shutdown signal.
+pub async fn run(client: Client, options: OperatorOptions) {
+    info!(namespace = ?options.namespace, resync = ?options.resync, "stackops operator starting");
+    let ctx = Arc::new(OperatorContext::new(client, options));
+    futures::join!(
+        controller::<EcommerceStack>(ctx.clone()),
+        controller::<BookingPlatform>(ctx)
+    );
+    info!("stackops operator stopped");
+}

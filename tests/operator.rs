@@ -1,0 +1,207 @@
+//! The operator as a real process against kubesim and moto: a stack goes
+//! Ready, steady state writes nothing, drift is corrected, a crash loses
+//! nothing, and deletion tears everything down before the finalizer goes.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DeleteParams, PostParams};
+use kube::{Client, Config};
+use stackops::api::{EcommerceStack, crds};
+use support::moto::MotoServer;
+use support::stack::TestStack;
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The operator binary, stopped (SIGKILL) on drop.
+struct Operator(Child);
+
+impl Operator {
+    fn start(kubeconfig: &Path, moto: &MotoServer, log: &Path) -> Self {
+        let log = std::fs::File::create(log).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_stackops"))
+            .args(["run", "--resync-seconds", "2"])
+            .env("KUBECONFIG", kubeconfig)
+            .envs(moto.env())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        Self(child)
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn client(sim: &kubesim::Handle) -> Client {
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(&sim.kubeconfig()).unwrap();
+    let config = Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .unwrap();
+    Client::try_from(config).unwrap()
+}
+
+async fn install_crds(client: &Client) {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in crds::all() {
+        api.create(&PostParams::default(), &crd).await.unwrap();
+    }
+}
+
+fn example() -> EcommerceStack {
+    let path = format!("{}/examples/ecommerce.yaml", env!("CARGO_MANIFEST_DIR"));
+    serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Polls until `check` holds for the stack (bounded).
+async fn wait_for(
+    api: &Api<EcommerceStack>,
+    name: &str,
+    what: &str,
+    check: impl Fn(&EcommerceStack) -> bool,
+) -> EcommerceStack {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        if let Ok(stack) = api.get(name).await
+            && check(&stack)
+        {
+            return stack;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn ready_for_generation(stack: &EcommerceStack) -> bool {
+    let Some(status) = &stack.status else {
+        return false;
+    };
+    status.observed_generation == stack.metadata.generation
+        && status
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True")
+}
+
+#[tokio::test]
+async fn a_stack_goes_ready_stays_quiet_survives_a_crash_and_is_torn_down() {
+    let moto = MotoServer::start();
+    let sim = kubesim::start(kubesim::Config::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kubeconfig).unwrap();
+    let client = client(&sim).await;
+    install_crds(&client).await;
+    let api: Api<EcommerceStack> = Api::namespaced(client.clone(), "default");
+
+    // Invalid specs never reach the operator: the API server refuses them.
+    let mut invalid = example();
+    invalid.metadata.name = Some("invalid".into());
+    invalid.spec.app.min_size = 9;
+    let refused = api
+        .create(&PostParams::default(), &invalid)
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("spec.app.minSize"),
+        "{refused}"
+    );
+
+    // Created, then the operator is killed in the middle of its first pass.
+    let mut operator = Operator::start(&kubeconfig, &moto, &dir.path().join("operator-1.log"));
+    api.create(&PostParams::default(), &example())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    drop(operator);
+    operator = Operator::start(&kubeconfig, &moto, &dir.path().join("operator-2.log"));
+
+    let stack = wait_for(&api, "shop", "Ready", ready_for_generation).await;
+    assert_eq!(
+        stack.metadata.finalizers.as_deref(),
+        Some(&["stackops.io/teardown".to_string()][..])
+    );
+    let status = stack.status.clone().unwrap();
+    assert_eq!(status.resources.len(), 18, "{:?}", status.resources);
+    let uid = stack.metadata.uid.clone().unwrap();
+    let aws = TestStack::new(
+        &moto.endpoint,
+        &stackops::api::StackManifest::Ecommerce(Box::new(stack.clone())),
+        &uid,
+    )
+    .await;
+    let counts = aws.count_by_kind(&aws.cx).await;
+    assert_eq!(
+        counts.values().sum::<usize>(),
+        18,
+        "no duplicates after the crash: {counts:?}"
+    );
+
+    // Steady state: resyncs every 2 s make no write to the API server.
+    let log = dir.path().join("operator-2.log");
+    let passes = || {
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .matches("pass done")
+            .count()
+    };
+    let before = passes();
+    sim.reset_counters();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let writes: Vec<_> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.is_write())
+        .collect();
+    assert!(writes.is_empty(), "{writes:?}");
+    assert!(passes() >= before + 2, "the operator resynced meanwhile");
+
+    // Drift out of band is corrected at the next resync.
+    let route_table = status
+        .resources
+        .iter()
+        .find(|r| r.key == "network/rt-public")
+        .unwrap()
+        .id
+        .clone()
+        .unwrap();
+    aws.cx
+        .clients
+        .ec2
+        .delete_route()
+        .route_table_id(&route_table)
+        .destination_cidr_block("0.0.0.0/0")
+        .send()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let plan = aws.engine().plan(&aws.cx, &aws.blueprint.graph).await;
+        if !plan.has_changes() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "drift was not corrected");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    // Deletion: the finalizer holds the object until AWS is empty.
+    api.delete("shop", &DeleteParams::default()).await.unwrap();
+    let deadline = Instant::now() + TIMEOUT;
+    while api.get_opt("shop").await.unwrap().is_some() {
+        assert!(Instant::now() < deadline, "the stack was not deleted");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let counts = aws.count_by_kind(&aws.cx).await;
+    assert_eq!(counts.values().sum::<usize>(), 0, "{counts:?}");
+    drop(operator);
+    sim.shutdown().await;
+}
