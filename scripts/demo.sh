@@ -46,7 +46,8 @@ export KUBECONFIG="$work/kubeconfig"
 echo "== Kubernetes API (kubesim) on $(head -n1 "$work/kubesim.log")"
 
 "$kubectl" apply -f crds/
-"$bin/stackops" run --resync-seconds 30 >"$work/operator.log" 2>&1 &
+metrics_port="$(free_port)"
+"$bin/stackops" run --resync-seconds 30 --metrics-addr "127.0.0.1:$metrics_port" >"$work/operator.log" 2>&1 &
 pids+=($!)
 echo "== operator running (logs: JSON, one line per event)"
 
@@ -68,6 +69,9 @@ echo "== Ready condition"
 "$kubectl" get -f "$example" -o jsonpath='{.status.conditions[?(@.type=="Ready")].message}{"\n"}'
 echo "== events"
 "$kubectl" get events --field-selector "involvedObject.name=$name"
+
+echo "== operator metrics (127.0.0.1:$metrics_port/metrics), excerpt"
+curl -s "http://127.0.0.1:$metrics_port/metrics" | grep -E '^stackops_(reconciles_total|managed_|aws_call_retries)' || true
 
 echo "== deleting $kind/$name (the finalizer holds it until AWS is empty)"
 "$kubectl" delete -f "$example" --timeout=120s

@@ -20,11 +20,36 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 /// The operator binary, stopped (SIGKILL) on drop.
 struct Operator(Child);
 
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// GET `path` from the operator's metrics listener: (status line, body).
+fn get(port: u16, path: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    (head.lines().next().unwrap().to_string(), body.to_string())
+}
+
 impl Operator {
-    fn start(kubeconfig: &Path, moto: &MotoServer, log: &Path) -> Self {
+    fn start(kubeconfig: &Path, moto: &MotoServer, log: &Path, metrics_port: u16) -> Self {
         let log = std::fs::File::create(log).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_stackops"))
-            .args(["run", "--resync-seconds", "2"])
+            .args([
+                "run",
+                "--resync-seconds",
+                "2",
+                "--metrics-addr",
+                &format!("127.0.0.1:{metrics_port}"),
+            ])
             .env("KUBECONFIG", kubeconfig)
             .envs(moto.env())
             .stdout(Stdio::null())
@@ -117,13 +142,24 @@ async fn a_stack_goes_ready_stays_quiet_survives_a_crash_and_is_torn_down() {
     );
 
     // Created, then the operator is killed in the middle of its first pass.
-    let mut operator = Operator::start(&kubeconfig, &moto, &dir.path().join("operator-1.log"));
+    let mut operator = Operator::start(
+        &kubeconfig,
+        &moto,
+        &dir.path().join("operator-1.log"),
+        free_port(),
+    );
     api.create(&PostParams::default(), &example())
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(400)).await;
     drop(operator);
-    operator = Operator::start(&kubeconfig, &moto, &dir.path().join("operator-2.log"));
+    let metrics_port = free_port();
+    operator = Operator::start(
+        &kubeconfig,
+        &moto,
+        &dir.path().join("operator-2.log"),
+        metrics_port,
+    );
 
     let stack = wait_for(&api, "shop", "Ready", ready_for_generation).await;
     assert_eq!(
@@ -164,6 +200,25 @@ async fn a_stack_goes_ready_stays_quiet_survives_a_crash_and_is_torn_down() {
         .collect();
     assert!(writes.is_empty(), "{writes:?}");
     assert!(passes() >= before + 2, "the operator resynced meanwhile");
+
+    // Metrics and health.
+    assert!(get(metrics_port, "/healthz").0.contains("200"));
+    assert!(get(metrics_port, "/readyz").0.contains("200"));
+    let (_, metrics) = get(metrics_port, "/metrics");
+    assert!(
+        metrics.contains("stackops_reconciles_total{kind=\"EcommerceStack\",result=\"ok\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            "stackops_aws_calls_total{service=\"EC2\",operation=\"DescribeVpcs\",outcome=\"ok\"}"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("stackops_managed_resources{kind=\"EcommerceStack\"} 18"),
+        "{metrics}"
+    );
 
     // Drift out of band is corrected at the next resync.
     let route_table = status

@@ -47,6 +47,9 @@ enum Command {
         /// Send every AWS call here (LocalStack, moto); `AWS_ENDPOINT_URL` works too.
         #[arg(long, value_name = "URL")]
         endpoint_url: Option<String>,
+        /// Address of `/metrics`, `/healthz` and `/readyz`.
+        #[arg(long, env = "STACKOPS_METRICS_ADDR", default_value = "0.0.0.0:8080")]
+        metrics_addr: std::net::SocketAddr,
     },
     /// Check stack manifests as the API server would (schema and CEL rules),
     /// plus the checks no schema can express. Exits 1 on any problem.
@@ -116,11 +119,13 @@ impl Cli {
                 resync_seconds,
                 concurrency,
                 endpoint_url,
+                metrics_addr,
             } => run_operator(crate::controller::OperatorOptions {
                 namespace,
                 resync: std::time::Duration::from_secs(resync_seconds.max(1)),
                 endpoint_url,
                 concurrency: concurrency.max(1),
+                metrics_addr: Some(metrics_addr),
             }),
             Command::Plan(args) => args.run(stack::Verb::Plan),
             Command::Apply(args) => args.run(stack::Verb::Apply),

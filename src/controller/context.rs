@@ -23,6 +23,8 @@ pub struct OperatorOptions {
     pub endpoint_url: Option<String>,
     /// Stacks reconciled at once, per kind.
     pub concurrency: u16,
+    /// Where `/metrics`, `/healthz` and `/readyz` listen; `None`: nowhere.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl Default for OperatorOptions {
@@ -32,6 +34,7 @@ impl Default for OperatorOptions {
             resync: Duration::from_secs(600),
             endpoint_url: None,
             concurrency: 4,
+            metrics_addr: Some(std::net::SocketAddr::from(([0, 0, 0, 0], 8080))),
         }
     }
 }
@@ -42,6 +45,7 @@ pub struct OperatorContext {
     pub options: OperatorOptions,
     /// Every AWS call the process made (for metrics).
     pub calls: CallCounter,
+    pub metrics: std::sync::Arc<super::metrics::Metrics>,
     sdk_configs: Mutex<BTreeMap<String, SdkConfig>>,
 }
 
@@ -56,6 +60,7 @@ impl OperatorContext {
             client,
             options,
             calls: CallCounter::default(),
+            metrics: Default::default(),
             sdk_configs: Mutex::new(BTreeMap::new()),
         }
     }

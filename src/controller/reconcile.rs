@@ -67,6 +67,22 @@ impl Stack for BookingPlatform {
 const PROGRESS_REQUEUE: Duration = Duration::from_secs(5);
 
 pub async fn reconcile<K: Stack>(obj: Arc<K>, ctx: Arc<OperatorContext>) -> Result<Action, Error> {
+    let started = std::time::Instant::now();
+    let metrics = ctx.metrics.clone();
+    let result = reconcile_stack(obj, ctx).await;
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(Error::TeardownPending(_)) => "deleting",
+        Err(_) => "error",
+    };
+    metrics.reconciled(&K::kind(&()), outcome, started.elapsed());
+    result
+}
+
+async fn reconcile_stack<K: Stack>(
+    obj: Arc<K>,
+    ctx: Arc<OperatorContext>,
+) -> Result<Action, Error> {
     let namespace = obj.namespace().ok_or(Error::Incomplete("namespace"))?;
     let span = tracing::info_span!("reconcile", stack = %format!("{namespace}/{}", obj.name_any()));
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
@@ -187,6 +203,15 @@ async fn apply_stack<K: Stack>(
         "pass done"
     );
 
+    let id = format!("{}/{}", manifest.namespace(), manifest.name());
+    ctx.metrics
+        .stack_resources(&K::kind(&()), &id, Some(pass.nodes.len()));
+    let corrected = pass
+        .nodes
+        .iter()
+        .filter(|n| matches!(n.action, NodeAction::Update(_)) && n.error.is_none())
+        .count();
+    ctx.metrics.drift_corrected(&K::kind(&()), corrected);
     let status = conditions::after_apply(&pass, old, generation, &blueprint.not_implemented);
     write_status(api, obj, old, status).await?;
     Ok(if pass.converged || pass.terminal.is_some() {

@@ -39,6 +39,12 @@ async fn controller<K: Stack>(ctx: Arc<OperatorContext>) {
 pub async fn run(client: Client, options: OperatorOptions) {
     info!(namespace = ?options.namespace, resync = ?options.resync, "stackops operator starting");
     let ctx = Arc::new(OperatorContext::new(client, options));
+    if let Some(addr) = ctx.options.metrics_addr
+        && let Err(e) = super::metrics::serve(addr, ctx.metrics.clone(), ctx.calls.clone()).await
+    {
+        warn!(%e, %addr, "cannot serve metrics");
+    }
+    ctx.metrics.set_ready();
     futures::join!(
         controller::<EcommerceStack>(ctx.clone()),
         controller::<BookingPlatform>(ctx)
