@@ -32,7 +32,8 @@ fn free_port() -> u16 {
 fn get(port: u16, path: &str) -> (String, String) {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     let (head, body) = response.split_once("\r\n\r\n").unwrap();
@@ -41,15 +42,21 @@ fn get(port: u16, path: &str) -> (String, String) {
 
 impl Operator {
     fn start(kubeconfig: &Path, moto: &MotoServer, log: &Path, metrics_port: u16) -> Self {
+        Self::start_with(kubeconfig, moto, log, metrics_port, &[])
+    }
+
+    fn start_with(
+        kubeconfig: &Path,
+        moto: &MotoServer,
+        log: &Path,
+        metrics_port: u16,
+        extra: &[&str],
+    ) -> Self {
         let log = std::fs::File::create(log).unwrap();
+        let metrics = format!("127.0.0.1:{metrics_port}");
         let child = Command::new(env!("CARGO_BIN_EXE_stackops"))
-            .args([
-                "run",
-                "--resync-seconds",
-                "2",
-                "--metrics-addr",
-                &format!("127.0.0.1:{metrics_port}"),
-            ])
+            .args(["run", "--resync-seconds", "2", "--metrics-addr", &metrics])
+            .args(extra)
             .env("KUBECONFIG", kubeconfig)
             .envs(moto.env())
             .stdout(Stdio::null())
@@ -258,5 +265,66 @@ async fn a_stack_goes_ready_stays_quiet_survives_a_crash_and_is_torn_down() {
     let counts = aws.count_by_kind(&aws.cx).await;
     assert_eq!(counts.values().sum::<usize>(), 0, "{counts:?}");
     drop(operator);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn with_two_replicas_only_the_leader_reconciles_and_the_other_takes_over() {
+    let moto = MotoServer::start();
+    let sim = kubesim::start(kubesim::Config::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kubeconfig).unwrap();
+    let client = client(&sim).await;
+    install_crds(&client).await;
+    let api: Api<EcommerceStack> = Api::namespaced(client.clone(), "default");
+
+    let elect = ["--leader-elect", "--lease-seconds", "3"];
+    let logs = [
+        dir.path().join("replica-a.log"),
+        dir.path().join("replica-b.log"),
+    ];
+    let mut first = Some(Operator::start_with(
+        &kubeconfig,
+        &moto,
+        &logs[0],
+        free_port(),
+        &elect,
+    ));
+    // Let the first replica take the lease before the second starts.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let _second = Operator::start_with(&kubeconfig, &moto, &logs[1], free_port(), &elect);
+
+    api.create(&PostParams::default(), &example())
+        .await
+        .unwrap();
+    wait_for(&api, "shop", "Ready", ready_for_generation).await;
+    let passes = |i: usize| {
+        std::fs::read_to_string(&logs[i])
+            .unwrap()
+            .matches("pass done")
+            .count()
+    };
+    assert!(passes(0) > 0, "the leader reconciled");
+    assert_eq!(passes(1), 0, "the follower did not");
+
+    // The leader dies without releasing; the follower takes over once the
+    // lease expires and reconciles the next change.
+    drop(first.take());
+    let mut stack = api.get("shop").await.unwrap();
+    stack
+        .spec
+        .settings
+        .tags
+        .insert("owner".into(), "payments".into());
+    api.replace("shop", &PostParams::default(), &stack)
+        .await
+        .unwrap();
+    let updated = wait_for(&api, "shop", "Ready for generation 2", |s| {
+        ready_for_generation(s) && s.metadata.generation == Some(2)
+    })
+    .await;
+    assert!(passes(1) > 0, "the follower took over");
+    assert_eq!(updated.status.unwrap().observed_generation, Some(2));
     sim.shutdown().await;
 }

@@ -50,6 +50,15 @@ enum Command {
         /// Address of `/metrics`, `/healthz` and `/readyz`.
         #[arg(long, env = "STACKOPS_METRICS_ADDR", default_value = "0.0.0.0:8080")]
         metrics_addr: std::net::SocketAddr,
+        /// Elect a leader through a Lease, so several replicas can run.
+        #[arg(long, env = "STACKOPS_LEADER_ELECT", default_value_t = false)]
+        leader_elect: bool,
+        /// Namespace of the Lease (the operator's own namespace).
+        #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+        lease_namespace: String,
+        /// Seconds a leader may go without renewing before another takes over.
+        #[arg(long, default_value_t = 15)]
+        lease_seconds: u64,
     },
     /// Check stack manifests as the API server would (schema and CEL rules),
     /// plus the checks no schema can express. Exits 1 on any problem.
@@ -83,6 +92,14 @@ impl StackArgs {
         };
         stack::run(verb, &self.file, &options)
     }
+}
+
+/// This replica's name in the Lease: the pod name, else host and process.
+fn replica_identity() -> String {
+    std::env::var("POD_NAME").unwrap_or_else(|_| {
+        let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+        format!("{}-{}", host.trim(), std::process::id())
+    })
 }
 
 fn run_operator(options: crate::controller::OperatorOptions) -> ExitCode {
@@ -120,7 +137,16 @@ impl Cli {
                 concurrency,
                 endpoint_url,
                 metrics_addr,
+                leader_elect,
+                lease_namespace,
+                lease_seconds,
             } => run_operator(crate::controller::OperatorOptions {
+                leader_election: leader_elect.then(|| crate::controller::leader::LeaseConfig {
+                    namespace: lease_namespace,
+                    name: "stackops-leader".into(),
+                    identity: replica_identity(),
+                    duration: std::time::Duration::from_secs(lease_seconds.max(3)),
+                }),
                 namespace,
                 resync: std::time::Duration::from_secs(resync_seconds.max(1)),
                 endpoint_url,

@@ -25,6 +25,8 @@ pub struct OperatorOptions {
     pub concurrency: u16,
     /// Where `/metrics`, `/healthz` and `/readyz` listen; `None`: nowhere.
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Lease for leader election; `None`: this replica always reconciles.
+    pub leader_election: Option<super::leader::LeaseConfig>,
 }
 
 impl Default for OperatorOptions {
@@ -35,6 +37,7 @@ impl Default for OperatorOptions {
             endpoint_url: None,
             concurrency: 4,
             metrics_addr: Some(std::net::SocketAddr::from(([0, 0, 0, 0], 8080))),
+            leader_election: None,
         }
     }
 }

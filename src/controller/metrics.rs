@@ -205,9 +205,17 @@ async fn respond(
     metrics: &Metrics,
     calls: &CallCounter,
 ) -> std::io::Result<()> {
-    let mut buffer = [0u8; 2048];
-    let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buffer)).await??;
-    let request = String::from_utf8_lossy(&buffer[..read]);
+    // Read the request head (a scrape is a small GET), bounded in size and time.
+    let mut buffer = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 1024];
+    while !buffer.windows(4).any(|w| w == b"\r\n\r\n") && buffer.len() < 8192 {
+        let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut chunk)).await??;
+        if read == 0 {
+            break;
+        }
+        buffer.extend_from_slice(&chunk[..read]);
+    }
+    let request = String::from_utf8_lossy(&buffer);
     let path = request.split_whitespace().nth(1).unwrap_or("/");
     let (status, body) = match path {
         "/metrics" => ("200 OK", metrics.render(calls)),

@@ -2,11 +2,11 @@
 //! the engine one pass per reconcile, with a finalizer that holds the
 //! custom resource until everything it owns in AWS is gone.
 //!
-//! Unfinished: leader election (and so lease release on shutdown) and the
-//! connection Secret are not built yet.
+//! Unfinished: the connection Secret is not built yet.
 
 pub mod conditions;
 pub mod context;
+pub mod leader;
 pub mod metrics;
 pub mod reconcile;
 pub mod run;

@@ -9,6 +9,7 @@ use kube::{Api, Client};
 use tracing::{info, warn};
 
 use super::context::{OperatorContext, OperatorOptions};
+use super::leader::LeaderElector;
 use super::reconcile::{Stack, error_policy, reconcile};
 use crate::api::{BookingPlatform, EcommerceStack};
 
@@ -35,9 +36,14 @@ async fn controller<K: Stack>(ctx: Arc<OperatorContext>) {
         .await;
 }
 
-/// Runs both controllers until a shutdown signal.
+/// Runs both controllers until a shutdown signal; with leader election,
+/// only while this replica holds the lease.
 pub async fn run(client: Client, options: OperatorOptions) {
     info!(namespace = ?options.namespace, resync = ?options.resync, "stackops operator starting");
+    let elector = options
+        .leader_election
+        .clone()
+        .map(|config| LeaderElector::new(client.clone(), config));
     let ctx = Arc::new(OperatorContext::new(client, options));
     if let Some(addr) = ctx.options.metrics_addr
         && let Err(e) = super::metrics::serve(addr, ctx.metrics.clone(), ctx.calls.clone()).await
@@ -45,9 +51,40 @@ pub async fn run(client: Client, options: OperatorOptions) {
         warn!(%e, %addr, "cannot serve metrics");
     }
     ctx.metrics.set_ready();
-    futures::join!(
-        controller::<EcommerceStack>(ctx.clone()),
-        controller::<BookingPlatform>(ctx)
-    );
+    let controllers = async {
+        futures::join!(
+            controller::<EcommerceStack>(ctx.clone()),
+            controller::<BookingPlatform>(ctx.clone())
+        );
+    };
+    match elector {
+        None => controllers.await,
+        Some(elector) => {
+            tokio::select! {
+                _ = elector.acquire() => {}
+                _ = shutdown_signal() => {
+                    info!("stopped before becoming leader");
+                    return;
+                }
+            }
+            tokio::select! {
+                // The controllers stop on SIGTERM/SIGINT after their in-flight reconciles.
+                _ = controllers => elector.release().await,
+                _ = elector.hold() => {
+                    warn!("lost the lease; stopping so that only the leader reconciles");
+                    std::process::exit(1);
+                }
+            }
+        }
+    }
     info!("stackops operator stopped");
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
 }
