@@ -328,3 +328,117 @@ async fn with_two_replicas_only_the_leader_reconciles_and_the_other_takes_over()
     assert_eq!(updated.status.unwrap().observed_generation, Some(2));
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn semantic_errors_observe_only_and_paused_make_no_aws_write() {
+    let moto = MotoServer::start();
+    let sim = kubesim::start(kubesim::Config::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kubeconfig).unwrap();
+    let client = client(&sim).await;
+    install_crds(&client).await;
+    let api: Api<EcommerceStack> = Api::namespaced(client.clone(), "default");
+    let _operator = Operator::start(
+        &kubeconfig,
+        &moto,
+        &dir.path().join("operator.log"),
+        free_port(),
+    );
+    let condition = |stack: &EcommerceStack, type_: &str| {
+        stack
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.iter().find(|c| c.type_ == type_).cloned())
+    };
+
+    // Overlapping subnets pass the schema but not the semantic checks: the
+    // condition names the field and nothing is created in AWS.
+    let mut overlapping = example();
+    overlapping.metadata.name = Some("overlap".into());
+    overlapping.spec.network.subnets = Some(stackops::api::common::SubnetOverrides {
+        public: vec!["10.20.0.0/24".into(), "10.20.1.0/24".into()],
+        app: vec!["10.20.0.0/20".into(), "10.20.32.0/20".into()],
+        data: vec!["10.20.64.0/24".into(), "10.20.65.0/24".into()],
+    });
+    api.create(&PostParams::default(), &overlapping)
+        .await
+        .unwrap();
+    let refused = wait_for(&api, "overlap", "InvalidSpec", |s| {
+        condition(s, "Ready").is_some_and(|c| c.reason == "InvalidSpec")
+    })
+    .await;
+    let message = condition(&refused, "Ready").unwrap().message;
+    assert!(message.contains("spec.network.subnets.app[0]"), "{message}");
+    let probe = TestStack::new(
+        &moto.endpoint,
+        &stackops::api::StackManifest::Ecommerce(Box::new(example())),
+        &refused.metadata.uid.clone().unwrap(),
+    )
+    .await;
+    assert_eq!(
+        probe.count_by_kind(&probe.cx).await.values().sum::<usize>(),
+        0
+    );
+
+    // ObserveOnly: nothing exists, nothing is created, the stack is not Ready.
+    let mut observe = example();
+    observe.metadata.name = Some("observe".into());
+    observe.spec.settings.management_policy = stackops::api::common::ManagementPolicy::ObserveOnly;
+    api.create(&PostParams::default(), &observe).await.unwrap();
+    let observed = wait_for(&api, "observe", "a status", |s| {
+        condition(s, "Ready").is_some()
+    })
+    .await;
+    let ready = condition(&observed, "Ready").unwrap();
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", "Drifted")
+    );
+    assert!(ready.message.contains("18 missing"), "{}", ready.message);
+    assert_eq!(condition(&observed, "Degraded").unwrap().status, "True");
+    let resources = &observed.status.as_ref().unwrap().resources;
+    assert!(resources.iter().all(|r| r.id.is_none()), "{resources:?}");
+    assert!(
+        resources[0]
+            .message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("ObserveOnly"),
+        "{resources:?}"
+    );
+
+    // Paused: same, and the message says why.
+    let mut paused = example();
+    paused.metadata.name = Some("paused".into());
+    paused.spec.settings.paused = true;
+    api.create(&PostParams::default(), &paused).await.unwrap();
+    let held = wait_for(&api, "paused", "a status", |s| {
+        condition(s, "Ready").is_some()
+    })
+    .await;
+    assert_eq!(condition(&held, "Ready").unwrap().reason, "Paused");
+    assert!(
+        held.status.unwrap().resources[0]
+            .message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("paused")
+    );
+
+    // No AWS resource was created for any of them.
+    let everything = TestStack::new(
+        &moto.endpoint,
+        &stackops::api::StackManifest::Ecommerce(Box::new(example())),
+        "none",
+    )
+    .await;
+    let ec2 = &everything.cx.clients.ec2;
+    let vpcs = ec2.describe_vpcs().send().await.unwrap();
+    assert!(
+        vpcs.vpcs().iter().all(|v| v.is_default() == Some(true)),
+        "{:?}",
+        vpcs.vpcs()
+    );
+    sim.shutdown().await;
+}

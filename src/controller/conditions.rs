@@ -4,7 +4,7 @@
 
 use crate::api::FieldError;
 use crate::api::status::{Condition, ResourceState, ResourceStatus, StackStatus};
-use crate::engine::PassOutcome;
+use crate::engine::{EngineOptions, PassOutcome};
 
 pub const READY: &str = "Ready";
 pub const PROGRESSING: &str = "Progressing";
@@ -50,6 +50,7 @@ fn build(wants: Vec<Want>, old: Option<&StackStatus>, generation: Option<i64>) -
 /// Status after an apply pass. `not_implemented` names spec parts not built yet.
 pub fn after_apply(
     pass: &PassOutcome,
+    options: &EngineOptions,
     old: Option<&StackStatus>,
     generation: Option<i64>,
     not_implemented: &[String],
@@ -107,6 +108,42 @@ pub fn after_apply(
                 type_: DEGRADED,
                 status: true,
                 reason: "AwsError",
+                message,
+            },
+        ]
+    } else if options.paused || !options.managed {
+        // Nothing will progress by itself: say why, and what differs.
+        let (reason, why) = if options.paused {
+            ("Paused", "spec.paused is true: no AWS writes")
+        } else {
+            (
+                "Drifted",
+                "managementPolicy is ObserveOnly: differences are reported, not corrected",
+            )
+        };
+        let missing = pass.nodes.iter().filter(|n| n.id.is_none()).count();
+        let mut message =
+            format!("{why}; {ready} of {total} resources as specified, {missing} missing");
+        if !drifted.is_empty() {
+            message.push_str(&format!("; {}", drifted.join("; ")));
+        }
+        vec![
+            Want {
+                type_: READY,
+                status: false,
+                reason,
+                message: message.clone(),
+            },
+            Want {
+                type_: PROGRESSING,
+                status: false,
+                reason,
+                message: String::new(),
+            },
+            Want {
+                type_: DEGRADED,
+                status: reason == "Drifted",
+                reason,
                 message,
             },
         ]

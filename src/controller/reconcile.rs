@@ -212,7 +212,13 @@ async fn apply_stack<K: Stack>(
         .filter(|n| matches!(n.action, NodeAction::Update(_)) && n.error.is_none())
         .count();
     ctx.metrics.drift_corrected(&K::kind(&()), corrected);
-    let status = conditions::after_apply(&pass, old, generation, &blueprint.not_implemented);
+    let status = conditions::after_apply(
+        &pass,
+        &blueprint.options,
+        old,
+        generation,
+        &blueprint.not_implemented,
+    );
     write_status(api, obj, old, status).await?;
     Ok(if pass.converged || pass.terminal.is_some() {
         Action::requeue(ctx.options.resync)
