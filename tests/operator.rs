@@ -174,7 +174,11 @@ async fn a_stack_goes_ready_stays_quiet_survives_a_crash_and_is_torn_down() {
         Some(&["stackops.io/teardown".to_string()][..])
     );
     let status = stack.status.clone().unwrap();
-    assert_eq!(status.resources.len(), 18, "{:?}", status.resources);
+    assert_eq!(status.resources.len(), 21, "{:?}", status.resources);
+    assert!(
+        status.outputs.load_balancer_dns.is_some()
+            && status.endpoint == status.outputs.load_balancer_dns
+    );
     let uid = stack.metadata.uid.clone().unwrap();
     let aws = TestStack::new(
         &moto.endpoint,
@@ -185,7 +189,7 @@ async fn a_stack_goes_ready_stays_quiet_survives_a_crash_and_is_torn_down() {
     let counts = aws.count_by_kind(&aws.cx).await;
     assert_eq!(
         counts.values().sum::<usize>(),
-        18,
+        21,
         "no duplicates after the crash: {counts:?}"
     );
 
@@ -223,7 +227,7 @@ async fn a_stack_goes_ready_stays_quiet_survives_a_crash_and_is_torn_down() {
         "{metrics}"
     );
     assert!(
-        metrics.contains("stackops_managed_resources{kind=\"EcommerceStack\"} 18"),
+        metrics.contains("stackops_managed_resources{kind=\"EcommerceStack\"} 21"),
         "{metrics}"
     );
 
@@ -395,7 +399,7 @@ async fn semantic_errors_observe_only_and_paused_make_no_aws_write() {
         (ready.status.as_str(), ready.reason.as_str()),
         ("False", "Drifted")
     );
-    assert!(ready.message.contains("18 missing"), "{}", ready.message);
+    assert!(ready.message.contains("21 missing"), "{}", ready.message);
     assert_eq!(condition(&observed, "Degraded").unwrap().status, "True");
     let resources = &observed.status.as_ref().unwrap().resources;
     assert!(resources.iter().all(|r| r.id.is_none()), "{resources:?}");

@@ -5,6 +5,7 @@
 pub mod calls;
 pub mod config;
 pub mod ec2;
+pub mod elbv2;
 pub mod iam;
 pub mod logs;
 pub mod zones;

@@ -3,9 +3,11 @@
 //! can express, and the resource graph the engine walks. Only the network
 //! tier is in the graph so far; `Blueprint::not_implemented` names the rest.
 
+pub mod application;
 pub mod naming;
 pub mod network;
 pub mod network_plan;
+pub mod outputs;
 pub mod stack;
 pub mod validate;
 

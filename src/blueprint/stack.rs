@@ -3,7 +3,9 @@
 
 use thiserror::Error;
 
-use crate::api::common::{DatabaseEngine, DatabaseSpec, NatMode, NetworkSpec, StackSettings};
+use crate::api::common::{
+    AppSpec, DatabaseEngine, DatabaseSpec, LoadBalancerSpec, NatMode, NetworkSpec, StackSettings,
+};
 use crate::api::{FieldError, StackManifest};
 use crate::aws;
 use crate::engine::graph::GraphError;
@@ -41,7 +43,13 @@ pub enum BlueprintError {
 /// Every kind stackops may have created, for teardown of any state.
 pub fn all_kinds() -> Vec<Kind> {
     let mut kinds = aws::ec2::KINDS.to_vec();
-    kinds.extend([&aws::iam::ROLE as Kind, &aws::logs::LOG_GROUP as Kind]);
+    kinds.extend([
+        &aws::iam::ROLE as Kind,
+        &aws::logs::LOG_GROUP as Kind,
+        &aws::elbv2::TARGET_GROUP as Kind,
+        &aws::elbv2::LOAD_BALANCER as Kind,
+        &aws::elbv2::LISTENERS as Kind,
+    ]);
     kinds
 }
 
@@ -82,7 +90,13 @@ pub fn build(
         cache_port: parts.cache_port,
         flow_logs: network_spec.flow_logs.then_some(parts.log_retention_days),
     };
-    let graph = Graph::new(network::nodes(&plan, zones, &needs))?;
+    let mut nodes = network::nodes(&plan, zones, &needs);
+    nodes.extend(super::application::load_balancer_nodes(
+        parts.load_balancer,
+        parts.app,
+        plan.public.len(),
+    ));
+    let graph = Graph::new(nodes)?;
     Ok(Blueprint {
         graph,
         identity: StackIdentity {
@@ -106,6 +120,8 @@ struct StackParts<'a> {
     settings: &'a StackSettings,
     network: &'a NetworkSpec,
     database: &'a DatabaseSpec,
+    load_balancer: &'a LoadBalancerSpec,
+    app: &'a AppSpec,
     app_port: i32,
     cache_port: Option<i32>,
     default_nat: NatMode,
@@ -119,7 +135,6 @@ impl<'a> StackParts<'a> {
             StackManifest::Ecommerce(s) => {
                 let spec = &s.spec;
                 let mut todo = vec![
-                    "load balancer (spec.loadBalancer)",
                     "application servers (spec.app)",
                     "database (spec.database)",
                     "web bucket and CDN (spec.frontend)",
@@ -131,6 +146,8 @@ impl<'a> StackParts<'a> {
                     settings: &spec.settings,
                     network: &spec.network,
                     database: &spec.database,
+                    load_balancer: &spec.load_balancer,
+                    app: &spec.app,
                     app_port: spec.app.port,
                     cache_port: None,
                     default_nat: NatMode::Single,
@@ -144,7 +161,6 @@ impl<'a> StackParts<'a> {
             StackManifest::Booking(s) => {
                 let spec = &s.spec;
                 let mut todo = vec![
-                    "load balancer (spec.loadBalancer)",
                     "application servers (spec.app)",
                     "database (spec.database)",
                     "media bucket (spec.media)",
@@ -160,6 +176,8 @@ impl<'a> StackParts<'a> {
                     settings: &spec.settings,
                     network: &spec.network,
                     database: &spec.database,
+                    load_balancer: &spec.load_balancer,
+                    app: &spec.app,
                     app_port: spec.app.port,
                     cache_port: spec.cache.as_ref().map(|_| 6379),
                     default_nat: NatMode::PerAz,

@@ -176,6 +176,10 @@ async fn apply(engine: &Engine, cx: &Context, blueprint: &Blueprint, timeout: Du
     let last = repeat_passes(timeout, |_| engine.apply(cx, &blueprint.graph)).await;
     if last.converged {
         println!("Ready: {} resources.", last.nodes.len());
+        let (outputs, _) = crate::blueprint::outputs::collect(&last);
+        if let Some(dns) = &outputs.load_balancer_dns {
+            println!("Load balancer: http://{dns}");
+        }
         for node in &last.nodes {
             if let Some(id) = &node.id {
                 println!("  {:<28} {id}", node.key);

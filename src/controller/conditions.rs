@@ -202,12 +202,13 @@ pub fn after_apply(
             },
         ]
     };
+    let (outputs, endpoint) = crate::blueprint::outputs::collect(pass);
     StackStatus {
         observed_generation: generation,
         conditions: build(wants, old, generation),
         resources: resources(pass),
-        outputs: old.map(|o| o.outputs.clone()).unwrap_or_default(),
-        endpoint: old.and_then(|o| o.endpoint.clone()),
+        outputs,
+        endpoint,
         connection_secret: old.and_then(|o| o.connection_secret.clone()),
     }
 }
