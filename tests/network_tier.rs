@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use aws_sdk_ec2::types::{IpPermission, IpRange, Tag};
 use stackops::api::status::ResourceState;
 use stackops::aws::ec2::Vpc;
-use stackops::engine::{Action, ErrorClass, Graph, Node};
+use stackops::engine::{Action, ErrorClass, Graph, KindOps, Node};
 use support::moto::MotoServer;
 use support::proxy::{FaultProxy, Faults};
 use support::stack::{TestStack, example};
@@ -367,4 +367,45 @@ async fn a_terminal_error_stops_the_pass_without_retries() {
         .sum();
     assert_eq!(create_calls, 1);
     assert_eq!(stack.cx.clients.calls.retries(), 0);
+}
+
+#[tokio::test]
+async fn changing_the_nat_mode_moves_routes_then_removes_gateways() {
+    let moto = MotoServer::start();
+    let manifest = example("ecommerce.yaml");
+    let single = TestStack::new(&moto.endpoint, &manifest, "uid-nat").await;
+    assert!(single.converge(&single.cx, 5).await.converged);
+
+    let stackops::api::StackManifest::Ecommerce(mut changed) = manifest else {
+        unreachable!()
+    };
+    changed.spec.network.nat_mode = Some(stackops::api::common::NatMode::None);
+    let none = TestStack::new(
+        &moto.endpoint,
+        &stackops::api::StackManifest::Ecommerce(changed),
+        "uid-nat",
+    )
+    .await;
+    let outcome = none.converge(&none.cx, 5).await;
+    assert!(outcome.converged, "{:?}", outcome.nodes);
+    let counts = none.count_by_kind(&none.cx).await;
+    assert_eq!(
+        (counts["NatGateway"], counts["ElasticIP"]),
+        (0, 0),
+        "{counts:?}"
+    );
+    let tables = stackops::aws::ec2::ROUTE_TABLE
+        .observe_all(&none.cx)
+        .await
+        .unwrap();
+    let app = tables
+        .iter()
+        .find(|t| t.component == "network/rt-app-0")
+        .unwrap();
+    assert_eq!(
+        app.fields["routes"], "",
+        "no route out without a NAT gateway"
+    );
+    let plan = none.engine().plan(&none.cx, &none.blueprint.graph).await;
+    assert!(!plan.has_changes());
 }

@@ -96,7 +96,7 @@ pub fn build(
         parts.app,
         plan.public.len(),
     ));
-    let graph = Graph::new(nodes)?;
+    let graph = Graph::new(nodes)?.also_owns(all_kinds());
     Ok(Blueprint {
         graph,
         identity: StackIdentity {

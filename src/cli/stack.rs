@@ -175,12 +175,20 @@ async fn plan(engine: &Engine, cx: &Context, blueprint: &Blueprint) -> u8 {
 async fn apply(engine: &Engine, cx: &Context, blueprint: &Blueprint, timeout: Duration) -> u8 {
     let last = repeat_passes(timeout, |_| engine.apply(cx, &blueprint.graph)).await;
     if last.converged {
-        println!("Ready: {} resources.", last.nodes.len());
+        let live = last
+            .nodes
+            .iter()
+            .filter(|n| n.state != crate::api::status::ResourceState::Deleted);
+        println!("Ready: {} resources.", live.count());
         let (outputs, _) = crate::blueprint::outputs::collect(&last);
         if let Some(dns) = &outputs.load_balancer_dns {
             println!("Load balancer: http://{dns}");
         }
-        for node in &last.nodes {
+        for node in last
+            .nodes
+            .iter()
+            .filter(|n| n.state != crate::api::status::ResourceState::Deleted)
+        {
             if let Some(id) = &node.id {
                 println!("  {:<28} {id}", node.key);
             }

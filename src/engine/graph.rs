@@ -52,9 +52,12 @@ pub enum GraphError {
     Cycle(String),
 }
 
-/// Nodes in a valid dependency order (every node after its dependencies).
+/// Nodes in a valid dependency order (every node after its dependencies),
+/// and the kinds the stack may own resources of even without a node (so
+/// that leftovers of a changed spec are found and removed).
 pub struct Graph {
     nodes: Vec<Node>,
+    owned: Vec<Kind>,
 }
 
 impl Graph {
@@ -91,7 +94,10 @@ impl Graph {
             .into_iter()
             .map(|i| slots[i].take().expect("each index once"))
             .collect();
-        Ok(Self { nodes })
+        Ok(Self {
+            nodes,
+            owned: Vec::new(),
+        })
     }
 
     pub fn nodes(&self) -> &[Node] {
@@ -102,12 +108,20 @@ impl Graph {
         self.nodes.iter().find(|n| n.key == key)
     }
 
-    /// The distinct kinds in the graph.
+    /// Also observe (and prune) resources of `kinds` when no node has them:
+    /// a NAT mode switched to `none` leaves gateways no node describes.
+    pub fn also_owns(mut self, kinds: impl IntoIterator<Item = Kind>) -> Self {
+        self.owned.extend(kinds);
+        self
+    }
+
+    /// The distinct kinds of the nodes and of `also_owns`.
     pub fn kinds(&self) -> Vec<Kind> {
         let mut seen = BTreeSet::new();
         self.nodes
             .iter()
             .map(Node::kind)
+            .chain(self.owned.iter().copied())
             .filter(|k| seen.insert(k.name()))
             .collect()
     }
