@@ -5,7 +5,10 @@ use serde::Deserialize;
 use serde_json::Value;
 use thiserror::Error;
 
+use kube::api::ObjectMeta;
+
 use super::admission::Admission;
+use super::common::StackSettings;
 use super::{BookingPlatform, EcommerceStack, FieldError, crds};
 
 /// One stack manifest, typed.
@@ -23,21 +26,28 @@ impl StackManifest {
         }
     }
 
-    pub fn name(&self) -> &str {
-        let meta = match self {
+    /// The settings every stack kind shares (region, policies, tags).
+    pub fn settings(&self) -> &StackSettings {
+        match self {
+            Self::Ecommerce(s) => &s.spec.settings,
+            Self::Booking(s) => &s.spec.settings,
+        }
+    }
+
+    pub fn metadata(&self) -> &ObjectMeta {
+        match self {
             Self::Ecommerce(s) => &s.metadata,
             Self::Booking(s) => &s.metadata,
-        };
-        meta.name.as_deref().unwrap_or_default()
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        self.metadata().name.as_deref().unwrap_or_default()
     }
 
     /// Namespace, `default` when the manifest names none (as kubectl does).
     pub fn namespace(&self) -> &str {
-        let meta = match self {
-            Self::Ecommerce(s) => &s.metadata,
-            Self::Booking(s) => &s.metadata,
-        };
-        meta.namespace.as_deref().unwrap_or("default")
+        self.metadata().namespace.as_deref().unwrap_or("default")
     }
 }
 

@@ -4,7 +4,7 @@
 use thiserror::Error;
 
 use crate::api::common::{
-    AppSpec, DatabaseEngine, DatabaseSpec, LoadBalancerSpec, NatMode, NetworkSpec, StackSettings,
+    AppSpec, DatabaseEngine, DatabaseSpec, LoadBalancerSpec, NatMode, NetworkSpec,
 };
 use crate::api::{FieldError, StackManifest};
 use crate::aws;
@@ -40,6 +40,16 @@ pub enum BlueprintError {
     Graph(#[from] GraphError),
 }
 
+/// Who `stack` is in AWS tags, its resources tagged with `uid`.
+pub fn identity(stack: &StackManifest, uid: &str) -> StackIdentity {
+    StackIdentity {
+        namespace: stack.namespace().to_string(),
+        name: stack.name().to_string(),
+        uid: uid.to_string(),
+        extra_tags: stack.settings().tags.clone(),
+    }
+}
+
 /// Every kind stackops may have created, for teardown of any state.
 pub fn all_kinds() -> Vec<Kind> {
     let mut kinds = aws::ec2::KINDS.to_vec();
@@ -64,7 +74,8 @@ pub fn build(
         return Err(BlueprintError::Invalid(problems));
     }
     let parts = StackParts::of(stack);
-    let (settings, network_spec, database) = (parts.settings, parts.network, parts.database);
+    let settings = stack.settings();
+    let (network_spec, database) = (parts.network, parts.database);
     let not_implemented: Vec<String> = parts
         .not_implemented
         .into_iter()
@@ -99,12 +110,7 @@ pub fn build(
     let graph = Graph::new(nodes)?.also_owns(all_kinds());
     Ok(Blueprint {
         graph,
-        identity: StackIdentity {
-            namespace: stack.namespace().to_string(),
-            name: stack.name().to_string(),
-            uid: uid.to_string(),
-            extra_tags: settings.tags.clone(),
-        },
+        identity: identity(stack, uid),
         region: settings.region.clone(),
         options: EngineOptions {
             managed: settings.management_policy == crate::api::common::ManagementPolicy::Managed,
@@ -117,7 +123,6 @@ pub fn build(
 
 /// What the blueprint reads from either kind of spec.
 struct StackParts<'a> {
-    settings: &'a StackSettings,
     network: &'a NetworkSpec,
     database: &'a DatabaseSpec,
     load_balancer: &'a LoadBalancerSpec,
@@ -143,7 +148,6 @@ impl<'a> StackParts<'a> {
                     todo.push("monitoring (spec.monitoring)");
                 }
                 Self {
-                    settings: &spec.settings,
                     network: &spec.network,
                     database: &spec.database,
                     load_balancer: &spec.load_balancer,
@@ -173,7 +177,6 @@ impl<'a> StackParts<'a> {
                     todo.push("web bucket and CDN (spec.frontend)");
                 }
                 Self {
-                    settings: &spec.settings,
                     network: &spec.network,
                     database: &spec.database,
                     load_balancer: &spec.load_balancer,

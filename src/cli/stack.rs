@@ -66,11 +66,7 @@ pub fn run(verb: Verb, file: &Path, options: &RunOptions) -> ExitCode {
 /// manifest has one (a stack exported from a cluster), otherwise derived
 /// from namespace and name so every run finds the same resources.
 pub fn cli_uid(stack: &StackManifest) -> String {
-    let uid = match stack {
-        StackManifest::Ecommerce(s) => s.metadata.uid.clone(),
-        StackManifest::Booking(s) => s.metadata.uid.clone(),
-    };
-    uid.unwrap_or_else(|| {
+    stack.metadata().uid.clone().unwrap_or_else(|| {
         let digest = Sha256::digest(format!("{}/{}", stack.namespace(), stack.name()));
         let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
         format!("cli-{hex}")
@@ -78,10 +74,7 @@ pub fn cli_uid(stack: &StackManifest) -> String {
 }
 
 async fn run_stack(verb: Verb, stack: &StackManifest, options: &RunOptions) -> u8 {
-    let region = match stack {
-        StackManifest::Ecommerce(s) => s.spec.settings.region.clone(),
-        StackManifest::Booking(s) => s.spec.settings.region.clone(),
-    };
+    let region = stack.settings().region.clone();
     println!(
         "{} {}/{} in {region}",
         stack.kind(),

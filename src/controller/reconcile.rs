@@ -24,9 +24,7 @@ use crate::api::status::StackStatus;
 use crate::api::{BookingPlatform, EcommerceStack, StackManifest};
 use crate::aws::zones;
 use crate::blueprint::{self, BlueprintError, validate};
-use crate::engine::{
-    Action as NodeAction, Context, Engine, EngineOptions, PassOutcome, StackIdentity,
-};
+use crate::engine::{Action as NodeAction, Context, Engine, EngineOptions, PassOutcome};
 
 /// A stack custom resource the operator reconciles.
 pub trait Stack:
@@ -119,13 +117,6 @@ pub fn error_policy<K: Stack>(_obj: Arc<K>, error: &Error, _ctx: Arc<OperatorCon
     }
 }
 
-fn region_of(manifest: &StackManifest) -> String {
-    match manifest {
-        StackManifest::Ecommerce(s) => s.spec.settings.region.clone(),
-        StackManifest::Booking(s) => s.spec.settings.region.clone(),
-    }
-}
-
 /// Boxed so the future is proven `Send` here, where its types are concrete
 /// enough; inside the controller's generic stream the compiler cannot.
 fn apply<K: Stack>(
@@ -174,7 +165,7 @@ async fn apply_stack<K: Stack>(
         return Ok(Action::await_change());
     }
 
-    let region = region_of(&manifest);
+    let region = manifest.settings().region.clone();
     let clients = ctx.clients(&region).await;
     let zones = zones::available_zones(&clients, &region).await?;
     let blueprint = match blueprint::build(&manifest, &uid, &zones) {
@@ -234,16 +225,9 @@ async fn cleanup_stack<K: Stack>(
 ) -> Result<Action, Error> {
     let manifest = obj.manifest();
     let uid = obj.meta().uid.clone().ok_or(Error::Incomplete("uid"))?;
-    let (settings, region) = match &manifest {
-        StackManifest::Ecommerce(s) => (&s.spec.settings, s.spec.settings.region.clone()),
-        StackManifest::Booking(s) => (&s.spec.settings, s.spec.settings.region.clone()),
-    };
-    let identity = StackIdentity {
-        namespace: manifest.namespace().to_string(),
-        name: manifest.name().to_string(),
-        uid,
-        extra_tags: settings.tags.clone(),
-    };
+    let settings = manifest.settings();
+    let region = settings.region.clone();
+    let identity = blueprint::stack::identity(&manifest, &uid);
     let engine = Engine::new(EngineOptions {
         paused: settings.paused,
         ..EngineOptions::default()

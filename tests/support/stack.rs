@@ -30,14 +30,18 @@ impl TestStack {
     /// `stack` against the AWS endpoint `endpoint`, with resources tagged `uid`.
     pub async fn new(endpoint: &str, stack: &StackManifest, uid: &str) -> Self {
         let mut settings = settings_for(endpoint);
-        settings.region = Some(region_of(stack));
+        settings.region = Some(stack.settings().region.clone());
         let sdk = config::sdk_config(&settings).await;
         let clients = AwsClients::counted(&sdk, CallCounter::default(), &[]);
-        let zones = zones::available_zones(&clients, &region_of(stack))
+        let zones = zones::available_zones(&clients, &stack.settings().region.clone())
             .await
             .unwrap();
         let blueprint = blueprint::build(stack, uid, &zones).unwrap();
-        let cx = Context::new(blueprint.identity.clone(), region_of(stack), clients);
+        let cx = Context::new(
+            blueprint.identity.clone(),
+            stack.settings().region.clone(),
+            clients,
+        );
         Self { blueprint, cx }
     }
 
@@ -135,12 +139,5 @@ impl TestStack {
             live.push(arn);
         }
         live
-    }
-}
-
-fn region_of(stack: &StackManifest) -> String {
-    match stack {
-        StackManifest::Ecommerce(s) => s.spec.settings.region.clone(),
-        StackManifest::Booking(s) => s.spec.settings.region.clone(),
     }
 }

@@ -3,11 +3,11 @@
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{InternetGateway as AwsGateway, ResourceType};
 
-use super::vpc::missing;
 use super::{
     changed, component, created, id_outputs, owned_filter, retag, sdk, tag_fields, tag_map,
     tag_spec, with_tags,
 };
+use crate::aws::missing;
 use crate::engine::{
     AwsError, Change, Context, Deletion, Fields, Inputs, Kind, KindOps, Observed, Resource, Status,
 };

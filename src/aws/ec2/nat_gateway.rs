@@ -5,11 +5,11 @@
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{NatGateway as AwsNat, NatGatewayState, ResourceType};
 
-use super::vpc::missing;
 use super::{
     changes_beyond_tags, component, created, id_outputs, owned_filter, retag, sdk, tag_fields,
     tag_map, tag_spec, with_tags,
 };
+use crate::aws::missing;
 use crate::engine::{
     AwsError, Change, Context, Deletion, ErrorClass, Fields, Inputs, Kind, KindOps, Observed,
     Resource, Status,

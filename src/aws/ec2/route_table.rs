@@ -6,11 +6,11 @@
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, RouteTable as AwsRouteTable};
 
-use super::vpc::missing;
 use super::{
     changed, component, created, owned_filter, retag, sdk, set_field, set_items, tag_fields,
     tag_map, tag_spec, with_tags,
 };
+use crate::aws::missing;
 use crate::engine::{
     AwsError, Change, Context, Deletion, Fields, Inputs, Kind, KindOps, Observed, Resource, Status,
 };

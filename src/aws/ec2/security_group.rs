@@ -8,11 +8,11 @@ use aws_sdk_ec2::types::{
     IpPermission, IpRange, ResourceType, SecurityGroup as AwsGroup, UserIdGroupPair,
 };
 
-use super::vpc::missing;
 use super::{
     changed, component, created, id_outputs, owned_filter, retag, sdk, set_field, set_items,
     tag_fields, tag_map, tag_spec, with_tags,
 };
+use crate::aws::missing;
 use crate::blueprint::naming::NameRule;
 use crate::engine::{
     AwsError, Change, Context, Deletion, Fields, Inputs, Kind, KindOps, Observed, Resource, Status,

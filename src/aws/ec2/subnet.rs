@@ -4,10 +4,10 @@
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, Subnet as AwsSubnet, SubnetState};
 
-use super::vpc::missing;
 use super::{
     component, created, owned_filter, retag, sdk, tag_fields, tag_map, tag_spec, with_tags,
 };
+use crate::aws::missing;
 use crate::engine::{
     AwsError, Change, Context, Deletion, ErrorClass, Fields, Inputs, Kind, KindOps, Observed,
     Resource, Status,

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Vpc as AwsVpc, VpcState};
 
 use super::{component, owned_filter, retag, sdk, tag_fields, tag_map, tag_spec, with_tags};
+use crate::aws::missing;
 use crate::engine::{
     AwsError, Change, Context, Deletion, ErrorClass, Fields, Inputs, Kind, KindOps, Observed,
     Resource, Status,
@@ -147,5 +148,3 @@ impl Resource for Vpc {
         retag(cx, &current.id, changes).await
     }
 }
-
-pub(crate) use crate::aws::missing;
