@@ -94,3 +94,30 @@ fn an_invalid_spec_is_refused_before_any_aws_call() {
     );
     assert!(!String::from_utf8_lossy(&out.stdout).contains("AWS calls"));
 }
+
+#[test]
+fn a_spec_failing_only_the_semantic_checks_is_refused_before_any_aws_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("overlap.yaml");
+    // Valid for the schema and CEL; the app subnet overlaps a public one.
+    let text = std::fs::read_to_string(example("ecommerce.yaml")).unwrap().replace(
+        "    natMode: single",
+        "    natMode: single\n    subnets:\n      public: [10.20.0.0/24, 10.20.1.0/24]\n      app: [10.20.0.0/20, 10.20.32.0/20]\n      data: [10.20.64.0/24, 10.20.65.0/24]",
+    );
+    std::fs::write(&file, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_stackops"))
+        .args(["plan", "-f"])
+        .arg(&file)
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("spec.network.subnets.app[0]"), "{stderr}");
+    assert!(
+        !stderr.contains("availability zones"),
+        "no AWS call was tried: {stderr}"
+    );
+}

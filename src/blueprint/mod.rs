@@ -11,4 +11,4 @@ pub mod outputs;
 pub mod stack;
 pub mod validate;
 
-pub use stack::{Blueprint, BlueprintError, build};
+pub use stack::{Blueprint, BlueprintError, Prepared, build, prepare};

@@ -63,16 +63,46 @@ pub fn all_kinds() -> Vec<Kind> {
     kinds
 }
 
+/// A spec that passed every check, with its subnet plan: what can be known
+/// before any AWS call. Callers prepare first, so an invalid spec costs none.
+pub struct Prepared<'a> {
+    stack: &'a StackManifest,
+    plan: network_plan::SubnetPlan,
+}
+
+/// Checks `stack` (semantic checks and subnet plan), without AWS.
+pub fn prepare(stack: &StackManifest) -> Result<Prepared<'_>, BlueprintError> {
+    let problems = validate::check(stack);
+    if !problems.is_empty() {
+        return Err(BlueprintError::Invalid(problems));
+    }
+    let plan =
+        network_plan::plan(StackParts::of(stack).network).map_err(BlueprintError::Invalid)?;
+    Ok(Prepared { stack, plan })
+}
+
 /// The blueprint of `stack`, whose resources carry `uid`, over `zones`.
 pub fn build(
     stack: &StackManifest,
     uid: &str,
     zones: &[String],
 ) -> Result<Blueprint, BlueprintError> {
-    let problems = validate::check(stack);
-    if !problems.is_empty() {
-        return Err(BlueprintError::Invalid(problems));
+    prepare(stack)?.build(uid, zones)
+}
+
+impl Prepared<'_> {
+    /// The blueprint, once the region's availability `zones` are known.
+    pub fn build(self, uid: &str, zones: &[String]) -> Result<Blueprint, BlueprintError> {
+        build_prepared(self.stack, &self.plan, uid, zones)
     }
+}
+
+fn build_prepared(
+    stack: &StackManifest,
+    plan: &network_plan::SubnetPlan,
+    uid: &str,
+    zones: &[String],
+) -> Result<Blueprint, BlueprintError> {
     let parts = StackParts::of(stack);
     let settings = stack.settings();
     let (network_spec, database) = (parts.network, parts.database);
@@ -82,7 +112,6 @@ pub fn build(
         .map(String::from)
         .collect();
 
-    let plan = network_plan::plan(network_spec).map_err(BlueprintError::Invalid)?;
     let wanted = plan.public.len();
     if zones.len() < wanted {
         return Err(BlueprintError::TooFewZones {
@@ -101,7 +130,7 @@ pub fn build(
         cache_port: parts.cache_port,
         flow_logs: network_spec.flow_logs.then_some(parts.log_retention_days),
     };
-    let mut nodes = network::nodes(&plan, zones, &needs);
+    let mut nodes = network::nodes(plan, zones, &needs);
     nodes.extend(super::application::load_balancer_nodes(
         parts.load_balancer,
         parts.app,

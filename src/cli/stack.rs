@@ -86,6 +86,14 @@ async fn run_stack(verb: Verb, stack: &StackManifest, options: &RunOptions) -> u
         endpoint_url: options.endpoint_url.clone(),
         ..AwsSettings::default()
     };
+    // Every check that needs no AWS call comes before the first one.
+    let prepared = match blueprint::prepare(stack) {
+        Ok(prepared) => prepared,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
     let sdk = config::sdk_config(&settings).await;
     let calls = CallCounter::default();
     let clients = AwsClients::counted(&sdk, calls.clone(), &[]);
@@ -96,7 +104,7 @@ async fn run_stack(verb: Verb, stack: &StackManifest, options: &RunOptions) -> u
             return 1;
         }
     };
-    let blueprint = match blueprint::build(stack, &cli_uid(stack), &zones) {
+    let blueprint = match prepared.build(&cli_uid(stack), &zones) {
         Ok(blueprint) => blueprint,
         Err(e) => {
             eprintln!("error: {e}");

@@ -23,7 +23,7 @@ use super::{Error, FINALIZER};
 use crate::api::status::StackStatus;
 use crate::api::{BookingPlatform, EcommerceStack, StackManifest};
 use crate::aws::zones;
-use crate::blueprint::{self, BlueprintError, validate};
+use crate::blueprint::{self, BlueprintError};
 use crate::engine::{Action as NodeAction, Context, Engine, EngineOptions, PassOutcome};
 
 /// A stack custom resource the operator reconciles.
@@ -146,35 +146,31 @@ async fn apply_stack<K: Stack>(
     let old = obj.stack_status();
 
     // Checks no schema can express, before any AWS call.
-    let problems = validate::check(&manifest);
-    if !problems.is_empty() {
-        let status = conditions::invalid(&problems, old, generation);
-        write_status(api, obj, old, status).await?;
-        publish(
-            ctx,
-            obj,
-            EventType::Warning,
-            "InvalidSpec",
-            &problems
+    let prepared = match blueprint::prepare(&manifest) {
+        Ok(prepared) => prepared,
+        Err(error) => {
+            let problems = match error {
+                BlueprintError::Invalid(problems) => problems,
+                other => vec![crate::api::FieldError::new("spec", other.to_string())],
+            };
+            let status = conditions::invalid(&problems, old, generation);
+            write_status(api, obj, old, status).await?;
+            let note = problems
                 .iter()
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
-                .join("; "),
-        )
-        .await;
-        return Ok(Action::await_change());
-    }
+                .join("; ");
+            publish(ctx, obj, EventType::Warning, "InvalidSpec", &note).await;
+            return Ok(Action::await_change());
+        }
+    };
 
     let region = manifest.settings().region.clone();
     let clients = ctx.clients(&region).await;
     let zones = zones::available_zones(&clients, &region).await?;
-    let blueprint = match blueprint::build(&manifest, &uid, &zones) {
+    let blueprint = match prepared.build(&uid, &zones) {
         Ok(blueprint) => blueprint,
-        Err(BlueprintError::Invalid(problems)) => {
-            let status = conditions::invalid(&problems, old, generation);
-            write_status(api, obj, old, status).await?;
-            return Ok(Action::await_change());
-        }
+        // Too few zones in the region: the account or region must change.
         Err(other) => {
             let problem = crate::api::FieldError::new("spec", other.to_string());
             let status = conditions::invalid(&[problem], old, generation);
