@@ -12,21 +12,13 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{Api, DeleteParams, PostParams};
 use kube::{Client, Config};
 use stackops::api::{EcommerceStack, crds};
-use support::moto::MotoServer;
+use support::moto::{MotoServer, free_port};
 use support::stack::TestStack;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The operator binary, stopped (SIGKILL) on drop.
 struct Operator(Child);
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// GET `path` from the operator's metrics listener: (status line, body).
 fn get(port: u16, path: &str) -> (String, String) {

@@ -46,45 +46,15 @@ fn trust(service: &str) -> Value {
 /// JSON or its URL-encoded form as IAM returns it.
 fn canonical(document: &str) -> String {
     let decoded = if document.starts_with('%') {
-        form_decode(document)
+        percent_encoding::percent_decode_str(document)
+            .decode_utf8_lossy()
+            .into_owned()
     } else {
         document.to_string()
     };
     serde_json::from_str::<Value>(&decoded)
         .map(|v| v.to_string())
         .unwrap_or(decoded)
-}
-
-fn form_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(b) => {
-                        out.push(b);
-                        i += 3;
-                    }
-                    None => {
-                        out.push(b'%');
-                        i += 1;
-                    }
-                }
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 impl Role {
