@@ -29,11 +29,11 @@ fn plan_apply_plan_destroy_round_trip() {
     assert_eq!(plan.status.code(), Some(2), "changes pending: {stdout}");
     assert!(stdout.contains("+ network/vpc"), "{stdout}");
     assert!(
-        stdout.contains("Plan: 21 to create, 0 to update, 0 to delete, 0 unchanged."),
+        stdout.contains("Plan: 26 to create, 0 to update, 0 to delete, 0 unchanged."),
         "{stdout}"
     );
     assert!(
-        stdout.contains("Not yet implemented, nothing is created for: application servers"),
+        stdout.contains("Not yet implemented, nothing is created for: database (spec.database)"),
         "{stdout}"
     );
 
@@ -49,13 +49,13 @@ fn plan_apply_plan_destroy_round_trip() {
         stdout.contains("[pass 1] created VPC network/vpc"),
         "{stdout}"
     );
-    assert!(stdout.contains("Ready: 21 resources."), "{stdout}");
+    assert!(stdout.contains("Ready: 26 resources."), "{stdout}");
 
     let again = stackops(&moto, &["plan", "-f", &file]);
     let stdout = String::from_utf8_lossy(&again.stdout);
     assert_eq!(again.status.code(), Some(0), "{stdout}");
     assert!(
-        stdout.contains("Plan: 0 to create, 0 to update, 0 to delete, 21 unchanged."),
+        stdout.contains("Plan: 0 to create, 0 to update, 0 to delete, 26 unchanged."),
         "{stdout}"
     );
     assert!(stdout.contains("(0 mutating"), "{stdout}");

@@ -255,6 +255,18 @@ const VARIANTS: &[Variant] = &[
         field: "spec.app.instanceType",
     },
     Variant {
+        what: "x86 image parameter for a Graviton instance type",
+        example: "booking.yaml",
+        change: |o| {
+            set(
+                o,
+                "/spec/app/amiParameter",
+                json!("/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"),
+            )
+        },
+        field: "spec.app.amiParameter",
+    },
+    Variant {
         what: "bad AMI id",
         example: "booking.yaml",
         change: |o| set(o, "/spec/app/ami", json!("image-1")),

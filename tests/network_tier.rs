@@ -1,6 +1,6 @@
-//! The engine and the network tier against a real moto server: create,
-//! zero-write steady state, drift, crash safety, teardown, retries and
-//! terminal errors.
+//! The engine with the network and application tiers against a real moto
+//! server: create, zero-write steady state, drift, crash safety, teardown,
+//! retries and terminal errors.
 
 mod support;
 
@@ -25,11 +25,17 @@ fn expected_booking() -> BTreeMap<&'static str, usize> {
         ("RouteTable", 5),
         ("VPCEndpoint", 1),
         ("FlowLog", 1),
-        ("IAMRole", 1),
+        // Flow log delivery and the servers.
+        ("IAMRole", 2),
         ("LogGroup", 1),
         ("TargetGroup", 1),
         ("LoadBalancer", 1),
         ("Listeners", 1),
+        ("InstanceProfile", 1),
+        ("LaunchTemplate", 1),
+        ("AutoScalingGroup", 1),
+        ("ScalingPolicies", 1),
+        ("ScheduledActions", 1),
     ])
 }
 
@@ -43,13 +49,19 @@ fn expected_ecommerce() -> BTreeMap<&'static str, usize> {
         ("NatGateway", 1),
         ("RouteTable", 4),
         ("VPCEndpoint", 1),
-        // Flow logs are off in this example.
+        // Flow logs are off in this example: the one role is the servers'.
         ("FlowLog", 0),
-        ("IAMRole", 0),
+        ("IAMRole", 1),
         ("LogGroup", 0),
         ("TargetGroup", 1),
         ("LoadBalancer", 1),
         ("Listeners", 1),
+        ("InstanceProfile", 1),
+        ("LaunchTemplate", 1),
+        ("AutoScalingGroup", 1),
+        ("ScalingPolicies", 1),
+        // No scheduled actions in this example.
+        ("ScheduledActions", 0),
     ])
 }
 
@@ -101,11 +113,12 @@ async fn apply_creates_everything_and_a_second_apply_makes_no_write() {
     assert!(second.nodes.iter().all(|n| n.action == Action::NoChange));
     // One describe per kind, batched by tag filter or name, never one call
     // per resource; the load balancer and target group add one attribute
-    // read each, the listeners one look-up of their load balancer.
-    assert_eq!(stack.blueprint.graph.kinds().len(), 14);
+    // read each, the listeners one look-up of their load balancer, the
+    // launch template one read of its latest version.
+    assert_eq!(stack.blueprint.graph.kinds().len(), 19);
     assert_eq!(
         cx.clients.calls.total(),
-        14 + 3,
+        19 + 4,
         "{:?}",
         cx.clients.calls.snapshot()
     );

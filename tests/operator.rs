@@ -166,7 +166,7 @@ async fn a_stack_goes_ready_stays_quiet_survives_a_crash_and_is_torn_down() {
         Some(&["stackops.io/teardown".to_string()][..])
     );
     let status = stack.status.clone().unwrap();
-    assert_eq!(status.resources.len(), 21, "{:?}", status.resources);
+    assert_eq!(status.resources.len(), 26, "{:?}", status.resources);
     assert!(
         status.outputs.load_balancer_dns.is_some()
             && status.endpoint == status.outputs.load_balancer_dns
@@ -181,7 +181,7 @@ async fn a_stack_goes_ready_stays_quiet_survives_a_crash_and_is_torn_down() {
     let counts = aws.count_by_kind(&aws.cx).await;
     assert_eq!(
         counts.values().sum::<usize>(),
-        21,
+        26,
         "no duplicates after the crash: {counts:?}"
     );
 
@@ -219,7 +219,7 @@ async fn a_stack_goes_ready_stays_quiet_survives_a_crash_and_is_torn_down() {
         "{metrics}"
     );
     assert!(
-        metrics.contains("stackops_managed_resources{kind=\"EcommerceStack\"} 21"),
+        metrics.contains("stackops_managed_resources{kind=\"EcommerceStack\"} 26"),
         "{metrics}"
     );
 
@@ -391,7 +391,7 @@ async fn semantic_errors_observe_only_and_paused_make_no_aws_write() {
         (ready.status.as_str(), ready.reason.as_str()),
         ("False", "Drifted")
     );
-    assert!(ready.message.contains("21 missing"), "{}", ready.message);
+    assert!(ready.message.contains("26 missing"), "{}", ready.message);
     assert_eq!(condition(&observed, "Degraded").unwrap().status, "True");
     let resources = &observed.status.as_ref().unwrap().resources;
     assert!(resources.iter().all(|r| r.id.is_none()), "{resources:?}");

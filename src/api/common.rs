@@ -200,15 +200,19 @@ pub struct AccessLogs {
 #[serde(rename_all = "camelCase", default)]
 #[schemars(extend("x-kubernetes-validations" = [{"rule": "self.minSize <= self.maxSize", "message": "minSize must not exceed maxSize", "fieldPath": ".minSize"}, {"rule": "!has(self.desiredCapacity) || (self.desiredCapacity >= self.minSize && self.desiredCapacity <= self.maxSize)", "message": "desiredCapacity must lie between minSize and maxSize", "fieldPath": ".desiredCapacity"}]))]
 pub struct AppSpec {
-    /// AMI id. When omitted the latest Amazon Linux 2023 image is resolved
-    /// from the public SSM parameter `amiParameter`.
+    /// AMI id. When omitted, EC2 resolves the public SSM parameter
+    /// `amiParameter` each time it launches a server, so new servers get the
+    /// latest Amazon Linux 2023 without the fleet being replaced. Set it to
+    /// pin an image; changing it replaces the servers (instance refresh).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^ami-[0-9a-f]{8,17}$"))]
     pub ami: Option<String>,
-    /// Public SSM parameter naming the AMI to use when `ami` is omitted.
+    /// Public SSM parameter naming the AMI to use when `ami` is omitted. Its
+    /// image's root device must be `/dev/xvda`, as Amazon Linux's is.
     #[schemars(regex(pattern = r"^/aws/service/[A-Za-z0-9/._-]+$"), length(max = 512))]
     pub ami_parameter: String,
-    /// EC2 instance type. Default t3.small.
+    /// EC2 instance type. Default t3.small. Changing it replaces the
+    /// servers (instance refresh).
     #[schemars(regex(pattern = r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"), length(max = 32))]
     pub instance_type: String,
     /// Fewest instances, 0 to 1000. Default 2.
@@ -227,10 +231,14 @@ pub struct AppSpec {
     pub port: i32,
     /// Target-group health check.
     pub health_check: HealthCheck,
-    /// Shell script or cloud-init run at boot, at most 16 KiB.
+    /// Shell script or cloud-init run at boot, at most 16 KiB. Changing it
+    /// replaces the servers (instance refresh).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 16384))]
     pub user_data: Option<String>,
+    /// Size of the encrypted gp3 root volume in GiB, 8 to 16384. Default 20.
+    #[schemars(range(min = 8, max = 16384))]
+    pub root_volume_gib: i32,
     /// Scaling policies and scheduled actions.
     pub scaling: ScalingSpec,
     /// Share of capacity kept healthy while an instance refresh replaces
@@ -252,6 +260,7 @@ impl Default for AppSpec {
             port: 8080,
             health_check: HealthCheck::default(),
             user_data: None,
+            root_volume_gib: 20,
             scaling: ScalingSpec::default(),
             min_healthy_percent: 90,
         }

@@ -1,12 +1,13 @@
 //! IAM roles that AWS services assume on the stack's behalf (flow log
-//! delivery now; the instance role later). A role lives under the path
-//! `/stackops/<stack hash>/<node key>/`, so one prefix-filtered list call
-//! finds all of a stack's roles. Its inline policy is written with the role;
-//! the policy's hash rides in the role description, so a spec change that
-//! alters the policy is seen without reading the policy on every pass.
+//! delivery, the application servers) and the servers' instance profile.
+//! Each lives under the path `/stackops/<stack hash>/<node key>/`, so one
+//! prefix-filtered list call finds all of a stack's roles (or profiles).
+//! A role's inline policy and managed policies are written with the role;
+//! their hash rides in the role description, so a spec change that alters
+//! them is seen without reading the policies on every pass.
 
 use async_trait::async_trait;
-use aws_sdk_iam::types::{Role as AwsRole, Tag};
+use aws_sdk_iam::types::{InstanceProfile as AwsInstanceProfile, Role as AwsRole, Tag};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -19,16 +20,33 @@ use crate::engine::{
 pub struct RoleKind;
 pub static ROLE: RoleKind = RoleKind;
 
+/// Description of a role whose policies are not written yet.
+const UNWRITTEN: &str = "Managed by stackops; policies not written yet";
+
 /// Name of the one inline policy of each role.
 const POLICY_NAME: &str = "stackops";
 
 /// A role `service` may assume, allowed `actions` on the `arn` outputs of
-/// the nodes in `on` (each with `suffix` appended, e.g. `:*`).
+/// the nodes in `on` (each with `suffix` appended, e.g. `:*`), with the AWS
+/// managed policies named in `managed` attached.
 pub struct Role {
     pub suffix: String,
     pub service: String,
     pub actions: Vec<String>,
     pub on: Vec<(String, String)>,
+    pub managed: Vec<String>,
+}
+
+/// The ARN of AWS managed policy `name` in the partition of `region`.
+fn managed_policy_arn(region: &str, name: &str) -> String {
+    let partition = if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    };
+    format!("arn:{partition}:iam::aws:policy/{name}")
 }
 
 fn path_prefix(cx: &Context) -> String {
@@ -73,12 +91,46 @@ impl Role {
     }
 
     fn description(&self, inputs: &Inputs) -> String {
-        let digest = Sha256::digest(self.policy(inputs).to_string());
+        let digest = Sha256::digest(self.policy(inputs).to_string() + &self.managed.join(","));
         let hash: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
         format!("Managed by stackops; policy {hash}")
     }
 
-    async fn put_policy(&self, cx: &Context, name: &str, inputs: &Inputs) -> Result<(), AwsError> {
+    /// Writes the inline policy (if the role has one) and attaches the
+    /// managed policies; detaches managed policies no longer wanted.
+    async fn put_policies(
+        &self,
+        cx: &Context,
+        name: &str,
+        inputs: &Inputs,
+    ) -> Result<(), AwsError> {
+        let iam = &cx.clients.iam;
+        let wanted: Vec<String> = self
+            .managed
+            .iter()
+            .map(|policy| managed_policy_arn(&cx.region, policy))
+            .collect();
+        for arn in attached_policies(cx, name).await? {
+            if !wanted.contains(&arn) {
+                iam.detach_role_policy()
+                    .role_name(name)
+                    .policy_arn(arn)
+                    .send()
+                    .await
+                    .map_err(sdk("DetachRolePolicy"))?;
+            }
+        }
+        for arn in wanted {
+            iam.attach_role_policy()
+                .role_name(name)
+                .policy_arn(arn)
+                .send()
+                .await
+                .map_err(sdk("AttachRolePolicy"))?;
+        }
+        if self.actions.is_empty() {
+            return Ok(());
+        }
         cx.clients
             .iam
             .put_role_policy()
@@ -90,6 +142,26 @@ impl Role {
             .map_err(sdk("PutRolePolicy"))?;
         Ok(())
     }
+}
+
+/// ARNs of the managed policies attached to role `name` (read only when
+/// writing or deleting, never on a steady-state pass).
+async fn attached_policies(cx: &Context, name: &str) -> Result<Vec<String>, AwsError> {
+    let attached: Vec<_> = cx
+        .clients
+        .iam
+        .list_attached_role_policies()
+        .role_name(name)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(sdk("ListAttachedRolePolicies"))?;
+    Ok(attached
+        .iter()
+        .filter_map(|p| p.policy_arn().map(String::from))
+        .collect())
 }
 
 fn observed(cx: &Context, role: &AwsRole) -> Option<Observed> {
@@ -148,6 +220,20 @@ impl KindOps for RoleKind {
 
     async fn delete(&self, cx: &Context, observed: &Observed) -> Result<Deletion, AwsError> {
         let iam = &cx.clients.iam;
+        match attached_policies(cx, &observed.id).await {
+            Ok(arns) => {
+                for arn in arns {
+                    iam.detach_role_policy()
+                        .role_name(&observed.id)
+                        .policy_arn(arn)
+                        .send()
+                        .await
+                        .map_err(sdk("DetachRolePolicy"))?;
+                }
+            }
+            Err(e) if e.is_not_found() => return Ok(Deletion::Done),
+            Err(e) => return Err(e),
+        }
         match iam
             .delete_role_policy()
             .role_name(&observed.id)
@@ -192,7 +278,9 @@ impl Resource for Role {
             .create_role()
             .role_name(&name)
             .path(format!("{}{key}/", path_prefix(cx)))
-            .description(self.description(inputs))
+            // The policy hash goes in only once the policies are in place,
+            // so a crash in between shows as a changed description.
+            .description(UNWRITTEN)
             .assume_role_policy_document(trust(&self.service).to_string());
         for (k, v) in cx.identity.tags(key) {
             create = create.tags(
@@ -205,7 +293,15 @@ impl Resource for Role {
         }
         let created = create.send().await.map_err(sdk("CreateRole"))?;
         let role = created.role().ok_or_else(|| missing("CreateRole"))?;
-        self.put_policy(cx, &name, inputs).await?;
+        self.put_policies(cx, &name, inputs).await?;
+        cx.clients
+            .iam
+            .update_role()
+            .role_name(&name)
+            .description(self.description(inputs))
+            .send()
+            .await
+            .map_err(sdk("UpdateRole"))?;
         let mut observed = observed(cx, role).ok_or_else(|| missing("CreateRole"))?;
         observed.fields = self.desired(key, cx, inputs);
         Ok(observed)
@@ -231,7 +327,7 @@ impl Resource for Role {
                         .map_err(sdk("UpdateAssumeRolePolicy"))?;
                 }
                 "description" => {
-                    self.put_policy(cx, &current.id, inputs).await?;
+                    self.put_policies(cx, &current.id, inputs).await?;
                     iam.update_role()
                         .role_name(&current.id)
                         .description(&change.to)
@@ -243,6 +339,178 @@ impl Resource for Role {
             }
         }
         Ok(())
+    }
+}
+
+// ---------------------------------------------------------------- instance profile
+
+pub struct InstanceProfileKind;
+pub static INSTANCE_PROFILE: InstanceProfileKind = InstanceProfileKind;
+
+/// The instance profile through which EC2 instances assume the role of
+/// node `role`. Named like the role, under the stack's path.
+pub struct InstanceProfile {
+    pub suffix: String,
+    pub role: String,
+}
+
+fn profile_observed(cx: &Context, profile: &AwsInstanceProfile) -> Option<Observed> {
+    let component = profile
+        .path()
+        .strip_prefix(&path_prefix(cx))?
+        .trim_end_matches('/')
+        .to_string();
+    let name = profile.instance_profile_name().to_string();
+    let role = profile
+        .roles()
+        .first()
+        .map(|r| r.role_name().to_string())
+        .unwrap_or_default();
+    Some(Observed {
+        component,
+        outputs: Fields::from([
+            ("id".into(), name.clone()),
+            ("arn".into(), profile.arn().to_string()),
+        ]),
+        id: name,
+        arn: Some(profile.arn().to_string()),
+        fields: Fields::from([("role".to_string(), role)]),
+        status: Status::Ready,
+    })
+}
+
+impl InstanceProfile {
+    async fn add_role(&self, cx: &Context, name: &str, role: &str) -> Result<(), AwsError> {
+        cx.clients
+            .iam
+            .add_role_to_instance_profile()
+            .instance_profile_name(name)
+            .role_name(role)
+            .send()
+            .await
+            .map_err(sdk("AddRoleToInstanceProfile"))?;
+        Ok(())
+    }
+}
+
+async fn remove_role(cx: &Context, profile: &str, role: &str) -> Result<(), AwsError> {
+    let removed = cx
+        .clients
+        .iam
+        .remove_role_from_instance_profile()
+        .instance_profile_name(profile)
+        .role_name(role)
+        .send()
+        .await
+        .map_err(sdk("RemoveRoleFromInstanceProfile"));
+    match removed {
+        Err(e) if !e.is_not_found() => Err(e),
+        _ => Ok(()),
+    }
+}
+
+#[async_trait]
+impl KindOps for InstanceProfileKind {
+    fn name(&self) -> &'static str {
+        "InstanceProfile"
+    }
+
+    fn rank(&self) -> u8 {
+        2
+    }
+
+    async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
+        let profiles: Vec<AwsInstanceProfile> = cx
+            .clients
+            .iam
+            .list_instance_profiles()
+            .path_prefix(path_prefix(cx))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(sdk("ListInstanceProfiles"))?;
+        Ok(profiles
+            .iter()
+            .filter_map(|p| profile_observed(cx, p))
+            .collect())
+    }
+
+    async fn delete(&self, cx: &Context, observed: &Observed) -> Result<Deletion, AwsError> {
+        if let Some(role) = observed.fields.get("role").filter(|r| !r.is_empty()) {
+            remove_role(cx, &observed.id, role).await?;
+        }
+        let deleted = cx
+            .clients
+            .iam
+            .delete_instance_profile()
+            .instance_profile_name(&observed.id)
+            .send()
+            .await
+            .map_err(sdk("DeleteInstanceProfile"));
+        match deleted {
+            Err(e) if !e.is_not_found() => Err(e),
+            _ => Ok(Deletion::Done),
+        }
+    }
+}
+
+#[async_trait]
+impl Resource for InstanceProfile {
+    fn kind(&self) -> Kind {
+        &INSTANCE_PROFILE
+    }
+
+    fn desired(&self, _key: &str, _cx: &Context, inputs: &Inputs) -> Fields {
+        Fields::from([("role".to_string(), inputs.get(&self.role, "id"))])
+    }
+
+    async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
+        let role = inputs.require(&self.role, "id")?;
+        let name = cx.identity.resource_name(&self.suffix, NameRule::IamRole);
+        let mut create = cx
+            .clients
+            .iam
+            .create_instance_profile()
+            .instance_profile_name(&name)
+            .path(format!("{}{key}/", path_prefix(cx)));
+        for (k, v) in cx.identity.tags(key) {
+            create = create.tags(
+                Tag::builder()
+                    .key(k)
+                    .value(v)
+                    .build()
+                    .map_err(|_| missing("CreateInstanceProfile"))?,
+            );
+        }
+        let created = create.send().await.map_err(sdk("CreateInstanceProfile"))?;
+        let profile = created
+            .instance_profile()
+            .ok_or_else(|| missing("CreateInstanceProfile"))?;
+        // A crash here leaves a profile without its role: the next pass sees
+        // `role` differ and adds it.
+        self.add_role(cx, &name, &role).await?;
+        let mut observed =
+            profile_observed(cx, profile).ok_or_else(|| missing("CreateInstanceProfile"))?;
+        observed.fields = self.desired(key, cx, inputs);
+        Ok(observed)
+    }
+
+    async fn update(
+        &self,
+        _key: &str,
+        cx: &Context,
+        inputs: &Inputs,
+        current: &Observed,
+        _changes: &[Change],
+    ) -> Result<(), AwsError> {
+        // A profile holds at most one role: swap it.
+        if let Some(old) = current.fields.get("role").filter(|r| !r.is_empty()) {
+            remove_role(cx, &current.id, old).await?;
+        }
+        self.add_role(cx, &current.id, &inputs.require(&self.role, "id")?)
+            .await
     }
 }
 

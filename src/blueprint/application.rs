@@ -1,14 +1,27 @@
-//! The application tier's nodes. So far: the load balancer, its target
-//! group and listeners. Unfinished: instance role, launch template, Auto
-//! Scaling group and scaling policies.
+//! The application tier's nodes: the load balancer with its target group
+//! and listeners, and the servers: instance role and profile, launch
+//! template, Auto Scaling group, scaling policies and scheduled actions.
 
 use crate::api::common::{AppSpec, LoadBalancerSpec};
+use crate::aws::autoscaling::{
+    AutoScalingGroup, GROUP_KEY, POLICIES_KEY, SCHEDULED_KEY, ScalingPolicies, ScheduledActions,
+};
+use crate::aws::ec2::LaunchTemplate;
 use crate::aws::elbv2::{
     LISTENERS_KEY, LOAD_BALANCER_KEY, Listeners, LoadBalancer, TARGET_GROUP_KEY, TargetGroup,
 };
+use crate::aws::iam::{InstanceProfile, Role};
 use crate::engine::Node;
 
-use super::network::{SG_LB, VPC, subnet_key};
+use super::network::{SG_APP, SG_LB, VPC, subnet_key};
+
+pub const INSTANCE_ROLE_KEY: &str = "app/instance-role";
+pub const INSTANCE_PROFILE_KEY: &str = "app/instance-profile";
+pub const LAUNCH_TEMPLATE_KEY: &str = "app/launch-template";
+
+/// AWS managed policy that lets Session Manager reach the servers: no key
+/// pairs, no port 22.
+const SSM_POLICY: &str = "AmazonSSMManagedInstanceCore";
 
 /// Target group on the app port, an internet-facing ALB over the public
 /// subnets of every AZ behind the load balancer security group, listeners.
@@ -47,4 +60,93 @@ pub fn load_balancer_nodes(spec: &LoadBalancerSpec, app: &AppSpec, az_count: usi
         )
         .after([LOAD_BALANCER_KEY, TARGET_GROUP_KEY]),
     ]
+}
+
+/// The servers: role and instance profile, launch template, an Auto Scaling
+/// group over the private app subnets of `az_count` AZs, its policies and
+/// (when the spec has any) scheduled actions.
+pub fn server_nodes(app: &AppSpec, az_count: usize) -> Vec<Node> {
+    let private: Vec<String> = (0..az_count).map(|az| subnet_key("app", az)).collect();
+    let image = match &app.ami {
+        Some(ami) => ami.clone(),
+        None => format!("resolve:ssm:{}", app.ami_parameter),
+    };
+    let mut nodes = vec![
+        Node::new(
+            INSTANCE_ROLE_KEY,
+            Role {
+                suffix: "app".into(),
+                service: "ec2.amazonaws.com".into(),
+                actions: Vec::new(),
+                on: Vec::new(),
+                managed: vec![SSM_POLICY.into()],
+            },
+        ),
+        Node::new(
+            INSTANCE_PROFILE_KEY,
+            InstanceProfile {
+                suffix: "app".into(),
+                role: INSTANCE_ROLE_KEY.into(),
+            },
+        )
+        .after([INSTANCE_ROLE_KEY]),
+        Node::new(
+            LAUNCH_TEMPLATE_KEY,
+            LaunchTemplate {
+                image,
+                instance_type: app.instance_type.clone(),
+                security_group: SG_APP.into(),
+                instance_profile: INSTANCE_PROFILE_KEY.into(),
+                user_data: app.user_data.clone(),
+                root_volume_gib: app.root_volume_gib,
+            },
+        )
+        .after([SG_APP, INSTANCE_PROFILE_KEY]),
+        Node::new(
+            GROUP_KEY,
+            AutoScalingGroup {
+                launch_template: LAUNCH_TEMPLATE_KEY.into(),
+                subnets: private.clone(),
+                target_group: TARGET_GROUP_KEY.into(),
+                min_size: app.min_size,
+                max_size: app.max_size,
+                desired_capacity: app.desired_capacity,
+                grace_period: app.health_check.grace_period_seconds,
+                min_healthy_percent: app.min_healthy_percent,
+            },
+        )
+        .after([LAUNCH_TEMPLATE_KEY, TARGET_GROUP_KEY])
+        .after(private),
+        Node::new(
+            POLICIES_KEY,
+            ScalingPolicies {
+                group: GROUP_KEY.into(),
+                load_balancer: LOAD_BALANCER_KEY.into(),
+                target_group: TARGET_GROUP_KEY.into(),
+                target_cpu_percent: app.scaling.target_cpu_percent,
+                requests_per_target: app.scaling.requests_per_target,
+                warmup_seconds: app.health_check.grace_period_seconds,
+            },
+        )
+        // Request-count tracking needs the target group behind a listener.
+        .after([
+            GROUP_KEY,
+            LISTENERS_KEY,
+            LOAD_BALANCER_KEY,
+            TARGET_GROUP_KEY,
+        ]),
+    ];
+    if !app.scaling.scheduled_actions.is_empty() {
+        nodes.push(
+            Node::new(
+                SCHEDULED_KEY,
+                ScheduledActions {
+                    group: GROUP_KEY.into(),
+                    actions: app.scaling.scheduled_actions.clone(),
+                },
+            )
+            .after([GROUP_KEY]),
+        );
+    }
+    nodes
 }

@@ -236,6 +236,7 @@ fn flow_logs(retention_days: i32) -> Vec<Node> {
                     "logs:DescribeLogStreams".into(),
                 ],
                 on: vec![(FLOW_LOG_GROUP_KEY.into(), ":*".into())],
+                managed: Vec::new(),
             },
         )
         .after([FLOW_LOG_GROUP_KEY]),

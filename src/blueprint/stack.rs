@@ -59,6 +59,11 @@ pub fn all_kinds() -> Vec<Kind> {
         &aws::elbv2::TARGET_GROUP as Kind,
         &aws::elbv2::LOAD_BALANCER as Kind,
         &aws::elbv2::LISTENERS as Kind,
+        &aws::iam::INSTANCE_PROFILE as Kind,
+        &aws::ec2::LAUNCH_TEMPLATE as Kind,
+        &aws::autoscaling::AUTO_SCALING_GROUP as Kind,
+        &aws::autoscaling::SCALING_POLICIES as Kind,
+        &aws::autoscaling::SCHEDULED_ACTIONS as Kind,
     ]);
     kinds
 }
@@ -136,6 +141,7 @@ fn build_prepared(
         parts.app,
         plan.public.len(),
     ));
+    nodes.extend(super::application::server_nodes(parts.app, plan.app.len()));
     let graph = Graph::new(nodes)?.also_owns(all_kinds());
     Ok(Blueprint {
         graph,
@@ -169,7 +175,6 @@ impl<'a> StackParts<'a> {
             StackManifest::Ecommerce(s) => {
                 let spec = &s.spec;
                 let mut todo = vec![
-                    "application servers (spec.app)",
                     "database (spec.database)",
                     "web bucket and CDN (spec.frontend)",
                 ];
@@ -194,7 +199,6 @@ impl<'a> StackParts<'a> {
             StackManifest::Booking(s) => {
                 let spec = &s.spec;
                 let mut todo = vec![
-                    "application servers (spec.app)",
                     "database (spec.database)",
                     "media bucket (spec.media)",
                     "monitoring (spec.monitoring)",

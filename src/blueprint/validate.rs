@@ -66,7 +66,43 @@ fn app(spec: &AppSpec) -> Vec<FieldError> {
             }
         }
     }
+    if spec.ami.is_none() {
+        errors.extend(architecture(spec));
+    }
     errors
+}
+
+/// Whether EC2 instance type `instance_type` runs on Arm (Graviton): `a1`,
+/// or a `g` among the attribute letters after the generation (m7g, c7gn,
+/// t4g, r8gd; not g5 or g4dn, whose `g` is the family).
+fn is_arm(instance_type: &str) -> bool {
+    let family = instance_type.split('.').next().unwrap_or_default();
+    if family == "a1" {
+        return true;
+    }
+    let attributes = family.trim_start_matches(|c: char| c.is_ascii_alphabetic());
+    let attributes = attributes.trim_start_matches(|c: char| c.is_ascii_digit());
+    !family.contains('-') && attributes.contains('g')
+}
+
+/// An image parameter naming one architecture with an instance type of the
+/// other would launch nothing: refuse it before any AWS call.
+fn architecture(spec: &AppSpec) -> Option<FieldError> {
+    let parameter = &spec.ami_parameter;
+    let (arm_image, x86_image) = (parameter.contains("arm64"), parameter.contains("x86_64"));
+    let arm_type = is_arm(&spec.instance_type);
+    let mismatch = (arm_type && x86_image) || (!arm_type && arm_image);
+    mismatch.then(|| {
+        FieldError::new(
+            "spec.app.amiParameter",
+            format!(
+                "{parameter} names an {} image but {} is an {} instance type",
+                if arm_image { "arm64" } else { "x86_64" },
+                spec.instance_type,
+                if arm_type { "Arm (Graviton)" } else { "x86_64" },
+            ),
+        )
+    })
 }
 
 /// Major versions RDS offers per engine.
@@ -174,4 +210,33 @@ fn names(stack: &StackManifest) -> Vec<FieldError> {
             )
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_arm;
+
+    #[test]
+    fn graviton_types_are_told_from_x86_ones() {
+        for arm in [
+            "m7g.large",
+            "c7gn.xlarge",
+            "t4g.small",
+            "r8gd.2xlarge",
+            "a1.medium",
+            "g5g.xlarge",
+        ] {
+            assert!(is_arm(arm), "{arm}");
+        }
+        for x86 in [
+            "t3.small",
+            "m7i.large",
+            "g5.xlarge",
+            "g4dn.xlarge",
+            "m7i-flex.large",
+            "c6in.large",
+        ] {
+            assert!(!is_arm(x86), "{x86}");
+        }
+    }
 }

@@ -133,6 +133,10 @@ pub fn classify(code: &str, status: Option<u16>) -> ErrorClass {
         "InvalidNetworkInterface.InUse",
         "InvalidIPAddress.InUse",
         "AuthFailure.ServiceLinkedRoleCreationNotPermitted",
+        "DeleteConflict",
+        "ScalingActivityInProgress",
+        "InstanceRefreshInProgress",
+        "ResourceContention",
     ];
     if THROTTLING.contains(&code) || TRANSIENT.contains(&code) {
         ErrorClass::Retryable

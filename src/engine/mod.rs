@@ -16,5 +16,5 @@ pub use context::{Context, StackIdentity};
 pub use error::{AwsError, ErrorClass};
 pub use graph::{Graph, Node};
 pub use outcome::{Action, Change, NodeOutcome, PassOutcome};
-pub use resource::{Deletion, Fields, Inputs, Kind, KindOps, Observed, Resource, Status};
+pub use resource::{Deletion, Fields, Inputs, Kind, KindOps, Observed, Resource, Status, Updated};
 pub use run::{Engine, EngineOptions};

@@ -50,6 +50,33 @@ pub trait Resource: Send + Sync {
         current: &Observed,
         changes: &[Change],
     ) -> Result<(), AwsError>;
+
+    /// `update`, telling the engine what it changed beyond the fields: new
+    /// outputs (a launch template's new version), so dependents see them in
+    /// the same pass, or work AWS goes on doing after the call returns.
+    async fn apply_update(
+        &self,
+        key: &str,
+        cx: &Context,
+        inputs: &Inputs,
+        current: &Observed,
+        changes: &[Change],
+    ) -> Result<Updated, AwsError> {
+        self.update(key, cx, inputs, current, changes)
+            .await
+            .map(|()| Updated::default())
+    }
+}
+
+/// What an update changed beyond the fields.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Updated {
+    /// New outputs, when the update changed them.
+    pub outputs: Option<Fields>,
+    /// Set when AWS carries on after the call (an instance refresh, a
+    /// pending modification): the node stays Updating until a later pass
+    /// observes the result.
+    pub in_progress: Option<String>,
 }
 
 /// A resource as found in AWS.

@@ -252,10 +252,13 @@ impl Engine {
             }
             Mode::Apply => match node
                 .resource
-                .update(key, cx, inputs, &current, &changes)
+                .apply_update(key, cx, inputs, &current, &changes)
                 .await
             {
-                Ok(()) => {
+                Ok(updated) => {
+                    if let Some(outputs) = updated.outputs {
+                        out.outputs = outputs;
+                    }
                     tracing::info!(node = key, changes = changes.len(), "updated");
                     out.message = Some(format!(
                         "corrected: {}",
@@ -265,9 +268,20 @@ impl Engine {
                             .collect::<Vec<_>>()
                             .join(", ")
                     ));
+                    if let Some(progress) = updated.in_progress {
+                        out.state = ResourceState::Updating;
+                        out.message = Some(progress);
+                    }
                     out.action = Action::Update(changes);
                 }
-                Err(error) => fail(&mut out, error),
+                Err(error) => {
+                    fail(&mut out, error);
+                    // An existing resource AWS is still working on (a refresh
+                    // under way) stays usable by its dependents.
+                    if out.state == ResourceState::Pending {
+                        out.state = ResourceState::Updating;
+                    }
+                }
             },
         }
         out
@@ -495,7 +509,10 @@ fn fail(out: &mut NodeOutcome, error: AwsError) {
 
 /// A node whose dependents may proceed: it exists, and is usable.
 fn usable(outcome: &NodeOutcome) -> bool {
-    matches!(outcome.state, ResourceState::Ready | ResourceState::Drifted) && outcome.id.is_some()
+    matches!(
+        outcome.state,
+        ResourceState::Ready | ResourceState::Drifted | ResourceState::Updating
+    ) && outcome.id.is_some()
 }
 
 fn wrote(outcome: &NodeOutcome, mode: Mode) -> bool {

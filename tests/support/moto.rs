@@ -1,5 +1,6 @@
-//! A real moto server (the pinned `moto[server]`) on a free 127.0.0.1 port,
-//! started per test and stopped when the handle drops.
+//! A real moto server (the pinned `moto[server]`, through
+//! `scripts/moto_server.py`, which adds the instance refresh API) on a free
+//! 127.0.0.1 port, started per test and stopped when the handle drops.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -35,15 +36,16 @@ pub struct MotoServer {
 impl MotoServer {
     /// Starts moto and waits (bounded) until it answers.
     pub fn start() -> Self {
-        let binary = test_venv().join("bin/moto_server");
+        let python = test_venv().join("bin/python");
         assert!(
-            binary.exists(),
-            "{} is missing: run scripts/install-test-deps.sh first",
-            binary.display()
+            test_venv().join("bin/moto_server").exists(),
+            "moto is missing from {}: run scripts/install-test-deps.sh first",
+            test_venv().display()
         );
+        let launcher = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/moto_server.py");
         let port = free_port();
-        let child = Command::new(&binary)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        let child = Command::new(&python)
+            .args([launcher, "-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

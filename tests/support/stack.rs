@@ -136,6 +136,33 @@ impl TestStack {
                     continue;
                 }
             }
+            // So do terminated servers (about an hour in AWS).
+            if let Some(id) = arn.split(":instance/").nth(1) {
+                let found = cx
+                    .clients
+                    .ec2
+                    .describe_instances()
+                    .instance_ids(id)
+                    .send()
+                    .await
+                    .unwrap();
+                let terminated = found
+                    .reservations()
+                    .iter()
+                    .flat_map(|r| r.instances())
+                    .all(|i| {
+                        matches!(
+                            i.state().and_then(|s| s.name()),
+                            Some(
+                                aws_sdk_ec2::types::InstanceStateName::Terminated
+                                    | aws_sdk_ec2::types::InstanceStateName::ShuttingDown
+                            )
+                        )
+                    });
+                if terminated {
+                    continue;
+                }
+            }
             live.push(arn);
         }
         live

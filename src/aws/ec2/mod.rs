@@ -7,6 +7,7 @@
 pub mod elastic_ip;
 pub mod flow_log;
 pub mod internet_gateway;
+pub mod launch_template;
 pub mod nat_gateway;
 pub mod route_table;
 pub mod security_group;
@@ -24,6 +25,7 @@ use crate::engine::{AwsError, Change, Context, Fields, Kind, Observed, Status};
 pub use elastic_ip::{ELASTIC_IP, ElasticIp};
 pub use flow_log::{FLOW_LOG, FlowLog};
 pub use internet_gateway::{INTERNET_GATEWAY, InternetGateway};
+pub use launch_template::{LAUNCH_TEMPLATE, LaunchTemplate};
 pub use nat_gateway::{NAT_GATEWAY, NatGateway};
 pub use route_table::{ROUTE_TABLE, RouteTable};
 pub use security_group::{Rule, SECURITY_GROUP, SecurityGroup};

@@ -1,0 +1,167 @@
+"""moto's server, plus the Auto Scaling instance refresh API moto lacks,
+the AWS managed policies stackops attaches, and a fix to launch template
+versions.
+
+stackops starts an instance refresh whenever its launch template gets a new
+version. moto 5.2 has no StartInstanceRefresh, DescribeInstanceRefreshes or
+CancelInstanceRefresh, so this launcher adds them to moto's Auto Scaling
+responses before starting the usual server (same arguments as moto_server).
+
+The emulation follows AWS: one active refresh per group (a second start is
+refused with InstanceRefreshInProgress); a refresh with a desired
+configuration applies it to the group when it succeeds. Time is replaced by
+observation: every describe moves an active refresh one step
+(Pending -> InProgress -> Successful), and success replaces the group's
+instances.
+"""
+
+import datetime
+import json
+import sys
+import uuid
+
+from moto.autoscaling.exceptions import AutoscalingClientError
+from moto.autoscaling.responses import AutoScalingResponse
+from moto.core.responses import ActionResult
+from moto.core.types import Base64EncodedString
+from moto.ec2.models.launch_templates import LaunchTemplate
+from moto.ec2.utils import parse_user_data
+from moto.iam import models as iam_models
+from moto.server import main
+
+# AWS managed policies stackops attaches. moto loads either none or all
+# (over a thousand, a second after every reset); load just these.
+MANAGED_POLICIES = ("AmazonSSMManagedInstanceCore",)
+_managed = {
+    name: data
+    for name, data in json.loads(iam_models.aws_managed_policies_data).items()
+    if name in MANAGED_POLICIES
+}
+
+
+def _init_aws_policies(self):
+    return [
+        iam_models.AWSManagedPolicy.from_data(name, self.account_id, self.region_name, data)
+        for name, data in _managed.items()
+    ]
+
+
+iam_models.IAMBackend._init_aws_policies = _init_aws_policies
+
+ACTIVE = ("Pending", "InProgress", "Cancelling", "RollbackInProgress", "Baking")
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _group(response):
+    name = response._get_param("AutoScalingGroupName")
+    group = response.autoscaling_backend.autoscaling_groups.get(name)
+    if group is None:
+        raise AutoscalingClientError(
+            "ValidationError",
+            f"AutoScalingGroup name not found - AutoScalingGroup '{name}' not found",
+        )
+    # The history lives on the group, so moto's reset forgets it too.
+    if not hasattr(group, "instance_refreshes"):
+        group.instance_refreshes = []
+    return group
+
+
+def _advance(backend, group, refresh):
+    if refresh["Status"] == "Pending":
+        refresh["Status"] = "InProgress"
+        refresh["PercentageComplete"] = 50
+        refresh["StatusReason"] = "Replacing instances."
+    elif refresh["Status"] == "InProgress":
+        template = refresh.get("DesiredConfiguration", {}).get("LaunchTemplate")
+        if template:
+            group._set_launch_configuration(None, template, None)
+        desired = group.desired_capacity
+        backend.set_desired_capacity(group.name, 0)
+        backend.set_desired_capacity(group.name, desired)
+        refresh.update(
+            Status="Successful",
+            PercentageComplete=100,
+            InstancesToUpdate=0,
+            EndTime=_now(),
+            StatusReason="",
+        )
+    elif refresh["Status"] == "Cancelling":
+        refresh.update(Status="Cancelled", EndTime=_now())
+
+
+def start_instance_refresh(self):
+    group = _group(self)
+    if any(r["Status"] in ACTIVE for r in group.instance_refreshes):
+        raise AutoscalingClientError(
+            "InstanceRefreshInProgress",
+            "An Instance Refresh is already in progress and blocks the execution of this Instance Refresh.",
+        )
+    params = self._get_params()
+    refresh = {
+        "InstanceRefreshId": str(uuid.uuid4()),
+        "AutoScalingGroupName": group.name,
+        "Status": "Pending",
+        "StatusReason": "Waiting for the refresh to start.",
+        "StartTime": _now(),
+        "PercentageComplete": 0,
+        "InstancesToUpdate": len(group.instance_states),
+        "Preferences": params.get("Preferences", {}),
+        "Strategy": params.get("Strategy", "Rolling"),
+    }
+    if "DesiredConfiguration" in params:
+        refresh["DesiredConfiguration"] = params["DesiredConfiguration"]
+    group.instance_refreshes.insert(0, refresh)
+    return ActionResult({"InstanceRefreshId": refresh["InstanceRefreshId"]})
+
+
+def describe_instance_refreshes(self):
+    group = _group(self)
+    wanted = self._get_param("InstanceRefreshIds", [])
+    for refresh in list(group.instance_refreshes):
+        if refresh["Status"] in ACTIVE:
+            _advance(self.autoscaling_backend, group, refresh)
+    found = [
+        r
+        for r in group.instance_refreshes
+        if not wanted or r["InstanceRefreshId"] in wanted
+    ]
+    limit = self._get_int_param("MaxRecords") or 50
+    return ActionResult({"InstanceRefreshes": found[:limit]})
+
+
+def cancel_instance_refresh(self):
+    group = _group(self)
+    for refresh in group.instance_refreshes:
+        if refresh["Status"] in ACTIVE:
+            refresh["Status"] = "Cancelling"
+            return ActionResult({"InstanceRefreshId": refresh["InstanceRefreshId"]})
+    raise AutoscalingClientError(
+        "ActiveInstanceRefreshNotFound",
+        "No in progress or pending Instance Refresh found for Auto Scaling group "
+        + group.name,
+    )
+
+
+_create_version = LaunchTemplate.create_version
+
+
+def create_version(self, data, description):
+    # CreateLaunchTemplateVersion stores user data undecoded in moto 5.2
+    # (CreateLaunchTemplate does not), and launching from such a version
+    # fails; decode it the way CreateLaunchTemplate does.
+    user_data = data.get("UserData")
+    if user_data is not None and not isinstance(user_data, Base64EncodedString):
+        data["UserData"] = parse_user_data(user_data)
+    return _create_version(self, data, description)
+
+
+LaunchTemplate.create_version = create_version
+AutoScalingResponse.start_instance_refresh = start_instance_refresh
+AutoScalingResponse.describe_instance_refreshes = describe_instance_refreshes
+AutoScalingResponse.cancel_instance_refresh = cancel_instance_refresh
+
+if __name__ == "__main__":
+    sys.exit(main())

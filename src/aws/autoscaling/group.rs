@@ -1,0 +1,382 @@
+//! The Auto Scaling group: servers in the private app subnets of every AZ,
+//! registered with the target group, replaced when the load balancer finds
+//! them unhealthy, rebalanced across AZs.
+
+use async_trait::async_trait;
+use aws_sdk_autoscaling::types::{
+    AutoScalingGroup as AwsGroup, Filter, LaunchTemplateSpecification, Tag,
+};
+
+use super::{group_name, refresh, sdk};
+use crate::aws::ec2::{set_field, set_items};
+use crate::blueprint::naming::TAG_UID;
+use crate::engine::{
+    AwsError, Change, Context, Deletion, Fields, Inputs, Kind, KindOps, Observed, Resource, Status,
+    Updated,
+};
+
+pub struct AutoScalingGroupKind;
+pub static AUTO_SCALING_GROUP: AutoScalingGroupKind = AutoScalingGroupKind;
+
+/// Status AWS reports while a group is being deleted.
+const DELETING: &str = "Delete in progress";
+
+/// A group of servers launched from the launch template node
+/// `launch_template` in the subnet nodes `subnets`, registered with the
+/// target group node `target_group`.
+pub struct AutoScalingGroup {
+    pub launch_template: String,
+    pub subnets: Vec<String>,
+    pub target_group: String,
+    pub min_size: i32,
+    pub max_size: i32,
+    /// Set only when the spec sets it: otherwise scaling policies own it.
+    pub desired_capacity: Option<i32>,
+    pub grace_period: i32,
+    pub min_healthy_percent: i32,
+}
+
+/// `id/version` of a launch template: the group's one field for both, so
+/// a new version (or a replaced template) is one change.
+fn template_field(id: &str, version: &str) -> String {
+    format!("{id}/{version}")
+}
+
+fn tags(cx: &Context, key: &str, name: &str) -> Vec<Tag> {
+    cx.identity
+        .tags(key)
+        .into_iter()
+        .map(|(k, v)| {
+            Tag::builder()
+                .resource_id(name)
+                .resource_type("auto-scaling-group")
+                .key(k)
+                .value(v)
+                .propagate_at_launch(false)
+                .build()
+        })
+        .collect()
+}
+
+fn observed(cx: &Context, group: &AwsGroup) -> Option<Observed> {
+    let tags: std::collections::BTreeMap<String, String> = group
+        .tags()
+        .iter()
+        .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+        .collect();
+    let component = crate::aws::ec2::component(cx, &tags)?;
+    let name = group.auto_scaling_group_name()?.to_string();
+    let number = |n: Option<i32>| n.map(|n| n.to_string()).unwrap_or_default();
+    let mut fields = crate::aws::ec2::tag_fields(&tags);
+    let template = group.launch_template().map_or(String::new(), |t| {
+        template_field(
+            t.launch_template_id().unwrap_or_default(),
+            t.version().unwrap_or_default(),
+        )
+    });
+    fields.extend([
+        ("minSize".to_string(), number(group.min_size())),
+        ("maxSize".into(), number(group.max_size())),
+        ("desiredCapacity".into(), number(group.desired_capacity())),
+        ("launchTemplate".into(), template),
+        (
+            "subnets".into(),
+            set_field(
+                group
+                    .vpc_zone_identifier()
+                    .unwrap_or_default()
+                    .split(',')
+                    .map(str::trim),
+            ),
+        ),
+        (
+            "targetGroups".into(),
+            set_field(group.target_group_arns().iter().map(String::as_str)),
+        ),
+        (
+            "healthCheck".into(),
+            format!(
+                "{}/{}s",
+                group.health_check_type().unwrap_or_default(),
+                number(group.health_check_grace_period())
+            ),
+        ),
+        (
+            "capacityRebalance".into(),
+            group.capacity_rebalance().unwrap_or(false).to_string(),
+        ),
+    ]);
+    let status = match group.status() {
+        Some(status) if !status.is_empty() => Status::Pending(status.to_string()),
+        _ => Status::Ready,
+    };
+    Some(Observed {
+        component,
+        outputs: Fields::from([
+            ("id".into(), name.clone()),
+            (
+                "arn".into(),
+                group.auto_scaling_group_arn().unwrap_or_default().into(),
+            ),
+        ]),
+        arn: group.auto_scaling_group_arn().map(String::from),
+        id: name,
+        fields,
+        status,
+    })
+}
+
+#[async_trait]
+impl KindOps for AutoScalingGroupKind {
+    fn name(&self) -> &'static str {
+        "AutoScalingGroup"
+    }
+
+    fn rank(&self) -> u8 {
+        4
+    }
+
+    async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
+        let groups: Vec<AwsGroup> = cx
+            .clients
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .filters(
+                Filter::builder()
+                    .name(format!("tag:{TAG_UID}"))
+                    .values(&cx.identity.uid)
+                    .build(),
+            )
+            .include_instances(false)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(sdk("DescribeAutoScalingGroups"))?;
+        Ok(groups.iter().filter_map(|g| observed(cx, g)).collect())
+    }
+
+    async fn delete(&self, cx: &Context, observed: &Observed) -> Result<Deletion, AwsError> {
+        if observed.status == Status::Pending(DELETING.into()) {
+            return Ok(Deletion::InProgress(DELETING.into()));
+        }
+        // Force: terminate the servers with the group rather than waiting
+        // for a scale-in to zero first; policies and actions go with it.
+        let deleted = cx
+            .clients
+            .autoscaling
+            .delete_auto_scaling_group()
+            .auto_scaling_group_name(&observed.id)
+            .force_delete(true)
+            .send()
+            .await
+            .map_err(sdk("DeleteAutoScalingGroup"));
+        match deleted {
+            Ok(_) => Ok(Deletion::InProgress("terminating servers".into())),
+            Err(e) if e.is_not_found() || e.message.contains("not found") => Ok(Deletion::Done),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl AutoScalingGroup {
+    fn launch_template(&self, inputs: &Inputs) -> Result<LaunchTemplateSpecification, AwsError> {
+        Ok(LaunchTemplateSpecification::builder()
+            .launch_template_id(inputs.require(&self.launch_template, "id")?)
+            .version(inputs.require(&self.launch_template, "version")?)
+            .build())
+    }
+
+    fn subnet_ids(&self, inputs: &Inputs) -> Result<String, AwsError> {
+        let ids = self
+            .subnets
+            .iter()
+            .map(|s| inputs.require(s, "id"))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ids.join(","))
+    }
+
+    /// Sizes, subnets and health checks: the settings one
+    /// UpdateAutoScalingGroup call sets.
+    async fn update_settings(
+        &self,
+        cx: &Context,
+        name: &str,
+        inputs: &Inputs,
+    ) -> Result<(), AwsError> {
+        cx.clients
+            .autoscaling
+            .update_auto_scaling_group()
+            .auto_scaling_group_name(name)
+            .min_size(self.min_size)
+            .max_size(self.max_size)
+            .set_desired_capacity(self.desired_capacity)
+            .vpc_zone_identifier(self.subnet_ids(inputs)?)
+            .health_check_type("ELB")
+            .health_check_grace_period(self.grace_period)
+            .capacity_rebalance(true)
+            .send()
+            .await
+            .map_err(sdk("UpdateAutoScalingGroup"))?;
+        Ok(())
+    }
+
+    async fn set_target_groups(
+        &self,
+        cx: &Context,
+        name: &str,
+        change: &Change,
+    ) -> Result<(), AwsError> {
+        let wanted = set_items(&change.to);
+        let current: Vec<&str> = change.from.as_deref().map(set_items).unwrap_or_default();
+        let stale: Vec<String> = current
+            .iter()
+            .filter(|arn| !wanted.contains(arn))
+            .map(|arn| arn.to_string())
+            .collect();
+        let autoscaling = &cx.clients.autoscaling;
+        if !stale.is_empty() {
+            autoscaling
+                .detach_load_balancer_target_groups()
+                .auto_scaling_group_name(name)
+                .set_target_group_arns(Some(stale))
+                .send()
+                .await
+                .map_err(sdk("DetachLoadBalancerTargetGroups"))?;
+        }
+        autoscaling
+            .attach_load_balancer_target_groups()
+            .auto_scaling_group_name(name)
+            .set_target_group_arns(Some(wanted.iter().map(|s| s.to_string()).collect()))
+            .send()
+            .await
+            .map_err(sdk("AttachLoadBalancerTargetGroups"))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Resource for AutoScalingGroup {
+    fn kind(&self) -> Kind {
+        &AUTO_SCALING_GROUP
+    }
+
+    fn desired(&self, key: &str, cx: &Context, inputs: &Inputs) -> Fields {
+        let subnets = set_field(self.subnets.iter().map(|s| inputs.get(s, "id")));
+        let mut fields = crate::aws::ec2::with_tags(
+            cx,
+            key,
+            [
+                ("minSize", self.min_size.to_string()),
+                ("maxSize", self.max_size.to_string()),
+                (
+                    "launchTemplate",
+                    template_field(
+                        &inputs.get(&self.launch_template, "id"),
+                        &inputs.get(&self.launch_template, "version"),
+                    ),
+                ),
+                ("subnets", subnets),
+                ("targetGroups", inputs.get(&self.target_group, "arn")),
+                ("healthCheck", format!("ELB/{}s", self.grace_period)),
+                ("capacityRebalance", "true".into()),
+            ],
+        );
+        if let Some(desired) = self.desired_capacity {
+            fields.insert("desiredCapacity".into(), desired.to_string());
+        }
+        fields
+    }
+
+    async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
+        let name = group_name(cx);
+        cx.clients
+            .autoscaling
+            .create_auto_scaling_group()
+            .auto_scaling_group_name(&name)
+            .launch_template(self.launch_template(inputs)?)
+            .min_size(self.min_size)
+            .max_size(self.max_size)
+            .set_desired_capacity(self.desired_capacity)
+            .vpc_zone_identifier(self.subnet_ids(inputs)?)
+            .target_group_arns(inputs.require(&self.target_group, "arn")?)
+            .health_check_type("ELB")
+            .health_check_grace_period(self.grace_period)
+            .capacity_rebalance(true)
+            .set_tags(Some(tags(cx, key, &name)))
+            .send()
+            .await
+            .map_err(sdk("CreateAutoScalingGroup"))?;
+        Ok(Observed {
+            component: key.into(),
+            id: name.clone(),
+            arn: None,
+            fields: self.desired(key, cx, inputs),
+            outputs: Fields::from([("id".into(), name)]),
+            status: Status::Ready,
+        })
+    }
+
+    async fn update(
+        &self,
+        key: &str,
+        cx: &Context,
+        inputs: &Inputs,
+        current: &Observed,
+        changes: &[Change],
+    ) -> Result<(), AwsError> {
+        self.apply_update(key, cx, inputs, current, changes)
+            .await
+            .map(|_| ())
+    }
+
+    async fn apply_update(
+        &self,
+        key: &str,
+        cx: &Context,
+        inputs: &Inputs,
+        current: &Observed,
+        changes: &[Change],
+    ) -> Result<Updated, AwsError> {
+        let name = &current.id;
+        let settings = [
+            "minSize",
+            "maxSize",
+            "desiredCapacity",
+            "subnets",
+            "healthCheck",
+            "capacityRebalance",
+        ];
+        if changes.iter().any(|c| settings.contains(&c.field.as_str())) {
+            self.update_settings(cx, name, inputs).await?;
+        }
+        if let Some(change) = changes.iter().find(|c| c.field == "targetGroups") {
+            self.set_target_groups(cx, name, change).await?;
+        }
+        if changes.iter().any(|c| c.field.starts_with("tag:")) {
+            cx.clients
+                .autoscaling
+                .create_or_update_tags()
+                .set_tags(Some(tags(cx, key, name)))
+                .send()
+                .await
+                .map_err(sdk("CreateOrUpdateTags"))?;
+        }
+        if changes.iter().any(|c| c.field == "launchTemplate") {
+            // The group moves to the new version through the refresh itself:
+            // one call, so a crash cannot leave a new version without one.
+            let preferences = refresh::Preferences {
+                min_healthy_percent: self.min_healthy_percent,
+                warmup_seconds: self.grace_period,
+            };
+            let started =
+                refresh::roll_to(cx, name, self.launch_template(inputs)?, &preferences).await?;
+            return Ok(Updated {
+                outputs: None,
+                in_progress: Some(started),
+            });
+        }
+        Ok(Updated::default())
+    }
+}

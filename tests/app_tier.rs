@@ -1,0 +1,539 @@
+//! The application servers against a real moto server: a hardened launch
+//! template, the Auto Scaling group in the private subnets, its scaling
+//! policies and scheduled actions, one template version and one instance
+//! refresh per server change, in-place capacity changes, drift correction.
+
+mod support;
+
+use stackops::api::StackManifest;
+use stackops::api::status::ResourceState;
+use stackops::aws::calls::CallCounter;
+use stackops::engine::{Action, Context, PassOutcome};
+use support::moto::MotoServer;
+use support::stack::{TestStack, example};
+
+fn calls_of(counter: &CallCounter, operation: &str) -> u64 {
+    counter
+        .snapshot()
+        .iter()
+        .filter(|(k, _)| k.operation == operation)
+        .map(|(_, n)| n)
+        .sum()
+}
+
+fn id(pass: &PassOutcome, key: &str) -> String {
+    pass.node(key)
+        .and_then(|n| n.id.clone())
+        .unwrap_or_else(|| panic!("{key} has an id"))
+}
+
+fn with_app(name: &str, change: impl FnOnce(&mut stackops::api::common::AppSpec)) -> StackManifest {
+    let mut stack = example(name);
+    match &mut stack {
+        StackManifest::Ecommerce(s) => change(&mut s.spec.app),
+        StackManifest::Booking(s) => change(&mut s.spec.app),
+    }
+    stack
+}
+
+async fn created(moto: &MotoServer, stack: &StackManifest, uid: &str) -> (TestStack, PassOutcome) {
+    let test = TestStack::new(&moto.endpoint, stack, uid).await;
+    let pass = test.converge(&test.cx, 6).await;
+    assert!(pass.converged, "{:?}", pass.terminal);
+    (test, pass)
+}
+
+/// Launch template versions of the group, newest first, and its pinned one.
+async fn group_template(cx: &Context, group: &str) -> (String, String) {
+    let found = cx
+        .clients
+        .autoscaling
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(group)
+        .send()
+        .await
+        .unwrap();
+    let spec = found.auto_scaling_groups()[0].launch_template().unwrap();
+    (
+        spec.launch_template_id().unwrap().to_string(),
+        spec.version().unwrap().to_string(),
+    )
+}
+
+#[tokio::test]
+async fn servers_launch_from_a_hardened_template_in_the_private_subnets() {
+    let moto = MotoServer::start();
+    let (stack, pass) = created(&moto, &example("ecommerce.yaml"), "uid-servers").await;
+    let cx = &stack.cx;
+
+    // Launch template: IMDSv2 only, encrypted gp3 root, the app security
+    // group, the instance profile, no key pair, Amazon Linux resolved at
+    // launch, tags for instances and volumes.
+    let template = id(&pass, "app/launch-template");
+    let versions = cx
+        .clients
+        .ec2
+        .describe_launch_template_versions()
+        .launch_template_id(&template)
+        .versions("$Latest")
+        .send()
+        .await
+        .unwrap();
+    let data = versions.launch_template_versions()[0]
+        .launch_template_data()
+        .unwrap();
+    assert_eq!(
+        data.image_id(),
+        Some("resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64")
+    );
+    assert_eq!(data.instance_type().map(|t| t.as_str()), Some("t3.small"));
+    let metadata = data.metadata_options().unwrap();
+    assert_eq!(metadata.http_tokens().map(|t| t.as_str()), Some("required"));
+    assert_eq!(metadata.http_put_response_hop_limit(), Some(1));
+    let root = data.block_device_mappings()[0].ebs().unwrap();
+    assert_eq!(root.volume_type().map(|t| t.as_str()), Some("gp3"));
+    assert_eq!(root.encrypted(), Some(true));
+    assert_eq!(root.volume_size(), Some(20));
+    assert_eq!(data.key_name(), None, "no key pair: Session Manager only");
+    assert_eq!(
+        data.security_group_ids(),
+        [id(&pass, "network/sg-app")].as_slice()
+    );
+    let profile_arn = data.iam_instance_profile().and_then(|p| p.arn()).unwrap();
+    assert!(data.user_data().is_some());
+    let instance_tags = data
+        .tag_specifications()
+        .iter()
+        .find(|t| t.resource_type().map(|r| r.as_str()) == Some("instance"))
+        .unwrap();
+    assert!(
+        instance_tags
+            .tags()
+            .iter()
+            .any(|t| t.key() == Some("stackops.io/uid") && t.value() == Some("uid-servers"))
+    );
+
+    // The instance profile holds the role, which Session Manager may use.
+    let profile = cx
+        .clients
+        .iam
+        .get_instance_profile()
+        .instance_profile_name(id(&pass, "app/instance-profile"))
+        .send()
+        .await
+        .unwrap();
+    let profile = profile.instance_profile().unwrap();
+    assert_eq!(profile.arn(), profile_arn);
+    let role = profile.roles()[0].role_name().to_string();
+    assert_eq!(role, id(&pass, "app/instance-role"));
+    let attached = cx
+        .clients
+        .iam
+        .list_attached_role_policies()
+        .role_name(&role)
+        .send()
+        .await
+        .unwrap();
+    let policies: Vec<&str> = attached
+        .attached_policies()
+        .iter()
+        .filter_map(|p| p.policy_name())
+        .collect();
+    assert_eq!(policies, ["AmazonSSMManagedInstanceCore"]);
+
+    // No port 22 anywhere on the servers' security group.
+    let groups = cx
+        .clients
+        .ec2
+        .describe_security_groups()
+        .group_ids(id(&pass, "network/sg-app"))
+        .send()
+        .await
+        .unwrap();
+    for rule in groups.security_groups()[0].ip_permissions() {
+        let (from, to) = (rule.from_port().unwrap_or(0), rule.to_port().unwrap_or(0));
+        assert!(!(from..=to).contains(&22), "{rule:?}");
+    }
+
+    // The group: private app subnets of both AZs, the target group, ELB
+    // health checks, capacity rebalance, pinned to version 1.
+    let found = cx
+        .clients
+        .autoscaling
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(id(&pass, "app/auto-scaling-group"))
+        .send()
+        .await
+        .unwrap();
+    let group = &found.auto_scaling_groups()[0];
+    let mut subnets: Vec<&str> = group.vpc_zone_identifier().unwrap().split(',').collect();
+    subnets.sort_unstable();
+    let mut private = vec![
+        id(&pass, "network/subnet-app-0"),
+        id(&pass, "network/subnet-app-1"),
+    ];
+    private.sort();
+    assert_eq!(subnets, private);
+    assert_eq!(
+        group.target_group_arns(),
+        [id(&pass, "app/target-group")].as_slice()
+    );
+    assert_eq!(group.health_check_type(), Some("ELB"));
+    assert_eq!(group.capacity_rebalance(), Some(true));
+    assert_eq!((group.min_size(), group.max_size()), (Some(2), Some(6)));
+    assert_eq!(group.launch_template().and_then(|t| t.version()), Some("1"));
+    assert_eq!(group.instances().len(), 2, "moto launched minSize servers");
+
+    // Average CPU target tracking; no request-count policy in this example.
+    let policies = cx
+        .clients
+        .autoscaling
+        .describe_policies()
+        .auto_scaling_group_name(group.auto_scaling_group_name().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let policies = policies.scaling_policies();
+    assert_eq!(policies.len(), 1);
+    assert_eq!(policies[0].policy_name(), Some("stackops-cpu"));
+    let tracking = policies[0].target_tracking_configuration().unwrap();
+    assert_eq!(tracking.target_value(), Some(50.0));
+}
+
+#[tokio::test]
+async fn booking_scales_on_cpu_and_requests_and_on_a_schedule() {
+    let moto = MotoServer::start();
+    let (stack, pass) = created(&moto, &example("booking.yaml"), "uid-scaling").await;
+    let autoscaling = &stack.cx.clients.autoscaling;
+    let group = id(&pass, "app/auto-scaling-group");
+
+    let policies = autoscaling
+        .describe_policies()
+        .auto_scaling_group_name(&group)
+        .send()
+        .await
+        .unwrap();
+    let mut found: Vec<(String, String, f64)> = policies
+        .scaling_policies()
+        .iter()
+        .map(|p| {
+            let tracking = p.target_tracking_configuration().unwrap();
+            let metric = tracking.predefined_metric_specification().unwrap();
+            (
+                p.policy_name().unwrap().to_string(),
+                metric.resource_label().unwrap_or_default().to_string(),
+                tracking.target_value().unwrap(),
+            )
+        })
+        .collect();
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!((found[0].0.as_str(), found[0].2), ("stackops-cpu", 55.0));
+    assert_eq!(
+        (found[1].0.as_str(), found[1].2),
+        ("stackops-requests", 1000.0)
+    );
+    // The label names this stack's load balancer and target group.
+    let label = &found[1].1;
+    let lb = id(&pass, "app/load-balancer");
+    let tg = id(&pass, "app/target-group");
+    assert!(
+        label.starts_with("app/") && lb.ends_with(label.split("/targetgroup/").next().unwrap())
+    );
+    assert!(
+        tg.ends_with(
+            label
+                .split('/')
+                .skip(3)
+                .collect::<Vec<_>>()
+                .join("/")
+                .as_str()
+        )
+    );
+
+    let actions = autoscaling
+        .describe_scheduled_actions()
+        .auto_scaling_group_name(&group)
+        .send()
+        .await
+        .unwrap();
+    let mut actions: Vec<(String, String, Option<i32>)> = actions
+        .scheduled_update_group_actions()
+        .iter()
+        .map(|a| {
+            (
+                a.scheduled_action_name().unwrap().to_string(),
+                a.recurrence().unwrap().to_string(),
+                a.min_size(),
+            )
+        })
+        .collect();
+    actions.sort();
+    assert_eq!(
+        actions,
+        [
+            (
+                "stackops-business-hours".to_string(),
+                "0 7 * * 1-5".to_string(),
+                Some(6)
+            ),
+            (
+                "stackops-night".to_string(),
+                "0 20 * * *".to_string(),
+                Some(3)
+            ),
+        ]
+    );
+
+    // Removing the request policy and one action deletes exactly those.
+    let trimmed = with_app("booking.yaml", |app| {
+        app.scaling.requests_per_target = None;
+        app.scaling.scheduled_actions.truncate(1);
+    });
+    let changed = TestStack::new(&moto.endpoint, &trimmed, "uid-scaling").await;
+    assert!(changed.converge(&changed.cx, 4).await.converged);
+    let calls = &changed.cx.clients.calls;
+    assert_eq!(calls_of(calls, "DeletePolicy"), 1);
+    assert_eq!(calls_of(calls, "DeleteScheduledAction"), 1);
+    assert_eq!(calls.mutating(), 2, "{:?}", calls.mutating_calls());
+    let left = autoscaling
+        .describe_scheduled_actions()
+        .auto_scaling_group_name(&group)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(left.scheduled_update_group_actions().len(), 1);
+}
+
+#[tokio::test]
+async fn changing_the_instance_type_adds_one_version_and_one_refresh() {
+    let moto = MotoServer::start();
+    let (stack, pass) = created(&moto, &example("ecommerce.yaml"), "uid-refresh").await;
+    let group = id(&pass, "app/auto-scaling-group");
+
+    let bigger = with_app("ecommerce.yaml", |app| {
+        app.instance_type = "t3.large".into()
+    });
+    let changed = TestStack::new(&moto.endpoint, &bigger, "uid-refresh").await;
+    let engine = changed.engine();
+    let mut passes = Vec::new();
+    for _ in 0..6 {
+        let pass = engine.apply(&changed.cx, &changed.blueprint.graph).await;
+        let done = pass.converged;
+        passes.push(pass);
+        if done {
+            break;
+        }
+    }
+    assert!(passes.last().unwrap().converged, "{:?}", passes.last());
+
+    // The first pass adds the version and starts the refresh; later passes
+    // report the refresh on the group's node until it has finished.
+    let first = passes[0].node("app/auto-scaling-group").unwrap();
+    assert_eq!(first.state, ResourceState::Updating);
+    assert!(
+        first
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("instance refresh"),
+        "{first:?}"
+    );
+    assert!(passes.len() >= 2);
+
+    let calls = &changed.cx.clients.calls;
+    assert_eq!(calls_of(calls, "CreateLaunchTemplateVersion"), 1);
+    assert_eq!(calls_of(calls, "StartInstanceRefresh"), 1);
+    assert_eq!(calls_of(calls, "CreateLaunchTemplate"), 0);
+    assert_eq!(calls.mutating(), 2, "{:?}", calls.mutating_calls());
+
+    let (template, version) = group_template(&stack.cx, &group).await;
+    assert_eq!(template, id(&pass, "app/launch-template"));
+    assert_eq!(version, "2");
+    let refreshes = stack
+        .cx
+        .clients
+        .autoscaling
+        .describe_instance_refreshes()
+        .auto_scaling_group_name(&group)
+        .send()
+        .await
+        .unwrap();
+    let refreshes = refreshes.instance_refreshes();
+    assert_eq!(refreshes.len(), 1);
+    assert_eq!(
+        refreshes[0].status().map(|s| s.as_str()),
+        Some("Successful")
+    );
+    let preferences = refreshes[0].preferences().unwrap();
+    assert_eq!(preferences.min_healthy_percentage(), Some(90));
+    assert_eq!(preferences.skip_matching(), Some(true));
+
+    let counts = changed.count_by_kind(&changed.cx).await;
+    assert_eq!(counts["LaunchTemplate"], 1);
+
+    // Steady again: nothing more to write.
+    let cx = changed.reconnect(&moto.endpoint).await;
+    let again = changed.engine().apply(&cx, &changed.blueprint.graph).await;
+    assert!(again.converged);
+    assert_eq!(cx.clients.calls.mutating(), 0);
+}
+
+#[tokio::test]
+async fn a_second_change_during_a_refresh_supersedes_it() {
+    let moto = MotoServer::start();
+    let (stack, pass) = created(&moto, &example("ecommerce.yaml"), "uid-supersede").await;
+    let group = id(&pass, "app/auto-scaling-group");
+
+    let large = with_app("ecommerce.yaml", |app| {
+        app.instance_type = "t3.large".into()
+    });
+    let first = TestStack::new(&moto.endpoint, &large, "uid-supersede").await;
+    let started = first
+        .engine()
+        .apply(&first.cx, &first.blueprint.graph)
+        .await;
+    assert_eq!(
+        started.node("app/auto-scaling-group").unwrap().state,
+        ResourceState::Updating
+    );
+
+    // Before that refresh finishes, the spec changes again.
+    let xlarge = with_app("ecommerce.yaml", |app| {
+        app.instance_type = "t3.xlarge".into()
+    });
+    let second = TestStack::new(&moto.endpoint, &xlarge, "uid-supersede").await;
+    assert!(second.converge(&second.cx, 8).await.converged);
+
+    let (_, version) = group_template(&stack.cx, &group).await;
+    assert_eq!(version, "3");
+    let refreshes = stack
+        .cx
+        .clients
+        .autoscaling
+        .describe_instance_refreshes()
+        .auto_scaling_group_name(&group)
+        .send()
+        .await
+        .unwrap();
+    let statuses: Vec<(&str, &str)> = refreshes
+        .instance_refreshes()
+        .iter()
+        .map(|r| {
+            (
+                r.status().map(|s| s.as_str()).unwrap(),
+                r.desired_configuration()
+                    .and_then(|d| d.launch_template())
+                    .and_then(|t| t.version())
+                    .unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(statuses, [("Successful", "3"), ("Cancelled", "2")]);
+    assert_eq!(
+        calls_of(&second.cx.clients.calls, "CancelInstanceRefresh"),
+        1
+    );
+}
+
+#[tokio::test]
+async fn capacity_changes_update_the_group_in_place() {
+    let moto = MotoServer::start();
+    let (stack, pass) = created(&moto, &example("ecommerce.yaml"), "uid-capacity").await;
+    let group = id(&pass, "app/auto-scaling-group");
+
+    let wider = with_app("ecommerce.yaml", |app| {
+        app.max_size = 10;
+        app.scaling.target_cpu_percent = 40;
+    });
+    let changed = TestStack::new(&moto.endpoint, &wider, "uid-capacity").await;
+    let outcome = changed.converge(&changed.cx, 3).await;
+    assert!(outcome.converged);
+    let calls = &changed.cx.clients.calls;
+    assert_eq!(calls_of(calls, "UpdateAutoScalingGroup"), 1);
+    assert_eq!(calls_of(calls, "PutScalingPolicy"), 1);
+    assert_eq!(calls.mutating(), 2, "{:?}", calls.mutating_calls());
+    let found = stack
+        .cx
+        .clients
+        .autoscaling
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(&group)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(found.auto_scaling_groups()[0].max_size(), Some(10));
+    let (_, version) = group_template(&stack.cx, &group).await;
+    assert_eq!(version, "1", "no new template version, no refresh");
+}
+
+#[tokio::test]
+async fn drift_in_the_group_and_its_scaling_is_corrected() {
+    let moto = MotoServer::start();
+    let (stack, pass) = created(&moto, &example("booking.yaml"), "uid-app-drift").await;
+    let group = id(&pass, "app/auto-scaling-group");
+    let autoscaling = &stack.cx.clients.autoscaling;
+
+    // Out of band: the maximum raised, the CPU policy and the night action
+    // deleted.
+    autoscaling
+        .update_auto_scaling_group()
+        .auto_scaling_group_name(&group)
+        .max_size(50)
+        .send()
+        .await
+        .unwrap();
+    autoscaling
+        .delete_policy()
+        .auto_scaling_group_name(&group)
+        .policy_name("stackops-cpu")
+        .send()
+        .await
+        .unwrap();
+    autoscaling
+        .delete_scheduled_action()
+        .auto_scaling_group_name(&group)
+        .scheduled_action_name("stackops-night")
+        .send()
+        .await
+        .unwrap();
+
+    let cx = stack.reconnect(&moto.endpoint).await;
+    let plan = stack.engine().plan(&cx, &stack.blueprint.graph).await;
+    for key in [
+        "app/auto-scaling-group",
+        "app/scaling-policies",
+        "app/scheduled-actions",
+    ] {
+        assert!(
+            matches!(plan.node(key).unwrap().action, Action::Update(_)),
+            "{key}: {:?}",
+            plan.node(key)
+        );
+    }
+    assert_eq!(cx.clients.calls.mutating(), 0, "a plan writes nothing");
+
+    let fixed = stack.converge(&cx, 3).await;
+    assert!(fixed.converged);
+    let found = autoscaling
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(&group)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(found.auto_scaling_groups()[0].max_size(), Some(12));
+    let policies = autoscaling
+        .describe_policies()
+        .auto_scaling_group_name(&group)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(policies.scaling_policies().len(), 2);
+    let actions = autoscaling
+        .describe_scheduled_actions()
+        .auto_scaling_group_name(&group)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(actions.scheduled_update_group_actions().len(), 2);
+}
