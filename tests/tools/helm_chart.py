@@ -1,12 +1,13 @@
 """Lints, installs and validates the Helm chart for tests/helm_chart.rs.
 
-Reads one JSON request on stdin and prints one JSON answer on stdout:
+Reads one JSON request on stdin and prints one JSON answer on stdout (every
+request key but kube_version is optional):
 
   request: {"chart": DIR, "kubeconfig": FILE, "kube_version": "1.33",
             "lint": [DIR, ...],
             "installs": [{"release": NAME, "namespace": NS, "values": {...}}],
             "objects": [OBJECT, ...]}
-  answer:  {"helm": VERSION, "kubernetes_validate": VERSION,
+  answer:  {"helm_sdkpy": VERSION, "kubernetes_validate": VERSION,
             "lint": [{"chart": DIR, "errors": N, "warnings": N, "messages": [...]}],
             "crds": [{"name": ..., "result": ...}],
             "installs": [{"release": ..., "error": TEXT|null, "manifest": YAML,
@@ -96,16 +97,17 @@ def install(request, spec):
 def main():
     request = json.load(sys.stdin)
     kube_version = request["kube_version"]
-    config = helm_sdkpy.Configuration(namespace="default", kubeconfig=request["kubeconfig"])
     answer = {
-        "helm": helm_sdkpy.get_version(),
         "helm_sdkpy": version("helm-sdkpy"),
         "kubernetes_validate": version("kubernetes-validate"),
-        "lint": [lint(config, chart) for chart in request.get("lint", [])],
+        "lint": [],
         "crds": [],
         "installs": [],
     }
-    for path in sorted(glob.glob(os.path.join(request["chart"], "crds", "*.yaml"))):
+    if request.get("lint"):
+        config = helm_sdkpy.Configuration(namespace="default", kubeconfig=request["kubeconfig"])
+        answer["lint"] = [lint(config, chart) for chart in request["lint"]]
+    for path in sorted(glob.glob(os.path.join(request.get("chart", ""), "crds", "*.yaml"))):
         with open(path) as f:
             for obj in yaml.safe_load_all(f):
                 answer["crds"].append({"name": obj["metadata"]["name"], "result": validate(obj, kube_version)})
