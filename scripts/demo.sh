@@ -5,9 +5,9 @@
 # kubectl, follows it resource by resource until Ready, prints its status,
 # deletes it and confirms nothing tagged with the stack is left in AWS.
 #
-# Unfinished: the network and application tiers are built; the data, edge,
-# storage and monitoring tiers are not yet, and the stack's status names
-# the parts of the spec that are not implemented.
+# Unfinished: the network and application tiers and the database are
+# built; the cache, edge, storage and monitoring tiers are not yet, and the
+# stack's status names the parts of the spec that are not implemented.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/stackops-target}"
@@ -75,8 +75,19 @@ echo "== operator metrics (127.0.0.1:$metrics_port/metrics), excerpt"
 curl -s "http://127.0.0.1:$metrics_port/metrics" | grep -E '^stackops_(reconciles_total|managed_|aws_call_retries)' || true
 
 echo "== deleting $kind/$name (the finalizer holds it until AWS is empty)"
-"$kubectl" delete -f "$example" --timeout=120s
-echo "== resources still tagged stackops.io/stack in AWS (deleted NAT gateways and terminated servers aside):"
+"$kubectl" delete -f "$example" --wait=false
+# The example keeps deletion protection on its database: teardown removes
+# what lies above the data tier, then stops and says why.
+for _ in $(seq 1 60); do
+  blocked="$("$kubectl" get -f "$example" -o jsonpath='{range .status.resources[?(@.state=="Blocked")]}{.message}{end}' 2>/dev/null || true)"
+  [[ -n "$blocked" ]] && break
+  sleep 1
+done
+echo "   blocked: $blocked"
+echo "== lifting deletion protection in the spec; teardown resumes (final snapshot kept)"
+"$kubectl" patch -f "$example" --type merge -p '{"spec":{"database":{"deletionProtection":false}}}'
+"$kubectl" wait --for=delete -f "$example" --timeout=180s
+echo "== resources still tagged stackops.io/stack in AWS (deleted NAT gateways, terminated servers and the final DB snapshot aside):"
 if "$venv/bin/python" scripts/leftovers.py "http://127.0.0.1:$port" eu-west-1; then
   echo "none"
 else

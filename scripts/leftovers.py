@@ -1,6 +1,6 @@
 """Lists what AWS still holds tagged with stackops.io/stack, leaving out what
-is gone but still listed for a while: deleted NAT gateways and terminated
-servers. Usage: leftovers.py ENDPOINT REGION. Prints one ARN per line and
+is gone but still listed for a while (deleted NAT gateways, terminated
+servers) and what is kept on purpose (final DB snapshots). Usage: leftovers.py ENDPOINT REGION. Prints one ARN per line and
 exits 1 if anything is left."""
 
 import sys
@@ -24,6 +24,8 @@ pages = tagging.get_paginator("get_resources").paginate(
 for page in pages:
     for mapping in page["ResourceTagMappingList"]:
         arn = mapping["ResourceARN"]
+        if ":snapshot:" in arn:
+            continue
         if ":natgateway/" in arn:
             gateway = arn.rsplit("/", 1)[1]
             found = ec2.describe_nat_gateways(NatGatewayIds=[gateway])["NatGateways"]

@@ -1,6 +1,6 @@
 """moto's server, plus the Auto Scaling instance refresh API moto lacks,
-the AWS managed policies stackops attaches, and a fix to launch template
-versions.
+the AWS managed policies stackops attaches, a fix to launch template
+versions, and the Performance Insights flag of DB instances.
 
 stackops starts an instance refresh whenever its launch template gets a new
 version. moto 5.2 has no StartInstanceRefresh, DescribeInstanceRefreshes or
@@ -27,6 +27,7 @@ from moto.core.types import Base64EncodedString
 from moto.ec2.models.launch_templates import LaunchTemplate
 from moto.ec2.utils import parse_user_data
 from moto.iam import models as iam_models
+from moto.rds import models as rds_models
 from moto.server import main
 
 # AWS managed policies stackops attaches. moto loads either none or all
@@ -159,6 +160,29 @@ def create_version(self, data, description):
 
 
 LaunchTemplate.create_version = create_version
+
+# moto 5.2 ignores Performance Insights: keep the flag so it reads back.
+_db_init = rds_models.DBInstance.__init__
+
+
+def _db_instance_init(self, *args, **kwargs):
+    _db_init(self, *args, **kwargs)
+    self.performance_insights_enabled = bool(kwargs.get("enable_performance_insights"))
+
+
+_modify_db_instance = rds_models.RDSBackend.modify_db_instance
+
+
+def _modify_db_instance_keeping_insights(self, db_instance_identifier, db_kwargs):
+    wanted = db_kwargs.get("enable_performance_insights")
+    database = _modify_db_instance(self, db_instance_identifier, db_kwargs)
+    if wanted is not None:
+        database.performance_insights_enabled = bool(wanted)
+    return database
+
+
+rds_models.DBInstance.__init__ = _db_instance_init
+rds_models.RDSBackend.modify_db_instance = _modify_db_instance_keeping_insights
 AutoScalingResponse.start_instance_refresh = start_instance_refresh
 AutoScalingResponse.describe_instance_refreshes = describe_instance_refreshes
 AutoScalingResponse.cancel_instance_refresh = cancel_instance_refresh

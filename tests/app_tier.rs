@@ -10,7 +10,7 @@ use stackops::api::status::ResourceState;
 use stackops::aws::calls::CallCounter;
 use stackops::engine::{Action, Context, PassOutcome};
 use support::moto::MotoServer;
-use support::stack::{TestStack, example};
+use support::stack::{TestStack, disposable as example};
 
 fn calls_of(counter: &CallCounter, operation: &str) -> u64 {
     counter

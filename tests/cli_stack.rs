@@ -22,18 +22,28 @@ fn example(name: &str) -> String {
 #[test]
 fn plan_apply_plan_destroy_round_trip() {
     let moto = MotoServer::start();
-    let file = example("ecommerce.yaml");
+    // The example protects its database; this round trip deletes it.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shop.yaml");
+    let text = std::fs::read_to_string(example("ecommerce.yaml"))
+        .unwrap()
+        .replace("deletionProtection: true", "deletionProtection: false")
+        .replace("deletionPolicy: Snapshot", "deletionPolicy: Delete");
+    std::fs::write(&path, text).unwrap();
+    let file = path.to_string_lossy().to_string();
 
     let plan = stackops(&moto, &["plan", "-f", &file]);
     let stdout = String::from_utf8_lossy(&plan.stdout);
     assert_eq!(plan.status.code(), Some(2), "changes pending: {stdout}");
     assert!(stdout.contains("+ network/vpc"), "{stdout}");
     assert!(
-        stdout.contains("Plan: 26 to create, 0 to update, 0 to delete, 0 unchanged."),
+        stdout.contains("Plan: 29 to create, 0 to update, 0 to delete, 0 unchanged."),
         "{stdout}"
     );
     assert!(
-        stdout.contains("Not yet implemented, nothing is created for: database (spec.database)"),
+        stdout.contains(
+            "Not yet implemented, nothing is created for: web bucket and CDN (spec.frontend)"
+        ),
         "{stdout}"
     );
 
@@ -49,13 +59,13 @@ fn plan_apply_plan_destroy_round_trip() {
         stdout.contains("[pass 1] created VPC network/vpc"),
         "{stdout}"
     );
-    assert!(stdout.contains("Ready: 26 resources."), "{stdout}");
+    assert!(stdout.contains("Ready: 29 resources."), "{stdout}");
 
     let again = stackops(&moto, &["plan", "-f", &file]);
     let stdout = String::from_utf8_lossy(&again.stdout);
     assert_eq!(again.status.code(), Some(0), "{stdout}");
     assert!(
-        stdout.contains("Plan: 0 to create, 0 to update, 0 to delete, 26 unchanged."),
+        stdout.contains("Plan: 0 to create, 0 to update, 0 to delete, 29 unchanged."),
         "{stdout}"
     );
     assert!(stdout.contains("(0 mutating"), "{stdout}");
@@ -119,5 +129,41 @@ fn a_spec_failing_only_the_semantic_checks_is_refused_before_any_aws_call() {
     assert!(
         !stderr.contains("availability zones"),
         "no AWS call was tried: {stderr}"
+    );
+}
+
+#[test]
+fn destroy_stops_at_a_protected_database_and_resumes_when_the_spec_lifts_it() {
+    let moto = MotoServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shop.yaml");
+    let protected = std::fs::read_to_string(example("ecommerce.yaml")).unwrap();
+    std::fs::write(&path, &protected).unwrap();
+    let file = path.to_string_lossy().to_string();
+    assert_eq!(
+        stackops(&moto, &["apply", "-f", &file]).status.code(),
+        Some(0)
+    );
+
+    let stopped = stackops(&moto, &["destroy", "-f", &file, "--timeout", "120"]);
+    let stderr = String::from_utf8_lossy(&stopped.stderr);
+    assert_eq!(stopped.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("refuses deletion"), "{stderr}");
+    assert!(
+        stderr.contains("[Blocked]") && stderr.contains("spec.database.deletionProtection"),
+        "{stderr}"
+    );
+
+    std::fs::write(
+        &path,
+        protected.replace("deletionProtection: true", "deletionProtection: false"),
+    )
+    .unwrap();
+    let resumed = stackops(&moto, &["destroy", "-f", &file]);
+    let stdout = String::from_utf8_lossy(&resumed.stdout);
+    assert_eq!(resumed.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("final snapshot"),
+        "the Snapshot policy keeps the data: {stdout}"
     );
 }

@@ -94,6 +94,22 @@ const IMPLIED: &[(&str, &str)] = &[
         "ssm:GetParameters",
         "a launch template whose image is resolve:ssm:<public parameter>",
     ),
+    (
+        "secretsmanager:CreateSecret",
+        "CreateDBInstance with ManageMasterUserPassword (RDS creates the secret as the caller)",
+    ),
+    (
+        "secretsmanager:TagResource",
+        "CreateDBInstance with ManageMasterUserPassword (the secret is tagged)",
+    ),
+    (
+        "kms:DescribeKey",
+        "CreateDBInstance with an encryption key and with a managed master password",
+    ),
+    (
+        "rds:CreateDBSnapshot",
+        "DeleteDBInstance with a final snapshot (deletionPolicy Snapshot)",
+    ),
 ];
 
 fn policy_files() -> Vec<PathBuf> {

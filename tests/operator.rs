@@ -9,8 +9,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, DeleteParams, PostParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Client, Config};
+use stackops::api::status::ResourceState;
 use stackops::api::{EcommerceStack, crds};
 use support::moto::{MotoServer, free_port};
 use support::stack::TestStack;
@@ -166,7 +167,7 @@ async fn a_stack_goes_ready_stays_quiet_survives_a_crash_and_is_torn_down() {
         Some(&["stackops.io/teardown".to_string()][..])
     );
     let status = stack.status.clone().unwrap();
-    assert_eq!(status.resources.len(), 26, "{:?}", status.resources);
+    assert_eq!(status.resources.len(), 29, "{:?}", status.resources);
     assert!(
         status.outputs.load_balancer_dns.is_some()
             && status.endpoint == status.outputs.load_balancer_dns
@@ -181,7 +182,7 @@ async fn a_stack_goes_ready_stays_quiet_survives_a_crash_and_is_torn_down() {
     let counts = aws.count_by_kind(&aws.cx).await;
     assert_eq!(
         counts.values().sum::<usize>(),
-        26,
+        29,
         "no duplicates after the crash: {counts:?}"
     );
 
@@ -219,7 +220,7 @@ async fn a_stack_goes_ready_stays_quiet_survives_a_crash_and_is_torn_down() {
         "{metrics}"
     );
     assert!(
-        metrics.contains("stackops_managed_resources{kind=\"EcommerceStack\"} 26"),
+        metrics.contains("stackops_managed_resources{kind=\"EcommerceStack\"} 29"),
         "{metrics}"
     );
 
@@ -251,8 +252,32 @@ async fn a_stack_goes_ready_stays_quiet_survives_a_crash_and_is_torn_down() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 
-    // Deletion: the finalizer holds the object until AWS is empty.
+    // Deletion: the finalizer holds the object until AWS is empty. The
+    // example's database is protected: teardown stops before the data tier
+    // and says so in the status.
     api.delete("shop", &DeleteParams::default()).await.unwrap();
+    let blocked = wait_for(&api, "shop", "teardown blocked by protection", |s| {
+        s.status.as_ref().is_some_and(|st| {
+            st.resources
+                .iter()
+                .any(|r| r.key == "data/database" && r.state == ResourceState::Blocked)
+        })
+    })
+    .await;
+    assert!(blocked.metadata.deletion_timestamp.is_some());
+    assert_eq!(
+        aws.count_by_kind(&aws.cx).await["DBInstance"],
+        1,
+        "the protected database stays"
+    );
+    // Lifting protection in the spec of the stack being deleted resumes it.
+    api.patch(
+        "shop",
+        &PatchParams::default(),
+        &Patch::Merge(serde_json::json!({"spec": {"database": {"deletionProtection": false}}})),
+    )
+    .await
+    .unwrap();
     let deadline = Instant::now() + TIMEOUT;
     while api.get_opt("shop").await.unwrap().is_some() {
         assert!(Instant::now() < deadline, "the stack was not deleted");
@@ -391,7 +416,7 @@ async fn semantic_errors_observe_only_and_paused_make_no_aws_write() {
         (ready.status.as_str(), ready.reason.as_str()),
         ("False", "Drifted")
     );
-    assert!(ready.message.contains("26 missing"), "{}", ready.message);
+    assert!(ready.message.contains("29 missing"), "{}", ready.message);
     assert_eq!(condition(&observed, "Degraded").unwrap().status, "True");
     let resources = &observed.status.as_ref().unwrap().resources;
     assert!(resources.iter().all(|r| r.id.is_none()), "{resources:?}");

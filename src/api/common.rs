@@ -379,8 +379,9 @@ pub struct DatabaseSpec {
     /// `postgres` (default) or `mysql`. Immutable.
     #[schemars(extend("x-kubernetes-validations" = [{"rule": "self == oldSelf", "message": "engine is immutable"}]))]
     pub engine: DatabaseEngine,
-    /// Engine version, e.g. `16.4` or `8.0.39`; omitted, AWS's default for the
-    /// engine. Only upgrades are applied in place.
+    /// Engine version, e.g. `16.4` or `8.0.39`; omitted, `17` (postgres) or
+    /// `8.0` (mysql) at RDS's newest minor. Only upgrades are applied in
+    /// place; minor upgrades RDS makes by itself are accepted.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[0-9]+(\.[0-9]+){0,2}$"), length(max = 16))]
     pub engine_version: Option<String>,

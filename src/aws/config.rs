@@ -72,6 +72,7 @@ pub struct AwsClients {
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
     pub iam: aws_sdk_iam::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub rds: aws_sdk_rds::Client,
     pub tagging: aws_sdk_resourcegroupstagging::Client,
     /// Counts the calls of these clients.
     pub calls: CallCounter,
@@ -104,6 +105,7 @@ impl AwsClients {
             elb: client!(aws_sdk_elasticloadbalancingv2),
             iam: client!(aws_sdk_iam),
             logs: client!(aws_sdk_cloudwatchlogs),
+            rds: client!(aws_sdk_rds),
             tagging: client!(aws_sdk_resourcegroupstagging),
             calls,
         }

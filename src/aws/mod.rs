@@ -9,6 +9,7 @@ pub mod ec2;
 pub mod elbv2;
 pub mod iam;
 pub mod logs;
+pub mod rds;
 pub mod zones;
 
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;

@@ -1,9 +1,11 @@
 //! From a spec to what should exist in AWS: pure functions, no I/O. The
 //! subnet plan, deterministic resource names, the semantic checks no schema
-//! can express, and the resource graph the engine walks. Only the network
-//! tier is in the graph so far; `Blueprint::not_implemented` names the rest.
+//! can express, and the resource graph the engine walks. The network and
+//! application tiers and the database are in the graph so far;
+//! `Blueprint::not_implemented` names the rest.
 
 pub mod application;
+pub mod data;
 pub mod naming;
 pub mod network;
 pub mod network_plan;

@@ -50,6 +50,11 @@ pub fn identity(stack: &StackManifest, uid: &str) -> StackIdentity {
     }
 }
 
+/// The spec's word on deleting the stack's data, for teardown.
+pub fn data_intent(stack: &StackManifest) -> crate::engine::DataIntent {
+    super::data::data_intent(StackParts::of(stack).database)
+}
+
 /// Every kind stackops may have created, for teardown of any state.
 pub fn all_kinds() -> Vec<Kind> {
     let mut kinds = aws::ec2::KINDS.to_vec();
@@ -64,6 +69,10 @@ pub fn all_kinds() -> Vec<Kind> {
         &aws::autoscaling::AUTO_SCALING_GROUP as Kind,
         &aws::autoscaling::SCALING_POLICIES as Kind,
         &aws::autoscaling::SCHEDULED_ACTIONS as Kind,
+        &aws::rds::DB_SUBNET_GROUP as Kind,
+        &aws::rds::DB_PARAMETER_GROUP as Kind,
+        &aws::rds::DB_INSTANCE as Kind,
+        &aws::rds::DB_REPLICA as Kind,
     ]);
     kinds
 }
@@ -142,6 +151,7 @@ fn build_prepared(
         plan.public.len(),
     ));
     nodes.extend(super::application::server_nodes(parts.app, plan.app.len()));
+    nodes.extend(super::data::database_nodes(database, &zones[..wanted]));
     let graph = Graph::new(nodes)?.also_owns(all_kinds());
     Ok(Blueprint {
         graph,
@@ -174,10 +184,7 @@ impl<'a> StackParts<'a> {
         match stack {
             StackManifest::Ecommerce(s) => {
                 let spec = &s.spec;
-                let mut todo = vec![
-                    "database (spec.database)",
-                    "web bucket and CDN (spec.frontend)",
-                ];
+                let mut todo = vec!["web bucket and CDN (spec.frontend)"];
                 if spec.monitoring.is_some() {
                     todo.push("monitoring (spec.monitoring)");
                 }
@@ -198,11 +205,7 @@ impl<'a> StackParts<'a> {
             }
             StackManifest::Booking(s) => {
                 let spec = &s.spec;
-                let mut todo = vec![
-                    "database (spec.database)",
-                    "media bucket (spec.media)",
-                    "monitoring (spec.monitoring)",
-                ];
+                let mut todo = vec!["media bucket (spec.media)", "monitoring (spec.monitoring)"];
                 if spec.cache.is_some() {
                     todo.push("cache (spec.cache)");
                 }

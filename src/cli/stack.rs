@@ -111,7 +111,8 @@ async fn run_stack(verb: Verb, stack: &StackManifest, options: &RunOptions) -> u
             return 1;
         }
     };
-    let cx = Context::new(blueprint.identity.clone(), region, clients);
+    let cx = Context::new(blueprint.identity.clone(), region, clients)
+        .with_data_intent(blueprint::stack::data_intent(stack));
     let engine = Engine::new(blueprint.options.clone());
     let code = match verb {
         Verb::Plan => plan(&engine, &cx, &blueprint).await,
@@ -243,7 +244,15 @@ where
                 node.kind, node.key
             );
         }
-        if outcome.converged || outcome.terminal.is_some() || started.elapsed() >= timeout {
+        // A pass that changed nothing while something refuses deletion
+        // (deletion protection) would be repeated to no end.
+        let stuck = outcome.writes == 0
+            && outcome
+                .nodes
+                .iter()
+                .any(|n| n.state == crate::api::status::ResourceState::Blocked);
+        if outcome.converged || outcome.terminal.is_some() || stuck || started.elapsed() >= timeout
+        {
             return outcome;
         }
         tokio::time::sleep(delay).await;
@@ -253,8 +262,13 @@ where
 }
 
 fn report_unfinished(pass: &PassOutcome, verb: &str) {
+    let blocked = pass
+        .nodes
+        .iter()
+        .any(|n| n.state == crate::api::status::ResourceState::Blocked);
     match &pass.terminal {
         Some(error) => eprintln!("{verb} stopped: {error}"),
+        None if blocked => eprintln!("{verb} stopped: a resource refuses deletion (see below)"),
         None => eprintln!("{verb} did not finish in time"),
     }
     for node in pass

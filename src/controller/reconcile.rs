@@ -228,7 +228,8 @@ async fn cleanup_stack<K: Stack>(
         paused: settings.paused,
         ..EngineOptions::default()
     });
-    let cx = Context::new(identity, region.clone(), ctx.clients(&region).await);
+    let cx = Context::new(identity, region.clone(), ctx.clients(&region).await)
+        .with_data_intent(blueprint::stack::data_intent(&manifest));
     let pass = engine.destroy(&cx, &blueprint::stack::all_kinds()).await;
     publish_pass(ctx, obj, &pass).await;
     if pass.converged {

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::api::common::DeletionPolicy;
 use crate::aws::AwsClients;
 use crate::blueprint::naming::{self, NameRule, TAG_COMPONENT, TAG_STACK, TAG_UID};
 
@@ -57,12 +58,26 @@ impl StackIdentity {
     }
 }
 
+/// What the spec says about deleting data, when teardown has the spec.
+/// Teardown otherwise works from AWS alone: the database's own deletion
+/// protection flag and its `stackops.io/deletion-policy` tag.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DataIntent {
+    /// `spec.database.deletionProtection`: false lets teardown turn AWS's
+    /// flag off, so a protected database can be released by editing the
+    /// spec of a stack already being deleted.
+    pub database_protection: Option<bool>,
+    /// `spec.database.deletionPolicy`, over the tag.
+    pub database_policy: Option<DeletionPolicy>,
+}
+
 /// One pass's view of the world.
 #[derive(Clone, Debug)]
 pub struct Context {
     pub identity: StackIdentity,
     pub region: String,
     pub clients: AwsClients,
+    pub data: DataIntent,
 }
 
 impl Context {
@@ -71,6 +86,13 @@ impl Context {
             identity,
             region: region.into(),
             clients,
+            data: DataIntent::default(),
         }
+    }
+
+    /// The same context, with the spec's word on deleting data.
+    pub fn with_data_intent(mut self, data: DataIntent) -> Self {
+        self.data = data;
+        self
     }
 }

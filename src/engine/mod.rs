@@ -12,7 +12,7 @@ pub mod outcome;
 pub mod resource;
 mod run;
 
-pub use context::{Context, StackIdentity};
+pub use context::{Context, DataIntent, StackIdentity};
 pub use error::{AwsError, ErrorClass};
 pub use graph::{Graph, Node};
 pub use outcome::{Action, Change, NodeOutcome, PassOutcome};

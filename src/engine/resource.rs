@@ -51,6 +51,13 @@ pub trait Resource: Send + Sync {
         changes: &[Change],
     ) -> Result<(), AwsError>;
 
+    /// Whether an observed value satisfies the desired one. Equality, except
+    /// where AWS may legitimately move ahead of the spec (a minor engine
+    /// upgrade, storage grown by autoscaling).
+    fn satisfies(&self, _field: &str, desired: &str, observed: &str) -> bool {
+        desired == observed
+    }
+
     /// `update`, telling the engine what it changed beyond the fields: new
     /// outputs (a launch template's new version), so dependents see them in
     /// the same pass, or work AWS goes on doing after the call returns.
@@ -99,6 +106,9 @@ pub enum Status {
     Ready,
     /// Exists but is not usable yet (e.g. `pending`), with AWS's state.
     Pending(String),
+    /// Usable and as specified, with something worth showing (changes
+    /// waiting for the maintenance window, a modification under way).
+    Noted(String),
 }
 
 /// Result of a delete call.

@@ -11,7 +11,7 @@ use crate::aws::calls::CallKey;
 use super::context::Context;
 use super::error::{AwsError, ErrorClass};
 use super::graph::{Graph, Node};
-use super::outcome::{Action, NodeOutcome, PassOutcome, diff};
+use super::outcome::{Action, Change, NodeOutcome, PassOutcome, diff};
 use super::resource::{Deletion, Inputs, Kind, Observed, Status};
 
 /// How the engine may act.
@@ -230,7 +230,14 @@ impl Engine {
             return out;
         };
         record(&mut out, &current);
-        let changes = diff(&desired, &current.fields);
+        let changes: Vec<Change> = diff(&desired, &current.fields)
+            .into_iter()
+            .filter(|c| {
+                !c.from
+                    .as_deref()
+                    .is_some_and(|seen| node.resource.satisfies(&c.field, &c.to, seen))
+            })
+            .collect();
         if changes.is_empty() {
             out.action = Action::NoChange;
             return out;
@@ -488,6 +495,10 @@ fn record(out: &mut NodeOutcome, observed: &Observed) {
         Status::Pending(state) => {
             out.state = ResourceState::Creating;
             out.message = Some(format!("AWS state: {state}"));
+        }
+        Status::Noted(note) => {
+            out.state = ResourceState::Ready;
+            out.message = Some(note.clone());
         }
     }
 }

@@ -97,6 +97,61 @@ impl MotoServer {
             .ok_or_else(|| std::io::Error::other(format!("bad response: {response:.80}")))
     }
 
+    /// One call of an AWS JSON-protocol API (`target` like
+    /// `secretsmanager.ListSecrets`), answered body as JSON. moto does not
+    /// check signatures; the credential scope names service and region.
+    pub fn json_call(
+        &self,
+        region: &str,
+        service: &str,
+        target: &str,
+        body: &serde_json::Value,
+    ) -> serde_json::Value {
+        let body = body.to_string();
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        write!(
+            stream,
+            "POST / HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nX-Amz-Target: {target}\r\n\
+             Content-Type: application/x-amz-json-1.1\r\n\
+             Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/{region}/{service}/aws4_request, SignedHeaders=host, Signature=x\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.port,
+            body.len()
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let (_, json) = response.split_once("\r\n\r\n").unwrap();
+        serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {json:.200}"))
+    }
+
+    /// Every secret value Secrets Manager holds in `region`.
+    pub fn secret_values(&self, region: &str) -> Vec<String> {
+        let listed = self.json_call(
+            region,
+            "secretsmanager",
+            "secretsmanager.ListSecrets",
+            &serde_json::json!({}),
+        );
+        listed["SecretList"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|secret| {
+                let value = self.json_call(
+                    region,
+                    "secretsmanager",
+                    "secretsmanager.GetSecretValue",
+                    &serde_json::json!({"SecretId": secret["ARN"]}),
+                );
+                value["SecretString"].as_str().unwrap().to_string()
+            })
+            .collect()
+    }
+
     /// The operator's own client settings, pointed at this server.
     pub fn settings(&self) -> AwsSettings {
         settings_for(&self.endpoint)

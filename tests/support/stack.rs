@@ -20,6 +20,19 @@ pub fn example(name: &str) -> StackManifest {
     manifest::load(&text).unwrap().remove(0)
 }
 
+/// An example whose database may be deleted outright (no protection, no
+/// final snapshot), for tests about everything else's teardown.
+pub fn disposable(name: &str) -> StackManifest {
+    let mut stack = example(name);
+    let database = match &mut stack {
+        StackManifest::Ecommerce(s) => &mut s.spec.database,
+        StackManifest::Booking(s) => &mut s.spec.database,
+    };
+    database.deletion_protection = false;
+    database.deletion_policy = stackops::api::common::DeletionPolicy::Delete;
+    stack
+}
+
 /// A stack ready to run: its blueprint and a context whose calls are counted.
 pub struct TestStack {
     pub blueprint: Blueprint,
@@ -135,6 +148,10 @@ impl TestStack {
                 if deleted {
                     continue;
                 }
+            }
+            // Final snapshots are kept on purpose (deletionPolicy Snapshot).
+            if arn.contains(":snapshot:") {
+                continue;
             }
             // So do terminated servers (about an hour in AWS).
             if let Some(id) = arn.split(":instance/").nth(1) {

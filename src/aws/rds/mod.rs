@@ -1,0 +1,117 @@
+//! The relational database: DB subnet group, a parameter group per engine
+//! family that forces TLS, the primary instance and its read replicas.
+//! RDS cannot filter by tag, so each is found by its deterministic name
+//! (parameter groups by their description, which names the stack's uid)
+//! and its ownership checked on the tags RDS returns with it.
+
+pub mod instance;
+pub mod parameter_group;
+pub mod subnet_group;
+
+pub use instance::{DB_INSTANCE, DB_REPLICA, DbInstance, DbReplica};
+pub use parameter_group::{DB_PARAMETER_GROUP, DbParameterGroup};
+pub use subnet_group::{DB_SUBNET_GROUP, DbSubnetGroup};
+
+use aws_sdk_rds::types::Tag;
+
+use crate::api::common::DatabaseEngine;
+use crate::blueprint::naming::NameRule;
+use crate::engine::Context;
+
+pub(crate) use super::sdk;
+
+pub const SUBNET_GROUP_KEY: &str = "data/db-subnet-group";
+pub const PRIMARY_KEY: &str = "data/database";
+
+/// Most read replicas a spec may ask for (the CRD's limit).
+pub const MAX_REPLICAS: usize = 5;
+
+/// Tag carrying the database's deletion policy, so teardown knows it from
+/// AWS alone.
+pub const TAG_DELETION_POLICY: &str = "stackops.io/deletion-policy";
+
+/// Node key of read replica `index` (1-based: replica 1 is the oldest).
+pub fn replica_key(index: usize) -> String {
+    format!("{PRIMARY_KEY}-replica-{index}")
+}
+
+/// Node key of the parameter group of `family` (a major upgrade brings a
+/// new family, so a new group, and the old one is pruned afterwards).
+pub fn parameter_group_key(family: &str) -> String {
+    format!("data/db-parameters-{}", family.replace('.', "-"))
+}
+
+/// The primary instance's identifier.
+pub(crate) fn primary_id(cx: &Context) -> String {
+    cx.identity.resource_name("db", NameRule::Database)
+}
+
+pub(crate) fn replica_id(cx: &Context, index: usize) -> String {
+    cx.identity
+        .resource_name(&format!("db-r{index}"), NameRule::Database)
+}
+
+pub(crate) fn subnet_group_name(cx: &Context) -> String {
+    cx.identity.resource_name("db", NameRule::Database)
+}
+
+/// Engine version used when the spec names none: the newest major
+/// stackops knows per engine; RDS picks its newest minor.
+pub fn default_version(engine: DatabaseEngine) -> &'static str {
+    match engine {
+        DatabaseEngine::Postgres => "17",
+        DatabaseEngine::Mysql => "8.0",
+    }
+}
+
+/// RDS engine name.
+pub fn engine_name(engine: DatabaseEngine) -> &'static str {
+    match engine {
+        DatabaseEngine::Postgres => "postgres",
+        DatabaseEngine::Mysql => "mysql",
+    }
+}
+
+/// The parameter group family of `version`: `postgres16`, `mysql8.0`.
+pub fn family(engine: DatabaseEngine, version: &str) -> String {
+    let parts: Vec<&str> = version.split('.').collect();
+    match engine {
+        DatabaseEngine::Postgres => format!("postgres{}", parts[0]),
+        DatabaseEngine::Mysql => {
+            format!("mysql{}.{}", parts[0], parts.get(1).copied().unwrap_or("0"))
+        }
+    }
+}
+
+/// The parameter forcing TLS on every connection, per engine.
+pub fn force_tls(engine: DatabaseEngine) -> (&'static str, &'static str) {
+    match engine {
+        DatabaseEngine::Postgres => ("rds.force_ssl", "1"),
+        DatabaseEngine::Mysql => ("require_secure_transport", "ON"),
+    }
+}
+
+pub(crate) fn tags(cx: &Context, key: &str) -> Vec<Tag> {
+    cx.identity
+        .tags(key)
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families_follow_the_engine_versioning() {
+        assert_eq!(family(DatabaseEngine::Postgres, "16.4"), "postgres16");
+        assert_eq!(family(DatabaseEngine::Postgres, "17"), "postgres17");
+        assert_eq!(family(DatabaseEngine::Mysql, "8.0.39"), "mysql8.0");
+        assert_eq!(family(DatabaseEngine::Mysql, "8.4"), "mysql8.4");
+        assert_eq!(
+            parameter_group_key("mysql8.0"),
+            "data/db-parameters-mysql8-0"
+        );
+    }
+}

@@ -1,0 +1,359 @@
+//! The database against a real moto server, and the rules that keep its
+//! data: private, encrypted, TLS only, a password stackops never sees;
+//! changes in place; replicas scaled down newest first; teardown that stops
+//! at deletion protection with the database's network intact, resumes when
+//! the spec lifts it, and leaves a final snapshot.
+
+mod support;
+
+use std::process::Command;
+
+use stackops::api::StackManifest;
+use stackops::api::common::{DatabaseSpec, DeletionPolicy};
+use stackops::api::status::ResourceState;
+use stackops::aws::calls::CallCounter;
+use stackops::engine::{DataIntent, PassOutcome};
+use support::moto::MotoServer;
+use support::stack::{TestStack, disposable, example};
+
+fn calls_of(counter: &CallCounter, operation: &str) -> u64 {
+    counter
+        .snapshot()
+        .iter()
+        .filter(|(k, _)| k.operation == operation)
+        .map(|(_, n)| n)
+        .sum()
+}
+
+fn id(pass: &PassOutcome, key: &str) -> String {
+    pass.node(key)
+        .and_then(|n| n.id.clone())
+        .unwrap_or_else(|| panic!("{key} has an id"))
+}
+
+fn with_database(stack: StackManifest, change: impl FnOnce(&mut DatabaseSpec)) -> StackManifest {
+    let mut stack = stack;
+    match &mut stack {
+        StackManifest::Ecommerce(s) => change(&mut s.spec.database),
+        StackManifest::Booking(s) => change(&mut s.spec.database),
+    }
+    stack
+}
+
+async fn created(moto: &MotoServer, stack: &StackManifest, uid: &str) -> (TestStack, PassOutcome) {
+    let test = TestStack::new(&moto.endpoint, stack, uid).await;
+    let pass = test.converge(&test.cx, 8).await;
+    assert!(pass.converged, "{:?}", pass.terminal);
+    (test, pass)
+}
+
+#[tokio::test]
+async fn the_database_is_private_encrypted_tls_only_with_a_password_stackops_never_sees() {
+    let moto = MotoServer::start();
+    let (stack, pass) = created(&moto, &example("booking.yaml"), "uid-db").await;
+    let rds = &stack.cx.clients.rds;
+
+    let found = rds
+        .describe_db_instances()
+        .db_instance_identifier(id(&pass, "data/database"))
+        .send()
+        .await
+        .unwrap();
+    let db = &found.db_instances()[0];
+    assert_eq!(db.publicly_accessible(), Some(false));
+    assert_eq!(db.storage_encrypted(), Some(true));
+    assert_eq!(db.storage_type(), Some("gp3"));
+    assert_eq!(db.multi_az(), Some(true));
+    assert_eq!(db.backup_retention_period(), Some(14));
+    assert_eq!(db.deletion_protection(), Some(true));
+    assert_eq!(db.copy_tags_to_snapshot(), Some(true));
+    assert_eq!(db.max_allocated_storage(), Some(500));
+    assert_eq!(
+        db.vpc_security_groups()[0].vpc_security_group_id(),
+        Some(id(&pass, "network/sg-db").as_str())
+    );
+    let secret = db
+        .master_user_secret()
+        .and_then(|s| s.secret_arn())
+        .unwrap();
+    let node = pass.node("data/database").unwrap();
+    assert_eq!(
+        node.outputs.get("secretArn").map(String::as_str),
+        Some(secret)
+    );
+
+    // The subnet group spans exactly the data subnets.
+    let group = db.db_subnet_group().unwrap();
+    let mut subnets: Vec<&str> = group
+        .subnets()
+        .iter()
+        .filter_map(|s| s.subnet_identifier())
+        .collect();
+    subnets.sort_unstable();
+    let mut data: Vec<String> = (0..3)
+        .map(|az| id(&pass, &format!("network/subnet-data-{az}")))
+        .collect();
+    data.sort();
+    assert_eq!(subnets, data);
+
+    // TLS is forced by the parameter group of the engine family.
+    let parameters_group = db.db_parameter_groups()[0]
+        .db_parameter_group_name()
+        .unwrap();
+    assert_eq!(parameters_group, id(&pass, "data/db-parameters-postgres16"));
+    let parameters = rds
+        .describe_db_parameters()
+        .db_parameter_group_name(parameters_group)
+        .source("user")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        parameters.parameters().iter().any(
+            |p| p.parameter_name() == Some("rds.force_ssl") && p.parameter_value() == Some("1")
+        )
+    );
+
+    // Two replicas of the primary, away from the first zone.
+    let replicas = rds
+        .describe_db_instances()
+        .db_instance_identifier(id(&pass, "data/database-replica-1"))
+        .send()
+        .await
+        .unwrap();
+    let replica = &replicas.db_instances()[0];
+    assert_eq!(
+        replica.read_replica_source_db_instance_identifier(),
+        Some(id(&pass, "data/database").as_str())
+    );
+    assert_eq!(replica.availability_zone(), Some("eu-west-1b"));
+    assert!(pass.node("data/database-replica-2").is_some());
+
+    // The password exists only in Secrets Manager: not in the outcome.
+    let values = moto.secret_values("eu-west-1");
+    assert_eq!(values.len(), 1, "one managed master secret");
+    let password = serde_json::from_str::<serde_json::Value>(&values[0]).unwrap()["password"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(password.len() >= 8);
+    assert!(!format!("{pass:?}").contains(&password));
+}
+
+#[tokio::test]
+async fn no_secret_reaches_the_cli_output_or_its_logs() {
+    let moto = MotoServer::start();
+    let file = format!("{}/examples/ecommerce.yaml", env!("CARGO_MANIFEST_DIR"));
+    let mut captured = String::new();
+    for verb in ["apply", "plan"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_stackops"))
+            .args([verb, "-f", &file])
+            .envs(moto.env())
+            .env("RUST_LOG", "debug")
+            .output()
+            .unwrap();
+        captured.push_str(&String::from_utf8_lossy(&out.stdout));
+        captured.push_str(&String::from_utf8_lossy(&out.stderr));
+    }
+    assert!(captured.contains("Ready:"), "{captured}");
+    let values = moto.secret_values("eu-west-1");
+    assert_eq!(values.len(), 1);
+    let secret: serde_json::Value = serde_json::from_str(&values[0]).unwrap();
+    let password = secret["password"].as_str().unwrap();
+    assert!(!captured.contains(password), "the master password leaked");
+    assert!(!captured.contains(&values[0]));
+}
+
+#[tokio::test]
+async fn a_class_change_modifies_the_instance_in_place() {
+    let moto = MotoServer::start();
+    let (_, pass) = created(&moto, &disposable("ecommerce.yaml"), "uid-class").await;
+    let primary = id(&pass, "data/database");
+
+    let bigger = with_database(disposable("ecommerce.yaml"), |db| {
+        db.instance_class = "db.r7g.large".into();
+    });
+    let changed = TestStack::new(&moto.endpoint, &bigger, "uid-class").await;
+    let outcome = changed.converge(&changed.cx, 4).await;
+    assert!(outcome.converged);
+    let calls = &changed.cx.clients.calls;
+    assert_eq!(calls_of(calls, "ModifyDBInstance"), 1);
+    assert_eq!(calls.mutating(), 1, "{:?}", calls.mutating_calls());
+    let found = changed
+        .cx
+        .clients
+        .rds
+        .describe_db_instances()
+        .db_instance_identifier(&primary)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        found.db_instances()[0].db_instance_class(),
+        Some("db.r7g.large")
+    );
+    assert_eq!(id(&outcome, "data/database"), primary, "same instance");
+}
+
+#[tokio::test]
+async fn scaling_replicas_down_deletes_only_the_newest() {
+    let moto = MotoServer::start();
+    let (_, pass) = created(&moto, &disposable("booking.yaml"), "uid-replicas").await;
+    let oldest = id(&pass, "data/database-replica-1");
+    let newest = id(&pass, "data/database-replica-2");
+
+    let fewer = with_database(disposable("booking.yaml"), |db| db.read_replicas = 1);
+    let changed = TestStack::new(&moto.endpoint, &fewer, "uid-replicas").await;
+    let outcome = changed.converge(&changed.cx, 4).await;
+    assert!(outcome.converged);
+    let calls = &changed.cx.clients.calls;
+    assert_eq!(calls_of(calls, "DeleteDBInstance"), 1);
+    assert_eq!(calls.mutating(), 1, "{:?}", calls.mutating_calls());
+    let gone = changed
+        .cx
+        .clients
+        .rds
+        .describe_db_instances()
+        .db_instance_identifier(&newest)
+        .send()
+        .await;
+    assert!(gone.is_err(), "the newest replica is deleted");
+    assert_eq!(changed.count_by_kind(&changed.cx).await["DBReplica"], 1);
+    assert_eq!(id(&outcome, "data/database-replica-1"), oldest);
+}
+
+#[tokio::test]
+async fn drift_in_the_database_and_its_parameters_is_corrected() {
+    let moto = MotoServer::start();
+    let (stack, pass) = created(&moto, &disposable("ecommerce.yaml"), "uid-db-drift").await;
+    let rds = &stack.cx.clients.rds;
+    let primary = id(&pass, "data/database");
+    let parameters = id(&pass, "data/db-parameters-postgres16");
+
+    rds.modify_db_instance()
+        .db_instance_identifier(&primary)
+        .backup_retention_period(0)
+        .publicly_accessible(true)
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+    rds.modify_db_parameter_group()
+        .db_parameter_group_name(&parameters)
+        .parameters(
+            aws_sdk_rds::types::Parameter::builder()
+                .parameter_name("rds.force_ssl")
+                .parameter_value("0")
+                .apply_method(aws_sdk_rds::types::ApplyMethod::Immediate)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let cx = stack.reconnect(&moto.endpoint).await;
+    let fixed = stack.converge(&cx, 3).await;
+    assert!(fixed.converged);
+    assert_eq!(calls_of(&cx.clients.calls, "ModifyDBInstance"), 1);
+    assert_eq!(calls_of(&cx.clients.calls, "ModifyDBParameterGroup"), 1);
+    let found = rds
+        .describe_db_instances()
+        .db_instance_identifier(&primary)
+        .send()
+        .await
+        .unwrap();
+    let db = &found.db_instances()[0];
+    assert_eq!(db.backup_retention_period(), Some(7));
+    assert_eq!(db.publicly_accessible(), Some(false));
+}
+
+#[tokio::test]
+async fn deletion_protection_stops_teardown_before_the_data_tier_until_lifted() {
+    let moto = MotoServer::start();
+    let (stack, pass) = created(&moto, &example("ecommerce.yaml"), "uid-protected").await;
+    let primary = id(&pass, "data/database");
+
+    // The spec keeps protection on: teardown removes what lies above the
+    // data tier, then stops and says why.
+    let intent = DataIntent {
+        database_protection: Some(true),
+        database_policy: Some(DeletionPolicy::Snapshot),
+    };
+    let cx = stack.cx.clone().with_data_intent(intent);
+    let blocked = stack.destroy(&cx, 6).await;
+    assert!(!blocked.converged);
+    let node = blocked
+        .nodes
+        .iter()
+        .find(|n| n.key == "data/database")
+        .unwrap();
+    assert_eq!(node.state, ResourceState::Blocked);
+    assert!(
+        node.message
+            .as_deref()
+            .unwrap()
+            .contains("spec.database.deletionProtection"),
+        "{node:?}"
+    );
+    let left = stack.count_by_kind(&stack.cx).await;
+    for (kind, count) in [
+        ("DBInstance", 1),
+        ("DBSubnetGroup", 1),
+        ("DBParameterGroup", 1),
+        ("Subnet", 6),
+        ("SecurityGroup", 3),
+        ("VPC", 1),
+        ("AutoScalingGroup", 0),
+        ("LaunchTemplate", 0),
+    ] {
+        assert_eq!(left[kind], count, "{kind}: {left:?}");
+    }
+
+    // The spec lifts protection (as an edit of a stack being deleted does):
+    // teardown turns AWS's flag off, deletes with a final snapshot, finishes.
+    let lifted = DataIntent {
+        database_protection: Some(false),
+        database_policy: Some(DeletionPolicy::Snapshot),
+    };
+    let cx = stack.cx.clone().with_data_intent(lifted);
+    let done = stack.destroy(&cx, 8).await;
+    assert!(done.converged, "{:?}", done.nodes);
+    assert!(stack.tagged_arns(&stack.cx).await.is_empty());
+    let snapshots = stack
+        .cx
+        .clients
+        .rds
+        .describe_db_snapshots()
+        .snapshot_type("manual")
+        .send()
+        .await
+        .unwrap();
+    let names: Vec<&str> = snapshots
+        .db_snapshots()
+        .iter()
+        .filter_map(|s| s.db_snapshot_identifier())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(
+        names[0].starts_with(&format!("{primary}-final-")),
+        "{names:?}"
+    );
+}
+
+#[tokio::test]
+async fn deletion_policy_delete_leaves_no_snapshot() {
+    let moto = MotoServer::start();
+    let (stack, _) = created(&moto, &disposable("ecommerce.yaml"), "uid-delete").await;
+    let done = stack.destroy(&stack.cx, 8).await;
+    assert!(done.converged);
+    let snapshots = stack
+        .cx
+        .clients
+        .rds
+        .describe_db_snapshots()
+        .snapshot_type("manual")
+        .send()
+        .await
+        .unwrap();
+    assert!(snapshots.db_snapshots().is_empty());
+}
