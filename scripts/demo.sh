@@ -5,9 +5,9 @@
 # kubectl, follows it resource by resource until Ready, prints its status,
 # deletes it and confirms nothing tagged with the stack is left in AWS.
 #
-# Unfinished: the network and application tiers and the database are
-# built; the cache, edge, storage and monitoring tiers are not yet, and the
-# stack's status names the parts of the spec that are not implemented.
+# Unfinished: the network, application and data tiers are built; the edge,
+# storage and monitoring tiers are not yet, and the stack's status names the
+# parts of the spec that are not implemented.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/stackops-target}"

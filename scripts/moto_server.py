@@ -1,6 +1,10 @@
 """moto's server, plus the Auto Scaling instance refresh API moto lacks,
 the AWS managed policies stackops attaches, a fix to launch template
-versions, and the Performance Insights flag of DB instances.
+versions, the Performance Insights flag of DB instances, the ElastiCache
+replica count API (IncreaseReplicaCount, DecreaseReplicaCount),
+DeleteCacheSubnetGroup, and
+ElastiCache replication groups that honour NumCacheClusters, take their
+final snapshot and finish deleting.
 
 stackops starts an instance refresh whenever its launch template gets a new
 version. moto 5.2 has no StartInstanceRefresh, DescribeInstanceRefreshes or
@@ -22,10 +26,14 @@ import uuid
 
 from moto.autoscaling.exceptions import AutoscalingClientError
 from moto.autoscaling.responses import AutoScalingResponse
+from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult
 from moto.core.types import Base64EncodedString
 from moto.ec2.models.launch_templates import LaunchTemplate
 from moto.ec2.utils import parse_user_data
+from moto.elasticache import models as elasticache_models
+from moto.elasticache.exceptions import ReplicationGroupNotFound
+from moto.elasticache.responses import ElastiCacheResponse
 from moto.iam import models as iam_models
 from moto.rds import models as rds_models
 from moto.server import main
@@ -182,6 +190,102 @@ def _modify_db_instance_keeping_insights(self, db_instance_identifier, db_kwargs
 
 
 rds_models.DBInstance.__init__ = _db_instance_init
+
+
+# moto 5.2 has no IncreaseReplicaCount / DecreaseReplicaCount: resize the
+# one node group of a cluster-mode-disabled replication group in place.
+def _resize_replicas(self):
+    group_id = self._get_param("ReplicationGroupId")
+    group = self.elasticache_backend.replication_groups.get(group_id)
+    if group is None:
+        raise ReplicationGroupNotFound(group_id)
+    wanted = int(self._get_param("NewReplicaCount"))
+    members = group.node_groups[0]["node_group_members"]
+    primary = members[0]
+    domain = primary["read_endpoint"]["address"].split(".", 1)[1]
+    while len(members) - 1 > wanted:
+        gone = members.pop()
+        group.member_clusters.remove(gone["cache_cluster_id"])
+    number = 1
+    while len(members) - 1 < wanted:
+        number += 1
+        cluster_id = f"{group_id}-{number:0>3}"
+        if cluster_id in group.member_clusters:
+            continue
+        members.append(
+            {
+                "cache_cluster_id": cluster_id,
+                "cache_node_id": primary["cache_node_id"],
+                "read_endpoint": {
+                    "address": f"{cluster_id}.{domain}",
+                    "port": primary["read_endpoint"]["port"],
+                },
+                "preferred_availability_zone": primary["preferred_availability_zone"],
+                "current_role": "replica",
+            }
+        )
+        group.member_clusters.append(cluster_id)
+    return ActionResult({"ReplicationGroup": group})
+
+
+ElastiCacheResponse.increase_replica_count = _resize_replicas
+ElastiCacheResponse.decrease_replica_count = _resize_replicas
+
+# moto 5.2 creates one node whatever NumCacheClusters says (cluster mode
+# off): honour it.
+_set_members = elasticache_models.ReplicationGroup._set_node_members_clusters_disabled
+
+
+def _set_members_honouring_count(self, *args, **kwargs):
+    if not kwargs.get("replicas_per_node_group") and kwargs.get("num_cache_clusters"):
+        kwargs["replicas_per_node_group"] = kwargs["num_cache_clusters"] - 1
+    return _set_members(self, *args, **kwargs)
+
+
+elasticache_models.ReplicationGroup._set_node_members_clusters_disabled = (
+    _set_members_honouring_count
+)
+
+
+# moto 5.2 leaves a deleted replication group "deleting" forever and ignores
+# FinalSnapshotIdentifier: take the snapshot, answer "deleting", then forget
+# the group, as AWS does once deletion finishes.
+def delete_replication_group(self):
+    group_id = self._get_param("ReplicationGroupId")
+    snapshot = self._get_param("FinalSnapshotIdentifier")
+    backend = self.elasticache_backend
+    if snapshot and group_id in backend.replication_groups:
+        backend.create_snapshot(
+            snapshot_name=snapshot,
+            replication_group_id=group_id,
+            cache_cluster_id=None,
+            kms_key_id=None,
+            tags=None,
+        )
+    group = backend.delete_replication_group(
+        replication_group_id=group_id,
+        retain_primary_cluster=self._get_bool_param("RetainPrimaryCluster"),
+    )
+    backend.replication_groups.pop(group_id, None)
+    return ActionResult({"ReplicationGroup": group})
+
+
+ElastiCacheResponse.delete_replication_group = delete_replication_group
+
+
+# moto 5.2 cannot delete a cache subnet group.
+def delete_cache_subnet_group(self):
+    name = self._get_param("CacheSubnetGroupName")
+    backend = self.elasticache_backend
+    if name not in backend.cache_subnet_groups:
+        raise elasticache_models.CacheSubnetGroupNotFound(name)
+    if any(g.cache_subnet_group_name == name for g in backend.replication_groups.values()):
+        raise ServiceException("CacheSubnetGroupInUse", f"Cache subnet group {name} is in use.")
+    backend.cache_subnet_groups.pop(name)
+    return ActionResult({})
+
+
+ElastiCacheResponse.delete_cache_subnet_group = delete_cache_subnet_group
 rds_models.RDSBackend.modify_db_instance = _modify_db_instance_keeping_insights
 AutoScalingResponse.start_instance_refresh = start_instance_refresh
 AutoScalingResponse.describe_instance_refreshes = describe_instance_refreshes

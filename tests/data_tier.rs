@@ -131,11 +131,11 @@ async fn the_database_is_private_encrypted_tls_only_with_a_password_stackops_nev
 
     // The password exists only in Secrets Manager: not in the outcome.
     let values = moto.secret_values("eu-west-1");
-    assert_eq!(values.len(), 1, "one managed master secret");
-    let password = serde_json::from_str::<serde_json::Value>(&values[0]).unwrap()["password"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let master = values
+        .iter()
+        .find_map(|v| serde_json::from_str::<serde_json::Value>(v).ok())
+        .expect("the managed master secret");
+    let password = master["password"].as_str().unwrap().to_string();
     assert!(password.len() >= 8);
     assert!(!format!("{pass:?}").contains(&password));
 }
@@ -143,7 +143,10 @@ async fn the_database_is_private_encrypted_tls_only_with_a_password_stackops_nev
 #[tokio::test]
 async fn no_secret_reaches_the_cli_output_or_its_logs() {
     let moto = MotoServer::start();
-    let file = format!("{}/examples/ecommerce.yaml", env!("CARGO_MANIFEST_DIR"));
+    // The booking example has both secrets: the database's master password
+    // (made by RDS) and the cache's AUTH token (drawn by Secrets Manager,
+    // handed by stackops to ElastiCache).
+    let file = format!("{}/examples/booking.yaml", env!("CARGO_MANIFEST_DIR"));
     let mut captured = String::new();
     for verb in ["apply", "plan"] {
         let out = Command::new(env!("CARGO_BIN_EXE_stackops"))
@@ -156,12 +159,138 @@ async fn no_secret_reaches_the_cli_output_or_its_logs() {
         captured.push_str(&String::from_utf8_lossy(&out.stderr));
     }
     assert!(captured.contains("Ready:"), "{captured}");
+    assert!(captured.contains("data/cache"), "{captured}");
     let values = moto.secret_values("eu-west-1");
-    assert_eq!(values.len(), 1);
-    let secret: serde_json::Value = serde_json::from_str(&values[0]).unwrap();
-    let password = secret["password"].as_str().unwrap();
-    assert!(!captured.contains(password), "the master password leaked");
-    assert!(!captured.contains(&values[0]));
+    assert_eq!(values.len(), 2, "the master password and the AUTH token");
+    for value in &values {
+        assert!(value.len() >= 16);
+        assert!(!captured.contains(value.as_str()), "a secret leaked");
+        if let Ok(json) = serde_json::from_str::<serde_json::Value>(value) {
+            let password = json["password"].as_str().unwrap();
+            assert!(!captured.contains(password), "the master password leaked");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_cache_is_encrypted_and_authenticated_with_a_token_kept_in_secrets_manager() {
+    let moto = MotoServer::start();
+    let (stack, pass) = created(&moto, &example("booking.yaml"), "uid-cache").await;
+    let cache = &stack.cx.clients.elasticache;
+    let found = cache
+        .describe_replication_groups()
+        .replication_group_id(id(&pass, "data/cache"))
+        .send()
+        .await
+        .unwrap();
+    let group = &found.replication_groups()[0];
+    assert_eq!(group.at_rest_encryption_enabled(), Some(true));
+    assert_eq!(group.transit_encryption_enabled(), Some(true));
+    assert_eq!(group.auth_token_enabled(), Some(true));
+    assert_eq!(group.member_clusters().len(), 3, "a primary and 2 replicas");
+    assert_eq!(group.cache_node_type(), Some("cache.r7g.large"));
+    assert_eq!(
+        group.automatic_failover().map(|f| f.as_str()),
+        Some("enabled")
+    );
+    assert_eq!(group.multi_az().map(|f| f.as_str()), Some("enabled"));
+    assert_eq!(group.snapshot_retention_limit(), Some(7));
+
+    // The token: 64 letters and digits, in Secrets Manager only.
+    let node = pass.node("data/cache-auth-token").unwrap();
+    let arn = node.outputs.get("arn").unwrap();
+    assert!(arn.starts_with("arn:aws:secretsmanager:"), "{arn}");
+    let values = moto.secret_values("eu-west-1");
+    let token = values
+        .iter()
+        .find(|v| v.len() == 64 && v.chars().all(|c| c.is_ascii_alphanumeric()))
+        .expect("the AUTH token");
+    assert!(!format!("{pass:?}").contains(token.as_str()));
+    let cache_node = pass.node("data/cache").unwrap();
+    assert!(cache_node.outputs.contains_key("address"), "{cache_node:?}");
+
+    // The stack's outputs: endpoints, ports and secret ARNs, no value.
+    let (outputs, _) = stackops::blueprint::outputs::collect(&pass);
+    assert!(outputs.database_endpoint.is_some());
+    assert_eq!(outputs.database_reader_endpoints.len(), 2);
+    assert!(outputs.database_secret_arn.is_some());
+    assert!(outputs.cache_endpoint.is_some());
+    assert_eq!(outputs.cache_port, Some(6379));
+    assert_eq!(outputs.cache_secret_arn.as_deref(), Some(arn.as_str()));
+    let json = serde_json::to_string(&outputs).unwrap();
+    for value in &values {
+        assert!(!json.contains(value.as_str()));
+    }
+}
+
+#[tokio::test]
+async fn cache_node_type_and_replica_changes_are_modifications() {
+    let moto = MotoServer::start();
+    let (_, pass) = created(&moto, &disposable("booking.yaml"), "uid-cache-change").await;
+    let group = id(&pass, "data/cache");
+
+    let mut smaller = disposable("booking.yaml");
+    if let StackManifest::Booking(s) = &mut smaller {
+        let cache = s.spec.cache.as_mut().unwrap();
+        cache.node_type = "cache.r7g.xlarge".into();
+        cache.replicas = 1;
+    }
+    let changed = TestStack::new(&moto.endpoint, &smaller, "uid-cache-change").await;
+    let outcome = changed.converge(&changed.cx, 4).await;
+    assert!(outcome.converged);
+    let calls = &changed.cx.clients.calls;
+    assert_eq!(calls_of(calls, "ModifyReplicationGroup"), 1);
+    assert_eq!(calls_of(calls, "DecreaseReplicaCount"), 1);
+    assert_eq!(calls.mutating(), 2, "{:?}", calls.mutating_calls());
+    assert_eq!(id(&outcome, "data/cache"), group, "the same group");
+    let found = changed
+        .cx
+        .clients
+        .elasticache
+        .describe_replication_groups()
+        .replication_group_id(&group)
+        .send()
+        .await
+        .unwrap();
+    let found = &found.replication_groups()[0];
+    assert_eq!(found.cache_node_type(), Some("cache.r7g.xlarge"));
+    assert_eq!(found.member_clusters().len(), 2);
+}
+
+#[tokio::test]
+async fn a_deleted_cache_leaves_a_final_snapshot_by_default() {
+    let moto = MotoServer::start();
+    // The database disposable, the cache with the example's default policy.
+    let mut stack = disposable("booking.yaml");
+    if let StackManifest::Booking(s) = &mut stack {
+        s.spec.cache.as_mut().unwrap().deletion_policy = DeletionPolicy::Snapshot;
+    }
+    let (test, pass) = created(&moto, &stack, "uid-cache-snapshot").await;
+    let group = id(&pass, "data/cache");
+    let done = test.destroy(&test.cx, 8).await;
+    assert!(done.converged);
+    let snapshots = test
+        .cx
+        .clients
+        .elasticache
+        .describe_snapshots()
+        .send()
+        .await
+        .unwrap();
+    let names: Vec<&str> = snapshots
+        .snapshots()
+        .iter()
+        .filter_map(|s| s.snapshot_name())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(
+        names[0].starts_with(&format!("{group}-final-")),
+        "{names:?}"
+    );
+    assert!(
+        moto.secret_values("eu-west-1").is_empty(),
+        "the token went with the cache"
+    );
 }
 
 #[tokio::test]
@@ -278,6 +407,7 @@ async fn deletion_protection_stops_teardown_before_the_data_tier_until_lifted() 
     let intent = DataIntent {
         database_protection: Some(true),
         database_policy: Some(DeletionPolicy::Snapshot),
+        cache_policy: None,
     };
     let cx = stack.cx.clone().with_data_intent(intent);
     let blocked = stack.destroy(&cx, 6).await;
@@ -314,6 +444,7 @@ async fn deletion_protection_stops_teardown_before_the_data_tier_until_lifted() 
     let lifted = DataIntent {
         database_protection: Some(false),
         database_policy: Some(DeletionPolicy::Snapshot),
+        cache_policy: None,
     };
     let cx = stack.cx.clone().with_data_intent(lifted);
     let done = stack.destroy(&cx, 8).await;

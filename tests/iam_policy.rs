@@ -95,10 +95,6 @@ const IMPLIED: &[(&str, &str)] = &[
         "a launch template whose image is resolve:ssm:<public parameter>",
     ),
     (
-        "secretsmanager:CreateSecret",
-        "CreateDBInstance with ManageMasterUserPassword (RDS creates the secret as the caller)",
-    ),
-    (
         "secretsmanager:TagResource",
         "CreateDBInstance with ManageMasterUserPassword (the secret is tagged)",
     ),
@@ -109,6 +105,14 @@ const IMPLIED: &[(&str, &str)] = &[
     (
         "rds:CreateDBSnapshot",
         "DeleteDBInstance with a final snapshot (deletionPolicy Snapshot)",
+    ),
+    (
+        "elasticache:AddTagsToResource",
+        "CreateCacheSubnetGroup and CreateReplicationGroup with tags",
+    ),
+    (
+        "elasticache:CreateSnapshot",
+        "DeleteReplicationGroup with a final snapshot (deletionPolicy Snapshot)",
     ),
 ];
 

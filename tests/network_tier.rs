@@ -41,6 +41,9 @@ fn expected_booking() -> BTreeMap<&'static str, usize> {
         ("DBParameterGroup", 1),
         ("DBInstance", 1),
         ("DBReplica", 2),
+        ("CacheSubnetGroup", 1),
+        ("ReplicationGroup", 1),
+        ("Secret", 1),
     ])
 }
 
@@ -71,6 +74,10 @@ fn expected_ecommerce() -> BTreeMap<&'static str, usize> {
         ("DBParameterGroup", 1),
         ("DBInstance", 1),
         ("DBReplica", 0),
+        // No cache in this example.
+        ("CacheSubnetGroup", 0),
+        ("ReplicationGroup", 0),
+        ("Secret", 0),
     ])
 }
 
@@ -125,10 +132,10 @@ async fn apply_creates_everything_and_a_second_apply_makes_no_write() {
     // read each, the listeners one look-up of their load balancer, the
     // launch template one read of its latest version, the parameter group
     // one read of its parameters.
-    assert_eq!(stack.blueprint.graph.kinds().len(), 23);
+    assert_eq!(stack.blueprint.graph.kinds().len(), 26);
     assert_eq!(
         cx.clients.calls.total(),
-        23 + 5,
+        26 + 5,
         "{:?}",
         cx.clients.calls.snapshot()
     );

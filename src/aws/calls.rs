@@ -60,6 +60,8 @@ const MUTATING_PREFIXES: &[&str] = &[
     "Failover",
     "Execute",
     "Cancel",
+    "Increase",
+    "Decrease",
 ];
 
 /// Whether an operation changes something (by AWS's naming convention).

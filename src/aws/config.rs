@@ -73,6 +73,8 @@ pub struct AwsClients {
     pub iam: aws_sdk_iam::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub rds: aws_sdk_rds::Client,
+    pub elasticache: aws_sdk_elasticache::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
     pub tagging: aws_sdk_resourcegroupstagging::Client,
     /// Counts the calls of these clients.
     pub calls: CallCounter,
@@ -106,6 +108,8 @@ impl AwsClients {
             iam: client!(aws_sdk_iam),
             logs: client!(aws_sdk_cloudwatchlogs),
             rds: client!(aws_sdk_rds),
+            elasticache: client!(aws_sdk_elasticache),
+            secrets: client!(aws_sdk_secretsmanager),
             tagging: client!(aws_sdk_resourcegroupstagging),
             calls,
         }

@@ -6,10 +6,12 @@ pub mod autoscaling;
 pub mod calls;
 pub mod config;
 pub mod ec2;
+pub mod elasticache;
 pub mod elbv2;
 pub mod iam;
 pub mod logs;
 pub mod rds;
+pub mod secrets;
 pub mod zones;
 
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;

@@ -1,15 +1,19 @@
-//! The data tier's nodes. So far the database: subnet group over the data
-//! subnets, a TLS-forcing parameter group for the engine family, the
-//! primary instance and its read replicas. Unfinished: the cache
-//! (ElastiCache) and its AUTH token secret.
+//! The data tier's nodes: the database (subnet group over the data subnets,
+//! a TLS-forcing parameter group for the engine family, the primary
+//! instance and its read replicas) and the cache (subnet group, AUTH token
+//! in Secrets Manager, replication group).
 
-use crate::api::common::DatabaseSpec;
+use crate::api::common::{CacheSpec, DatabaseSpec};
+use crate::aws::elasticache::{
+    self, AUTH_TOKEN_KEY, CacheSubnetGroup, REPLICATION_GROUP_KEY, ReplicationGroup,
+};
 use crate::aws::rds::{
     self, DbInstance, DbParameterGroup, DbReplica, DbSubnetGroup, PRIMARY_KEY, SUBNET_GROUP_KEY,
 };
+use crate::aws::secrets::AuthToken;
 use crate::engine::{DataIntent, Node};
 
-use super::network::{SG_DB, subnet_key};
+use super::network::{SG_CACHE, SG_DB, subnet_key};
 
 /// The database nodes over the data subnets of `zones`.
 pub fn database_nodes(spec: &DatabaseSpec, zones: &[String]) -> Vec<Node> {
@@ -70,10 +74,42 @@ pub fn database_nodes(spec: &DatabaseSpec, zones: &[String]) -> Vec<Node> {
     nodes
 }
 
+/// The cache nodes over the data subnets of `zones`.
+pub fn cache_nodes(spec: &CacheSpec, zones: &[String]) -> Vec<Node> {
+    let data: Vec<String> = (0..zones.len()).map(|az| subnet_key("data", az)).collect();
+    vec![
+        Node::new(
+            elasticache::SUBNET_GROUP_KEY,
+            CacheSubnetGroup {
+                subnets: data.clone(),
+            },
+        )
+        .after(data),
+        Node::new(
+            AUTH_TOKEN_KEY,
+            AuthToken {
+                suffix: "cache-auth-token".into(),
+                length: 64,
+            },
+        ),
+        Node::new(
+            REPLICATION_GROUP_KEY,
+            ReplicationGroup {
+                spec: spec.clone(),
+                subnet_group: elasticache::SUBNET_GROUP_KEY.into(),
+                security_group: SG_CACHE.into(),
+                auth_token: AUTH_TOKEN_KEY.into(),
+            },
+        )
+        .after([elasticache::SUBNET_GROUP_KEY, AUTH_TOKEN_KEY, SG_CACHE]),
+    ]
+}
+
 /// What teardown should know of the spec's wishes for the data.
-pub fn data_intent(spec: &DatabaseSpec) -> DataIntent {
+pub fn data_intent(database: &DatabaseSpec, cache: Option<&CacheSpec>) -> DataIntent {
     DataIntent {
-        database_protection: Some(spec.deletion_protection),
-        database_policy: Some(spec.deletion_policy),
+        database_protection: Some(database.deletion_protection),
+        database_policy: Some(database.deletion_policy),
+        cache_policy: cache.map(|c| c.deletion_policy),
     }
 }

@@ -1,7 +1,7 @@
 //! From a spec to what should exist in AWS: pure functions, no I/O. The
 //! subnet plan, deterministic resource names, the semantic checks no schema
-//! can express, and the resource graph the engine walks. The network and
-//! application tiers and the database are in the graph so far;
+//! can express, and the resource graph the engine walks. The network,
+//! application and data tiers are in the graph so far;
 //! `Blueprint::not_implemented` names the rest.
 
 pub mod application;

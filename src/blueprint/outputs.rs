@@ -1,20 +1,35 @@
-//! What users connect to, read from the outputs of a pass's nodes.
+//! What users connect to, read from the outputs of a pass's nodes. Only
+//! addresses, ports and ARNs: never a secret value (none is ever an output).
 
 use crate::api::status::StackOutputs;
+use crate::aws::elasticache::{AUTH_TOKEN_KEY, REPLICATION_GROUP_KEY};
 use crate::aws::elbv2::LOAD_BALANCER_KEY;
+use crate::aws::rds::{MAX_REPLICAS, PRIMARY_KEY, replica_key};
 use crate::engine::PassOutcome;
 
 /// The stack's outputs and its main endpoint (CDN domain, else the load
-/// balancer's DNS name). Only the load balancer is built so far; the other
-/// outputs arrive with their tiers.
+/// balancer's DNS name).
 pub fn collect(pass: &PassOutcome) -> (StackOutputs, Option<String>) {
-    let load_balancer_dns = pass
-        .node(LOAD_BALANCER_KEY)
-        .and_then(|n| n.outputs.get("dnsName"))
-        .filter(|dns| !dns.is_empty())
-        .cloned();
+    let output = |key: &str, field: &str| {
+        pass.node(key)
+            .and_then(|n| n.outputs.get(field))
+            .filter(|value| !value.is_empty())
+            .cloned()
+    };
+    let port = |key: &str| output(key, "port").and_then(|p| p.parse().ok());
+    let load_balancer_dns = output(LOAD_BALANCER_KEY, "dnsName");
     let outputs = StackOutputs {
         load_balancer_dns: load_balancer_dns.clone(),
+        database_endpoint: output(PRIMARY_KEY, "address"),
+        database_reader_endpoints: (1..=MAX_REPLICAS)
+            .filter_map(|i| output(&replica_key(i), "address"))
+            .collect(),
+        database_port: port(PRIMARY_KEY),
+        database_secret_arn: output(PRIMARY_KEY, "secretArn"),
+        cache_endpoint: output(REPLICATION_GROUP_KEY, "address"),
+        cache_reader_endpoint: output(REPLICATION_GROUP_KEY, "readerAddress"),
+        cache_port: port(REPLICATION_GROUP_KEY),
+        cache_secret_arn: output(AUTH_TOKEN_KEY, "arn"),
         ..StackOutputs::default()
     };
     let endpoint = outputs.cdn_domain.clone().or(load_balancer_dns);

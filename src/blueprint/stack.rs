@@ -4,7 +4,7 @@
 use thiserror::Error;
 
 use crate::api::common::{
-    AppSpec, DatabaseEngine, DatabaseSpec, LoadBalancerSpec, NatMode, NetworkSpec,
+    AppSpec, CacheSpec, DatabaseEngine, DatabaseSpec, LoadBalancerSpec, NatMode, NetworkSpec,
 };
 use crate::api::{FieldError, StackManifest};
 use crate::aws;
@@ -52,7 +52,8 @@ pub fn identity(stack: &StackManifest, uid: &str) -> StackIdentity {
 
 /// The spec's word on deleting the stack's data, for teardown.
 pub fn data_intent(stack: &StackManifest) -> crate::engine::DataIntent {
-    super::data::data_intent(StackParts::of(stack).database)
+    let parts = StackParts::of(stack);
+    super::data::data_intent(parts.database, parts.cache)
 }
 
 /// Every kind stackops may have created, for teardown of any state.
@@ -73,6 +74,9 @@ pub fn all_kinds() -> Vec<Kind> {
         &aws::rds::DB_PARAMETER_GROUP as Kind,
         &aws::rds::DB_INSTANCE as Kind,
         &aws::rds::DB_REPLICA as Kind,
+        &aws::elasticache::CACHE_SUBNET_GROUP as Kind,
+        &aws::elasticache::REPLICATION_GROUP as Kind,
+        &aws::secrets::AUTH_TOKEN as Kind,
     ]);
     kinds
 }
@@ -152,6 +156,9 @@ fn build_prepared(
     ));
     nodes.extend(super::application::server_nodes(parts.app, plan.app.len()));
     nodes.extend(super::data::database_nodes(database, &zones[..wanted]));
+    if let Some(cache) = parts.cache {
+        nodes.extend(super::data::cache_nodes(cache, &zones[..wanted]));
+    }
     let graph = Graph::new(nodes)?.also_owns(all_kinds());
     Ok(Blueprint {
         graph,
@@ -172,6 +179,7 @@ struct StackParts<'a> {
     database: &'a DatabaseSpec,
     load_balancer: &'a LoadBalancerSpec,
     app: &'a AppSpec,
+    cache: Option<&'a CacheSpec>,
     app_port: i32,
     cache_port: Option<i32>,
     default_nat: NatMode,
@@ -193,6 +201,7 @@ impl<'a> StackParts<'a> {
                     database: &spec.database,
                     load_balancer: &spec.load_balancer,
                     app: &spec.app,
+                    cache: None,
                     app_port: spec.app.port,
                     cache_port: None,
                     default_nat: NatMode::Single,
@@ -206,9 +215,6 @@ impl<'a> StackParts<'a> {
             StackManifest::Booking(s) => {
                 let spec = &s.spec;
                 let mut todo = vec!["media bucket (spec.media)", "monitoring (spec.monitoring)"];
-                if spec.cache.is_some() {
-                    todo.push("cache (spec.cache)");
-                }
                 if spec.frontend.is_some() {
                     todo.push("web bucket and CDN (spec.frontend)");
                 }
@@ -217,8 +223,9 @@ impl<'a> StackParts<'a> {
                     database: &spec.database,
                     load_balancer: &spec.load_balancer,
                     app: &spec.app,
+                    cache: spec.cache.as_ref(),
                     app_port: spec.app.port,
-                    cache_port: spec.cache.as_ref().map(|_| 6379),
+                    cache_port: spec.cache.as_ref().map(|_| aws::elasticache::PORT),
                     default_nat: NatMode::PerAz,
                     log_retention_days: spec.monitoring.log_retention_days,
                     not_implemented: todo,

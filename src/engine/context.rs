@@ -69,6 +69,8 @@ pub struct DataIntent {
     pub database_protection: Option<bool>,
     /// `spec.database.deletionPolicy`, over the tag.
     pub database_policy: Option<DeletionPolicy>,
+    /// `spec.cache.deletionPolicy`; without the spec, a final snapshot.
+    pub cache_policy: Option<DeletionPolicy>,
 }
 
 /// One pass's view of the world.

@@ -131,6 +131,8 @@ pub fn classify(code: &str, status: Option<u16>) -> ErrorClass {
         "InvalidDBParameterGroupState",
         "InvalidCacheClusterState",
         "InvalidReplicationGroupState",
+        "InvalidReplicationGroupStateFault",
+        "CacheSubnetGroupInUse",
         "OperationAborted",
         "Gateway.NotAttached",
         "InvalidNetworkInterface.InUse",

@@ -20,8 +20,9 @@ pub fn example(name: &str) -> StackManifest {
     manifest::load(&text).unwrap().remove(0)
 }
 
-/// An example whose database may be deleted outright (no protection, no
-/// final snapshot), for tests about everything else's teardown.
+/// An example whose database and cache may be deleted outright (no
+/// protection, no final snapshot), for tests about everything else's
+/// teardown.
 pub fn disposable(name: &str) -> StackManifest {
     let mut stack = example(name);
     let database = match &mut stack {
@@ -30,6 +31,11 @@ pub fn disposable(name: &str) -> StackManifest {
     };
     database.deletion_protection = false;
     database.deletion_policy = stackops::api::common::DeletionPolicy::Delete;
+    if let StackManifest::Booking(s) = &mut stack
+        && let Some(cache) = &mut s.spec.cache
+    {
+        cache.deletion_policy = stackops::api::common::DeletionPolicy::Delete;
+    }
     stack
 }
 
@@ -54,7 +60,8 @@ impl TestStack {
             blueprint.identity.clone(),
             stack.settings().region.clone(),
             clients,
-        );
+        )
+        .with_data_intent(blueprint::stack::data_intent(stack));
         Self { blueprint, cx }
     }
 
@@ -65,6 +72,7 @@ impl TestStack {
         let sdk = config::sdk_config(&settings).await;
         let clients = AwsClients::counted(&sdk, CallCounter::default(), &[]);
         Context::new(self.cx.identity.clone(), self.cx.region.clone(), clients)
+            .with_data_intent(self.cx.data.clone())
     }
 
     pub fn engine(&self) -> Engine {
