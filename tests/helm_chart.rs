@@ -616,6 +616,23 @@ const NEEDS: &[Need] = &[
         resources: &["events"],
         verbs: &["create", "patch"],
     },
+    // The per-stack connection Secret: read to compare, then server-side
+    // apply (patch, and create when it does not exist yet). Kubernetes'
+    // garbage collector deletes it with the stack.
+    Need {
+        file: "src/controller/connection.rs",
+        evidence: "api.get_opt(&name)",
+        group: "",
+        resources: &["secrets"],
+        verbs: &["get"],
+    },
+    Need {
+        file: "src/controller/connection.rs",
+        evidence: "Patch::Apply(&secret)",
+        group: "",
+        resources: &["secrets"],
+        verbs: &["create", "patch"],
+    },
     // Leader election: read, create and replace the Lease.
     Need {
         file: "src/controller/leader.rs",
@@ -653,14 +670,6 @@ fn granted_ahead() -> BTreeSet<Grant> {
     // core/v1 and events.k8s.io/v1 Events are one storage; recorders of
     // either API work.
     out.extend(grants("", &["events"], &["create", "patch"]));
-    // The per-stack connection Secret (endpoints, ports, credential ARNs).
-    out.extend(grants(
-        "",
-        &["secrets"],
-        &[
-            "get", "list", "watch", "create", "patch", "update", "delete",
-        ],
-    ));
     // Lease renewal by patch, as client-go's lock does.
     out.extend(grants("coordination.k8s.io", &["leases"], &["patch"]));
     out

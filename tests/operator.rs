@@ -8,6 +8,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Client, Config};
@@ -172,6 +173,21 @@ async fn a_stack_goes_ready_stays_quiet_survives_a_crash_and_is_torn_down() {
         status.outputs.load_balancer_dns.is_some()
             && status.endpoint == status.outputs.load_balancer_dns
     );
+    // The connection Secret: endpoints and the password secret's ARN, owned
+    // by the stack; never the password.
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), "default");
+    let connection = secrets.get("shop-connection").await.unwrap();
+    let data = connection.data.clone().unwrap();
+    let text = |key: &str| String::from_utf8(data[key].0.clone()).unwrap();
+    assert_eq!(
+        Some(text("DATABASE_HOST")),
+        status.outputs.database_endpoint
+    );
+    assert_eq!(text("DATABASE_PORT"), "5432");
+    assert!(text("DATABASE_SECRET_ARN").starts_with("arn:aws:secretsmanager:"));
+    assert!(data.keys().all(|k| !k.contains("PASSWORD")));
+    let owner = &connection.metadata.owner_references.as_ref().unwrap()[0];
+    assert_eq!(owner.uid, stack.metadata.uid.clone().unwrap());
     let uid = stack.metadata.uid.clone().unwrap();
     let aws = TestStack::new(
         &moto.endpoint,
@@ -285,6 +301,15 @@ async fn a_stack_goes_ready_stays_quiet_survives_a_crash_and_is_torn_down() {
     }
     let counts = aws.count_by_kind(&aws.cx).await;
     assert_eq!(counts.values().sum::<usize>(), 0, "{counts:?}");
+    // Kubernetes collects the connection Secret with its owner.
+    let deadline = Instant::now() + TIMEOUT;
+    while secrets.get_opt("shop-connection").await.unwrap().is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "the connection secret outlived the stack"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     drop(operator);
     sim.shutdown().await;
 }

@@ -1,10 +1,10 @@
 //! The operator: one kube-runtime Controller per stack kind, each driving
 //! the engine one pass per reconcile, with a finalizer that holds the
-//! custom resource until everything it owns in AWS is gone.
-//!
-//! Unfinished: the connection Secret is not built yet.
+//! custom resource until everything it owns in AWS is gone, and a
+//! connection Secret per stack.
 
 pub mod conditions;
+pub mod connection;
 pub mod context;
 pub mod leader;
 pub mod metrics;

@@ -178,7 +178,8 @@ async fn apply_stack<K: Stack>(
             return Ok(Action::requeue(ctx.options.resync));
         }
     };
-    let cx = Context::new(blueprint.identity.clone(), region, clients);
+    let cx = Context::new(blueprint.identity.clone(), region, clients)
+        .with_data_intent(blueprint::stack::data_intent(&manifest));
     let pass = Engine::new(blueprint.options.clone())
         .apply(&cx, &blueprint.graph)
         .await;
@@ -206,6 +207,9 @@ async fn apply_stack<K: Stack>(
         generation,
         &blueprint.not_implemented,
     );
+    if super::connection::ensure(ctx.client.clone(), obj, &status.outputs).await? {
+        info!("connection secret written");
+    }
     write_status(api, obj, old, status).await?;
     Ok(if pass.converged || pass.terminal.is_some() {
         Action::requeue(ctx.options.resync)

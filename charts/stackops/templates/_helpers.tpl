@@ -51,5 +51,5 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
   verbs: [create, patch]
 - apiGroups: [""]
   resources: [secrets]
-  verbs: [get, list, watch, create, patch, update, delete]
+  verbs: [get, create, patch]
 {{- end -}}
