@@ -488,3 +488,76 @@ async fn deletion_policy_delete_leaves_no_snapshot() {
         .unwrap();
     assert!(snapshots.db_snapshots().is_empty());
 }
+
+#[tokio::test]
+async fn retain_keeps_the_database_and_what_it_needs_and_teardown_finishes() {
+    let moto = MotoServer::start();
+    let retained = with_database(example("ecommerce.yaml"), |db| {
+        db.deletion_policy = DeletionPolicy::Retain;
+    });
+    let (stack, pass) = created(&moto, &retained, "uid-retain").await;
+    let primary = id(&pass, "data/database");
+
+    let done = stack.destroy(&stack.cx, 8).await;
+    assert!(done.converged, "{:?}", done.nodes);
+    let node = done
+        .nodes
+        .iter()
+        .find(|n| n.key == "data/database")
+        .unwrap();
+    assert_eq!(node.state, ResourceState::Retained);
+    assert!(
+        node.message
+            .as_deref()
+            .unwrap()
+            .contains("deletionPolicy is Retain"),
+        "{node:?}"
+    );
+
+    // The database and exactly what it needs stay; everything else is gone.
+    let left = stack.count_by_kind(&stack.cx).await;
+    for (kind, count) in [
+        ("DBInstance", 1),
+        ("DBSubnetGroup", 1),
+        ("DBParameterGroup", 1),
+        ("SecurityGroup", 1),
+        ("Subnet", 2),
+        ("VPC", 1),
+        ("NatGateway", 0),
+        ("LoadBalancer", 0),
+        ("AutoScalingGroup", 0),
+        ("RouteTable", 0),
+        ("InternetGateway", 0),
+    ] {
+        assert_eq!(left[kind], count, "{kind}: {left:?}");
+    }
+    let found = stack
+        .cx
+        .clients
+        .rds
+        .describe_db_instances()
+        .db_instance_identifier(&primary)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        found.db_instances()[0].db_instance_status(),
+        Some("available"),
+        "untouched"
+    );
+    let snapshots = stack
+        .cx
+        .clients
+        .rds
+        .describe_db_snapshots()
+        .snapshot_type("manual")
+        .send()
+        .await
+        .unwrap();
+    assert!(snapshots.db_snapshots().is_empty(), "nothing was deleted");
+
+    // Teardown stays done: a second run deletes nothing more.
+    let again = stack.destroy(&stack.cx, 1).await;
+    assert!(again.converged);
+    assert_eq!(again.writes, 0);
+}

@@ -39,7 +39,10 @@ pub const DAILY_WINDOW_PATTERN: &str =
 pub enum DeletionPolicy {
     /// Take a final snapshot, then delete (databases and caches only).
     Snapshot,
-    /// Leave the resource in AWS, untouched; stackops forgets it.
+    /// Leave the resource in AWS, untouched, with what it needs to keep
+    /// working (a database keeps its subnets, groups and VPC); stackops
+    /// deletes everything else and forgets it. (Caches: unfinished,
+    /// teardown waits.)
     Retain,
     /// Delete the resource and its data. Buckets are emptied first.
     Delete,
@@ -419,7 +422,7 @@ pub struct DatabaseSpec {
     /// data tier and says so. Default true.
     pub deletion_protection: bool,
     /// On stack deletion: `Snapshot` (default: final snapshot, then delete),
-    /// `Retain` or `Delete`.
+    /// `Retain` (left untouched with its subnets, groups and VPC) or `Delete`.
     pub deletion_policy: DeletionPolicy,
     /// KMS key for encryption at rest; omitted, the AWS managed key. Storage
     /// is always encrypted. Immutable.

@@ -120,6 +120,12 @@ pub enum Deletion {
     InProgress(String),
     /// Deliberately not deleted (deletion protection): says what to change.
     Blocked(String),
+    /// Left in AWS for good (deletion policy `Retain`), with the resources
+    /// it needs (`(kind name, id)`), which teardown leaves too.
+    Retained {
+        message: String,
+        keep: Vec<(&'static str, String)>,
+    },
 }
 
 /// Outputs of a node's dependencies, by dependency key.

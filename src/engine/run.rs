@@ -356,6 +356,8 @@ impl Engine {
             .filter(|o| o.action == Action::Delete)
             .count();
         pass.terminal = first_terminal(&outcomes);
+        // Only what the stack retains on purpose is left: teardown is done.
+        pass.converged = outcomes.iter().all(|o| o.state == ResourceState::Retained);
         pass.nodes = outcomes;
         pass
     }
@@ -371,6 +373,8 @@ impl Engine {
         items.sort_by_key(|(kind, o)| (std::cmp::Reverse(kind.rank()), o.component.clone()));
         let mut outcomes = Vec::new();
         let mut stop = false;
+        // Resources a retained one needs: found at lower ranks, left alone.
+        let mut kept: BTreeMap<(&'static str, String), String> = BTreeMap::new();
         let mut rest = items.as_slice();
         while let Some((first, _)) = rest.first() {
             let rank = first.rank();
@@ -392,21 +396,42 @@ impl Engine {
             // the pass stays Send inside generic controller streams.
             let mut deletions = Vec::with_capacity(this_rank.len());
             for (kind, observed) in this_rank {
+                if let Some(by) = kept.get(&(kind.name(), observed.id.clone())) {
+                    let mut out = orphan_outcome(*kind, observed);
+                    out.state = ResourceState::Retained;
+                    out.message = Some(format!("kept: the retained {by} needs it"));
+                    outcomes.push(out);
+                    continue;
+                }
                 deletions.push(self.delete_one(cx, *kind, observed));
             }
-            let results: Vec<NodeOutcome> = futures::stream::iter(deletions)
-                .buffer_unordered(self.options.concurrency.max(1))
-                .collect()
-                .await;
-            stop = results.iter().any(|o| o.state != ResourceState::Deleted);
-            outcomes.extend(results);
+            let results: Vec<(NodeOutcome, Vec<(&'static str, String)>)> =
+                futures::stream::iter(deletions)
+                    .buffer_unordered(self.options.concurrency.max(1))
+                    .collect()
+                    .await;
+            for (out, keep) in results {
+                stop |= !matches!(out.state, ResourceState::Deleted | ResourceState::Retained);
+                for needed in keep {
+                    kept.insert(needed, out.key.clone());
+                }
+                outcomes.push(out);
+            }
         }
         (outcomes, !stop)
     }
 
-    async fn delete_one(&self, cx: &Context, kind: Kind, observed: &Observed) -> NodeOutcome {
+    /// Deletes one resource; returns its outcome and, when it is retained,
+    /// the resources it needs.
+    async fn delete_one(
+        &self,
+        cx: &Context,
+        kind: Kind,
+        observed: &Observed,
+    ) -> (NodeOutcome, Vec<(&'static str, String)>) {
         let mut out = orphan_outcome(kind, observed);
         out.action = Action::Delete;
+        let mut keep = Vec::new();
         match kind.delete(cx, observed).await {
             Ok(Deletion::Done) => {
                 tracing::info!(node = %observed.component, id = %observed.id, "deleted");
@@ -421,10 +446,19 @@ impl Engine {
                 out.state = ResourceState::Blocked;
                 out.message = Some(message);
             }
+            Ok(Deletion::Retained {
+                message,
+                keep: needs,
+            }) => {
+                out.action = Action::None;
+                out.state = ResourceState::Retained;
+                out.message = Some(message);
+                keep = needs;
+            }
             Err(error) if error.is_not_found() => out.state = ResourceState::Deleted,
             Err(error) => fail(&mut out, error),
         }
-        out
+        (out, keep)
     }
 }
 

@@ -120,6 +120,45 @@ fn permission(rule: &str) -> IpPermission {
     }
 }
 
+/// Revokes the ingress rules of group `id` that name other security
+/// groups, so those groups can be deleted while this one stays (it belongs
+/// to a retained database).
+pub(crate) async fn revoke_group_references(cx: &Context, id: &str) -> Result<(), AwsError> {
+    let ec2 = &cx.clients.ec2;
+    let found = match ec2
+        .describe_security_groups()
+        .group_ids(id)
+        .send()
+        .await
+        .map_err(sdk("DescribeSecurityGroups"))
+    {
+        Ok(found) => found,
+        Err(e) if e.is_not_found() => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let referencing: Vec<IpPermission> = found
+        .security_groups()
+        .iter()
+        .flat_map(|g| g.ip_permissions())
+        .filter(|p| !p.user_id_group_pairs().is_empty())
+        .cloned()
+        .collect();
+    if referencing.is_empty() {
+        return Ok(());
+    }
+    let revoked = ec2
+        .revoke_security_group_ingress()
+        .group_id(id)
+        .set_ip_permissions(Some(referencing))
+        .send()
+        .await
+        .map_err(sdk("RevokeSecurityGroupIngress"));
+    match revoked {
+        Err(e) if !e.is_not_found() => Err(e),
+        _ => Ok(()),
+    }
+}
+
 fn observed(cx: &Context, group: &AwsGroup) -> Option<Observed> {
     let tags = tag_map(group.tags());
     let component = component(cx, &tags)?;

@@ -13,7 +13,7 @@ use aws_sdk_rds::types::{DbInstance as AwsInstance, Filter, Tag};
 
 use super::{MAX_REPLICAS, TAG_DELETION_POLICY, engine_name, primary_id, replica_id, sdk, tags};
 use crate::api::common::{DatabaseEngine, DatabaseSpec, DeletionPolicy};
-use crate::aws::ec2::{component, set_field, tag_fields};
+use crate::aws::ec2::{component, set_field, set_items, tag_fields};
 use crate::engine::{
     AwsError, Change, Context, Deletion, ErrorClass, Fields, Inputs, Kind, KindOps, Observed,
     Resource, Status,
@@ -166,6 +166,24 @@ fn instance_fields(db: &AwsInstance) -> (Fields, Vec<String>) {
                     .filter_map(|g| g.vpc_security_group_id()),
             ),
         ),
+        // Not compared (no desired value): what a retained instance keeps.
+        (
+            "subnetIds".into(),
+            set_field(
+                db.db_subnet_group()
+                    .map(|g| g.subnets())
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|s| s.subnet_identifier()),
+            ),
+        ),
+        (
+            "vpcId".into(),
+            db.db_subnet_group()
+                .and_then(|g| g.vpc_id())
+                .unwrap_or_default()
+                .into(),
+        ),
         (
             "source".into(),
             db.read_replica_source_db_instance_identifier()
@@ -297,6 +315,15 @@ impl KindOps for DbInstanceKind {
         if observed.status == Status::Pending("deleting".into()) {
             return Ok(Deletion::InProgress("deleting".into()));
         }
+        let tag = format!("tag:{TAG_DELETION_POLICY}");
+        let policy = cx
+            .data
+            .database_policy
+            .unwrap_or_else(|| parse_policy(observed.fields.get(&tag)));
+        // Retaining deletes nothing, so protection does not stand in its way.
+        if policy == DeletionPolicy::Retain {
+            return retain(cx, observed).await;
+        }
         if observed
             .fields
             .get("deletionProtection")
@@ -316,25 +343,12 @@ impl KindOps for DbInstanceKind {
                 observed.id
             )));
         }
-        let tag = format!("tag:{TAG_DELETION_POLICY}");
-        let policy = cx
-            .data
-            .database_policy
-            .unwrap_or_else(|| parse_policy(observed.fields.get(&tag)));
         let rds = &cx.clients.rds;
         let request = rds
             .delete_db_instance()
             .db_instance_identifier(&observed.id);
         let (request, what) = match policy {
-            // Unfinished: releasing a retained database together with the
-            // network it needs. Until then teardown waits here, data safe.
-            DeletionPolicy::Retain => {
-                return Ok(Deletion::Blocked(format!(
-                    "spec.database.deletionPolicy is Retain: DB instance {} and the network it \
-                     lives in stay; set deletionPolicy to Snapshot or Delete to finish teardown",
-                    observed.id
-                )));
-            }
+            DeletionPolicy::Retain => unreachable!("retained above"),
             DeletionPolicy::Snapshot => {
                 let snapshot = final_snapshot_name(&observed.id);
                 (
@@ -358,6 +372,45 @@ impl KindOps for DbInstanceKind {
             Err(e) => Err(e),
         }
     }
+}
+
+/// Leaves the instance, untouched, with what it needs to keep running: its
+/// subnet and parameter groups, security group, subnets and VPC. Rules of
+/// its security group that name other groups of the stack are revoked, so
+/// those groups can go (the application they let in is being deleted).
+async fn retain(cx: &Context, observed: &Observed) -> Result<Deletion, AwsError> {
+    use crate::engine::KindOps as _;
+    let field = |name: &str| observed.fields.get(name).cloned().unwrap_or_default();
+    let groups: Vec<String> = set_items(&field("securityGroups"))
+        .into_iter()
+        .map(String::from)
+        .collect();
+    for group in &groups {
+        crate::aws::ec2::security_group::revoke_group_references(cx, group).await?;
+    }
+    let mut keep: Vec<(&'static str, String)> = vec![
+        (super::DB_SUBNET_GROUP.name(), field("subnetGroup")),
+        (super::DB_PARAMETER_GROUP.name(), field("parameterGroup")),
+        (crate::aws::ec2::VPC.name(), field("vpcId")),
+    ];
+    keep.extend(
+        groups
+            .iter()
+            .map(|g| (crate::aws::ec2::SECURITY_GROUP.name(), g.clone())),
+    );
+    keep.extend(
+        set_items(&field("subnetIds"))
+            .into_iter()
+            .map(|s| (crate::aws::ec2::SUBNET.name(), s.to_string())),
+    );
+    Ok(Deletion::Retained {
+        message: format!(
+            "spec.database.deletionPolicy is Retain: DB instance {} stays in AWS, with its \
+             subnet group, parameter group, security group, subnets and VPC",
+            observed.id
+        ),
+        keep,
+    })
 }
 
 #[async_trait]
