@@ -2,7 +2,7 @@
 the AWS managed policies stackops attaches, a fix to launch template
 versions, the Performance Insights flag of DB instances, the ElastiCache
 replica count API (IncreaseReplicaCount, DecreaseReplicaCount),
-DeleteCacheSubnetGroup, and
+DeleteCacheSubnetGroup, cache parameter groups, and
 ElastiCache replication groups that honour NumCacheClusters, take their
 final snapshot and finish deleting.
 
@@ -286,6 +286,99 @@ def delete_cache_subnet_group(self):
 
 
 ElastiCacheResponse.delete_cache_subnet_group = delete_cache_subnet_group
+
+
+# moto 5.2 has no cache parameter groups: keep them per backend (so a reset
+# forgets them), with the parameters set on them.
+def _parameter_groups(response):
+    backend = response.elasticache_backend
+    if not hasattr(backend, "stackops_parameter_groups"):
+        backend.stackops_parameter_groups = {}
+    return backend.stackops_parameter_groups
+
+
+def _parameter_group(response):
+    name = response._get_param("CacheParameterGroupName")
+    group = _parameter_groups(response).get(name)
+    if group is None:
+        raise ServiceException(
+            "CacheParameterGroupNotFound", f"CacheParameterGroup {name} not found."
+        )
+    return group
+
+
+def create_cache_parameter_group(self):
+    name = self._get_param("CacheParameterGroupName")
+    groups = _parameter_groups(self)
+    if name in groups:
+        raise ServiceException(
+            "CacheParameterGroupAlreadyExists", f"Parameter group {name} already exists."
+        )
+    group = {
+        "CacheParameterGroupName": name,
+        "CacheParameterGroupFamily": self._get_param("CacheParameterGroupFamily"),
+        "Description": self._get_param("Description"),
+        "IsGlobal": False,
+        "ARN": f"arn:aws:elasticache:{self.region}:{self.current_account}:parametergroup:{name}",
+        "parameters": {},
+    }
+    groups[name] = group
+    return ActionResult({"CacheParameterGroup": _public(group)})
+
+
+def _public(group):
+    return {k: v for k, v in group.items() if k != "parameters"}
+
+
+def describe_cache_parameter_groups(self):
+    name = self._get_param("CacheParameterGroupName")
+    groups = _parameter_groups(self)
+    if name:
+        found = [_public(_parameter_group(self))]
+    else:
+        found = [_public(g) for g in groups.values()]
+    return ActionResult({"CacheParameterGroups": found})
+
+
+def modify_cache_parameter_group(self):
+    group = _parameter_group(self)
+    for value in self._get_param("ParameterNameValues", []):
+        group["parameters"][value["ParameterName"]] = value["ParameterValue"]
+    return ActionResult({"CacheParameterGroupName": group["CacheParameterGroupName"]})
+
+
+def describe_cache_parameters(self):
+    group = _parameter_group(self)
+    parameters = [
+        {"ParameterName": k, "ParameterValue": v, "Source": "user"}
+        for k, v in sorted(group["parameters"].items())
+    ]
+    return ActionResult({"Parameters": parameters})
+
+
+def delete_cache_parameter_group(self):
+    group = _parameter_group(self)
+    name = group["CacheParameterGroupName"]
+    in_use = any(
+        getattr(g, "cache_parameter_group_name", None) == name
+        for g in self.elasticache_backend.replication_groups.values()
+    )
+    if in_use:
+        raise ServiceException(
+            "InvalidCacheParameterGroupState", f"Parameter group {name} is in use."
+        )
+    _parameter_groups(self).pop(name)
+    return ActionResult({})
+
+
+for _action in (
+    create_cache_parameter_group,
+    describe_cache_parameter_groups,
+    modify_cache_parameter_group,
+    describe_cache_parameters,
+    delete_cache_parameter_group,
+):
+    setattr(ElastiCacheResponse, _action.__name__, _action)
 rds_models.RDSBackend.modify_db_instance = _modify_db_instance_keeping_insights
 AutoScalingResponse.start_instance_refresh = start_instance_refresh
 AutoScalingResponse.describe_instance_refreshes = describe_instance_refreshes

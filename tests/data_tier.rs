@@ -234,6 +234,7 @@ async fn cache_node_type_and_replica_changes_are_modifications() {
         let cache = s.spec.cache.as_mut().unwrap();
         cache.node_type = "cache.r7g.xlarge".into();
         cache.replicas = 1;
+        cache.maxmemory_policy = stackops::api::common::MaxmemoryPolicy::AllkeysLru;
     }
     let changed = TestStack::new(&moto.endpoint, &smaller, "uid-cache-change").await;
     let outcome = changed.converge(&changed.cx, 4).await;
@@ -241,7 +242,21 @@ async fn cache_node_type_and_replica_changes_are_modifications() {
     let calls = &changed.cx.clients.calls;
     assert_eq!(calls_of(calls, "ModifyReplicationGroup"), 1);
     assert_eq!(calls_of(calls, "DecreaseReplicaCount"), 1);
-    assert_eq!(calls.mutating(), 2, "{:?}", calls.mutating_calls());
+    assert_eq!(calls_of(calls, "ModifyCacheParameterGroup"), 1);
+    assert_eq!(calls.mutating(), 3, "{:?}", calls.mutating_calls());
+    let parameters = changed
+        .cx
+        .clients
+        .elasticache
+        .describe_cache_parameters()
+        .cache_parameter_group_name(id(&outcome, "data/cache-parameters-redis7"))
+        .source("user")
+        .send()
+        .await
+        .unwrap();
+    assert!(parameters.parameters().iter().any(|p| {
+        p.parameter_name() == Some("maxmemory-policy") && p.parameter_value() == Some("allkeys-lru")
+    }));
     assert_eq!(id(&outcome, "data/cache"), group, "the same group");
     let found = changed
         .cx

@@ -42,6 +42,7 @@ fn expected_booking() -> BTreeMap<&'static str, usize> {
         ("DBInstance", 1),
         ("DBReplica", 2),
         ("CacheSubnetGroup", 1),
+        ("CacheParameterGroup", 1),
         ("ReplicationGroup", 1),
         ("Secret", 1),
     ])
@@ -76,6 +77,7 @@ fn expected_ecommerce() -> BTreeMap<&'static str, usize> {
         ("DBReplica", 0),
         // No cache in this example.
         ("CacheSubnetGroup", 0),
+        ("CacheParameterGroup", 0),
         ("ReplicationGroup", 0),
         ("Secret", 0),
     ])
@@ -130,12 +132,12 @@ async fn apply_creates_everything_and_a_second_apply_makes_no_write() {
     // One describe per kind, batched by tag filter or name, never one call
     // per resource; the load balancer and target group add one attribute
     // read each, the listeners one look-up of their load balancer, the
-    // launch template one read of its latest version, the parameter group
-    // one read of its parameters.
-    assert_eq!(stack.blueprint.graph.kinds().len(), 26);
+    // launch template one read of its latest version, the DB and cache
+    // parameter groups one read of their parameters each.
+    assert_eq!(stack.blueprint.graph.kinds().len(), 27);
     assert_eq!(
         cx.clients.calls.total(),
-        26 + 5,
+        27 + 6,
         "{:?}",
         cx.clients.calls.snapshot()
     );

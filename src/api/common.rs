@@ -487,7 +487,8 @@ pub struct CacheSpec {
     /// `redis` (default) or `valkey`. Immutable.
     #[schemars(extend("x-kubernetes-validations" = [{"rule": "self == oldSelf", "message": "engine is immutable"}]))]
     pub engine: CacheEngine,
-    /// Engine version; omitted, AWS's default.
+    /// Engine version; omitted, `7.1` (redis) or `8.0` (valkey). Fixed at
+    /// creation.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[0-9]+(\.[0-9]+){0,2}$"), length(max = 16))]
     pub engine_version: Option<String>,
@@ -502,8 +503,42 @@ pub struct CacheSpec {
     /// Days of automatic snapshots, 0 to 35. Default 7.
     #[schemars(range(min = 0, max = 35))]
     pub snapshot_retention_days: i32,
+    /// What the cache evicts when memory is full. Default `volatile-lru`
+    /// (keys with an expiry, least recently used first), as ElastiCache's.
+    pub maxmemory_policy: MaxmemoryPolicy,
     /// On stack deletion: `Snapshot` (default), `Retain` or `Delete`.
     pub deletion_policy: DeletionPolicy,
+}
+
+/// Eviction policy of the cache (`maxmemory-policy`).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum MaxmemoryPolicy {
+    #[default]
+    VolatileLru,
+    AllkeysLru,
+    VolatileLfu,
+    AllkeysLfu,
+    VolatileRandom,
+    AllkeysRandom,
+    VolatileTtl,
+    Noeviction,
+}
+
+impl MaxmemoryPolicy {
+    /// The parameter's value, as the engine spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::VolatileLru => "volatile-lru",
+            Self::AllkeysLru => "allkeys-lru",
+            Self::VolatileLfu => "volatile-lfu",
+            Self::AllkeysLfu => "allkeys-lfu",
+            Self::VolatileRandom => "volatile-random",
+            Self::AllkeysRandom => "allkeys-random",
+            Self::VolatileTtl => "volatile-ttl",
+            Self::Noeviction => "noeviction",
+        }
+    }
 }
 
 impl Default for CacheSpec {
@@ -515,6 +550,7 @@ impl Default for CacheSpec {
             replicas: 1,
             multi_az: true,
             snapshot_retention_days: 7,
+            maxmemory_policy: MaxmemoryPolicy::VolatileLru,
             deletion_policy: DeletionPolicy::Snapshot,
         }
     }

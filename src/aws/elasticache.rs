@@ -1,14 +1,15 @@
 //! The cache: a cache subnet group over the data subnets and a Redis (or
 //! Valkey) replication group, cluster mode off, encrypted at rest and in
 //! transit, with the AUTH token kept in Secrets Manager. Both are found by
-//! their deterministic names. Node type, replica count, failover and
-//! snapshot retention change in place.
-//!
-//! The engine's default parameter group is used: no spec field needs
-//! another one yet.
+//! their deterministic names; the parameter group of the engine family
+//! (eviction policy) by its description, which names the stack's uid. Node
+//! type, replica count, failover, snapshot retention and parameters change
+//! in place.
 
 use async_trait::async_trait;
-use aws_sdk_elasticache::types::{ReplicationGroup as AwsGroup, Tag};
+use aws_sdk_elasticache::types::{
+    CacheParameterGroup as AwsParameterGroup, ParameterNameValue, ReplicationGroup as AwsGroup, Tag,
+};
 
 use super::{missing, sdk, secrets};
 use crate::api::common::{CacheEngine, CacheSpec, DeletionPolicy};
@@ -20,6 +21,25 @@ use crate::engine::{
 };
 
 pub const SUBNET_GROUP_KEY: &str = "data/cache-subnet-group";
+
+/// Node key of the parameter group of `family`.
+pub fn parameter_group_key(family: &str) -> String {
+    format!("data/cache-parameters-{}", family.replace('.', "-"))
+}
+
+/// Engine version used when the spec names none.
+pub fn default_version(engine: CacheEngine) -> &'static str {
+    match engine {
+        CacheEngine::Redis => "7.1",
+        CacheEngine::Valkey => "8.0",
+    }
+}
+
+/// The parameter group family of `version`: `redis7`, `valkey8`.
+pub fn family(engine: CacheEngine, version: &str) -> String {
+    let major = version.split('.').next().unwrap_or("7");
+    format!("{}{major}", engine_name(engine))
+}
 pub const AUTH_TOKEN_KEY: &str = "data/cache-auth-token";
 pub const REPLICATION_GROUP_KEY: &str = "data/cache";
 
@@ -188,16 +208,201 @@ impl Resource for CacheSubnetGroup {
     }
 }
 
+// ---------------------------------------------------------------- parameter group
+
+pub struct CacheParameterGroupKind;
+pub static CACHE_PARAMETER_GROUP: CacheParameterGroupKind = CacheParameterGroupKind;
+
+/// A parameter group of `family` with `parameters` set (name, value).
+pub struct CacheParameterGroup {
+    pub family: String,
+    pub parameters: Vec<(String, String)>,
+}
+
+fn parameter_group_description(cx: &Context) -> String {
+    format!(
+        "Managed by stackops for {} ({})",
+        cx.identity.stack_tag(),
+        cx.identity.uid
+    )
+}
+
+impl CacheParameterGroup {
+    fn wanted(&self) -> String {
+        set_field(self.parameters.iter().map(|(k, v)| format!("{k}={v}")))
+    }
+
+    async fn set_parameters(&self, cx: &Context, group: &str) -> Result<(), AwsError> {
+        let values: Vec<ParameterNameValue> = self
+            .parameters
+            .iter()
+            .map(|(k, v)| {
+                ParameterNameValue::builder()
+                    .parameter_name(k)
+                    .parameter_value(v)
+                    .build()
+            })
+            .collect();
+        cx.clients
+            .elasticache
+            .modify_cache_parameter_group()
+            .cache_parameter_group_name(group)
+            .set_parameter_name_values(Some(values))
+            .send()
+            .await
+            .map_err(sdk("ModifyCacheParameterGroup"))?;
+        Ok(())
+    }
+}
+
+async fn user_parameters(cx: &Context, group: &str) -> Result<String, AwsError> {
+    let found = cx
+        .clients
+        .elasticache
+        .describe_cache_parameters()
+        .cache_parameter_group_name(group)
+        .source("user")
+        .send()
+        .await
+        .map_err(sdk("DescribeCacheParameters"))?;
+    Ok(set_field(found.parameters().iter().filter_map(|p| {
+        Some(format!("{}={}", p.parameter_name()?, p.parameter_value()?))
+    })))
+}
+
+#[async_trait]
+impl KindOps for CacheParameterGroupKind {
+    fn name(&self) -> &'static str {
+        "CacheParameterGroup"
+    }
+
+    fn rank(&self) -> u8 {
+        1
+    }
+
+    async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
+        let groups: Vec<AwsParameterGroup> = cx
+            .clients
+            .elasticache
+            .describe_cache_parameter_groups()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(sdk("DescribeCacheParameterGroups"))?;
+        let ours = parameter_group_description(cx);
+        let mut found = Vec::new();
+        for group in groups
+            .iter()
+            .filter(|g| g.description() == Some(ours.as_str()))
+        {
+            let (Some(name), Some(family)) = (
+                group.cache_parameter_group_name(),
+                group.cache_parameter_group_family(),
+            ) else {
+                continue;
+            };
+            found.push(Observed {
+                component: parameter_group_key(family),
+                id: name.to_string(),
+                arn: group.arn().map(String::from),
+                fields: Fields::from([
+                    ("family".to_string(), family.to_string()),
+                    ("parameters".into(), user_parameters(cx, name).await?),
+                ]),
+                outputs: Fields::from([("id".to_string(), name.to_string())]),
+                status: Status::Ready,
+            });
+        }
+        Ok(found)
+    }
+
+    async fn delete(&self, cx: &Context, observed: &Observed) -> Result<Deletion, AwsError> {
+        let deleted = cx
+            .clients
+            .elasticache
+            .delete_cache_parameter_group()
+            .cache_parameter_group_name(&observed.id)
+            .send()
+            .await
+            .map_err(sdk("DeleteCacheParameterGroup"));
+        match deleted {
+            Err(e) if !e.is_not_found() => Err(e),
+            _ => Ok(Deletion::Done),
+        }
+    }
+}
+
+#[async_trait]
+impl Resource for CacheParameterGroup {
+    fn kind(&self) -> Kind {
+        &CACHE_PARAMETER_GROUP
+    }
+
+    fn desired(&self, _key: &str, _cx: &Context, _inputs: &Inputs) -> Fields {
+        Fields::from([
+            ("family".to_string(), self.family.clone()),
+            ("parameters".into(), self.wanted()),
+        ])
+    }
+
+    async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
+        let name = cx.identity.resource_name(
+            &format!("cache-{}", self.family.replace('.', "-")),
+            NameRule::Cache,
+        );
+        cx.clients
+            .elasticache
+            .create_cache_parameter_group()
+            .cache_parameter_group_name(&name)
+            .cache_parameter_group_family(&self.family)
+            .description(parameter_group_description(cx))
+            .set_tags(Some(tags(cx, key)))
+            .send()
+            .await
+            .map_err(sdk("CreateCacheParameterGroup"))?;
+        // A crash here leaves the defaults: the next pass sees `parameters`
+        // differ and sets them.
+        self.set_parameters(cx, &name).await?;
+        Ok(Observed {
+            component: key.into(),
+            id: name.clone(),
+            arn: None,
+            fields: self.desired(key, cx, inputs),
+            outputs: Fields::from([("id".to_string(), name)]),
+            status: Status::Ready,
+        })
+    }
+
+    async fn update(
+        &self,
+        _key: &str,
+        cx: &Context,
+        _inputs: &Inputs,
+        current: &Observed,
+        changes: &[Change],
+    ) -> Result<(), AwsError> {
+        if changes.iter().any(|c| c.field == "parameters") {
+            self.set_parameters(cx, &current.id).await?;
+        }
+        Ok(())
+    }
+}
+
 // ---------------------------------------------------------------- replication group
 
 pub struct ReplicationGroupKind;
 pub static REPLICATION_GROUP: ReplicationGroupKind = ReplicationGroupKind;
 
-/// The replication group of `spec`, in the subnet group and security group
-/// nodes named, authenticated with the token of node `auth_token`.
+/// The replication group of `spec` at engine `version`, in the subnet
+/// group, parameter group and security group nodes named, authenticated
+/// with the token of node `auth_token`.
 pub struct ReplicationGroup {
     pub spec: CacheSpec,
+    pub version: String,
     pub subnet_group: String,
+    pub parameter_group: String,
     pub security_group: String,
     pub auth_token: String,
 }
@@ -437,7 +642,8 @@ impl Resource for ReplicationGroup {
                 cx.identity.stack_tag()
             ))
             .engine(engine_name(spec.engine))
-            .set_engine_version(spec.engine_version.clone())
+            .engine_version(&self.version)
+            .cache_parameter_group_name(inputs.require(&self.parameter_group, "id")?)
             .cache_node_type(&spec.node_type)
             .num_cache_clusters(spec.replicas + 1)
             .automatic_failover_enabled(self.failover())

@@ -1,11 +1,13 @@
 //! The data tier's nodes: the database (subnet group over the data subnets,
 //! a TLS-forcing parameter group for the engine family, the primary
 //! instance and its read replicas) and the cache (subnet group, AUTH token
-//! in Secrets Manager, replication group).
+//! in Secrets Manager, parameter group for the eviction policy, replication
+//! group).
 
 use crate::api::common::{CacheSpec, DatabaseSpec};
 use crate::aws::elasticache::{
-    self, AUTH_TOKEN_KEY, CacheSubnetGroup, REPLICATION_GROUP_KEY, ReplicationGroup,
+    self, AUTH_TOKEN_KEY, CacheParameterGroup, CacheSubnetGroup, REPLICATION_GROUP_KEY,
+    ReplicationGroup,
 };
 use crate::aws::rds::{
     self, DbInstance, DbParameterGroup, DbReplica, DbSubnetGroup, PRIMARY_KEY, SUBNET_GROUP_KEY,
@@ -77,7 +79,23 @@ pub fn database_nodes(spec: &DatabaseSpec, zones: &[String]) -> Vec<Node> {
 /// The cache nodes over the data subnets of `zones`.
 pub fn cache_nodes(spec: &CacheSpec, zones: &[String]) -> Vec<Node> {
     let data: Vec<String> = (0..zones.len()).map(|az| subnet_key("data", az)).collect();
+    let version = spec
+        .engine_version
+        .clone()
+        .unwrap_or_else(|| elasticache::default_version(spec.engine).to_string());
+    let family = elasticache::family(spec.engine, &version);
+    let parameters_key = elasticache::parameter_group_key(&family);
     vec![
+        Node::new(
+            &parameters_key,
+            CacheParameterGroup {
+                family,
+                parameters: vec![(
+                    "maxmemory-policy".to_string(),
+                    spec.maxmemory_policy.as_str().to_string(),
+                )],
+            },
+        ),
         Node::new(
             elasticache::SUBNET_GROUP_KEY,
             CacheSubnetGroup {
@@ -96,12 +114,19 @@ pub fn cache_nodes(spec: &CacheSpec, zones: &[String]) -> Vec<Node> {
             REPLICATION_GROUP_KEY,
             ReplicationGroup {
                 spec: spec.clone(),
+                version,
                 subnet_group: elasticache::SUBNET_GROUP_KEY.into(),
+                parameter_group: parameters_key.clone(),
                 security_group: SG_CACHE.into(),
                 auth_token: AUTH_TOKEN_KEY.into(),
             },
         )
-        .after([elasticache::SUBNET_GROUP_KEY, AUTH_TOKEN_KEY, SG_CACHE]),
+        .after([
+            elasticache::SUBNET_GROUP_KEY,
+            parameters_key.as_str(),
+            AUTH_TOKEN_KEY,
+            SG_CACHE,
+        ]),
     ]
 }
 

@@ -75,6 +75,7 @@ pub fn all_kinds() -> Vec<Kind> {
         &aws::rds::DB_INSTANCE as Kind,
         &aws::rds::DB_REPLICA as Kind,
         &aws::elasticache::CACHE_SUBNET_GROUP as Kind,
+        &aws::elasticache::CACHE_PARAMETER_GROUP as Kind,
         &aws::elasticache::REPLICATION_GROUP as Kind,
         &aws::secrets::AUTH_TOKEN as Kind,
     ]);

@@ -133,6 +133,7 @@ pub fn classify(code: &str, status: Option<u16>) -> ErrorClass {
         "InvalidReplicationGroupState",
         "InvalidReplicationGroupStateFault",
         "CacheSubnetGroupInUse",
+        "InvalidCacheParameterGroupState",
         "OperationAborted",
         "Gateway.NotAttached",
         "InvalidNetworkInterface.InUse",
