@@ -7,25 +7,9 @@ mod support;
 
 use stackops::api::StackManifest;
 use stackops::api::status::ResourceState;
-use stackops::aws::calls::CallCounter;
 use stackops::engine::{Action, Context, PassOutcome};
 use support::moto::MotoServer;
-use support::stack::{TestStack, disposable as example};
-
-fn calls_of(counter: &CallCounter, operation: &str) -> u64 {
-    counter
-        .snapshot()
-        .iter()
-        .filter(|(k, _)| k.operation == operation)
-        .map(|(_, n)| n)
-        .sum()
-}
-
-fn id(pass: &PassOutcome, key: &str) -> String {
-    pass.node(key)
-        .and_then(|n| n.id.clone())
-        .unwrap_or_else(|| panic!("{key} has an id"))
-}
+use support::stack::{TestStack, calls_of, disposable as example, node_id as id};
 
 fn with_app(name: &str, change: impl FnOnce(&mut stackops::api::common::AppSpec)) -> StackManifest {
     let mut stack = example(name);

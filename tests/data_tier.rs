@@ -11,25 +11,9 @@ use std::process::Command;
 use stackops::api::StackManifest;
 use stackops::api::common::{DatabaseSpec, DeletionPolicy};
 use stackops::api::status::ResourceState;
-use stackops::aws::calls::CallCounter;
 use stackops::engine::{DataIntent, PassOutcome};
 use support::moto::MotoServer;
-use support::stack::{TestStack, disposable, example};
-
-fn calls_of(counter: &CallCounter, operation: &str) -> u64 {
-    counter
-        .snapshot()
-        .iter()
-        .filter(|(k, _)| k.operation == operation)
-        .map(|(_, n)| n)
-        .sum()
-}
-
-fn id(pass: &PassOutcome, key: &str) -> String {
-    pass.node(key)
-        .and_then(|n| n.id.clone())
-        .unwrap_or_else(|| panic!("{key} has an id"))
-}
+use support::stack::{TestStack, calls_of, disposable, example, node_id as id};
 
 fn with_database(stack: StackManifest, change: impl FnOnce(&mut DatabaseSpec)) -> StackManifest {
     let mut stack = stack;

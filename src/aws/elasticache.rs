@@ -130,10 +130,7 @@ impl KindOps for CacheSubnetGroupKind {
             .send()
             .await
             .map_err(sdk("DeleteCacheSubnetGroup"));
-        match deleted {
-            Err(e) if !e.is_not_found() => Err(e),
-            _ => Ok(Deletion::Done),
-        }
+        crate::aws::deleted(deleted)
     }
 }
 
@@ -327,10 +324,7 @@ impl KindOps for CacheParameterGroupKind {
             .send()
             .await
             .map_err(sdk("DeleteCacheParameterGroup"));
-        match deleted {
-            Err(e) if !e.is_not_found() => Err(e),
-            _ => Ok(Deletion::Done),
-        }
+        crate::aws::deleted(deleted)
     }
 }
 

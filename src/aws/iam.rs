@@ -449,10 +449,7 @@ impl KindOps for InstanceProfileKind {
             .send()
             .await
             .map_err(sdk("DeleteInstanceProfile"));
-        match deleted {
-            Err(e) if !e.is_not_found() => Err(e),
-            _ => Ok(Deletion::Done),
-        }
+        crate::aws::deleted(deleted)
     }
 }
 

@@ -20,7 +20,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 pub use config::{AwsClients, AwsSettings};
 
-use crate::engine::{AwsError, ErrorClass};
+use crate::engine::{AwsError, Deletion, ErrorClass};
 
 /// Maps an SDK error of `operation` to a classified error.
 pub(crate) fn sdk<E>(operation: &'static str) -> impl FnOnce(SdkError<E, HttpResponse>) -> AwsError
@@ -39,4 +39,13 @@ pub(crate) fn missing(operation: &str) -> AwsError {
         "IncompleteResponse",
         "the response lacked the new resource",
     )
+}
+
+/// A delete call's result as a deletion: done, also when the resource was
+/// gone already.
+pub(crate) fn deleted<T>(result: Result<T, AwsError>) -> Result<Deletion, AwsError> {
+    match result {
+        Err(e) if !e.is_not_found() => Err(e),
+        _ => Ok(Deletion::Done),
+    }
 }

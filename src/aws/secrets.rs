@@ -119,10 +119,7 @@ impl KindOps for AuthTokenKind {
             .send()
             .await
             .map_err(sdk("DeleteSecret"));
-        match deleted {
-            Err(e) if !e.is_not_found() => Err(e),
-            _ => Ok(Deletion::Done),
-        }
+        crate::aws::deleted(deleted)
     }
 }
 

@@ -82,7 +82,10 @@ impl AwsError {
 
     /// Whether AWS said the thing does not exist (deleting it is then done).
     pub fn is_not_found(&self) -> bool {
-        self.code.contains("NotFound") || self.code.contains("NoSuch")
+        self.code.contains("NotFound")
+            || self.code.contains("NoSuch")
+            // Auto Scaling says so in a ValidationError's message.
+            || (self.code == "ValidationError" && self.message.contains("not found"))
     }
 
     pub fn is_retryable(&self) -> bool {
@@ -201,5 +204,12 @@ mod tests {
             "bad",
         );
         assert!(!e.is_not_found());
+        let e = AwsError::new(
+            ErrorClass::Terminal,
+            "DeletePolicy",
+            "ValidationError",
+            "AutoScalingGroup name not found - AutoScalingGroup 'x' not found",
+        );
+        assert!(e.is_not_found(), "Auto Scaling's way of saying it");
     }
 }

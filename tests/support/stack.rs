@@ -193,3 +193,20 @@ impl TestStack {
         live
     }
 }
+
+/// Calls of `operation` a counter saw.
+pub fn calls_of(counter: &CallCounter, operation: &str) -> u64 {
+    counter
+        .snapshot()
+        .iter()
+        .filter(|(k, _)| k.operation == operation)
+        .map(|(_, n)| n)
+        .sum()
+}
+
+/// The id of node `key` after `pass` (which must have one).
+pub fn node_id(pass: &PassOutcome, key: &str) -> String {
+    pass.node(key)
+        .and_then(|n| n.id.clone())
+        .unwrap_or_else(|| panic!("{key} has an id"))
+}

@@ -174,7 +174,7 @@ impl KindOps for AutoScalingGroupKind {
             .map_err(sdk("DeleteAutoScalingGroup"));
         match deleted {
             Ok(_) => Ok(Deletion::InProgress("terminating servers".into())),
-            Err(e) if e.is_not_found() || e.message.contains("not found") => Ok(Deletion::Done),
+            Err(e) if e.is_not_found() => Ok(Deletion::Done),
             Err(e) => Err(e),
         }
     }

@@ -148,10 +148,7 @@ async fn delete_policy(cx: &Context, group: &str, name: &str) -> Result<(), AwsE
         .send()
         .await
         .map_err(sdk("DeletePolicy"));
-    match deleted {
-        Err(e) if !(e.is_not_found() || e.message.contains("not found")) => Err(e),
-        _ => Ok(()),
-    }
+    crate::aws::deleted(deleted).map(|_| ())
 }
 
 #[async_trait]
@@ -179,7 +176,7 @@ impl KindOps for ScalingPoliciesKind {
             .map_err(sdk("DescribePolicies"))
         {
             Ok(policies) => policies,
-            Err(e) if e.message.contains("not found") => Vec::new(),
+            Err(e) if e.is_not_found() => Vec::new(),
             Err(e) => return Err(e),
         };
         let mut fields = Fields::new();

@@ -55,10 +55,7 @@ async fn delete_action(cx: &Context, group: &str, name: &str) -> Result<(), AwsE
         .send()
         .await
         .map_err(sdk("DeleteScheduledAction"));
-    match deleted {
-        Err(e) if !(e.is_not_found() || e.message.contains("not found")) => Err(e),
-        _ => Ok(()),
-    }
+    crate::aws::deleted(deleted).map(|_| ())
 }
 
 impl ScheduledActions {
@@ -104,7 +101,7 @@ impl KindOps for ScheduledActionsKind {
             .map_err(sdk("DescribeScheduledActions"))
         {
             Ok(actions) => actions,
-            Err(e) if e.message.contains("not found") => Vec::new(),
+            Err(e) if e.is_not_found() => Vec::new(),
             Err(e) => return Err(e),
         };
         let mut fields = Fields::new();

@@ -336,10 +336,7 @@ impl KindOps for LaunchTemplateKind {
             .send()
             .await
             .map_err(sdk("DeleteLaunchTemplate"));
-        match deleted {
-            Err(e) if !e.is_not_found() => Err(e),
-            _ => Ok(Deletion::Done),
-        }
+        crate::aws::deleted(deleted)
     }
 }
 

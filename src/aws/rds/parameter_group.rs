@@ -140,10 +140,7 @@ impl KindOps for DbParameterGroupKind {
             .send()
             .await
             .map_err(sdk("DeleteDBParameterGroup"));
-        match deleted {
-            Err(e) if !e.is_not_found() => Err(e),
-            _ => Ok(Deletion::Done),
-        }
+        crate::aws::deleted(deleted)
     }
 }
 

@@ -72,10 +72,7 @@ impl KindOps for DbSubnetGroupKind {
             .send()
             .await
             .map_err(sdk("DeleteDBSubnetGroup"));
-        match deleted {
-            Err(e) if !e.is_not_found() => Err(e),
-            _ => Ok(Deletion::Done),
-        }
+        crate::aws::deleted(deleted)
     }
 }
 
