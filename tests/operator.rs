@@ -510,7 +510,7 @@ fn calls_by_operation(metrics_port: u16) -> std::collections::BTreeMap<String, u
 }
 
 #[tokio::test]
-async fn booking_survives_kills_goes_ready_with_its_connection_secret_and_changes_in_place() {
+async fn booking_survives_kills_in_create_and_teardown_goes_ready_and_changes_in_place() {
     let moto = MotoServer::start();
     let sim = kubesim::start(kubesim::Config::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -538,7 +538,7 @@ async fn booking_survives_kills_goes_ready_with_its_connection_secret_and_change
         drop(operator);
     }
     let metrics_port = free_port();
-    let _operator = Operator::start(
+    let operator = Operator::start(
         &kubeconfig,
         &moto,
         &dir.path().join("operator.log"),
@@ -624,9 +624,27 @@ async fn booking_survives_kills_goes_ready_with_its_connection_secret_and_change
         ])
     );
 
+    // Teardown, with SIGKILLs in the middle of it too.
     api.delete("bookings", &DeleteParams::default())
         .await
         .unwrap();
+    drop(operator);
+    for (round, millis) in [300u64, 700].into_iter().enumerate() {
+        let operator = Operator::start(
+            &kubeconfig,
+            &moto,
+            &dir.path().join(format!("killed-teardown-{round}.log")),
+            free_port(),
+        );
+        tokio::time::sleep(Duration::from_millis(millis)).await;
+        drop(operator);
+    }
+    let _operator = Operator::start(
+        &kubeconfig,
+        &moto,
+        &dir.path().join("operator-teardown.log"),
+        free_port(),
+    );
     let deadline = Instant::now() + TIMEOUT;
     while api.get_opt("bookings").await.unwrap().is_some() {
         assert!(Instant::now() < deadline, "the stack was not deleted");
@@ -634,5 +652,9 @@ async fn booking_survives_kills_goes_ready_with_its_connection_secret_and_change
     }
     let counts = aws.count_by_kind(&aws.cx).await;
     assert_eq!(counts.values().sum::<usize>(), 0, "{counts:?}");
+    assert!(
+        aws.tagged_arns(&aws.cx).await.is_empty(),
+        "nothing tagged left after the killed teardown"
+    );
     sim.shutdown().await;
 }

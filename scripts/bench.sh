@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Benchmarks of both example stacks against moto and kubesim: create,
+# steady-state resync and teardown with their AWS calls, create under 0, 10
+# and 30 % throttling, and many stacks on one operator. Prints a report and
+# writes docs/benchmarks.md and docs/benchmarks.json.
+# Usage: scripts/bench.sh [--scale 1,10,100]   (default 1,10)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/stackops-target}"
+bash scripts/install-test-deps.sh >/dev/null
+cargo bench --bench stacks --profile dev -- "$@"
