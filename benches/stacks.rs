@@ -1,7 +1,8 @@
 //! Benchmarks of both example stacks against moto (and kubesim for the
 //! operator): create, steady-state resync and teardown with their AWS
 //! calls; create under injected throttling; many stacks on one operator
-//! (time, peak RSS, CPU, calls per stack). Prints a Markdown report and
+//! (time, peak RSS, CPU, calls per stack); the operator killed at random
+//! points of create and teardown (chaos). Prints a Markdown report and
 //! writes it, with the raw figures as JSON, to `docs/benchmarks.md` and
 //! `docs/benchmarks.json`.
 //!
@@ -247,7 +248,7 @@ async fn scale(count: usize) -> Value {
             .unwrap();
     }
     let metrics_port = free_port();
-    let mut operator: Child = Command::new(env!("CARGO_BIN_EXE_stackops"))
+    let mut operator: Child = Command::new(operator_binary())
         .args([
             "run",
             "--metrics-addr",
@@ -302,10 +303,158 @@ async fn scale(count: usize) -> Value {
     })
 }
 
+/// Seeded pseudo-random delays (ms) in `[low, high)`.
+fn delays(seed: u64, count: usize, low: u64, high: u64) -> Vec<u64> {
+    let mut state = seed;
+    (0..count)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            low + (state >> 33) % (high - low)
+        })
+        .collect()
+}
+
+/// The operator binary: `STACKOPS_BIN` (e.g. a release build), else the
+/// one cargo built with this benchmark.
+fn operator_binary() -> String {
+    std::env::var("STACKOPS_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_stackops").to_string())
+}
+
+/// Starts `stackops run` against `kubeconfig` and `moto`.
+fn operator(kubeconfig: &Path, moto: &MotoServer) -> Child {
+    Command::new(operator_binary())
+        .args([
+            "run",
+            "--resync-seconds",
+            "5",
+            "--metrics-addr",
+            "127.0.0.1:0",
+        ])
+        .env("KUBECONFIG", kubeconfig)
+        .envs(moto.env())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn kill(mut child: Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Kills the operator at `rounds` random points of the create, then of the
+/// teardown, of one example stack; checks it converges with no duplicates
+/// and leaves nothing behind.
+async fn chaos(name: &str, rounds: usize, seed: u64) -> Value {
+    let moto = MotoServer::start();
+    let sim = kubesim::start(kubesim::Config::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kubeconfig).unwrap();
+    let config = kube::Config::from_custom_kubeconfig(
+        kube::config::Kubeconfig::from_yaml(&sim.kubeconfig()).unwrap(),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    let client = kube::Client::try_from(config).unwrap();
+    let definitions: Api<
+        k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+    > = Api::all(client.clone());
+    for crd in crds::all() {
+        definitions
+            .create(&PostParams::default(), &crd)
+            .await
+            .unwrap();
+    }
+    let manifest = disposable(name);
+    let (kind, plural) = match &manifest {
+        StackManifest::Ecommerce(_) => ("EcommerceStack", "ecommercestacks"),
+        StackManifest::Booking(_) => ("BookingPlatform", "bookingplatforms"),
+    };
+    let resource = kube::api::ApiResource {
+        group: "stackops.io".into(),
+        version: "v1alpha1".into(),
+        api_version: "stackops.io/v1alpha1".into(),
+        kind: kind.into(),
+        plural: plural.into(),
+    };
+    let api: Api<kube::api::DynamicObject> =
+        Api::namespaced_with(client.clone(), "default", &resource);
+    let value = match &manifest {
+        StackManifest::Ecommerce(s) => serde_json::to_value(s),
+        StackManifest::Booking(s) => serde_json::to_value(s),
+    };
+    let object: kube::api::DynamicObject = serde_json::from_value(value.unwrap()).unwrap();
+    let created = api.create(&PostParams::default(), &object).await.unwrap();
+    let stack_name = created.metadata.name.clone().unwrap();
+    let uid = created.metadata.uid.clone().unwrap();
+
+    let create_kills = delays(seed, rounds, 100, 2500);
+    for millis in &create_kills {
+        let child = operator(&kubeconfig, &moto);
+        tokio::time::sleep(Duration::from_millis(*millis)).await;
+        kill(child);
+    }
+    let child = operator(&kubeconfig, &moto);
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let (ready, wanted) = loop {
+        let stack = api.get(&stack_name).await.unwrap();
+        let status = &stack.data["status"];
+        let is_ready = status["conditions"].as_array().is_some_and(|c| {
+            c.iter()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        });
+        if is_ready || Instant::now() > deadline {
+            break (is_ready, status["resources"].as_array().map_or(0, Vec::len));
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let aws = TestStack::new(&moto.endpoint, &manifest, &uid).await;
+    let found: usize = aws.count_by_kind(&aws.cx).await.values().sum();
+    kill(child);
+
+    api.delete(&stack_name, &Default::default()).await.unwrap();
+    let teardown_kills = delays(seed ^ 0x9e37_79b9, rounds, 100, 2500);
+    for millis in &teardown_kills {
+        let child = operator(&kubeconfig, &moto);
+        tokio::time::sleep(Duration::from_millis(*millis)).await;
+        kill(child);
+    }
+    let child = operator(&kubeconfig, &moto);
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let deleted = loop {
+        if api.get_opt(&stack_name).await.unwrap().is_none() {
+            break true;
+        }
+        if Instant::now() > deadline {
+            break false;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    kill(child);
+    let left: usize = aws.count_by_kind(&aws.cx).await.values().sum();
+    let tagged = aws.tagged_arns(&aws.cx).await.len();
+    sim.shutdown().await;
+    json!({
+        "stack": name, "rounds": rounds,
+        "create_kills_ms": create_kills, "teardown_kills_ms": teardown_kills,
+        "ready": ready, "resources_found": found, "resources_in_status": wanted,
+        "deleted": deleted, "left_after_teardown": left, "tagged_after_teardown": tagged,
+    })
+}
+
 fn markdown(report: &Value, command: &str) -> String {
-    let mut md = String::from(
+    let mut md = format!(
         "# Benchmarks\n\nMeasured against moto (through `scripts/moto_server.py`) and kubesim on \
-         this machine (2 cores), debug build. Reproduce with:\n\n",
+         this machine (2 cores); engine figures from a debug build, operator figures from `{}`. \
+         Reproduce with:\n\n",
+        report["operator_binary"]
+            .as_str()
+            .unwrap_or("the debug build")
     );
     md.push_str(&format!(
         "```sh\n{command}\n```\n\nRaw figures: `docs/benchmarks.json`.\n\n"
@@ -355,6 +504,22 @@ fn markdown(report: &Value, command: &str) -> String {
             s["cpu_seconds"].as_f64().unwrap(),
             s["aws_calls"],
             s["calls_per_stack"].as_f64().unwrap(),
+        ));
+    }
+    md.push_str("\n## Chaos: the operator killed (SIGKILL) at random points of create and teardown\n\n| stack | rounds | kills during create (ms after start) | Ready | resources found / in status | kills during teardown | deleted | left / tagged after teardown |\n|---|---|---|---|---|---|---|---|\n");
+    for c in report["chaos"].as_array().unwrap() {
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} / {} | {} | {} | {} / {} |\n",
+            c["stack"].as_str().unwrap(),
+            c["rounds"],
+            c["create_kills_ms"],
+            c["ready"],
+            c["resources_found"],
+            c["resources_in_status"],
+            c["teardown_kills_ms"],
+            c["deleted"],
+            c["left_after_teardown"],
+            c["tagged_after_teardown"],
         ));
     }
     md.push_str(&targets(report));
@@ -407,7 +572,7 @@ fn targets(report: &Value) -> String {
         Some(hundred) => {
             let rss = hundred["peak_rss_mib"].as_f64().unwrap();
             md.push_str(&format!(
-                "| peak operator RSS under 64 MiB with 100 stacks | {rss:.1} MiB (debug build) | {} |\n",
+                "| peak operator RSS under 64 MiB with 100 stacks | {rss:.1} MiB | {} |\n",
                 verdict(rss < 64.0)
             ));
         }
@@ -426,7 +591,7 @@ fn targets(report: &Value) -> String {
                 "not measured (pass `--scale 1,10,100`)"
             };
             md.push_str(&format!(
-                "| peak operator RSS under 64 MiB with 100 stacks | {rss:.1} MiB with {count} stacks (debug build); 100 not run | {verdict} |\n"
+                "| peak operator RSS under 64 MiB with 100 stacks | {rss:.1} MiB with {count} stacks; 100 not run | {verdict} |\n"
             ));
         }
     }
@@ -458,11 +623,23 @@ async fn main() {
         eprintln!("scale {count}");
         scaling.push(scale(*count).await);
     }
+    let mut chaos_runs = Vec::new();
+    for (i, name) in ["ecommerce.yaml", "booking.yaml"].into_iter().enumerate() {
+        eprintln!("chaos {name}");
+        chaos_runs.push(chaos(name, 4, 17 + i as u64).await);
+    }
     let report = json!({
         "lifecycle": lifecycle_runs, "throttling": throttling, "scale": scaling,
+        "chaos": chaos_runs, "operator_binary": operator_binary(),
     });
     let list: Vec<String> = scale_counts.iter().map(ToString::to_string).collect();
-    let command = format!("scripts/bench.sh --scale {}", list.join(","));
+    let prefix = match std::env::var("STACKOPS_BIN") {
+        Ok(_) => {
+            "cargo build --release --bin stackops && STACKOPS_BIN=$CARGO_TARGET_DIR/release/stackops "
+        }
+        Err(_) => "",
+    };
+    let command = format!("{prefix}scripts/bench.sh --scale {}", list.join(","));
     let md = markdown(&report, &command);
     println!("{md}");
     let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
