@@ -216,14 +216,6 @@ pub struct CacheParameterGroup {
     pub parameters: Vec<(String, String)>,
 }
 
-fn parameter_group_description(cx: &Context) -> String {
-    format!(
-        "Managed by stackops for {} ({})",
-        cx.identity.stack_tag(),
-        cx.identity.uid
-    )
-}
-
 impl CacheParameterGroup {
     fn wanted(&self) -> String {
         set_field(self.parameters.iter().map(|(k, v)| format!("{k}={v}")))
@@ -288,7 +280,7 @@ impl KindOps for CacheParameterGroupKind {
             .try_collect()
             .await
             .map_err(sdk("DescribeCacheParameterGroups"))?;
-        let ours = parameter_group_description(cx);
+        let ours = crate::aws::owned_description(cx);
         let mut found = Vec::new();
         for group in groups
             .iter()
@@ -351,7 +343,7 @@ impl Resource for CacheParameterGroup {
             .create_cache_parameter_group()
             .cache_parameter_group_name(&name)
             .cache_parameter_group_family(&self.family)
-            .description(parameter_group_description(cx))
+            .description(crate::aws::owned_description(cx))
             .set_tags(Some(tags(cx, key)))
             .send()
             .await
@@ -492,11 +484,6 @@ fn observed(group: &AwsGroup) -> Option<Observed> {
     })
 }
 
-fn final_snapshot_name(id: &str) -> String {
-    let now = jiff::Timestamp::now().strftime("%Y%m%d-%H%M").to_string();
-    format!("{id}-final-{now}")
-}
-
 #[async_trait]
 impl KindOps for ReplicationGroupKind {
     fn name(&self) -> &'static str {
@@ -549,7 +536,7 @@ impl KindOps for ReplicationGroupKind {
                 )));
             }
             DeletionPolicy::Snapshot => {
-                let snapshot = final_snapshot_name(&observed.id);
+                let snapshot = crate::aws::final_snapshot_name(&observed.id);
                 (
                     request.final_snapshot_identifier(&snapshot),
                     format!("deleting after final snapshot {snapshot}"),

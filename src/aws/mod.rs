@@ -49,3 +49,21 @@ pub(crate) fn deleted<T>(result: Result<T, AwsError>) -> Result<Deletion, AwsErr
         _ => Ok(Deletion::Done),
     }
 }
+
+/// Name of a final snapshot of `id`: the resource and the minute it was
+/// taken (databases and caches alike).
+pub(crate) fn final_snapshot_name(id: &str) -> String {
+    let now = jiff::Timestamp::now().strftime("%Y%m%d-%H%M").to_string();
+    format!("{id}-final-{now}")
+}
+
+/// Description of a parameter group (RDS or ElastiCache) of the stack. It
+/// names the uid: neither service filters those groups by tag, so one list
+/// call tells the stack's groups apart by it.
+pub(crate) fn owned_description(cx: &crate::engine::Context) -> String {
+    format!(
+        "Managed by stackops for {} ({})",
+        cx.identity.stack_tag(),
+        cx.identity.uid
+    )
+}

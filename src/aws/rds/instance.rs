@@ -83,17 +83,23 @@ fn version_satisfies(desired: &str, observed: &str) -> bool {
     want.len() >= major && have.len() >= major && want[..major] == have[..major] && have > want
 }
 
-/// The instance's comparable fields, with what RDS holds for the
-/// maintenance window in place of the current value.
-fn instance_fields(db: &AwsInstance) -> (Fields, Vec<String>) {
-    let number = |n: Option<i32>| n.map(|n| n.to_string()).unwrap_or_default();
-    let flag = |b: Option<bool>| b.unwrap_or(false).to_string();
-    let tags: std::collections::BTreeMap<String, String> = db
-        .tag_list()
+/// The instance's tags, by key.
+fn tag_map(db: &AwsInstance) -> std::collections::BTreeMap<String, String> {
+    db.tag_list()
         .iter()
         .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
-        .collect();
-    let mut fields = tag_fields(&tags);
+        .collect()
+}
+
+/// The instance's comparable fields (its `tags` among them), with what RDS
+/// holds for the maintenance window in place of the current value.
+fn instance_fields(
+    db: &AwsInstance,
+    tags: &std::collections::BTreeMap<String, String>,
+) -> (Fields, Vec<String>) {
+    let number = |n: Option<i32>| n.map(|n| n.to_string()).unwrap_or_default();
+    let flag = |b: Option<bool>| b.unwrap_or(false).to_string();
+    let mut fields = tag_fields(tags);
     fields.extend([
         (
             "engine".to_string(),
@@ -212,13 +218,9 @@ fn instance_fields(db: &AwsInstance) -> (Fields, Vec<String>) {
 }
 
 fn observed(cx: &Context, db: &AwsInstance) -> Option<Observed> {
-    let (fields, pending) = instance_fields(db);
-    let tags: std::collections::BTreeMap<String, String> = db
-        .tag_list()
-        .iter()
-        .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
-        .collect();
+    let tags = tag_map(db);
     let component = component(cx, &tags)?;
+    let (fields, pending) = instance_fields(db, &tags);
     let id = db.db_instance_identifier()?.to_string();
     let state = db.db_instance_status().unwrap_or_default();
     let status = match state {
@@ -291,12 +293,6 @@ async fn modify_protection_off(cx: &Context, id: &str) -> Result<(), AwsError> {
     Ok(())
 }
 
-/// Name of the final snapshot: the instance and the minute it was taken.
-fn final_snapshot_name(id: &str) -> String {
-    let now = jiff::Timestamp::now().strftime("%Y%m%d-%H%M").to_string();
-    format!("{id}-final-{now}")
-}
-
 #[async_trait]
 impl KindOps for DbInstanceKind {
     fn name(&self) -> &'static str {
@@ -350,7 +346,7 @@ impl KindOps for DbInstanceKind {
         let (request, what) = match policy {
             DeletionPolicy::Retain => unreachable!("retained above"),
             DeletionPolicy::Snapshot => {
-                let snapshot = final_snapshot_name(&observed.id);
+                let snapshot = crate::aws::final_snapshot_name(&observed.id);
                 (
                     request
                         .skip_final_snapshot(false)

@@ -1,6 +1,7 @@
 //! A DB parameter group per engine family, forcing TLS on every connection.
-//! Its description names the stack's uid: RDS has no tag filter, and the
-//! description is how one list call tells the stack's groups apart.
+//! Its description names the stack's uid (`aws::owned_description`): RDS
+//! has no tag filter, and the description is how one list call tells the
+//! stack's groups apart.
 
 use async_trait::async_trait;
 use aws_sdk_rds::types::{ApplyMethod, DbParameterGroup as AwsGroup, Parameter};
@@ -19,14 +20,6 @@ pub static DB_PARAMETER_GROUP: DbParameterGroupKind = DbParameterGroupKind;
 pub struct DbParameterGroup {
     pub family: String,
     pub parameters: Vec<(String, String)>,
-}
-
-fn description(cx: &Context) -> String {
-    format!(
-        "Managed by stackops for {} ({})",
-        cx.identity.stack_tag(),
-        cx.identity.uid
-    )
 }
 
 fn name(cx: &Context, family: &str) -> String {
@@ -104,7 +97,7 @@ impl KindOps for DbParameterGroupKind {
             .try_collect()
             .await
             .map_err(sdk("DescribeDBParameterGroups"))?;
-        let ours = description(cx);
+        let ours = crate::aws::owned_description(cx);
         let mut found = Vec::new();
         for group in groups
             .iter()
@@ -164,7 +157,7 @@ impl Resource for DbParameterGroup {
             .create_db_parameter_group()
             .db_parameter_group_name(&group)
             .db_parameter_group_family(&self.family)
-            .description(description(cx))
+            .description(crate::aws::owned_description(cx))
             .set_tags(Some(tags(cx, key)))
             .send()
             .await
