@@ -75,6 +75,10 @@ pub struct AwsClients {
     pub rds: aws_sdk_rds::Client,
     pub elasticache: aws_sdk_elasticache::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub cloudfront: aws_sdk_cloudfront::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub sns: aws_sdk_sns::Client,
     pub tagging: aws_sdk_resourcegroupstagging::Client,
     /// Counts the calls of these clients.
     pub calls: CallCounter,
@@ -110,6 +114,18 @@ impl AwsClients {
             rds: client!(aws_sdk_rds),
             elasticache: client!(aws_sdk_elasticache),
             secrets: client!(aws_sdk_secretsmanager),
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(config)
+                    .interceptor(interceptor.clone())
+                    // Virtual-host addressing needs DNS for `<bucket>.<host>`,
+                    // which an endpoint override (proxy, in-cluster name,
+                    // emulator) rarely has; AWS itself takes either.
+                    .force_path_style(config.endpoint_url().is_some())
+                    .build(),
+            ),
+            cloudfront: client!(aws_sdk_cloudfront),
+            cloudwatch: client!(aws_sdk_cloudwatch),
+            sns: client!(aws_sdk_sns),
             tagging: client!(aws_sdk_resourcegroupstagging),
             calls,
         }

@@ -4,6 +4,8 @@
 
 pub mod autoscaling;
 pub mod calls;
+pub mod cloudfront;
+pub mod cloudwatch;
 pub mod config;
 pub mod ec2;
 pub mod elasticache;
@@ -11,7 +13,9 @@ pub mod elbv2;
 pub mod iam;
 pub mod logs;
 pub mod rds;
+pub mod s3;
 pub mod secrets;
+pub mod sns;
 pub mod zones;
 
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;

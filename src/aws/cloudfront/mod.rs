@@ -1,0 +1,1 @@
+//! CloudFront: origin access control and distribution. (Being built.)

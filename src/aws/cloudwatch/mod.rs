@@ -1,0 +1,1 @@
+//! CloudWatch alarms and the stack dashboard. (Being built.)

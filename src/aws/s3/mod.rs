@@ -1,0 +1,1 @@
+//! S3 buckets of the stack. (Being built.)

@@ -1,0 +1,1 @@
+//! SNS topic of alarm notifications. (Being built.)
