@@ -62,6 +62,9 @@ const MUTATING_PREFIXES: &[&str] = &[
     "Cancel",
     "Increase",
     "Decrease",
+    // SNS.
+    "Subscribe",
+    "Unsubscribe",
 ];
 
 /// Whether an operation changes something (by AWS's naming convention).

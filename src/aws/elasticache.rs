@@ -454,7 +454,14 @@ fn observed(group: &AwsGroup) -> Option<Observed> {
         ),
     ]);
     let endpoint = group.node_groups().first();
-    let mut outputs = Fields::from([("id".to_string(), id.clone())]);
+    let mut outputs = Fields::from([
+        ("id".to_string(), id.clone()),
+        // The node clusters (`<id>-001`, ...): CloudWatch publishes per node.
+        (
+            "memberClusters".to_string(),
+            super::ec2::set_field(group.member_clusters().iter().map(String::as_str)),
+        ),
+    ]);
     if let Some(primary) = endpoint.and_then(|n| n.primary_endpoint()) {
         outputs.insert(
             "address".into(),

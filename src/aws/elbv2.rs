@@ -25,6 +25,22 @@ pub const LISTENERS_KEY: &str = "app/listeners";
 /// TLS policy of HTTPS listeners: TLS 1.3 and 1.2 with forward secrecy.
 pub const TLS_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
 
+/// Outputs of a load balancer or target group: id and ARN, and the ARN's
+/// suffix (`app/<name>/<id>`, `targetgroup/<name>/<id>`), which CloudWatch
+/// metrics name them by.
+fn arn_outputs(arn: &str) -> Fields {
+    let suffix = arn
+        .split_once(":loadbalancer/")
+        .map(|(_, rest)| rest)
+        .or_else(|| arn.rsplit_once(':').map(|(_, rest)| rest))
+        .unwrap_or(arn);
+    Fields::from([
+        ("id".into(), arn.to_string()),
+        ("arn".into(), arn.to_string()),
+        ("arnSuffix".into(), suffix.to_string()),
+    ])
+}
+
 fn lb_name(cx: &Context) -> String {
     cx.identity.resource_name("alb", NameRule::LoadBalancer)
 }
@@ -135,10 +151,7 @@ impl KindOps for TargetGroupKind {
                 component: TARGET_GROUP_KEY.into(),
                 id: arn.to_string(),
                 arn: Some(arn.to_string()),
-                outputs: Fields::from([
-                    ("id".into(), arn.to_string()),
-                    ("arn".into(), arn.to_string()),
-                ]),
+                outputs: arn_outputs(arn),
                 fields,
                 status: Status::Ready,
             });
@@ -237,7 +250,7 @@ impl Resource for TargetGroup {
             component: key.into(),
             id: arn.clone(),
             arn: Some(arn.clone()),
-            outputs: Fields::from([("id".into(), arn.clone()), ("arn".into(), arn)]),
+            outputs: arn_outputs(&arn),
             fields: self.desired(key, cx, inputs),
             status: Status::Ready,
         })
@@ -434,11 +447,11 @@ impl KindOps for LoadBalancerKind {
             component: LOAD_BALANCER_KEY.into(),
             id: arn.to_string(),
             arn: Some(arn.to_string()),
-            outputs: Fields::from([
-                ("id".into(), arn.to_string()),
-                ("arn".into(), arn.to_string()),
-                ("dnsName".into(), dns),
-            ]),
+            outputs: {
+                let mut outputs = arn_outputs(arn);
+                outputs.insert("dnsName".into(), dns);
+                outputs
+            },
             fields,
             status,
         }])
@@ -528,11 +541,11 @@ impl Resource for LoadBalancer {
             component: key.into(),
             id: arn.clone(),
             arn: Some(arn.clone()),
-            outputs: Fields::from([
-                ("id".into(), arn.clone()),
-                ("arn".into(), arn),
-                ("dnsName".into(), dns),
-            ]),
+            outputs: {
+                let mut outputs = arn_outputs(&arn);
+                outputs.insert("dnsName".into(), dns);
+                outputs
+            },
             fields: self.desired(key, cx, inputs),
             // New load balancers provision for a while before they serve.
             status: Status::Pending("provisioning".into()),
@@ -825,5 +838,25 @@ impl Resource for Listeners {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arn_suffixes_are_what_cloudwatch_names() {
+        let lb =
+            "arn:aws:elasticloadbalancing:eu-west-1:1:loadbalancer/app/shop-alb/50dc6c495c0c9188";
+        let tg = "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/shop-app/943f017f100becff";
+        assert_eq!(
+            arn_outputs(lb)["arnSuffix"],
+            "app/shop-alb/50dc6c495c0c9188"
+        );
+        assert_eq!(
+            arn_outputs(tg)["arnSuffix"],
+            "targetgroup/shop-app/943f017f100becff"
+        );
     }
 }

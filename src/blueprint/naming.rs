@@ -89,6 +89,22 @@ pub fn resource_name(stack_name: &str, uid: &str, suffix: &str, rule: NameRule) 
     name
 }
 
+/// `stackops-<hash>-<stack name>`: the stem of names (alarms, dashboard,
+/// alarm topic) that start with one fixed prefix, so IAM can scope them by
+/// `stackops-*`, followed by the stack's hash, so one prefix-filtered list
+/// call finds this stack's resources and no other's. The stack name (for
+/// people reading an alarm e-mail) is cut to 63 characters.
+pub fn owned_stem(stack_name: &str, uid: &str) -> String {
+    let mut base = sanitise(stack_name);
+    base.truncate(63);
+    let base = base.trim_end_matches('-');
+    if base.is_empty() {
+        format!("stackops-{}", short_hash(uid))
+    } else {
+        format!("stackops-{}-{base}", short_hash(uid))
+    }
+}
+
 /// Lowercase letters, digits and single hyphens; anything else becomes a hyphen.
 fn sanitise(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
@@ -156,6 +172,17 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn owned_stems_start_with_the_prefix_and_the_hash() {
+        let stem = owned_stem("Shop.Prod", "uid-1");
+        assert_eq!(stem, format!("stackops-{}-shop-prod", short_hash("uid-1")));
+        assert_eq!(
+            owned_stem("...", "u"),
+            format!("stackops-{}", short_hash("u"))
+        );
+        assert!(owned_stem(&"a".repeat(300), "u").len() <= 9 + 8 + 1 + 63);
     }
 
     #[test]
