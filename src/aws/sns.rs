@@ -1,1 +1,346 @@
-//! SNS topic of alarm notifications. (Being built.)
+//! The SNS topic the stack's alarms notify, with its e-mail subscriptions,
+//! as one node. Named `stackops-<hash>-<stack>-alarms` and found by
+//! `ListTopics` and that name (the name carries the uid's hash), its
+//! subscriptions by `ListSubscriptionsByTopic`.
+//!
+//! Not encrypted with `alias/aws/sns`: CloudWatch alarms cannot publish to
+//! a topic under the AWS managed key (its key policy cannot grant
+//! `cloudwatch.amazonaws.com` the use of the key), so every notification
+//! would be dropped without an error anywhere. Encryption needs a customer
+//! managed key whose policy grants CloudWatch; stackops does not make one
+//! yet. Alarm notifications carry alarm names and metric values, no
+//! application data.
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use aws_sdk_sns::types::{Subscription, Tag, Topic};
+
+use super::{missing, sdk};
+use crate::blueprint::naming;
+use crate::engine::{
+    AwsError, Change, Context, Deletion, Fields, Inputs, Kind, KindOps, Observed, Resource, Status,
+};
+
+pub const TOPIC_KEY: &str = "monitoring/alarm-topic";
+
+/// What `ListSubscriptionsByTopic` shows instead of an ARN until the
+/// recipient confirms.
+const PENDING: &str = "PendingConfirmation";
+
+/// Marks a subscription awaiting confirmation in the `subscriptions` field.
+const PENDING_MARK: &str = " (pending)";
+
+pub struct TopicKind;
+pub static TOPIC: TopicKind = TopicKind;
+
+/// An alarm topic e-mailing `emails`.
+pub struct AlarmTopic {
+    pub emails: Vec<String>,
+}
+
+/// The stack's topic name.
+pub fn topic_name(cx: &Context) -> String {
+    format!(
+        "{}-alarms",
+        naming::owned_stem(&cx.identity.name, &cx.identity.uid)
+    )
+}
+
+/// The e-mail subscriptions of a topic, as found.
+#[derive(Debug, Default, PartialEq)]
+struct Subscriptions {
+    /// Address -> subscription ARN.
+    confirmed: Vec<(String, String)>,
+    /// Addresses awaiting confirmation: no ARN yet, so they cannot be
+    /// unsubscribed; AWS drops them when the confirmation expires.
+    pending: Vec<String>,
+}
+
+impl Subscriptions {
+    fn of(found: &[Subscription]) -> Self {
+        let mut out = Self::default();
+        for s in found.iter().filter(|s| s.protocol() == Some("email")) {
+            let email = s.endpoint().unwrap_or_default().to_string();
+            match s.subscription_arn() {
+                Some(arn) if arn != PENDING && arn.starts_with("arn:") => {
+                    out.confirmed.push((email, arn.to_string()));
+                }
+                _ => out.pending.push(email),
+            }
+        }
+        out
+    }
+
+    /// `a@x,b@y (pending)`: one comparable value.
+    fn field(&self) -> String {
+        let mut items: Vec<String> = self.confirmed.iter().map(|(e, _)| e.clone()).collect();
+        items.extend(self.pending.iter().map(|e| format!("{e}{PENDING_MARK}")));
+        items.sort();
+        items.join(",")
+    }
+}
+
+/// Addresses in a `subscriptions` field: (confirmed, pending).
+fn parse(field: &str) -> (BTreeSet<&str>, BTreeSet<&str>) {
+    let mut confirmed = BTreeSet::new();
+    let mut pending = BTreeSet::new();
+    for item in field.split(',').filter(|s| !s.is_empty()) {
+        match item.strip_suffix(PENDING_MARK) {
+            Some(email) => pending.insert(email),
+            None => confirmed.insert(item),
+        };
+    }
+    (confirmed, pending)
+}
+
+/// Whether subscriptions `observed` serve `desired`: every wanted address
+/// is subscribed (confirmed or pending), no unwanted one is confirmed. An
+/// unwanted pending one cannot be removed, so it is not drift.
+fn subscriptions_satisfy(desired: &str, observed: &str) -> bool {
+    let (wanted, _) = parse(desired);
+    let (confirmed, pending) = parse(observed);
+    wanted
+        .iter()
+        .all(|e| confirmed.contains(e) || pending.contains(e))
+        && confirmed.iter().all(|e| wanted.contains(e))
+}
+
+fn outputs(arn: &str, subscriptions: &Subscriptions) -> Fields {
+    let mut outputs = Fields::from([
+        ("id".to_string(), arn.to_string()),
+        ("arn".to_string(), arn.to_string()),
+    ]);
+    for (email, sub) in &subscriptions.confirmed {
+        outputs.insert(format!("subscription:{email}"), sub.clone());
+    }
+    outputs
+}
+
+async fn find(cx: &Context) -> Result<Option<String>, AwsError> {
+    let suffix = format!(":{}", topic_name(cx));
+    let topics: Vec<Topic> = cx
+        .clients
+        .sns
+        .list_topics()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(sdk("ListTopics"))?;
+    Ok(topics
+        .iter()
+        .filter_map(|t| t.topic_arn())
+        .find(|arn| arn.ends_with(&suffix))
+        .map(String::from))
+}
+
+async fn subscriptions(cx: &Context, arn: &str) -> Result<Subscriptions, AwsError> {
+    let found: Vec<Subscription> = cx
+        .clients
+        .sns
+        .list_subscriptions_by_topic()
+        .topic_arn(arn)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(sdk("ListSubscriptionsByTopic"))?;
+    Ok(Subscriptions::of(&found))
+}
+
+async fn subscribe(cx: &Context, arn: &str, email: &str) -> Result<(), AwsError> {
+    cx.clients
+        .sns
+        .subscribe()
+        .topic_arn(arn)
+        .protocol("email")
+        .endpoint(email)
+        .send()
+        .await
+        .map_err(sdk("Subscribe"))?;
+    Ok(())
+}
+
+#[async_trait]
+impl KindOps for TopicKind {
+    fn name(&self) -> &'static str {
+        "SNSTopic"
+    }
+
+    fn rank(&self) -> u8 {
+        0
+    }
+
+    async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
+        let Some(arn) = find(cx).await? else {
+            return Ok(Vec::new());
+        };
+        let subs = match subscriptions(cx, &arn).await {
+            Ok(subs) => subs,
+            // Deleted between the two calls.
+            Err(e) if e.is_not_found() => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let status = match subs.pending.len() {
+            0 => Status::Ready,
+            n => Status::Noted(format!(
+                "{n} e-mail subscription(s) await confirmation by their recipient"
+            )),
+        };
+        Ok(vec![Observed {
+            component: TOPIC_KEY.into(),
+            id: arn.clone(),
+            arn: Some(arn.clone()),
+            fields: Fields::from([("subscriptions".to_string(), subs.field())]),
+            outputs: outputs(&arn, &subs),
+            status,
+        }])
+    }
+
+    /// Deleting the topic deletes its subscriptions, pending ones too.
+    async fn delete(&self, cx: &Context, observed: &Observed) -> Result<Deletion, AwsError> {
+        let deleted = cx
+            .clients
+            .sns
+            .delete_topic()
+            .topic_arn(&observed.id)
+            .send()
+            .await
+            .map_err(sdk("DeleteTopic"));
+        crate::aws::deleted(deleted)
+    }
+}
+
+#[async_trait]
+impl Resource for AlarmTopic {
+    fn kind(&self) -> Kind {
+        &TOPIC
+    }
+
+    fn desired(&self, _key: &str, _cx: &Context, _inputs: &Inputs) -> Fields {
+        let mut emails = self.emails.clone();
+        emails.sort();
+        emails.dedup();
+        Fields::from([("subscriptions".to_string(), emails.join(","))])
+    }
+
+    fn satisfies(&self, field: &str, desired: &str, observed: &str) -> bool {
+        if field == "subscriptions" {
+            subscriptions_satisfy(desired, observed)
+        } else {
+            desired == observed
+        }
+    }
+
+    async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
+        let mut display = format!("stackops {}", cx.identity.stack_tag());
+        display.truncate(100);
+        let tags = cx
+            .identity
+            .tags(key)
+            .into_iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| missing("CreateTopic"))?;
+        // Idempotent by name: a second create (after a crash) returns the
+        // same topic, as long as attributes and tags are the same.
+        let created = cx
+            .clients
+            .sns
+            .create_topic()
+            .name(topic_name(cx))
+            .attributes("DisplayName", display)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(sdk("CreateTopic"))?;
+        let arn = created
+            .topic_arn()
+            .ok_or_else(|| missing("CreateTopic"))?
+            .to_string();
+        for email in &self.emails {
+            subscribe(cx, &arn, email).await?;
+        }
+        Ok(Observed {
+            component: key.into(),
+            id: arn.clone(),
+            arn: Some(arn.clone()),
+            fields: self.desired(key, cx, inputs),
+            outputs: outputs(&arn, &Subscriptions::default()),
+            status: Status::Ready,
+        })
+    }
+
+    async fn update(
+        &self,
+        _key: &str,
+        cx: &Context,
+        _inputs: &Inputs,
+        current: &Observed,
+        _changes: &[Change],
+    ) -> Result<(), AwsError> {
+        let observed = current
+            .fields
+            .get("subscriptions")
+            .map_or("", String::as_str);
+        let (confirmed, pending) = parse(observed);
+        for email in &self.emails {
+            if !confirmed.contains(email.as_str()) && !pending.contains(email.as_str()) {
+                subscribe(cx, &current.id, email).await?;
+            }
+        }
+        // Pending subscriptions no longer wanted are left: they have no
+        // ARN to unsubscribe, and expire unconfirmed.
+        for email in confirmed {
+            if self.emails.iter().any(|e| e == email) {
+                continue;
+            }
+            if let Some(sub) = current.outputs.get(&format!("subscription:{email}")) {
+                let gone = cx
+                    .clients
+                    .sns
+                    .unsubscribe()
+                    .subscription_arn(sub)
+                    .send()
+                    .await
+                    .map_err(sdk("Unsubscribe"));
+                crate::aws::deleted(gone)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sub(email: &str, arn: &str) -> Subscription {
+        Subscription::builder()
+            .protocol("email")
+            .endpoint(email)
+            .subscription_arn(arn)
+            .build()
+    }
+
+    #[test]
+    fn pending_subscriptions_are_told_apart() {
+        let subs = Subscriptions::of(&[
+            sub("a@x.io", "arn:aws:sns:eu-west-1:1:t:1"),
+            sub("b@x.io", PENDING),
+        ]);
+        assert_eq!(subs.field(), "a@x.io,b@x.io (pending)");
+    }
+
+    #[test]
+    fn an_unwanted_pending_subscription_is_not_drift() {
+        assert!(subscriptions_satisfy("a@x.io", "a@x.io,b@x.io (pending)"));
+        assert!(subscriptions_satisfy("a@x.io", "a@x.io (pending)"));
+        // A wanted address missing, or an unwanted confirmed one, is.
+        assert!(!subscriptions_satisfy("a@x.io,c@x.io", "a@x.io"));
+        assert!(!subscriptions_satisfy("a@x.io", "a@x.io,b@x.io"));
+    }
+}

@@ -1,0 +1,373 @@
+//! The stack's CloudWatch dashboard: a graph per tier it has (load
+//! balancer traffic, errors and latency, servers' CPU, database, cache,
+//! CDN). Found by `ListDashboards` with the stack's name prefix; its body is
+//! read back and compared by SHA-256 digest of its canonical JSON, so an
+//! edit out of band is put back by one `PutDashboard`.
+
+use async_trait::async_trait;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::{CLOUDFRONT_METRICS_REGION, Sources, node_label, sdk, stem};
+use crate::engine::{
+    AwsError, Change, Context, Deletion, Fields, Inputs, Kind, KindOps, Observed, Resource, Status,
+};
+
+pub struct DashboardKind;
+pub static DASHBOARD: DashboardKind = DashboardKind;
+
+/// The dashboard of the tiers in `sources`.
+pub struct Dashboard {
+    pub sources: Sources,
+}
+
+/// Width and height of a graph (the grid is 24 wide): two per row.
+const WIDTH: i64 = 12;
+const HEIGHT: i64 = 6;
+
+/// The stack's dashboard name: the stem itself.
+fn name(cx: &Context) -> String {
+    stem(cx)
+}
+
+/// SHA-256 (hex) of the body's canonical JSON (keys sorted, no spaces), so
+/// formatting AWS may change is not taken for drift.
+pub fn digest(body: &str) -> String {
+    let canonical = serde_json::from_str::<Value>(body)
+        .map(|v| v.to_string())
+        .unwrap_or_else(|_| body.to_string());
+    Sha256::digest(canonical.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// One metric line of a graph: namespace, metric, dimension pairs, and
+/// options (statistic, label).
+fn metric(namespace: &str, name: &str, dimensions: &[(&str, &str)], options: Value) -> Value {
+    let mut line = vec![json!(namespace), json!(name)];
+    for (k, v) in dimensions {
+        line.push(json!(k));
+        line.push(json!(v));
+    }
+    line.push(options);
+    Value::Array(line)
+}
+
+impl Dashboard {
+    /// The dashboard body for the resources named in `inputs`.
+    fn body(&self, cx: &Context, inputs: &Inputs) -> String {
+        let s = &self.sources;
+        let lb = inputs.get(&s.load_balancer, "arnSuffix");
+        let tg = inputs.get(&s.target_group, "arnSuffix");
+        let group = inputs.get(&s.group, "id");
+        let lb_dims = [("LoadBalancer", lb.as_str())];
+        let elb = "AWS/ApplicationELB";
+        let mut graphs: Vec<(String, Option<&str>, Vec<Value>)> = vec![
+            (
+                "Load balancer: requests and 5xx (sum / 5 min)".into(),
+                None,
+                vec![
+                    metric(elb, "RequestCount", &lb_dims, json!({"stat": "Sum"})),
+                    metric(
+                        elb,
+                        "HTTPCode_ELB_5XX_Count",
+                        &lb_dims,
+                        json!({"stat": "Sum"}),
+                    ),
+                    metric(
+                        elb,
+                        "HTTPCode_Target_5XX_Count",
+                        &lb_dims,
+                        json!({"stat": "Sum"}),
+                    ),
+                ],
+            ),
+            (
+                "Load balancer: target response time (s)".into(),
+                None,
+                ["p50", "p90", "p99"]
+                    .iter()
+                    .map(|p| metric(elb, "TargetResponseTime", &lb_dims, json!({"stat": p})))
+                    .collect(),
+            ),
+            (
+                "Targets: healthy and unhealthy".into(),
+                None,
+                ["HealthyHostCount", "UnHealthyHostCount"]
+                    .iter()
+                    .map(|m| {
+                        metric(
+                            elb,
+                            m,
+                            &[("TargetGroup", tg.as_str()), ("LoadBalancer", lb.as_str())],
+                            json!({"stat": "Maximum"}),
+                        )
+                    })
+                    .collect(),
+            ),
+            (
+                "Application servers: CPU (%)".into(),
+                None,
+                vec![metric(
+                    "AWS/EC2",
+                    "CPUUtilization",
+                    &[("AutoScalingGroupName", group.as_str())],
+                    json!({"stat": "Average"}),
+                )],
+            ),
+        ];
+        let mut databases = vec![("primary".to_string(), inputs.get(&s.database, "id"))];
+        for (i, replica) in s.replicas.iter().enumerate() {
+            databases.push((format!("replica {}", i + 1), inputs.get(replica, "id")));
+        }
+        for (title, name, stat) in [
+            ("Database: CPU (%)", "CPUUtilization", "Average"),
+            ("Database: connections", "DatabaseConnections", "Maximum"),
+            (
+                "Database: free storage (bytes)",
+                "FreeStorageSpace",
+                "Minimum",
+            ),
+        ] {
+            graphs.push((
+                title.into(),
+                None,
+                databases
+                    .iter()
+                    .map(|(label, id)| {
+                        metric(
+                            "AWS/RDS",
+                            name,
+                            &[("DBInstanceIdentifier", id.as_str())],
+                            json!({"stat": stat, "label": label}),
+                        )
+                    })
+                    .collect(),
+            ));
+        }
+        if databases.len() > 1 {
+            graphs.push((
+                "Database: replica lag (s)".into(),
+                None,
+                databases[1..]
+                    .iter()
+                    .map(|(label, id)| {
+                        metric(
+                            "AWS/RDS",
+                            "ReplicaLag",
+                            &[("DBInstanceIdentifier", id.as_str())],
+                            json!({"stat": "Maximum", "label": label}),
+                        )
+                    })
+                    .collect(),
+            ));
+        }
+        if let Some(cache) = &s.cache {
+            let cache_id = inputs.get(cache, "id");
+            let nodes = s.cache_nodes(inputs);
+            for (title, name) in [
+                ("Cache: engine CPU (%)", "EngineCPUUtilization"),
+                ("Cache: memory used (%)", "DatabaseMemoryUsagePercentage"),
+            ] {
+                graphs.push((
+                    title.into(),
+                    None,
+                    nodes
+                        .iter()
+                        .map(|node| {
+                            metric(
+                                "AWS/ElastiCache",
+                                name,
+                                &[("CacheClusterId", node.as_str())],
+                                json!({"stat": "Average", "label": node_label(&cache_id, node)}),
+                            )
+                        })
+                        .collect(),
+                ));
+            }
+        }
+        if let Some(distribution) = &s.distribution {
+            let id = inputs.get(distribution, "id");
+            let dims = [("DistributionId", id.as_str()), ("Region", "Global")];
+            let cdn = "AWS/CloudFront";
+            graphs.push((
+                "CDN: requests (sum / 5 min)".into(),
+                Some(CLOUDFRONT_METRICS_REGION),
+                vec![metric(cdn, "Requests", &dims, json!({"stat": "Sum"}))],
+            ));
+            graphs.push((
+                "CDN: error rate (%)".into(),
+                Some(CLOUDFRONT_METRICS_REGION),
+                ["4xxErrorRate", "5xxErrorRate", "TotalErrorRate"]
+                    .iter()
+                    .map(|m| metric(cdn, m, &dims, json!({"stat": "Average"})))
+                    .collect(),
+            ));
+        }
+        let mut widgets = vec![json!({
+            "type": "text",
+            "x": 0, "y": 0, "width": 24, "height": 1,
+            "properties": {"markdown": format!("## {} (managed by stackops)", cx.identity.stack_tag())},
+        })];
+        for (i, (title, region, metrics)) in graphs.into_iter().enumerate() {
+            let i = i as i64;
+            widgets.push(json!({
+                "type": "metric",
+                "x": (i % 2) * WIDTH,
+                "y": 1 + (i / 2) * HEIGHT,
+                "width": WIDTH,
+                "height": HEIGHT,
+                "properties": {
+                    "title": title,
+                    "region": region.unwrap_or(cx.region.as_str()),
+                    "view": "timeSeries",
+                    "stacked": false,
+                    "period": 300,
+                    "metrics": metrics,
+                },
+            }));
+        }
+        json!({"widgets": widgets}).to_string()
+    }
+
+    async fn put(&self, cx: &Context, inputs: &Inputs) -> Result<(), AwsError> {
+        cx.clients
+            .cloudwatch
+            .put_dashboard()
+            .dashboard_name(name(cx))
+            .dashboard_body(self.body(cx, inputs))
+            .send()
+            .await
+            .map_err(sdk("PutDashboard"))?;
+        Ok(())
+    }
+}
+
+fn outputs(name: &str) -> Fields {
+    Fields::from([("id".to_string(), name.to_string())])
+}
+
+#[async_trait]
+impl KindOps for DashboardKind {
+    fn name(&self) -> &'static str {
+        "Dashboard"
+    }
+
+    /// Above everything it graphs (the Auto Scaling group and replicas are
+    /// 4, the distribution 3).
+    fn rank(&self) -> u8 {
+        6
+    }
+
+    async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
+        let name = name(cx);
+        let entries: Vec<_> = cx
+            .clients
+            .cloudwatch
+            .list_dashboards()
+            .dashboard_name_prefix(&name)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(sdk("ListDashboards"))?;
+        // The prefix also matches longer names; only the exact one is ours.
+        let Some(entry) = entries
+            .iter()
+            .find(|e| e.dashboard_name() == Some(name.as_str()))
+        else {
+            return Ok(Vec::new());
+        };
+        let body = match cx
+            .clients
+            .cloudwatch
+            .get_dashboard()
+            .dashboard_name(&name)
+            .send()
+            .await
+            .map_err(sdk("GetDashboard"))
+        {
+            Ok(found) => found.dashboard_body().unwrap_or_default().to_string(),
+            // Deleted between the two calls.
+            Err(e) if e.is_not_found() => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        Ok(vec![Observed {
+            component: super::DASHBOARD_KEY.into(),
+            id: name.clone(),
+            arn: entry.dashboard_arn().map(String::from),
+            fields: Fields::from([("bodyDigest".to_string(), digest(&body))]),
+            outputs: outputs(&name),
+            status: Status::Ready,
+        }])
+    }
+
+    async fn delete(&self, cx: &Context, observed: &Observed) -> Result<Deletion, AwsError> {
+        let deleted = cx
+            .clients
+            .cloudwatch
+            .delete_dashboards()
+            .dashboard_names(&observed.id)
+            .send()
+            .await
+            .map_err(sdk("DeleteDashboards"));
+        crate::aws::deleted(deleted)
+    }
+}
+
+#[async_trait]
+impl Resource for Dashboard {
+    fn kind(&self) -> Kind {
+        &DASHBOARD
+    }
+
+    fn desired(&self, _key: &str, cx: &Context, inputs: &Inputs) -> Fields {
+        Fields::from([("bodyDigest".to_string(), digest(&self.body(cx, inputs)))])
+    }
+
+    async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
+        if let Some(cache) = &self.sources.cache {
+            inputs.require(cache, "memberClusters")?;
+        }
+        self.put(cx, inputs).await?;
+        let name = name(cx);
+        Ok(Observed {
+            component: key.into(),
+            id: name.clone(),
+            arn: None,
+            fields: self.desired(key, cx, inputs),
+            outputs: outputs(&name),
+            status: Status::Ready,
+        })
+    }
+
+    async fn update(
+        &self,
+        _key: &str,
+        cx: &Context,
+        inputs: &Inputs,
+        _current: &Observed,
+        _changes: &[Change],
+    ) -> Result<(), AwsError> {
+        if let Some(cache) = &self.sources.cache {
+            inputs.require(cache, "memberClusters")?;
+        }
+        self.put(cx, inputs).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_digest_ignores_formatting_and_key_order() {
+        assert_eq!(
+            digest(r#"{"widgets": [], "b": 1}"#),
+            digest(r#"{"b":1,"widgets":[]}"#)
+        );
+        assert_ne!(digest(r#"{"widgets":[]}"#), digest(r#"{"widgets":[1]}"#));
+    }
+}
