@@ -131,6 +131,9 @@ pub struct StackOutputs {
     /// CloudWatch alarm names.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub alarms: Vec<String>,
+    /// CloudWatch Logs group for the application's logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_group: Option<String>,
 }
 
 impl StackOutputs {

@@ -4,7 +4,8 @@
 use thiserror::Error;
 
 use crate::api::common::{
-    AppSpec, CacheSpec, DatabaseEngine, DatabaseSpec, LoadBalancerSpec, NatMode, NetworkSpec,
+    AppSpec, CacheSpec, DatabaseEngine, DatabaseSpec, LoadBalancerSpec, MonitoringSpec, NatMode,
+    NetworkSpec,
 };
 use crate::api::{FieldError, StackManifest};
 use crate::aws;
@@ -62,6 +63,7 @@ pub fn all_kinds() -> Vec<Kind> {
     kinds.extend([
         &aws::iam::ROLE as Kind,
         &aws::logs::LOG_GROUP as Kind,
+        &aws::sns::TOPIC as Kind,
         &aws::elbv2::TARGET_GROUP as Kind,
         &aws::elbv2::LOAD_BALANCER as Kind,
         &aws::elbv2::LISTENERS as Kind,
@@ -70,6 +72,8 @@ pub fn all_kinds() -> Vec<Kind> {
         &aws::autoscaling::AUTO_SCALING_GROUP as Kind,
         &aws::autoscaling::SCALING_POLICIES as Kind,
         &aws::autoscaling::SCHEDULED_ACTIONS as Kind,
+        &aws::cloudwatch::ALARMS as Kind,
+        &aws::cloudwatch::DASHBOARD as Kind,
         &aws::rds::DB_SUBNET_GROUP as Kind,
         &aws::rds::DB_PARAMETER_GROUP as Kind,
         &aws::rds::DB_INSTANCE as Kind,
@@ -160,6 +164,17 @@ fn build_prepared(
     if let Some(cache) = parts.cache {
         nodes.extend(super::data::cache_nodes(cache, &zones[..wanted]));
     }
+    // Last: the alarms and the dashboard watch whichever tiers are above.
+    if let Some(monitoring) = parts.monitoring {
+        let tiers = super::monitoring::Tiers {
+            read_replicas: database.read_replicas as usize,
+            cache: parts.cache.is_some(),
+            cdn: nodes
+                .iter()
+                .any(|n| n.key == super::monitoring::DISTRIBUTION_KEY),
+        };
+        nodes.extend(super::monitoring::monitoring_nodes(monitoring, tiers));
+    }
     let graph = Graph::new(nodes)?.also_owns(all_kinds());
     Ok(Blueprint {
         graph,
@@ -181,6 +196,7 @@ struct StackParts<'a> {
     load_balancer: &'a LoadBalancerSpec,
     app: &'a AppSpec,
     cache: Option<&'a CacheSpec>,
+    monitoring: Option<&'a MonitoringSpec>,
     app_port: i32,
     cache_port: Option<i32>,
     default_nat: NatMode,
@@ -193,16 +209,14 @@ impl<'a> StackParts<'a> {
         match stack {
             StackManifest::Ecommerce(s) => {
                 let spec = &s.spec;
-                let mut todo = vec!["web bucket and CDN (spec.frontend)"];
-                if spec.monitoring.is_some() {
-                    todo.push("monitoring (spec.monitoring)");
-                }
+                let todo = vec!["web bucket and CDN (spec.frontend)"];
                 Self {
                     network: &spec.network,
                     database: &spec.database,
                     load_balancer: &spec.load_balancer,
                     app: &spec.app,
                     cache: None,
+                    monitoring: spec.monitoring.as_ref(),
                     app_port: spec.app.port,
                     cache_port: None,
                     default_nat: NatMode::Single,
@@ -215,7 +229,7 @@ impl<'a> StackParts<'a> {
             }
             StackManifest::Booking(s) => {
                 let spec = &s.spec;
-                let mut todo = vec!["media bucket (spec.media)", "monitoring (spec.monitoring)"];
+                let mut todo = vec!["media bucket (spec.media)"];
                 if spec.frontend.is_some() {
                     todo.push("web bucket and CDN (spec.frontend)");
                 }
@@ -225,6 +239,7 @@ impl<'a> StackParts<'a> {
                     load_balancer: &spec.load_balancer,
                     app: &spec.app,
                     cache: spec.cache.as_ref(),
+                    monitoring: Some(&spec.monitoring),
                     app_port: spec.app.port,
                     cache_port: spec.cache.as_ref().map(|_| aws::elasticache::PORT),
                     default_nat: NatMode::PerAz,
