@@ -114,6 +114,8 @@ const IMPLIED: &[(&str, &str)] = &[
         "elasticache:CreateSnapshot",
         "DeleteReplicationGroup with a final snapshot (deletionPolicy Snapshot)",
     ),
+    ("cloudwatch:TagResource", "PutMetricAlarm with tags"),
+    ("sns:TagResource", "CreateTopic with tags"),
 ];
 
 fn policy_files() -> Vec<PathBuf> {

@@ -28,7 +28,8 @@ fn expected_booking() -> BTreeMap<&'static str, usize> {
         ("FlowLog", 1),
         // Flow log delivery and the servers.
         ("IAMRole", 2),
-        ("LogGroup", 1),
+        // Flow logs and the application.
+        ("LogGroup", 2),
         ("TargetGroup", 1),
         ("LoadBalancer", 1),
         ("Listeners", 1),
@@ -45,6 +46,9 @@ fn expected_booking() -> BTreeMap<&'static str, usize> {
         ("CacheParameterGroup", 1),
         ("ReplicationGroup", 1),
         ("Secret", 1),
+        ("SNSTopic", 1),
+        ("Alarms", 1),
+        ("Dashboard", 1),
     ])
 }
 
@@ -61,7 +65,8 @@ fn expected_ecommerce() -> BTreeMap<&'static str, usize> {
         // Flow logs are off in this example: the one role is the servers'.
         ("FlowLog", 0),
         ("IAMRole", 1),
-        ("LogGroup", 0),
+        // The application's.
+        ("LogGroup", 1),
         ("TargetGroup", 1),
         ("LoadBalancer", 1),
         ("Listeners", 1),
@@ -80,6 +85,9 @@ fn expected_ecommerce() -> BTreeMap<&'static str, usize> {
         ("CacheParameterGroup", 0),
         ("ReplicationGroup", 0),
         ("Secret", 0),
+        ("SNSTopic", 1),
+        ("Alarms", 1),
+        ("Dashboard", 1),
     ])
 }
 
@@ -133,11 +141,12 @@ async fn apply_creates_everything_and_a_second_apply_makes_no_write() {
     // per resource; the load balancer and target group add one attribute
     // read each, the listeners one look-up of their load balancer, the
     // launch template one read of its latest version, the DB and cache
-    // parameter groups one read of their parameters each.
-    assert_eq!(stack.blueprint.graph.kinds().len(), 27);
+    // parameter groups one read of their parameters each, the dashboard
+    // one read of its body and the alarm topic one of its subscriptions.
+    assert_eq!(stack.blueprint.graph.kinds().len(), 30);
     assert_eq!(
         cx.clients.calls.total(),
-        27 + 6,
+        30 + 8,
         "{:?}",
         cx.clients.calls.snapshot()
     );
