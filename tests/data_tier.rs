@@ -407,6 +407,7 @@ async fn deletion_protection_stops_teardown_before_the_data_tier_until_lifted() 
         database_protection: Some(true),
         database_policy: Some(DeletionPolicy::Snapshot),
         cache_policy: None,
+        bucket_policies: Default::default(),
     };
     let cx = stack.cx.clone().with_data_intent(intent);
     let blocked = stack.destroy(&cx, 6).await;
@@ -444,6 +445,7 @@ async fn deletion_protection_stops_teardown_before_the_data_tier_until_lifted() 
         database_protection: Some(false),
         database_policy: Some(DeletionPolicy::Snapshot),
         cache_policy: None,
+        bucket_policies: Default::default(),
     };
     let cx = stack.cx.clone().with_data_intent(lifted);
     let done = stack.destroy(&cx, 8).await;

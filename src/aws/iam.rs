@@ -39,14 +39,7 @@ pub struct Role {
 
 /// The ARN of AWS managed policy `name` in the partition of `region`.
 fn managed_policy_arn(region: &str, name: &str) -> String {
-    let partition = if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    };
-    format!("arn:{partition}:iam::aws:policy/{name}")
+    format!("arn:{}:iam::aws:policy/{name}", super::partition(region))
 }
 
 fn path_prefix(cx: &Context) -> String {

@@ -54,6 +54,17 @@ pub(crate) fn deleted<T>(result: Result<T, AwsError>) -> Result<Deletion, AwsErr
     }
 }
 
+/// The ARN partition of `region`.
+pub(crate) fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
 /// Name of a final snapshot of `id`: the resource and the minute it was
 /// taken (databases and caches alike).
 pub(crate) fn final_snapshot_name(id: &str) -> String {

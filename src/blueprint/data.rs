@@ -136,5 +136,6 @@ pub fn data_intent(database: &DatabaseSpec, cache: Option<&CacheSpec>) -> DataIn
         database_protection: Some(database.deletion_protection),
         database_policy: Some(database.deletion_policy),
         cache_policy: cache.map(|c| c.deletion_policy),
+        bucket_policies: Default::default(),
     }
 }

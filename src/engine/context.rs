@@ -71,6 +71,8 @@ pub struct DataIntent {
     pub database_policy: Option<DeletionPolicy>,
     /// `spec.cache.deletionPolicy`; without the spec, a final snapshot.
     pub cache_policy: Option<DeletionPolicy>,
+    /// Each bucket's deletion policy, by node key, over the bucket's tag.
+    pub bucket_policies: BTreeMap<String, DeletionPolicy>,
 }
 
 /// One pass's view of the world.

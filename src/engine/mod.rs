@@ -15,6 +15,6 @@ mod run;
 pub use context::{Context, DataIntent, StackIdentity};
 pub use error::{AwsError, ErrorClass};
 pub use graph::{Graph, Node};
-pub use outcome::{Action, Change, NodeOutcome, PassOutcome};
+pub use outcome::{Action, Change, NodeOutcome, PassOutcome, diff};
 pub use resource::{Deletion, Fields, Inputs, Kind, KindOps, Observed, Resource, Status, Updated};
 pub use run::{Engine, EngineOptions};

@@ -109,6 +109,9 @@ pub enum Status {
     /// Usable and as specified, with something worth showing (changes
     /// waiting for the maintenance window, a modification under way).
     Noted(String),
+    /// Usable by dependents, but AWS is still rolling it out (a CloudFront
+    /// distribution deploying to the edge): the stack is not Ready yet.
+    Deploying(String),
 }
 
 /// Result of a delete call.

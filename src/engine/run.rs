@@ -534,6 +534,10 @@ fn record(out: &mut NodeOutcome, observed: &Observed) {
             out.state = ResourceState::Ready;
             out.message = Some(note.clone());
         }
+        Status::Deploying(state) => {
+            out.state = ResourceState::Updating;
+            out.message = Some(format!("AWS state: {state}"));
+        }
     }
 }
 
