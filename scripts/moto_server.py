@@ -2,9 +2,10 @@
 the AWS managed policies stackops attaches, a fix to launch template
 versions, the Performance Insights flag of DB instances, the ElastiCache
 replica count API (IncreaseReplicaCount, DecreaseReplicaCount),
-DeleteCacheSubnetGroup, cache parameter groups, and
+DeleteCacheSubnetGroup, cache parameter groups,
 ElastiCache replication groups that honour NumCacheClusters, take their
-final snapshot and finish deleting.
+final snapshot and finish deleting, S3's GetBucketVersioning answer, and
+CloudFront origins that keep their origin access control.
 
 stackops starts an instance refresh whenever its launch template gets a new
 version. moto 5.2 has no StartInstanceRefresh, DescribeInstanceRefreshes or
@@ -26,6 +27,7 @@ import uuid
 
 from moto.autoscaling.exceptions import AutoscalingClientError
 from moto.autoscaling.responses import AutoScalingResponse
+from moto.cloudfront import models as cloudfront_models
 from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult
 from moto.core.types import Base64EncodedString
@@ -36,6 +38,7 @@ from moto.elasticache.exceptions import ReplicationGroupNotFound
 from moto.elasticache.responses import ElastiCacheResponse
 from moto.iam import models as iam_models
 from moto.rds import models as rds_models
+from moto.s3.responses import S3Response
 from moto.server import main
 
 # AWS managed policies stackops attaches. moto loads either none or all
@@ -383,6 +386,37 @@ rds_models.RDSBackend.modify_db_instance = _modify_db_instance_keeping_insights
 AutoScalingResponse.start_instance_refresh = start_instance_refresh
 AutoScalingResponse.describe_instance_refreshes = describe_instance_refreshes
 AutoScalingResponse.cancel_instance_refresh = cancel_instance_refresh
+
+
+def get_bucket_versioning(self):
+    """AWS answers a VersioningConfiguration (empty for a bucket never
+    versioned); moto 5.2 names the root element after the action, which the
+    SDKs refuse to parse."""
+    status = self.backend.get_bucket_versioning(self.bucket_name)
+    inner = f"<Status>{status}</Status>" if status else ""
+    return 200, {"Content-Type": "application/xml"}, (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+        f"{inner}</VersioningConfiguration>"
+    )
+
+
+S3Response.get_bucket_versioning = get_bucket_versioning
+
+_origin_init = cloudfront_models.Origin.__init__
+
+
+def _origin_init_keeping_access(self, origin):
+    """AWS returns an S3 origin's S3OriginConfig and OriginAccessControlId
+    as given; moto 5.2 drops both, so an origin's access control could not
+    be checked."""
+    _origin_init(self, origin)
+    if "S3OriginConfig" in origin:
+        self.s3_origin_config = origin["S3OriginConfig"]
+    self.origin_access_control_id = origin.get("OriginAccessControlId")
+
+
+cloudfront_models.Origin.__init__ = _origin_init_keeping_access
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -44,6 +44,7 @@ const ACTION_BY_OPERATION: &[(&str, &str)] = &[
     ("s3:HeadBucket", "s3:ListBucket"),
     ("s3:ListObjectsV2", "s3:ListBucket"),
     ("s3:ListObjectVersions", "s3:ListBucketVersions"),
+    ("s3:ListBuckets", "s3:ListAllMyBuckets"),
     ("s3:DeleteObjects", "s3:DeleteObject"),
     ("s3:PutBucketEncryption", "s3:PutEncryptionConfiguration"),
     ("s3:GetBucketEncryption", "s3:GetEncryptionConfiguration"),
@@ -67,6 +68,14 @@ const ACTION_BY_OPERATION: &[(&str, &str)] = &[
 /// Actions AWS checks on the caller although stackops makes no such call,
 /// each with the call that needs it. Documented in docs/iam-policy.md.
 const IMPLIED: &[(&str, &str)] = &[
+    (
+        "cloudfront:TagResource",
+        "CreateDistributionWithTags (tag on create needs the tagging permission)",
+    ),
+    (
+        "s3:DeleteObjectVersion",
+        "DeleteObjects naming object versions (emptying a versioned bucket)",
+    ),
     (
         "iam:PassRole",
         "CreateAutoScalingGroup with a launch template naming an instance profile, \

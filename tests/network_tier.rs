@@ -46,6 +46,10 @@ fn expected_booking() -> BTreeMap<&'static str, usize> {
         ("CacheParameterGroup", 1),
         ("ReplicationGroup", 1),
         ("Secret", 1),
+        ("OriginAccessControl", 0),
+        ("Distribution", 0),
+        // The media bucket (no front end in this example).
+        ("S3Bucket", 1),
         ("SNSTopic", 1),
         ("Alarms", 1),
         ("Dashboard", 1),
@@ -85,6 +89,10 @@ fn expected_ecommerce() -> BTreeMap<&'static str, usize> {
         ("CacheParameterGroup", 0),
         ("ReplicationGroup", 0),
         ("Secret", 0),
+        ("OriginAccessControl", 1),
+        ("Distribution", 1),
+        // The web bucket.
+        ("S3Bucket", 1),
         ("SNSTopic", 1),
         ("Alarms", 1),
         ("Dashboard", 1),

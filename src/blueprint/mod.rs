@@ -6,6 +6,7 @@
 
 pub mod application;
 pub mod data;
+pub mod edge;
 pub mod monitoring;
 pub mod naming;
 pub mod network;

@@ -2,10 +2,12 @@
 //! addresses, ports and ARNs: never a secret value (none is ever an output).
 
 use crate::api::status::StackOutputs;
+use crate::aws::cloudfront::DISTRIBUTION_KEY;
 use crate::aws::cloudwatch::{ALARMS_KEY, DASHBOARD_KEY};
 use crate::aws::elasticache::{AUTH_TOKEN_KEY, REPLICATION_GROUP_KEY};
 use crate::aws::elbv2::LOAD_BALANCER_KEY;
 use crate::aws::rds::{MAX_REPLICAS, PRIMARY_KEY, replica_key};
+use crate::aws::s3::{MEDIA_BUCKET_KEY, WEB_BUCKET_KEY};
 use crate::engine::PassOutcome;
 
 use super::monitoring::APP_LOG_GROUP_KEY;
@@ -33,12 +35,16 @@ pub fn collect(pass: &PassOutcome) -> (StackOutputs, Option<String>) {
         cache_reader_endpoint: output(REPLICATION_GROUP_KEY, "readerAddress"),
         cache_port: port(REPLICATION_GROUP_KEY),
         cache_secret_arn: output(AUTH_TOKEN_KEY, "arn"),
+        cdn_domain: output(DISTRIBUTION_KEY, "domainName"),
+        buckets: [("web", WEB_BUCKET_KEY), ("media", MEDIA_BUCKET_KEY)]
+            .into_iter()
+            .filter_map(|(role, key)| Some((role.to_string(), output(key, "name")?)))
+            .collect(),
         dashboard: output(DASHBOARD_KEY, "id"),
         alarms: output(ALARMS_KEY, "names")
             .map(|names| names.split(',').map(String::from).collect())
             .unwrap_or_default(),
         log_group: output(APP_LOG_GROUP_KEY, "id"),
-        ..StackOutputs::default()
     };
     let endpoint = outputs.cdn_domain.clone().or(load_balancer_dns);
     (outputs, endpoint)

@@ -4,8 +4,8 @@
 use thiserror::Error;
 
 use crate::api::common::{
-    AppSpec, CacheSpec, DatabaseEngine, DatabaseSpec, LoadBalancerSpec, MonitoringSpec, NatMode,
-    NetworkSpec,
+    AppSpec, BucketSpec, CacheSpec, DatabaseEngine, DatabaseSpec, FrontendSpec, LoadBalancerSpec,
+    MonitoringSpec, NatMode, NetworkSpec,
 };
 use crate::api::{FieldError, StackManifest};
 use crate::aws;
@@ -54,7 +54,10 @@ pub fn identity(stack: &StackManifest, uid: &str) -> StackIdentity {
 /// The spec's word on deleting the stack's data, for teardown.
 pub fn data_intent(stack: &StackManifest) -> crate::engine::DataIntent {
     let parts = StackParts::of(stack);
-    super::data::data_intent(parts.database, parts.cache)
+    crate::engine::DataIntent {
+        bucket_policies: super::edge::bucket_policies(parts.frontend, parts.media),
+        ..super::data::data_intent(parts.database, parts.cache)
+    }
 }
 
 /// Every kind stackops may have created, for teardown of any state.
@@ -82,6 +85,9 @@ pub fn all_kinds() -> Vec<Kind> {
         &aws::elasticache::CACHE_PARAMETER_GROUP as Kind,
         &aws::elasticache::REPLICATION_GROUP as Kind,
         &aws::secrets::AUTH_TOKEN as Kind,
+        &aws::cloudfront::ORIGIN_ACCESS_CONTROL as Kind,
+        &aws::cloudfront::DISTRIBUTION as Kind,
+        &aws::s3::BUCKET as Kind,
     ]);
     kinds
 }
@@ -164,6 +170,12 @@ fn build_prepared(
     if let Some(cache) = parts.cache {
         nodes.extend(super::data::cache_nodes(cache, &zones[..wanted]));
     }
+    if let Some(frontend) = parts.frontend {
+        nodes.extend(super::edge::frontend_nodes(frontend));
+    }
+    if let Some(media) = parts.media {
+        nodes.extend(super::edge::media_nodes(media));
+    }
     // Last: the alarms and the dashboard watch whichever tiers are above.
     if let Some(monitoring) = parts.monitoring {
         let tiers = super::monitoring::Tiers {
@@ -197,6 +209,8 @@ struct StackParts<'a> {
     app: &'a AppSpec,
     cache: Option<&'a CacheSpec>,
     monitoring: Option<&'a MonitoringSpec>,
+    frontend: Option<&'a FrontendSpec>,
+    media: Option<&'a BucketSpec>,
     app_port: i32,
     cache_port: Option<i32>,
     default_nat: NatMode,
@@ -209,7 +223,7 @@ impl<'a> StackParts<'a> {
         match stack {
             StackManifest::Ecommerce(s) => {
                 let spec = &s.spec;
-                let todo = vec!["web bucket and CDN (spec.frontend)"];
+                let todo = vec![];
                 Self {
                     network: &spec.network,
                     database: &spec.database,
@@ -217,6 +231,8 @@ impl<'a> StackParts<'a> {
                     app: &spec.app,
                     cache: None,
                     monitoring: spec.monitoring.as_ref(),
+                    frontend: Some(&spec.frontend),
+                    media: None,
                     app_port: spec.app.port,
                     cache_port: None,
                     default_nat: NatMode::Single,
@@ -229,10 +245,7 @@ impl<'a> StackParts<'a> {
             }
             StackManifest::Booking(s) => {
                 let spec = &s.spec;
-                let mut todo = vec!["media bucket (spec.media)"];
-                if spec.frontend.is_some() {
-                    todo.push("web bucket and CDN (spec.frontend)");
-                }
+                let todo = vec![];
                 Self {
                     network: &spec.network,
                     database: &spec.database,
@@ -240,6 +253,8 @@ impl<'a> StackParts<'a> {
                     app: &spec.app,
                     cache: spec.cache.as_ref(),
                     monitoring: Some(&spec.monitoring),
+                    frontend: spec.frontend.as_ref(),
+                    media: Some(&spec.media),
                     app_port: spec.app.port,
                     cache_port: spec.cache.as_ref().map(|_| aws::elasticache::PORT),
                     default_nat: NatMode::PerAz,

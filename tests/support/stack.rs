@@ -20,8 +20,8 @@ pub fn example(name: &str) -> StackManifest {
     manifest::load(&text).unwrap().remove(0)
 }
 
-/// An example whose database and cache may be deleted outright (no
-/// protection, no final snapshot), for tests about everything else's
+/// An example whose database, cache and media bucket may be deleted
+/// outright (no protection, no final snapshot, no retained bucket), for tests about everything else's
 /// teardown.
 pub fn disposable(name: &str) -> StackManifest {
     let mut stack = example(name);
@@ -31,10 +31,11 @@ pub fn disposable(name: &str) -> StackManifest {
     };
     database.deletion_protection = false;
     database.deletion_policy = stackops::api::common::DeletionPolicy::Delete;
-    if let StackManifest::Booking(s) = &mut stack
-        && let Some(cache) = &mut s.spec.cache
-    {
-        cache.deletion_policy = stackops::api::common::DeletionPolicy::Delete;
+    if let StackManifest::Booking(s) = &mut stack {
+        if let Some(cache) = &mut s.spec.cache {
+            cache.deletion_policy = stackops::api::common::DeletionPolicy::Delete;
+        }
+        s.spec.media.deletion_policy = Some(stackops::api::common::DeletionPolicy::Delete);
     }
     stack
 }

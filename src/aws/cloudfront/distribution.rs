@@ -1,0 +1,298 @@
+//! The distribution. Created with its tags in one call, under a
+//! deterministic caller reference (a retried create finds the first one);
+//! changed with the ETag of the configuration it replaces; deleted by
+//! disabling it, waiting on later passes until the disabled configuration
+//! is deployed, then deleting it: no worker ever waits on CloudFront.
+
+use async_trait::async_trait;
+use aws_sdk_cloudfront::types::{DistributionConfigWithTags, DistributionSummary, Tag, Tags};
+
+use super::config::{self, Origins2};
+use super::sdk;
+use crate::api::common::CdnSpec;
+use crate::aws::{missing, s3};
+use crate::engine::{
+    AwsError, Change, Context, Deletion, ErrorClass, Fields, Inputs, Kind, KindOps, Observed,
+    Resource, Status, Updated,
+};
+
+pub struct DistributionKind;
+pub static DISTRIBUTION: DistributionKind = DistributionKind;
+
+/// The stack's distribution, reading the access control node and, for the
+/// API paths, the load balancer node.
+pub struct Distribution {
+    pub spec: CdnSpec,
+    pub access_control: String,
+    pub load_balancer: Option<String>,
+}
+
+/// CloudFront's state once a configuration is live everywhere.
+const DEPLOYED: &str = "Deployed";
+
+fn caller_reference(cx: &Context, key: &str) -> String {
+    format!("stackops-{}-{key}", cx.identity.uid)
+}
+
+/// The web bucket's domain: from its deterministic name, so the bucket
+/// (whose policy names this distribution) can come after it.
+fn bucket_domain(cx: &Context) -> String {
+    format!(
+        "{}.s3.{}.amazonaws.com",
+        s3::bucket_name(cx, s3::WEB_BUCKET_KEY),
+        cx.region
+    )
+}
+
+fn observed(cx: &Context, d: &DistributionSummary) -> Option<Observed> {
+    let rest = d.comment().strip_prefix(&config::owner_prefix(cx))?;
+    let component = rest.split(' ').next().unwrap_or_default().to_string();
+    let mut fields = config::observed_fields(d);
+    fields.insert("status".into(), d.status().to_string());
+    Some(Observed {
+        component,
+        id: d.id().to_string(),
+        arn: Some(d.arn().to_string()),
+        outputs: Fields::from([
+            ("id".into(), d.id().to_string()),
+            ("arn".into(), d.arn().to_string()),
+            ("domainName".into(), d.domain_name().to_string()),
+        ]),
+        status: if d.status() == DEPLOYED {
+            Status::Ready
+        } else {
+            Status::Deploying(d.status().to_string())
+        },
+        fields,
+    })
+}
+
+async fn list(cx: &Context) -> Result<Vec<Observed>, AwsError> {
+    let mut found = Vec::new();
+    let mut marker = None;
+    loop {
+        let page = cx
+            .clients
+            .cloudfront
+            .list_distributions()
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(sdk("ListDistributions"))?;
+        let Some(list) = page.distribution_list() else {
+            break;
+        };
+        found.extend(list.items().iter().filter_map(|d| observed(cx, d)));
+        marker = list.next_marker().map(String::from);
+        if !list.is_truncated() || marker.is_none() {
+            break;
+        }
+    }
+    Ok(found)
+}
+
+fn build_error(e: aws_smithy_types::error::operation::BuildError) -> AwsError {
+    AwsError::new(
+        ErrorClass::Terminal,
+        "CloudFront",
+        "InvalidRequest",
+        format!("internal: {e}"),
+    )
+}
+
+impl Distribution {
+    fn origins(&self, cx: &Context, inputs: &Inputs) -> Result<Origins2, AwsError> {
+        Ok(Origins2 {
+            bucket_domain: bucket_domain(cx),
+            access_control_id: inputs.require(&self.access_control, "id")?,
+            load_balancer_dns: self
+                .load_balancer
+                .as_ref()
+                .map(|lb| inputs.require(lb, "dnsName"))
+                .transpose()?,
+        })
+    }
+}
+
+#[async_trait]
+impl KindOps for DistributionKind {
+    fn name(&self) -> &'static str {
+        "Distribution"
+    }
+
+    /// Above the load balancer it routes the API to.
+    fn rank(&self) -> u8 {
+        3
+    }
+
+    async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
+        list(cx).await
+    }
+
+    async fn delete(&self, cx: &Context, observed: &Observed) -> Result<Deletion, AwsError> {
+        let enabled = observed.fields.get("enabled").map(String::as_str) == Some("true");
+        let deployed = observed.fields.get("status").map(String::as_str) == Some(DEPLOYED);
+        if !enabled && !deployed {
+            return Ok(Deletion::InProgress(
+                "disabled; waiting for CloudFront to deploy that before deleting".into(),
+            ));
+        }
+        let cloudfront = &cx.clients.cloudfront;
+        let got = cloudfront
+            .get_distribution_config()
+            .id(&observed.id)
+            .send()
+            .await
+            .map_err(sdk("GetDistributionConfig"))?;
+        let etag = got
+            .e_tag()
+            .map(String::from)
+            .ok_or_else(|| missing("GetDistributionConfig"))?;
+        if enabled {
+            // CloudFront deletes only disabled, deployed distributions.
+            let mut disabled = got
+                .distribution_config
+                .ok_or_else(|| missing("GetDistributionConfig"))?;
+            disabled.enabled = false;
+            cloudfront
+                .update_distribution()
+                .id(&observed.id)
+                .if_match(etag)
+                .distribution_config(disabled)
+                .send()
+                .await
+                .map_err(sdk("UpdateDistribution"))?;
+            return Ok(Deletion::InProgress(
+                "disabling; deleted once CloudFront has deployed that".into(),
+            ));
+        }
+        crate::aws::deleted(
+            cloudfront
+                .delete_distribution()
+                .id(&observed.id)
+                .if_match(etag)
+                .send()
+                .await
+                .map_err(sdk("DeleteDistribution")),
+        )
+    }
+}
+
+#[async_trait]
+impl Resource for Distribution {
+    fn kind(&self) -> Kind {
+        &DISTRIBUTION
+    }
+
+    fn desired(&self, key: &str, cx: &Context, inputs: &Inputs) -> Fields {
+        let dns = self
+            .load_balancer
+            .as_ref()
+            .map(|lb| inputs.get(lb, "dnsName"));
+        let access_control = inputs.get(&self.access_control, "id");
+        config::desired_fields(
+            cx,
+            key,
+            &self.spec,
+            &bucket_domain(cx),
+            &access_control,
+            dns.as_deref(),
+        )
+    }
+
+    async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
+        let reference = caller_reference(cx, key);
+        let distribution =
+            config::build(cx, key, &self.spec, &self.origins(cx, inputs)?, &reference)
+                .map_err(build_error)?;
+        let tags = cx
+            .identity
+            .tags(key)
+            .into_iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(build_error)?;
+        let created = cx
+            .clients
+            .cloudfront
+            .create_distribution_with_tags()
+            .distribution_config_with_tags(
+                DistributionConfigWithTags::builder()
+                    .distribution_config(distribution)
+                    .tags(Tags::builder().set_items(Some(tags)).build())
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(sdk("CreateDistributionWithTags"));
+        match created {
+            Ok(_) => {}
+            // The same caller reference: an earlier pass made it.
+            Err(e) if e.code == "DistributionAlreadyExists" => {}
+            Err(e) => return Err(e),
+        }
+        let mut found = list(cx)
+            .await?
+            .into_iter()
+            .find(|o| o.component == key)
+            .ok_or_else(|| missing("CreateDistributionWithTags"))?;
+        found.fields = self.desired(key, cx, inputs);
+        Ok(found)
+    }
+
+    async fn update(
+        &self,
+        key: &str,
+        cx: &Context,
+        inputs: &Inputs,
+        current: &Observed,
+        changes: &[Change],
+    ) -> Result<(), AwsError> {
+        self.apply_update(key, cx, inputs, current, changes)
+            .await
+            .map(|_| ())
+    }
+
+    /// The whole configuration, replaced under the ETag of the one read:
+    /// a concurrent change makes the call fail rather than be overwritten.
+    async fn apply_update(
+        &self,
+        key: &str,
+        cx: &Context,
+        inputs: &Inputs,
+        current: &Observed,
+        _changes: &[Change],
+    ) -> Result<Updated, AwsError> {
+        let cloudfront = &cx.clients.cloudfront;
+        let got = cloudfront
+            .get_distribution_config()
+            .id(&current.id)
+            .send()
+            .await
+            .map_err(sdk("GetDistributionConfig"))?;
+        let etag = got
+            .e_tag()
+            .map(String::from)
+            .ok_or_else(|| missing("GetDistributionConfig"))?;
+        // CloudFront refuses a changed caller reference.
+        let reference = got
+            .distribution_config()
+            .map(|c| c.caller_reference().to_string())
+            .unwrap_or_else(|| caller_reference(cx, key));
+        let distribution =
+            config::build(cx, key, &self.spec, &self.origins(cx, inputs)?, &reference)
+                .map_err(build_error)?;
+        cloudfront
+            .update_distribution()
+            .id(&current.id)
+            .if_match(etag)
+            .distribution_config(distribution)
+            .send()
+            .await
+            .map_err(sdk("UpdateDistribution"))?;
+        Ok(Updated {
+            outputs: None,
+            in_progress: Some("deploying the new configuration to the edge".into()),
+        })
+    }
+}
