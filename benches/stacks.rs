@@ -49,6 +49,17 @@ const REQUIRED_FOLLOW_UPS: &[&str] = &[
     "ModifyCacheParameterGroup",
     "PutScalingPolicy",
     "PutScheduledUpdateGroupAction",
+    // S3 takes none of a bucket's settings in CreateBucket but ownership.
+    "PutBucketTagging",
+    "PutPublicAccessBlock",
+    "PutBucketEncryption",
+    "PutBucketVersioning",
+    "PutBucketLifecycleConfiguration",
+    "PutBucketPolicy",
+    // One call per alarm (no batch API), the dashboard, each e-mail.
+    "PutMetricAlarm",
+    "PutDashboard",
+    "Subscribe",
 ];
 
 fn counts(calls: &CallCounter) -> (u64, u64, BTreeMap<String, u64>) {

@@ -1,7 +1,8 @@
 """Lists what AWS still holds tagged with stackops.io/stack, leaving out what
 is gone but still listed for a while (deleted NAT gateways, terminated
-servers) and what is kept on purpose (final DB snapshots). Usage: leftovers.py ENDPOINT REGION. Prints one ARN per line and
-exits 1 if anything is left."""
+servers) and what is kept on purpose (final DB snapshots, buckets whose
+deletion policy is Retain, named on stderr). Usage: leftovers.py ENDPOINT
+REGION. Prints one ARN per line and exits 1 if anything is left."""
 
 import sys
 
@@ -24,7 +25,11 @@ pages = tagging.get_paginator("get_resources").paginate(
 for page in pages:
     for mapping in page["ResourceTagMappingList"]:
         arn = mapping["ResourceARN"]
+        tags = {t["Key"]: t["Value"] for t in mapping.get("Tags", [])}
         if ":snapshot:" in arn:
+            continue
+        if arn.startswith("arn:aws:s3:::") and tags.get("stackops.io/deletion-policy") == "Retain":
+            print(f"kept on purpose (deletionPolicy Retain): {arn}", file=sys.stderr)
             continue
         if ":natgateway/" in arn:
             gateway = arn.rsplit("/", 1)[1]

@@ -336,7 +336,11 @@ async fn scaling_replicas_down_deletes_only_the_newest() {
     assert!(outcome.converged);
     let calls = &changed.cx.clients.calls;
     assert_eq!(calls_of(calls, "DeleteDBInstance"), 1);
-    assert_eq!(calls.mutating(), 1, "{:?}", calls.mutating_calls());
+    // And the monitoring that followed the replica: its lag alarm and its
+    // dashboard line.
+    assert_eq!(calls_of(calls, "DeleteAlarms"), 1);
+    assert_eq!(calls_of(calls, "PutDashboard"), 1);
+    assert_eq!(calls.mutating(), 3, "{:?}", calls.mutating_calls());
     let gone = changed
         .cx
         .clients

@@ -168,10 +168,12 @@ async fn a_stack_goes_ready_stays_quiet_survives_a_crash_and_is_torn_down() {
         Some(&["stackops.io/teardown".to_string()][..])
     );
     let status = stack.status.clone().unwrap();
-    assert_eq!(status.resources.len(), 29, "{:?}", status.resources);
+    assert_eq!(status.resources.len(), 36, "{:?}", status.resources);
+    // The site's address is the CDN's.
     assert!(
         status.outputs.load_balancer_dns.is_some()
-            && status.endpoint == status.outputs.load_balancer_dns
+            && status.outputs.cdn_domain.is_some()
+            && status.endpoint == status.outputs.cdn_domain
     );
     // The connection Secret: endpoints and the password secret's ARN, owned
     // by the stack; never the password.
@@ -198,7 +200,7 @@ async fn a_stack_goes_ready_stays_quiet_survives_a_crash_and_is_torn_down() {
     let counts = aws.count_by_kind(&aws.cx).await;
     assert_eq!(
         counts.values().sum::<usize>(),
-        29,
+        36,
         "no duplicates after the crash: {counts:?}"
     );
 
@@ -236,7 +238,7 @@ async fn a_stack_goes_ready_stays_quiet_survives_a_crash_and_is_torn_down() {
         "{metrics}"
     );
     assert!(
-        metrics.contains("stackops_managed_resources{kind=\"EcommerceStack\"} 29"),
+        metrics.contains("stackops_managed_resources{kind=\"EcommerceStack\"} 36"),
         "{metrics}"
     );
 
@@ -441,7 +443,7 @@ async fn semantic_errors_observe_only_and_paused_make_no_aws_write() {
         (ready.status.as_str(), ready.reason.as_str()),
         ("False", "Drifted")
     );
-    assert!(ready.message.contains("29 missing"), "{}", ready.message);
+    assert!(ready.message.contains("36 missing"), "{}", ready.message);
     assert_eq!(condition(&observed, "Degraded").unwrap().status, "True");
     let resources = &observed.status.as_ref().unwrap().resources;
     assert!(resources.iter().all(|r| r.id.is_none()), "{resources:?}");
@@ -650,11 +652,17 @@ async fn booking_survives_kills_in_create_and_teardown_goes_ready_and_changes_in
         assert!(Instant::now() < deadline, "the stack was not deleted");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // Only the media bucket stays: the example retains it (deletionPolicy
+    // Retain, the default for media).
     let counts = aws.count_by_kind(&aws.cx).await;
-    assert_eq!(counts.values().sum::<usize>(), 0, "{counts:?}");
+    assert_eq!(counts.values().sum::<usize>(), 1, "{counts:?}");
+    assert_eq!(counts["S3Bucket"], 1, "{counts:?}");
+    let tagged = aws.tagged_arns(&aws.cx).await;
     assert!(
-        aws.tagged_arns(&aws.cx).await.is_empty(),
-        "nothing tagged left after the killed teardown"
+        tagged.len() == 1
+            && tagged[0].starts_with("arn:aws:s3:::")
+            && tagged[0].ends_with("-media"),
+        "nothing but the retained media bucket tagged after the killed teardown: {tagged:?}"
     );
     sim.shutdown().await;
 }

@@ -183,8 +183,14 @@ async fn apply(engine: &Engine, cx: &Context, blueprint: &Blueprint, timeout: Du
             .filter(|n| n.state != crate::api::status::ResourceState::Deleted);
         println!("Ready: {} resources.", live.count());
         let (outputs, _) = crate::blueprint::outputs::collect(&last);
+        if let Some(domain) = &outputs.cdn_domain {
+            println!("Site (CloudFront): https://{domain}");
+        }
         if let Some(dns) = &outputs.load_balancer_dns {
             println!("Load balancer: http://{dns}");
+        }
+        for (role, bucket) in &outputs.buckets {
+            println!("Bucket ({role}): {bucket}");
         }
         for node in last
             .nodes
@@ -206,7 +212,23 @@ async fn destroy(engine: &Engine, cx: &Context, timeout: Duration) -> u8 {
     let kinds = blueprint::stack::all_kinds();
     let last = repeat_passes(timeout, |_| engine.destroy(cx, &kinds)).await;
     if last.converged {
-        println!("Destroyed: nothing tagged with this stack is left.");
+        let kept: Vec<_> = last
+            .nodes
+            .iter()
+            .filter(|n| n.state == crate::api::status::ResourceState::Retained)
+            .collect();
+        if kept.is_empty() {
+            println!("Destroyed: nothing tagged with this stack is left.");
+        } else {
+            println!("Destroyed, except what the spec retains:");
+            for node in kept {
+                println!(
+                    "  {:<28} {}",
+                    node.key,
+                    node.message.as_deref().unwrap_or("retained")
+                );
+            }
+        }
         0
     } else {
         report_unfinished(&last, "destroy");
