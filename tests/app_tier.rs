@@ -185,6 +185,45 @@ async fn servers_launch_from_a_hardened_template_in_the_private_subnets() {
 }
 
 #[tokio::test]
+async fn servers_may_write_their_log_group_and_the_media_objects_and_nothing_more() {
+    let moto = MotoServer::start();
+    let (stack, pass) = created(&moto, &example("booking.yaml"), "uid-grants").await;
+    let policy = stack
+        .cx
+        .clients
+        .iam
+        .get_role_policy()
+        .role_name(id(&pass, "app/instance-role"))
+        .policy_name("stackops")
+        .send()
+        .await
+        .unwrap();
+    let document = policy.policy_document();
+    let document = percent_encoding::percent_decode_str(document).decode_utf8_lossy();
+    let document: serde_json::Value = serde_json::from_str(&document).unwrap();
+    let statements = document["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 2, "{document}");
+    let log_group = pass.node("app/logs").unwrap().outputs["arn"].clone();
+    assert_eq!(
+        statements[0]["Action"],
+        serde_json::json!(["logs:CreateLogStream", "logs:PutLogEvents"])
+    );
+    assert_eq!(
+        statements[0]["Resource"],
+        serde_json::json!([format!("{}:*", log_group.trim_end_matches(":*"))])
+    );
+    let media = id(&pass, "storage/media-bucket");
+    assert_eq!(
+        statements[1]["Action"],
+        serde_json::json!(["s3:GetObject", "s3:PutObject", "s3:DeleteObject"])
+    );
+    assert_eq!(
+        statements[1]["Resource"],
+        serde_json::json!([format!("arn:aws:s3:::{media}/*")])
+    );
+}
+
+#[tokio::test]
 async fn booking_scales_on_cpu_and_requests_and_on_a_schedule() {
     let moto = MotoServer::start();
     let (stack, pass) = created(&moto, &example("booking.yaml"), "uid-scaling").await;

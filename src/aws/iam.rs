@@ -26,15 +26,23 @@ const UNWRITTEN: &str = "Managed by stackops; policies not written yet";
 /// Name of the one inline policy of each role.
 const POLICY_NAME: &str = "stackops";
 
-/// A role `service` may assume, allowed `actions` on the `arn` outputs of
-/// the nodes in `on` (each with `suffix` appended, e.g. `:*`), with the AWS
-/// managed policies named in `managed` attached.
+/// A role `service` may assume, with its `grants` in one inline policy
+/// and the AWS managed policies named in `managed` attached.
 pub struct Role {
     pub suffix: String,
     pub service: String,
+    pub grants: Vec<Grant>,
+    pub managed: Vec<String>,
+}
+
+/// One statement of a role's inline policy: `actions` on the `arn` outputs
+/// of the nodes in `on` (each with its suffix appended, e.g. `:*`) and on
+/// the ARNs in `arns` (resources whose ARN is known from their name).
+#[derive(Clone, Debug, Default)]
+pub struct Grant {
     pub actions: Vec<String>,
     pub on: Vec<(String, String)>,
-    pub managed: Vec<String>,
+    pub arns: Vec<String>,
 }
 
 /// The ARN of AWS managed policy `name` in the partition of `region`.
@@ -70,17 +78,22 @@ fn canonical(document: &str) -> String {
 
 impl Role {
     fn policy(&self, inputs: &Inputs) -> Value {
-        let resources: Vec<String> = self
-            .on
+        let statements: Vec<Value> = self
+            .grants
             .iter()
-            .map(|(node, suffix)| {
-                format!("{}{suffix}", inputs.get(node, "arn").trim_end_matches(":*"))
+            .map(|grant| {
+                let mut resources: Vec<String> = grant
+                    .on
+                    .iter()
+                    .map(|(node, suffix)| {
+                        format!("{}{suffix}", inputs.get(node, "arn").trim_end_matches(":*"))
+                    })
+                    .collect();
+                resources.extend(grant.arns.iter().cloned());
+                json!({"Effect": "Allow", "Action": grant.actions, "Resource": resources})
             })
             .collect();
-        json!({
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": self.actions, "Resource": resources}]
-        })
+        json!({"Version": "2012-10-17", "Statement": statements})
     }
 
     fn description(&self, inputs: &Inputs) -> String {
@@ -121,7 +134,7 @@ impl Role {
                 .await
                 .map_err(sdk("AttachRolePolicy"))?;
         }
-        if self.actions.is_empty() {
+        if self.grants.is_empty() {
             return Ok(());
         }
         cx.clients
@@ -261,7 +274,7 @@ impl Resource for Role {
     }
 
     async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
-        for (node, _) in &self.on {
+        for (node, _) in self.grants.iter().flat_map(|g| &g.on) {
             inputs.require(node, "arn")?;
         }
         let name = cx.identity.resource_name(&self.suffix, NameRule::IamRole);

@@ -10,7 +10,7 @@ use crate::aws::ec2::LaunchTemplate;
 use crate::aws::elbv2::{
     LISTENERS_KEY, LOAD_BALANCER_KEY, Listeners, LoadBalancer, TARGET_GROUP_KEY, TargetGroup,
 };
-use crate::aws::iam::{InstanceProfile, Role};
+use crate::aws::iam::{Grant, InstanceProfile, Role};
 use crate::engine::Node;
 
 use super::network::{SG_APP, SG_LB, VPC, subnet_key};
@@ -65,7 +65,41 @@ pub fn load_balancer_nodes(spec: &LoadBalancerSpec, app: &AppSpec, az_count: usi
 /// The servers: role and instance profile, launch template, an Auto Scaling
 /// group over the private app subnets of `az_count` AZs, its policies and
 /// (when the spec has any) scheduled actions.
-pub fn server_nodes(app: &AppSpec, az_count: usize) -> Vec<Node> {
+/// What the servers may reach besides Session Manager: the application log
+/// group (node key) and the media bucket's objects (ARN).
+#[derive(Clone, Debug, Default)]
+pub struct ServerAccess {
+    pub log_group: Option<String>,
+    pub media_bucket_arn: Option<String>,
+}
+
+impl ServerAccess {
+    fn grants(&self) -> Vec<Grant> {
+        let mut grants = Vec::new();
+        if let Some(group) = &self.log_group {
+            grants.push(Grant {
+                actions: vec!["logs:CreateLogStream".into(), "logs:PutLogEvents".into()],
+                on: vec![(group.clone(), ":*".into())],
+                arns: Vec::new(),
+            });
+        }
+        if let Some(bucket) = &self.media_bucket_arn {
+            // Objects only: the bucket's settings stay stackops' business.
+            grants.push(Grant {
+                actions: vec![
+                    "s3:GetObject".into(),
+                    "s3:PutObject".into(),
+                    "s3:DeleteObject".into(),
+                ],
+                on: Vec::new(),
+                arns: vec![format!("{bucket}/*")],
+            });
+        }
+        grants
+    }
+}
+
+pub fn server_nodes(app: &AppSpec, az_count: usize, access: &ServerAccess) -> Vec<Node> {
     let private: Vec<String> = (0..az_count).map(|az| subnet_key("app", az)).collect();
     let image = match &app.ami {
         Some(ami) => ami.clone(),
@@ -77,11 +111,11 @@ pub fn server_nodes(app: &AppSpec, az_count: usize) -> Vec<Node> {
             Role {
                 suffix: "app".into(),
                 service: "ec2.amazonaws.com".into(),
-                actions: Vec::new(),
-                on: Vec::new(),
+                grants: access.grants(),
                 managed: vec![SSM_POLICY.into()],
             },
-        ),
+        )
+        .after(access.log_group.iter().cloned()),
         Node::new(
             INSTANCE_PROFILE_KEY,
             InstanceProfile {

@@ -9,7 +9,7 @@ use crate::aws::ec2::{
     ElasticIp, FlowLog, InternetGateway, NatGateway, RouteTable, Rule, SecurityGroup, Subnet, Vpc,
     VpcEndpoint,
 };
-use crate::aws::iam::Role;
+use crate::aws::iam::{Grant, Role};
 use crate::aws::logs::LogGroup;
 use crate::engine::Node;
 
@@ -230,12 +230,15 @@ fn flow_logs(retention_days: i32) -> Vec<Node> {
             Role {
                 suffix: "flow-logs".into(),
                 service: "vpc-flow-logs.amazonaws.com".into(),
-                actions: vec![
-                    "logs:CreateLogStream".into(),
-                    "logs:PutLogEvents".into(),
-                    "logs:DescribeLogStreams".into(),
-                ],
-                on: vec![(FLOW_LOG_GROUP_KEY.into(), ":*".into())],
+                grants: vec![Grant {
+                    actions: vec![
+                        "logs:CreateLogStream".into(),
+                        "logs:PutLogEvents".into(),
+                        "logs:DescribeLogStreams".into(),
+                    ],
+                    on: vec![(FLOW_LOG_GROUP_KEY.into(), ":*".into())],
+                    arns: Vec::new(),
+                }],
                 managed: Vec::new(),
             },
         )

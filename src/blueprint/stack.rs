@@ -165,7 +165,24 @@ fn build_prepared(
         parts.app,
         plan.public.len(),
     ));
-    nodes.extend(super::application::server_nodes(parts.app, plan.app.len()));
+    let stack_identity = identity(stack, uid);
+    let access = super::application::ServerAccess {
+        log_group: parts
+            .monitoring
+            .map(|_| super::monitoring::APP_LOG_GROUP_KEY.to_string()),
+        media_bucket_arn: parts.media.map(|_| {
+            format!(
+                "arn:{}:s3:::{}",
+                aws::partition(&settings.region),
+                aws::s3::name_for(&stack_identity, aws::s3::MEDIA_BUCKET_KEY)
+            )
+        }),
+    };
+    nodes.extend(super::application::server_nodes(
+        parts.app,
+        plan.app.len(),
+        &access,
+    ));
     nodes.extend(super::data::database_nodes(database, &zones[..wanted]));
     if let Some(cache) = parts.cache {
         nodes.extend(super::data::cache_nodes(cache, &zones[..wanted]));
@@ -190,7 +207,7 @@ fn build_prepared(
     let graph = Graph::new(nodes)?.also_owns(all_kinds());
     Ok(Blueprint {
         graph,
-        identity: identity(stack, uid),
+        identity: stack_identity,
         region: settings.region.clone(),
         options: EngineOptions {
             managed: settings.management_policy == crate::api::common::ManagementPolicy::Managed,

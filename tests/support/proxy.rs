@@ -80,7 +80,21 @@ impl FaultProxy {
     /// which must be a loopback `http://127.0.0.1:<port>` endpoint. It accepts
     /// connections as soon as this returns, and stops when dropped.
     pub fn start(upstream: &str) -> Self {
-        let upstream = loopback_upstream(upstream);
+        Self::start_routed(upstream, &[])
+    }
+
+    /// Like `start`, sending each request to the upstream of the region it
+    /// is signed for (SigV4 credential scope), `default` for the others
+    /// (global services sign for us-east-1): one emulator per group of
+    /// regions, so many stacks do not queue behind one emulator process.
+    pub fn start_routed(default: &str, by_region: &[(String, String)]) -> Self {
+        let upstream = Arc::new(Routes {
+            default: loopback_upstream(default),
+            by_region: by_region
+                .iter()
+                .map(|(region, endpoint)| (region.clone(), loopback_upstream(endpoint)))
+                .collect(),
+        });
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         listener
             .set_nonblocking(true)
@@ -285,9 +299,29 @@ impl std::fmt::Display for Closed {
 
 impl std::error::Error for Closed {}
 
+/// Where requests go: by the region they are signed for, else `default`.
+struct Routes {
+    default: SocketAddr,
+    by_region: BTreeMap<String, SocketAddr>,
+}
+
+impl Routes {
+    fn pick(&self, headers: &HeaderMap) -> SocketAddr {
+        // `AWS4-HMAC-SHA256 Credential=<key>/<date>/<region>/<service>/aws4_request, ...`
+        headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split("Credential=").nth(1))
+            .and_then(|scope| scope.split('/').nth(2))
+            .and_then(|region| self.by_region.get(region))
+            .copied()
+            .unwrap_or(self.default)
+    }
+}
+
 async fn serve(
     listener: std::net::TcpListener,
-    upstream: SocketAddr,
+    upstream: Arc<Routes>,
     shared: Arc<Shared>,
     mut stop: oneshot::Receiver<()>,
 ) {
@@ -314,7 +348,8 @@ async fn serve(
         };
         let service = {
             let (shared, client) = (shared.clone(), client.clone());
-            service_fn(move |req| handle(req, upstream, shared.clone(), client.clone()))
+            let upstream = upstream.clone();
+            service_fn(move |req| handle(req, upstream.clone(), shared.clone(), client.clone()))
         };
         tokio::spawn(async move {
             let connection = http1::Builder::new()
@@ -329,7 +364,7 @@ async fn serve(
 
 async fn handle(
     req: Request<Incoming>,
-    upstream: SocketAddr,
+    upstream: Arc<Routes>,
     shared: Arc<Shared>,
     client: Upstream,
 ) -> Result<Response<ProxyBody>, Closed> {
@@ -357,7 +392,10 @@ async fn handle(
         Verdict::Throttle => Ok(fault_response(&call, Fault::Throttling, &request_id)),
         Verdict::ServerError => Ok(fault_response(&call, Fault::Internal, &request_id)),
         Verdict::Reset | Verdict::Refuse => Err(Closed("injected reset")),
-        Verdict::Forward => forward(parts, body, upstream, &shared, &client).await,
+        Verdict::Forward => {
+            let to = upstream.pick(&parts.headers);
+            forward(parts, body, to, &shared, &client).await
+        }
     }
 }
 

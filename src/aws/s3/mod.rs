@@ -41,7 +41,8 @@ pub fn bucket_name(cx: &Context, key: &str) -> String {
     name_for(&cx.identity, key)
 }
 
-fn name_for(identity: &StackIdentity, key: &str) -> String {
+/// The name of the bucket of node `key` of the stack `identity`.
+pub fn name_for(identity: &StackIdentity, key: &str) -> String {
     let suffix = BucketRole::of(key).suffix();
     let mut stem = owned_stem(&identity.name, &identity.uid);
     stem.truncate(NameRule::Bucket.max_len() - suffix.len() - 1);
