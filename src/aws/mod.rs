@@ -34,6 +34,21 @@ where
     move |err| AwsError::from_sdk(operation, err)
 }
 
+/// A request stackops itself built wrongly (an SDK builder refused it): a
+/// bug, never worth a retry.
+pub(crate) fn built_wrongly(
+    operation: &'static str,
+) -> impl FnOnce(aws_smithy_types::error::operation::BuildError) -> AwsError {
+    move |e| {
+        AwsError::new(
+            ErrorClass::Terminal,
+            operation,
+            "InvalidRequest",
+            format!("internal: {e}"),
+        )
+    }
+}
+
 /// A create call answered without the resource it made: retry; the next
 /// pass finds the resource by its tags or name.
 pub(crate) fn missing(operation: &str) -> AwsError {

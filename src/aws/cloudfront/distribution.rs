@@ -10,10 +10,10 @@ use aws_sdk_cloudfront::types::{DistributionConfigWithTags, DistributionSummary,
 use super::config::{self, Origins2};
 use super::sdk;
 use crate::api::common::CdnSpec;
-use crate::aws::{missing, s3};
+use crate::aws::{built_wrongly, missing, s3};
 use crate::engine::{
-    AwsError, Change, Context, Deletion, ErrorClass, Fields, Inputs, Kind, KindOps, Observed,
-    Resource, Status, Updated,
+    AwsError, Change, Context, Deletion, Fields, Inputs, Kind, KindOps, Observed, Resource, Status,
+    Updated,
 };
 
 pub struct DistributionKind;
@@ -89,15 +89,6 @@ async fn list(cx: &Context) -> Result<Vec<Observed>, AwsError> {
         }
     }
     Ok(found)
-}
-
-fn build_error(e: aws_smithy_types::error::operation::BuildError) -> AwsError {
-    AwsError::new(
-        ErrorClass::Terminal,
-        "CloudFront",
-        "InvalidRequest",
-        format!("internal: {e}"),
-    )
 }
 
 impl Distribution {
@@ -204,14 +195,14 @@ impl Resource for Distribution {
         let reference = caller_reference(cx, key);
         let distribution =
             config::build(cx, key, &self.spec, &self.origins(cx, inputs)?, &reference)
-                .map_err(build_error)?;
+                .map_err(built_wrongly("CloudFront"))?;
         let tags = cx
             .identity
             .tags(key)
             .into_iter()
             .map(|(k, v)| Tag::builder().key(k).value(v).build())
             .collect::<Result<Vec<_>, _>>()
-            .map_err(build_error)?;
+            .map_err(built_wrongly("CloudFront"))?;
         let created = cx
             .clients
             .cloudfront
@@ -281,7 +272,7 @@ impl Resource for Distribution {
             .unwrap_or_else(|| caller_reference(cx, key));
         let distribution =
             config::build(cx, key, &self.spec, &self.origins(cx, inputs)?, &reference)
-                .map_err(build_error)?;
+                .map_err(built_wrongly("CloudFront"))?;
         cloudfront
             .update_distribution()
             .id(&current.id)

@@ -8,11 +8,10 @@ use aws_sdk_cloudfront::types::{
 };
 
 use super::sdk;
-use crate::aws::missing;
+use crate::aws::{built_wrongly, missing};
 use crate::blueprint::naming::owned_stem;
 use crate::engine::{
-    AwsError, Change, Context, Deletion, ErrorClass, Fields, Inputs, Kind, KindOps, Observed,
-    Resource, Status,
+    AwsError, Change, Context, Deletion, Fields, Inputs, Kind, KindOps, Observed, Resource, Status,
 };
 
 pub struct OriginAccessControlKind;
@@ -48,14 +47,7 @@ fn config(cx: &Context) -> Result<OriginAccessControlConfig, AwsError> {
         .signing_behavior(OriginAccessControlSigningBehaviors::Always)
         .origin_access_control_origin_type(OriginAccessControlOriginTypes::S3)
         .build()
-        .map_err(|e| {
-            AwsError::new(
-                ErrorClass::Terminal,
-                "CloudFront",
-                "InvalidRequest",
-                e.to_string(),
-            )
-        })
+        .map_err(built_wrongly("CloudFront"))
 }
 
 fn observed(summary: &OriginAccessControlSummary) -> Observed {

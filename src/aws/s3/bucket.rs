@@ -14,7 +14,7 @@ use aws_sdk_s3::types::{
 use super::{BUCKET, TAG_DELETION_POLICY, bucket_name, lifecycle, policy, sdk};
 use crate::api::common::{BucketSpec, DeletionPolicy};
 use crate::aws::ec2::tag_fields;
-use crate::aws::missing;
+use crate::aws::{built_wrongly, missing};
 use crate::engine::{
     AwsError, Change, Context, ErrorClass, Fields, Inputs, Kind, Observed, Resource, Status,
 };
@@ -265,14 +265,12 @@ pub(super) async fn observe(
             .and_then(|p| p.policy())
             .map_or_else(|| "none".into(), policy::canonical),
     );
+    let outputs = outputs(cx, name);
     Ok(Some(Observed {
         component: key.to_string(),
         id: name.to_string(),
-        arn: Some(format!(
-            "arn:{}:s3:::{name}",
-            super::super::partition(&cx.region)
-        )),
-        outputs: outputs(cx, name),
+        arn: outputs.get("arn").cloned(),
+        outputs,
         fields,
         status: Status::Ready,
     }))
@@ -401,14 +399,14 @@ impl Resource for Bucket {
                 .into_iter()
                 .map(|(k, v)| Tag::builder().key(k).value(v).build())
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(build_error)?;
+                .map_err(built_wrongly("S3"))?;
             s3.put_bucket_tagging()
                 .bucket(name)
                 .tagging(
                     Tagging::builder()
                         .set_tag_set(Some(tag_set))
                         .build()
-                        .map_err(build_error)?,
+                        .map_err(built_wrongly("S3"))?,
                 )
                 .send()
                 .await
@@ -433,14 +431,14 @@ impl Resource for Bucket {
             let rule = OwnershipControlsRule::builder()
                 .object_ownership(ObjectOwnership::BucketOwnerEnforced)
                 .build()
-                .map_err(build_error)?;
+                .map_err(built_wrongly("S3"))?;
             s3.put_bucket_ownership_controls()
                 .bucket(name)
                 .ownership_controls(
                     OwnershipControls::builder()
                         .rules(rule)
                         .build()
-                        .map_err(build_error)?,
+                        .map_err(built_wrongly("S3"))?,
                 )
                 .send()
                 .await
@@ -455,7 +453,7 @@ impl Resource for Bucket {
                     .sse_algorithm(ServerSideEncryption::Aes256),
             }
             .build()
-            .map_err(build_error)?;
+            .map_err(built_wrongly("S3"))?;
             let rule = ServerSideEncryptionRule::builder()
                 .apply_server_side_encryption_by_default(by_default)
                 .set_bucket_key_enabled(self.spec.kms_key_id.as_ref().map(|_| true))
@@ -466,7 +464,7 @@ impl Resource for Bucket {
                     ServerSideEncryptionConfiguration::builder()
                         .rules(rule)
                         .build()
-                        .map_err(build_error)?,
+                        .map_err(built_wrongly("S3"))?,
                 )
                 .send()
                 .await
@@ -487,7 +485,9 @@ impl Resource for Bucket {
                 .map_err(sdk("PutBucketVersioning"))?;
         }
         if changed("lifecycleRules") {
-            match lifecycle::configuration(&self.spec.lifecycle_rules).map_err(build_error)? {
+            match lifecycle::configuration(&self.spec.lifecycle_rules)
+                .map_err(built_wrongly("S3"))?
+            {
                 Some(config) => {
                     s3.put_bucket_lifecycle_configuration()
                         .bucket(name)
@@ -523,16 +523,6 @@ impl Resource for Bucket {
         }
         Ok(())
     }
-}
-
-/// A request stackops built wrongly: a bug, not something to retry.
-fn build_error(e: aws_smithy_types::error::operation::BuildError) -> AwsError {
-    AwsError::new(
-        ErrorClass::Terminal,
-        "S3",
-        "InvalidRequest",
-        format!("internal: {e}"),
-    )
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 
 use super::sdk;
-use crate::aws::deleted;
+use crate::aws::{built_wrongly, deleted};
 use crate::engine::{AwsError, Context, Deletion, ErrorClass};
 
 /// Batches of 1000 removed per pass at most.
@@ -67,14 +67,7 @@ pub async fn empty_then_delete(cx: &Context, bucket: &str) -> Result<Deletion, A
             .set_objects(Some(objects))
             .quiet(true)
             .build()
-            .map_err(|e| {
-                AwsError::new(
-                    ErrorClass::Terminal,
-                    "DeleteObjects",
-                    "InvalidRequest",
-                    e.to_string(),
-                )
-            })?;
+            .map_err(built_wrongly("DeleteObjects"))?;
         let result = s3
             .delete_objects()
             .bucket(bucket)
