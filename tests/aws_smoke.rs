@@ -1,11 +1,14 @@
 //! The operator's own AWS client construction against a real moto server:
-//! create a tagged VPC, find it by tag filter, delete it.
+//! create a tagged VPC, find it by tag filter, delete it; bounded retries;
+//! one pooled connection for clients built again and again.
 
 mod support;
 
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use stackops::aws::AwsClients;
+use stackops::aws::config::sdk_config;
 use support::moto::MotoServer;
+use support::proxy::FaultProxy;
 
 #[tokio::test]
 async fn tagged_vpc_is_created_found_by_tag_and_deleted() {
@@ -66,4 +69,41 @@ async fn an_unreachable_endpoint_fails_after_bounded_retries() {
     let result = clients.ec2.describe_vpcs().send().await;
     assert!(result.is_err());
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
+}
+
+#[tokio::test]
+async fn clients_built_per_pass_share_one_connection() {
+    // The operator builds its service clients for every pass, from one
+    // configuration per region, every region sharing one HTTP client: calls
+    // of any service, pass or region reuse one pooled connection rather
+    // than opening one per client.
+    let moto = MotoServer::start();
+    let proxy = FaultProxy::start(&moto.endpoint);
+    let http = stackops::aws::http::shared_https_client();
+    let mut configs = Vec::new();
+    for region in ["us-east-1", "eu-west-1"] {
+        let mut settings = support::moto::settings_for(&proxy.endpoint);
+        settings.region = Some(region.into());
+        settings.http_client = Some(http.clone());
+        configs.push(sdk_config(&settings).await);
+    }
+    for _pass in 0..3 {
+        for config in &configs {
+            let clients = AwsClients::new(config);
+            clients
+                .ec2
+                .describe_vpcs()
+                .send()
+                .await
+                .expect("DescribeVpcs");
+            clients.iam.list_roles().send().await.expect("ListRoles");
+            clients.s3.list_buckets().send().await.expect("ListBuckets");
+        }
+    }
+    let stats = proxy.stats();
+    assert_eq!(stats.requests, 18);
+    assert_eq!(
+        stats.connections, 1,
+        "18 calls one after another, one connection"
+    );
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_types::sdk_config::SharedCredentialsProvider;
 
 use super::calls::{CallCounter, CountingInterceptor};
@@ -25,6 +26,10 @@ pub struct AwsSettings {
     pub max_attempts: u32,
     /// Credentials to use instead of the default chain (embedding and tests).
     pub credentials: Option<SharedCredentialsProvider>,
+    /// HTTP client (connection pool, TLS roots) shared with other
+    /// configurations, e.g. one per region in the operator; otherwise a new
+    /// one for this configuration's clients.
+    pub http_client: Option<SharedHttpClient>,
 }
 
 impl Default for AwsSettings {
@@ -34,6 +39,7 @@ impl Default for AwsSettings {
             endpoint_url: None,
             max_attempts: 5,
             credentials: None,
+            http_client: None,
         }
     }
 }
@@ -60,11 +66,16 @@ pub async fn sdk_config(settings: &AwsSettings) -> SdkConfig {
     if let Some(credentials) = &settings.credentials {
         loader = loader.credentials_provider(credentials.clone());
     }
-    loader.load().await
+    let http_client = settings
+        .http_client
+        .clone()
+        .unwrap_or_else(super::http::shared_https_client);
+    loader.http_client(http_client).load().await
 }
 
 /// One client per service, all sharing one configuration (and so one HTTP
-/// connection pool), each counting its calls.
+/// connection pool), each counting its calls. Cheap to build: the pool
+/// lives in the configuration, not in the clients.
 #[derive(Clone, Debug)]
 pub struct AwsClients {
     pub ec2: aws_sdk_ec2::Client,

@@ -10,6 +10,7 @@ pub mod config;
 pub mod ec2;
 pub mod elasticache;
 pub mod elbv2;
+pub mod http;
 pub mod iam;
 pub mod logs;
 pub mod rds;

@@ -5,12 +5,13 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_config::SdkConfig;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use kube::Client;
 use kube::runtime::events::{Recorder, Reporter};
 use tokio::sync::Mutex;
 
 use crate::aws::calls::CallCounter;
-use crate::aws::{AwsClients, AwsSettings, config};
+use crate::aws::{AwsClients, AwsSettings, config, http};
 
 /// How the operator runs.
 #[derive(Clone, Debug)]
@@ -50,6 +51,8 @@ pub struct OperatorContext {
     pub calls: CallCounter,
     pub metrics: std::sync::Arc<super::metrics::Metrics>,
     sdk_configs: Mutex<BTreeMap<String, SdkConfig>>,
+    /// The connection pool of every region's configuration.
+    http_client: SharedHttpClient,
 }
 
 impl OperatorContext {
@@ -65,18 +68,21 @@ impl OperatorContext {
             calls: CallCounter::default(),
             metrics: Default::default(),
             sdk_configs: Mutex::new(BTreeMap::new()),
+            http_client: http::shared_https_client(),
         }
     }
 
-    /// Clients for one pass in `region`: the region's shared configuration
-    /// (and connection pool), counting into a fresh counter and the
-    /// process-wide one.
+    /// Clients for one pass in `region`: the region's shared configuration,
+    /// counting into a fresh counter and the process-wide one. Every region
+    /// shares one HTTP client: one connection pool and one set of TLS roots
+    /// per process, not per region.
     pub async fn clients(&self, region: &str) -> AwsClients {
         let mut configs = self.sdk_configs.lock().await;
         if !configs.contains_key(region) {
             let settings = AwsSettings {
                 region: Some(region.to_string()),
                 endpoint_url: self.options.endpoint_url.clone(),
+                http_client: Some(self.http_client.clone()),
                 ..AwsSettings::default()
             };
             configs.insert(region.to_string(), config::sdk_config(&settings).await);

@@ -53,6 +53,8 @@ pub struct Faults {
 /// client.
 #[derive(Clone, Debug, Default)]
 pub struct ProxyStats {
+    /// TCP connections accepted from clients.
+    pub connections: usize,
     /// Every request received, refused ones included.
     pub requests: usize,
     /// Requests that reached moto.
@@ -337,7 +339,10 @@ async fn serve(
         let stream = tokio::select! {
             _ = &mut stop => return,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok((stream, _)) => {
+                    shared.lock().stats.connections += 1;
+                    stream
+                }
                 Err(error) => {
                     // E.g. out of file descriptors: back off rather than spin.
                     tracing::warn!(%error, "fault proxy accept failed");
