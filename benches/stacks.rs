@@ -211,6 +211,21 @@ fn footprint(pid: u32) -> (u64, f64) {
     (peak_kib, ticks / 100.0)
 }
 
+/// Resident memory of process `pid` now, split into anonymous pages (heap,
+/// stacks) and file-backed pages (mostly the binary's code): only the first
+/// grows with the number of stacks.
+fn resident_split(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kib = |key: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    };
+    (kib("RssAnon:"), kib("RssFile:"))
+}
+
 /// The body of GET `path` on 127.0.0.1:`port`.
 fn http_get(port: u16, path: &str) -> String {
     use std::io::{Read, Write};
@@ -341,15 +356,18 @@ async fn scale(count: usize) -> Value {
     };
     let took = started.elapsed();
     let (peak_kib, cpu) = footprint(operator.id());
+    let (anon_kib, file_kib) = resident_split(operator.id());
     let body = http_get(metrics_port, "/metrics");
     let calls = metric_sum(&body, "stackops_aws_calls_total");
+    let retries = metric_sum(&body, "stackops_aws_call_retries_total");
     let _ = operator.kill();
     let _ = operator.wait();
     sim.shutdown().await;
     json!({
         "stacks": count, "moto_servers": shards, "ready": ready, "seconds_to_all_ready": took.as_secs_f64(),
         "peak_rss_mib": peak_kib as f64 / 1024.0, "cpu_seconds": cpu,
-        "aws_calls": calls, "calls_per_stack": calls as f64 / count as f64,
+        "rss_heap_mib": anon_kib as f64 / 1024.0, "rss_code_mib": file_kib as f64 / 1024.0,
+        "aws_calls": calls, "retries": retries, "calls_per_stack": calls as f64 / count as f64,
     })
 }
 
@@ -543,15 +561,17 @@ fn markdown(report: &Value, command: &str) -> String {
             t["resources_wanted"],
         ));
     }
-    md.push_str("\n## Many stacks on one operator (ecommerce)\n\nStacks spread over regions, 10 per region; each region's calls go to its own moto server through a routing proxy (global services to the first), so the figures measure the operator rather than one emulator process.\n\n| stacks | moto servers | Ready | seconds to all Ready | peak RSS MiB | CPU s | AWS calls | calls per stack |\n|---|---|---|---|---|---|---|---|\n");
+    md.push_str("\n## Many stacks on one operator (ecommerce)\n\nStacks spread over regions, 10 per region; each region's calls go to its own moto server through a routing proxy (global services to the first), so the figures measure the operator rather than one emulator process. Resident memory at the end is split into heap (anonymous pages, which grow with the stacks) and code (pages of the binary and its libraries, which do not).\n\n| stacks | moto servers | Ready | seconds to all Ready | peak RSS MiB | heap MiB at end | code MiB at end | CPU s | AWS calls | calls per stack |\n|---|---|---|---|---|---|---|---|---|---|\n");
     for s in report["scale"].as_array().unwrap() {
         md.push_str(&format!(
-            "| {} | {} | {} | {:.1} | {:.1} | {:.1} | {} | {:.0} |\n",
+            "| {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {:.0} |\n",
             s["stacks"],
             s["moto_servers"],
             s["ready"],
             s["seconds_to_all_ready"].as_f64().unwrap(),
             s["peak_rss_mib"].as_f64().unwrap(),
+            s["rss_heap_mib"].as_f64().unwrap_or(0.0),
+            s["rss_code_mib"].as_f64().unwrap_or(0.0),
             s["cpu_seconds"].as_f64().unwrap(),
             s["aws_calls"],
             s["calls_per_stack"].as_f64().unwrap(),
@@ -659,23 +679,38 @@ async fn main() {
         .map_or(vec![1, 10], |list| {
             list.split(',').filter_map(|n| n.parse().ok()).collect()
         });
+    // `--only scale` (or lifecycle, throttling, chaos): that part alone,
+    // printed as JSON and not written to docs/ (for quick comparisons).
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
+    let runs = |part: &str| only.as_deref().is_none_or(|o| o == part);
     let mut lifecycle_runs = Vec::new();
-    for name in ["ecommerce.yaml", "booking.yaml"] {
+    for name in ["ecommerce.yaml", "booking.yaml"]
+        .into_iter()
+        .filter(|_| runs("lifecycle"))
+    {
         eprintln!("lifecycle {name}");
         lifecycle_runs.push(lifecycle(name).await);
     }
     let mut throttling = Vec::new();
-    for rate in [0.0, 0.1, 0.3] {
+    for rate in [0.0, 0.1, 0.3].into_iter().filter(|_| runs("throttling")) {
         eprintln!("throttling {rate}");
         throttling.push(throttled(rate).await);
     }
     let mut scaling = Vec::new();
-    for count in &scale_counts {
+    for count in scale_counts.iter().filter(|_| runs("scale")) {
         eprintln!("scale {count}");
         scaling.push(scale(*count).await);
     }
     let mut chaos_runs = Vec::new();
-    for (i, name) in ["ecommerce.yaml", "booking.yaml"].into_iter().enumerate() {
+    for (i, name) in ["ecommerce.yaml", "booking.yaml"]
+        .into_iter()
+        .enumerate()
+        .filter(|_| runs("chaos"))
+    {
         eprintln!("chaos {name}");
         chaos_runs.push(chaos(name, 4, 17 + i as u64).await);
     }
@@ -683,6 +718,10 @@ async fn main() {
         "lifecycle": lifecycle_runs, "throttling": throttling, "scale": scaling,
         "chaos": chaos_runs, "operator_binary": operator_binary(),
     });
+    if only.is_some() {
+        println!("{}", serde_json::to_string_pretty(&report).unwrap());
+        return;
+    }
     let list: Vec<String> = scale_counts.iter().map(ToString::to_string).collect();
     let prefix = match std::env::var("STACKOPS_BIN") {
         Ok(_) => {
