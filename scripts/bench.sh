@@ -4,6 +4,8 @@
 # and 30 % throttling, and many stacks on one operator. Prints a report and
 # writes docs/benchmarks.md and docs/benchmarks.json.
 # Usage: scripts/bench.sh [--scale 1,10,100]   (default 1,10)
+#        scripts/bench.sh --only scale|lifecycle|throttling|chaos
+#          one part alone, printed as JSON; docs/ is left as it is.
 # STACKOPS_BIN=path/to/stackops runs the operator figures with that binary
 # (for example a release build); otherwise the debug build is used.
 set -euo pipefail
