@@ -191,14 +191,31 @@ async fn throttled(rate: f64) -> Value {
     })
 }
 
-/// Peak resident memory (VmHWM) and CPU seconds of process `pid`.
-fn footprint(pid: u32) -> (u64, f64) {
+/// Memory of a process, in KiB, from `/proc/<pid>/status`.
+struct Memory {
+    /// Peak resident memory (VmHWM).
+    peak_kib: u64,
+    /// Resident anonymous pages now (heap, stacks): they grow with the stacks.
+    anon_kib: u64,
+    /// Resident file-backed pages now (mostly the binary's code): they do not.
+    file_kib: u64,
+}
+
+/// Memory and CPU seconds of process `pid`.
+fn footprint(pid: u32) -> (Memory, f64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let peak_kib = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0);
+    let kib = |key: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    };
+    let memory = Memory {
+        peak_kib: kib("VmHWM:"),
+        anon_kib: kib("RssAnon:"),
+        file_kib: kib("RssFile:"),
+    };
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let fields: Vec<&str> = stat
         .rsplit_once(')')
@@ -208,22 +225,7 @@ fn footprint(pid: u32) -> (u64, f64) {
         .iter()
         .filter_map(|&i| fields.get(i)?.parse::<f64>().ok())
         .sum();
-    (peak_kib, ticks / 100.0)
-}
-
-/// Resident memory of process `pid` now, split into anonymous pages (heap,
-/// stacks) and file-backed pages (mostly the binary's code): only the first
-/// grows with the number of stacks.
-fn resident_split(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kib = |key: &str| -> u64 {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(key))
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            .unwrap_or(0)
-    };
-    (kib("RssAnon:"), kib("RssFile:"))
+    (memory, ticks / 100.0)
 }
 
 /// The body of GET `path` on 127.0.0.1:`port`.
@@ -355,8 +357,7 @@ async fn scale(count: usize) -> Value {
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     let took = started.elapsed();
-    let (peak_kib, cpu) = footprint(operator.id());
-    let (anon_kib, file_kib) = resident_split(operator.id());
+    let (memory, cpu) = footprint(operator.id());
     let body = http_get(metrics_port, "/metrics");
     let calls = metric_sum(&body, "stackops_aws_calls_total");
     let retries = metric_sum(&body, "stackops_aws_call_retries_total");
@@ -365,8 +366,8 @@ async fn scale(count: usize) -> Value {
     sim.shutdown().await;
     json!({
         "stacks": count, "moto_servers": shards, "ready": ready, "seconds_to_all_ready": took.as_secs_f64(),
-        "peak_rss_mib": peak_kib as f64 / 1024.0, "cpu_seconds": cpu,
-        "rss_heap_mib": anon_kib as f64 / 1024.0, "rss_code_mib": file_kib as f64 / 1024.0,
+        "peak_rss_mib": memory.peak_kib as f64 / 1024.0, "cpu_seconds": cpu,
+        "rss_heap_mib": memory.anon_kib as f64 / 1024.0, "rss_code_mib": memory.file_kib as f64 / 1024.0,
         "aws_calls": calls, "retries": retries, "calls_per_stack": calls as f64 / count as f64,
     })
 }
@@ -570,8 +571,8 @@ fn markdown(report: &Value, command: &str) -> String {
             s["ready"],
             s["seconds_to_all_ready"].as_f64().unwrap(),
             s["peak_rss_mib"].as_f64().unwrap(),
-            s["rss_heap_mib"].as_f64().unwrap_or(0.0),
-            s["rss_code_mib"].as_f64().unwrap_or(0.0),
+            s["rss_heap_mib"].as_f64().unwrap(),
+            s["rss_code_mib"].as_f64().unwrap(),
             s["cpu_seconds"].as_f64().unwrap(),
             s["aws_calls"],
             s["calls_per_stack"].as_f64().unwrap(),
