@@ -7,3 +7,4 @@ pub mod blueprint;
 pub mod cli;
 pub mod controller;
 pub mod engine;
+pub mod identity;

@@ -7,7 +7,8 @@ mod support;
 
 use stackops::api::StackManifest;
 use stackops::api::status::ResourceState;
-use stackops::engine::{Action, Context, PassOutcome};
+use stackops::aws::Context;
+use stackops::engine::{Action, PassOutcome};
 use support::moto::MotoServer;
 use support::stack::{TestStack, calls_of, disposable as example, node_id as id};
 

@@ -15,8 +15,9 @@ use serde_json::Value;
 use stackops::api::StackManifest;
 use stackops::api::common::{DeletionPolicy, PriceClass};
 use stackops::api::status::ResourceState;
+use stackops::aws::Context;
 use stackops::blueprint::outputs;
-use stackops::engine::{Context, PassOutcome};
+use stackops::engine::PassOutcome;
 use support::moto::MotoServer;
 use support::stack::{TestStack, calls_of, disposable, node_id as id};
 
@@ -542,7 +543,7 @@ async fn teardown_disables_the_cdn_first_empties_delete_buckets_and_keeps_retain
     put_objects(&booking.cx, &media, &["uploads/a.jpg"]).await;
 
     let engine = shop.engine();
-    let kinds = stackops::blueprint::stack::all_kinds();
+    let kinds = stackops::aws::all_kinds();
     let mut messages = Vec::new();
     let mut converged = false;
     for _ in 0..12 {

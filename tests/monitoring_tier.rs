@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 use aws_sdk_cloudwatch::types::MetricAlarm;
 use stackops::api::StackManifest;
 use stackops::api::common::MonitoringSpec;
-use stackops::blueprint::naming::{owned_stem, short_hash};
+use stackops::aws::Context;
 use stackops::blueprint::outputs;
-use stackops::engine::Context;
+use stackops::identity::{owned_stem, short_hash};
 use support::moto::MotoServer;
 use support::stack::{TestStack, calls_of, disposable, node_id};
 

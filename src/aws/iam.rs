@@ -6,19 +6,18 @@
 //! their hash rides in the role description, so a spec change that alters
 //! them is seen without reading the policies on every pass.
 
-use async_trait::async_trait;
 use aws_sdk_iam::types::{InstanceProfile as AwsInstanceProfile, Role as AwsRole, Tag};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{missing, sdk};
-use crate::blueprint::naming::{NameRule, short_hash};
-use crate::engine::{
-    AwsError, Change, Context, Deletion, Fields, Inputs, Kind, KindOps, Observed, Resource, Status,
-};
+use crate::aws::prelude::*;
+use crate::identity::{NameRule, short_hash};
 
 pub struct RoleKind;
 pub static ROLE: RoleKind = RoleKind;
+
+/// Every IAM kind.
+pub const KINDS: &[Kind] = &[&ROLE, &INSTANCE_PROFILE];
 
 /// Description of a role whose policies are not written yet.
 const UNWRITTEN: &str = "Managed by stackops; policies not written yet";
@@ -200,7 +199,7 @@ fn observed(cx: &Context, role: &AwsRole) -> Option<Observed> {
 }
 
 #[async_trait]
-impl KindOps for RoleKind {
+impl KindOps<AwsClients> for RoleKind {
     fn name(&self) -> &'static str {
         "IAMRole"
     }
@@ -226,31 +225,24 @@ impl KindOps for RoleKind {
 
     async fn delete(&self, cx: &Context, observed: &Observed) -> Result<Deletion, AwsError> {
         let iam = &cx.clients.iam;
-        match attached_policies(cx, &observed.id).await {
-            Ok(arns) => {
-                for arn in arns {
-                    iam.detach_role_policy()
-                        .role_name(&observed.id)
-                        .policy_arn(arn)
-                        .send()
-                        .await
-                        .map_err(sdk("DetachRolePolicy"))?;
-                }
-            }
-            Err(e) if e.is_not_found() => return Ok(Deletion::Done),
-            Err(e) => return Err(e),
+        let Some(arns) = attached_policies(cx, &observed.id).await.found()? else {
+            return Ok(Deletion::Done);
+        };
+        for arn in arns {
+            iam.detach_role_policy()
+                .role_name(&observed.id)
+                .policy_arn(arn)
+                .send()
+                .await
+                .map_err(sdk("DetachRolePolicy"))?;
         }
-        match iam
-            .delete_role_policy()
+        iam.delete_role_policy()
             .role_name(&observed.id)
             .policy_name(POLICY_NAME)
             .send()
             .await
             .map_err(sdk("DeleteRolePolicy"))
-        {
-            Err(e) if !e.is_not_found() => return Err(e),
-            _ => {}
-        }
+            .or_gone()?;
         iam.delete_role()
             .role_name(&observed.id)
             .send()
@@ -261,7 +253,7 @@ impl KindOps for RoleKind {
 }
 
 #[async_trait]
-impl Resource for Role {
+impl Resource<AwsClients> for Role {
     fn kind(&self) -> Kind {
         &ROLE
     }
@@ -409,14 +401,11 @@ async fn remove_role(cx: &Context, profile: &str, role: &str) -> Result<(), AwsE
         .send()
         .await
         .map_err(sdk("RemoveRoleFromInstanceProfile"));
-    match removed {
-        Err(e) if !e.is_not_found() => Err(e),
-        _ => Ok(()),
-    }
+    removed.or_gone()
 }
 
 #[async_trait]
-impl KindOps for InstanceProfileKind {
+impl KindOps<AwsClients> for InstanceProfileKind {
     fn name(&self) -> &'static str {
         "InstanceProfile"
     }
@@ -455,12 +444,12 @@ impl KindOps for InstanceProfileKind {
             .send()
             .await
             .map_err(sdk("DeleteInstanceProfile"));
-        crate::aws::deleted(deleted)
+        deleted.deleted()
     }
 }
 
 #[async_trait]
-impl Resource for InstanceProfile {
+impl Resource<AwsClients> for InstanceProfile {
     fn kind(&self) -> Kind {
         &INSTANCE_PROFILE
     }

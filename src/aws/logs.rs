@@ -2,17 +2,16 @@
 //! `/stackops/<stack hash>/<node key>`: one prefix-filtered describe call
 //! finds all of a stack's groups without a tag lookup per group.
 
-use async_trait::async_trait;
 use aws_sdk_cloudwatchlogs::types::LogGroup as AwsLogGroup;
 
-use super::{missing, sdk};
-use crate::blueprint::naming::short_hash;
-use crate::engine::{
-    AwsError, Change, Context, Deletion, Fields, Inputs, Kind, KindOps, Observed, Resource, Status,
-};
+use crate::aws::prelude::*;
+use crate::identity::short_hash;
 
 pub struct LogGroupKind;
 pub static LOG_GROUP: LogGroupKind = LogGroupKind;
+
+/// Every CloudWatch Logs kind.
+pub const KINDS: &[Kind] = &[&LOG_GROUP];
 
 /// A log group keeping events `retention_days` days.
 pub struct LogGroup {
@@ -60,7 +59,7 @@ fn observed(cx: &Context, group: &AwsLogGroup) -> Option<Observed> {
 }
 
 #[async_trait]
-impl KindOps for LogGroupKind {
+impl KindOps<AwsClients> for LogGroupKind {
     fn name(&self) -> &'static str {
         "LogGroup"
     }
@@ -97,7 +96,7 @@ impl KindOps for LogGroupKind {
 }
 
 #[async_trait]
-impl Resource for LogGroup {
+impl Resource<AwsClients> for LogGroup {
     fn kind(&self) -> Kind {
         &LOG_GROUP
     }

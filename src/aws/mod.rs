@@ -10,12 +10,16 @@ pub mod config;
 pub mod ec2;
 pub mod elasticache;
 pub mod elbv2;
+pub mod groups;
 pub mod http;
 pub mod iam;
 pub mod logs;
+pub mod prelude;
 pub mod rds;
+pub mod registry;
 pub mod s3;
 pub mod secrets;
+pub mod shared;
 pub mod sns;
 pub mod zones;
 
@@ -24,11 +28,28 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 pub use config::{AwsClients, AwsSettings};
+pub use registry::all_kinds;
 
-use crate::engine::{AwsError, Deletion, ErrorClass};
+use crate::engine::calls::CallCounter;
+use crate::engine::{AwsError, ErrorClass};
+
+/// One pass's context, with the AWS clients.
+pub type Context = crate::engine::Context<AwsClients>;
+/// An AWS resource kind.
+pub type Kind = crate::engine::Kind<AwsClients>;
+/// A node of a stack's graph of AWS resources.
+pub type Node = crate::engine::Node<AwsClients>;
+/// A stack's graph of AWS resources.
+pub type Graph = crate::engine::Graph<AwsClients>;
+
+impl crate::engine::Clients for AwsClients {
+    fn calls(&self) -> &CallCounter {
+        &self.calls
+    }
+}
 
 /// Maps an SDK error of `operation` to a classified error.
-pub(crate) fn sdk<E>(operation: &'static str) -> impl FnOnce(SdkError<E, HttpResponse>) -> AwsError
+pub fn sdk<E>(operation: &'static str) -> impl FnOnce(SdkError<E, HttpResponse>) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -37,7 +58,7 @@ where
 
 /// A request stackops itself built wrongly (an SDK builder refused it): a
 /// bug, never worth a retry.
-pub(crate) fn built_wrongly(
+pub fn built_wrongly(
     operation: &'static str,
 ) -> impl FnOnce(aws_smithy_types::error::operation::BuildError) -> AwsError {
     move |e| {
@@ -52,22 +73,13 @@ pub(crate) fn built_wrongly(
 
 /// A create call answered without the resource it made: retry; the next
 /// pass finds the resource by its tags or name.
-pub(crate) fn missing(operation: &str) -> AwsError {
+pub fn missing(operation: &str) -> AwsError {
     AwsError::new(
         ErrorClass::Retryable,
         operation,
         "IncompleteResponse",
         "the response lacked the new resource",
     )
-}
-
-/// A delete call's result as a deletion: done, also when the resource was
-/// gone already.
-pub(crate) fn deleted<T>(result: Result<T, AwsError>) -> Result<Deletion, AwsError> {
-    match result {
-        Err(e) if !e.is_not_found() => Err(e),
-        _ => Ok(Deletion::Done),
-    }
 }
 
 /// The ARN partition of `region`.
@@ -91,7 +103,7 @@ pub(crate) fn final_snapshot_name(id: &str) -> String {
 /// Description of a parameter group (RDS or ElastiCache) of the stack. It
 /// names the uid: neither service filters those groups by tag, so one list
 /// call tells the stack's groups apart by it.
-pub(crate) fn owned_description(cx: &crate::engine::Context) -> String {
+pub(crate) fn owned_description(cx: &Context) -> String {
     format!(
         "Managed by stackops for {} ({})",
         cx.identity.stack_tag(),

@@ -4,17 +4,16 @@
 //! to a field, an output, a message or a log line: observations carry the
 //! secret's ARN alone.
 
-use async_trait::async_trait;
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, Tag};
 
-use super::{missing, sdk};
-use crate::blueprint::naming::{TAG_COMPONENT, TAG_UID, short_hash};
-use crate::engine::{
-    AwsError, Change, Context, Deletion, Fields, Inputs, Kind, KindOps, Observed, Resource, Status,
-};
+use crate::aws::prelude::*;
+use crate::identity::{TAG_COMPONENT, TAG_UID, short_hash};
 
 pub struct AuthTokenKind;
 pub static AUTH_TOKEN: AuthTokenKind = AuthTokenKind;
+
+/// Every Secrets Manager kind.
+pub const KINDS: &[Kind] = &[&AUTH_TOKEN];
 
 /// A generated token of `length` characters (letters and digits: every
 /// character ElastiCache accepts in an AUTH token, none a shell mangles).
@@ -55,7 +54,7 @@ fn outputs(arn: &str) -> Fields {
 }
 
 #[async_trait]
-impl KindOps for AuthTokenKind {
+impl KindOps<AwsClients> for AuthTokenKind {
     fn name(&self) -> &'static str {
         "Secret"
     }
@@ -119,12 +118,12 @@ impl KindOps for AuthTokenKind {
             .send()
             .await
             .map_err(sdk("DeleteSecret"));
-        crate::aws::deleted(deleted)
+        deleted.deleted()
     }
 }
 
 #[async_trait]
-impl Resource for AuthToken {
+impl Resource<AwsClients> for AuthToken {
     fn kind(&self) -> Kind {
         &AUTH_TOKEN
     }

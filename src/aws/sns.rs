@@ -13,14 +13,10 @@
 
 use std::collections::BTreeSet;
 
-use async_trait::async_trait;
 use aws_sdk_sns::types::{Subscription, Tag, Topic};
 
-use super::{missing, sdk};
-use crate::blueprint::naming;
-use crate::engine::{
-    AwsError, Change, Context, Deletion, Fields, Inputs, Kind, KindOps, Observed, Resource, Status,
-};
+use crate::aws::prelude::*;
+use crate::identity::owned_stem;
 
 pub const TOPIC_KEY: &str = "monitoring/alarm-topic";
 
@@ -34,6 +30,9 @@ const PENDING_MARK: &str = " (pending)";
 pub struct TopicKind;
 pub static TOPIC: TopicKind = TopicKind;
 
+/// Every SNS kind.
+pub const KINDS: &[Kind] = &[&TOPIC];
+
 /// An alarm topic e-mailing `emails`.
 pub struct AlarmTopic {
     pub emails: Vec<String>,
@@ -41,10 +40,7 @@ pub struct AlarmTopic {
 
 /// The stack's topic name.
 pub fn topic_name(cx: &Context) -> String {
-    format!(
-        "{}-alarms",
-        naming::owned_stem(&cx.identity.name, &cx.identity.uid)
-    )
+    format!("{}-alarms", owned_stem(&cx.identity.name, &cx.identity.uid))
 }
 
 /// The e-mail subscriptions of a topic, as found.
@@ -165,7 +161,7 @@ async fn subscribe(cx: &Context, arn: &str, email: &str) -> Result<(), AwsError>
 }
 
 #[async_trait]
-impl KindOps for TopicKind {
+impl KindOps<AwsClients> for TopicKind {
     fn name(&self) -> &'static str {
         "SNSTopic"
     }
@@ -178,11 +174,8 @@ impl KindOps for TopicKind {
         let Some(arn) = find(cx).await? else {
             return Ok(Vec::new());
         };
-        let subs = match subscriptions(cx, &arn).await {
-            Ok(subs) => subs,
-            // Deleted between the two calls.
-            Err(e) if e.is_not_found() => return Ok(Vec::new()),
-            Err(e) => return Err(e),
+        let Some(subs) = subscriptions(cx, &arn).await.found()? else {
+            return Ok(Vec::new());
         };
         let status = match subs.pending.len() {
             0 => Status::Ready,
@@ -210,12 +203,12 @@ impl KindOps for TopicKind {
             .send()
             .await
             .map_err(sdk("DeleteTopic"));
-        crate::aws::deleted(deleted)
+        deleted.deleted()
     }
 }
 
 #[async_trait]
-impl Resource for AlarmTopic {
+impl Resource<AwsClients> for AlarmTopic {
     fn kind(&self) -> Kind {
         &TOPIC
     }
@@ -307,7 +300,7 @@ impl Resource for AlarmTopic {
                     .send()
                     .await
                     .map_err(sdk("Unsubscribe"));
-                crate::aws::deleted(gone)?;
+                gone.deleted()?;
             }
         }
         Ok(())

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use aws_sdk_ec2::types::AvailabilityZoneState;
 
 use super::AwsClients;
-use crate::engine::AwsError;
+use crate::aws::prelude::*;
 
 static CACHE: Mutex<BTreeMap<String, Vec<String>>> = Mutex::new(BTreeMap::new());
 

@@ -3,6 +3,7 @@
 //! template, Auto Scaling group, scaling policies and scheduled actions.
 
 use crate::api::common::{AppSpec, LoadBalancerSpec};
+use crate::aws::Node;
 use crate::aws::autoscaling::{
     AutoScalingGroup, GROUP_KEY, POLICIES_KEY, SCHEDULED_KEY, ScalingPolicies, ScheduledActions,
 };
@@ -11,7 +12,6 @@ use crate::aws::elbv2::{
     LISTENERS_KEY, LOAD_BALANCER_KEY, Listeners, LoadBalancer, TARGET_GROUP_KEY, TargetGroup,
 };
 use crate::aws::iam::{Grant, InstanceProfile, Role};
-use crate::engine::Node;
 
 use super::network::{SG_APP, SG_LB, VPC, subnet_key};
 

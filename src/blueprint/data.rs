@@ -5,6 +5,7 @@
 //! group).
 
 use crate::api::common::{CacheSpec, DatabaseSpec};
+use crate::aws::Node;
 use crate::aws::elasticache::{
     self, AUTH_TOKEN_KEY, CacheParameterGroup, CacheSubnetGroup, REPLICATION_GROUP_KEY,
     ReplicationGroup,
@@ -13,7 +14,7 @@ use crate::aws::rds::{
     self, DbInstance, DbParameterGroup, DbReplica, DbSubnetGroup, PRIMARY_KEY, SUBNET_GROUP_KEY,
 };
 use crate::aws::secrets::AuthToken;
-use crate::engine::{DataIntent, Node};
+use crate::engine::DataIntent;
 
 use super::network::{SG_CACHE, SG_DB, subnet_key};
 
@@ -28,19 +29,10 @@ pub fn database_nodes(spec: &DatabaseSpec, zones: &[String]) -> Vec<Node> {
     let parameters_key = rds::parameter_group_key(&family);
     let (parameter, value) = rds::force_tls(spec.engine);
     let mut nodes = vec![
-        Node::new(
-            SUBNET_GROUP_KEY,
-            DbSubnetGroup {
-                subnets: data.clone(),
-            },
-        )
-        .after(data),
+        Node::new(SUBNET_GROUP_KEY, DbSubnetGroup::new(data.clone())).after(data),
         Node::new(
             &parameters_key,
-            DbParameterGroup {
-                family,
-                parameters: vec![(parameter.to_string(), value.to_string())],
-            },
+            DbParameterGroup::new(family, vec![(parameter.to_string(), value.to_string())]),
         ),
         Node::new(
             PRIMARY_KEY,
@@ -88,19 +80,17 @@ pub fn cache_nodes(spec: &CacheSpec, zones: &[String]) -> Vec<Node> {
     vec![
         Node::new(
             &parameters_key,
-            CacheParameterGroup {
+            CacheParameterGroup::new(
                 family,
-                parameters: vec![(
+                vec![(
                     "maxmemory-policy".to_string(),
                     spec.maxmemory_policy.as_str().to_string(),
                 )],
-            },
+            ),
         ),
         Node::new(
             elasticache::SUBNET_GROUP_KEY,
-            CacheSubnetGroup {
-                subnets: data.clone(),
-            },
+            CacheSubnetGroup::new(data.clone()),
         )
         .after(data),
         Node::new(

@@ -3,10 +3,10 @@
 //! and the media bucket.
 
 use crate::api::common::{BucketSpec, FrontendSpec};
+use crate::aws::Node;
 use crate::aws::cloudfront::{DISTRIBUTION_KEY, Distribution, OAC_KEY, OriginAccessControl};
 use crate::aws::elbv2::LOAD_BALANCER_KEY;
 use crate::aws::s3::{Bucket, BucketRole, MEDIA_BUCKET_KEY, WEB_BUCKET_KEY};
-use crate::engine::Node;
 
 /// Access control, distribution, and the web bucket only it may read.
 pub fn frontend_nodes(spec: &FrontendSpec) -> Vec<Node> {

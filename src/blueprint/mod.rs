@@ -8,7 +8,6 @@ pub mod application;
 pub mod data;
 pub mod edge;
 pub mod monitoring;
-pub mod naming;
 pub mod network;
 pub mod network_plan;
 pub mod outputs;

@@ -3,6 +3,7 @@
 //! alarms of every tier the stack has, and the dashboard.
 
 use crate::api::common::MonitoringSpec;
+use crate::aws::Node;
 use crate::aws::autoscaling::GROUP_KEY;
 use crate::aws::cloudwatch::{ALARMS_KEY, Alarms, DASHBOARD_KEY, Dashboard, Notify, Sources};
 use crate::aws::elasticache::REPLICATION_GROUP_KEY;
@@ -10,7 +11,6 @@ use crate::aws::elbv2::{LOAD_BALANCER_KEY, TARGET_GROUP_KEY};
 use crate::aws::logs::LogGroup;
 use crate::aws::rds::{PRIMARY_KEY, replica_key};
 use crate::aws::sns::{AlarmTopic, TOPIC_KEY};
-use crate::engine::Node;
 
 /// The application's log group (`/stackops/<hash>/app/logs`).
 pub const APP_LOG_GROUP_KEY: &str = "app/logs";

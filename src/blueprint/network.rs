@@ -4,6 +4,7 @@
 //! asked for, VPC flow logs.
 
 use crate::api::common::NatMode;
+use crate::aws::Node;
 use crate::aws::ec2::flow_log::{FLOW_LOG_GROUP_KEY, FLOW_LOG_KEY};
 use crate::aws::ec2::{
     ElasticIp, FlowLog, InternetGateway, NatGateway, RouteTable, Rule, SecurityGroup, Subnet, Vpc,
@@ -11,7 +12,6 @@ use crate::aws::ec2::{
 };
 use crate::aws::iam::{Grant, Role};
 use crate::aws::logs::LogGroup;
-use crate::engine::Node;
 
 use super::network_plan::SubnetPlan;
 

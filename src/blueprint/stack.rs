@@ -9,8 +9,9 @@ use crate::api::common::{
 };
 use crate::api::{FieldError, StackManifest};
 use crate::aws;
+use crate::aws::Graph;
 use crate::engine::graph::GraphError;
-use crate::engine::{EngineOptions, Graph, Kind, StackIdentity};
+use crate::engine::{EngineOptions, StackIdentity};
 
 use super::network::{self, NetworkNeeds};
 use super::{network_plan, validate};
@@ -58,38 +59,6 @@ pub fn data_intent(stack: &StackManifest) -> crate::engine::DataIntent {
         bucket_policies: super::edge::bucket_policies(parts.frontend, parts.media),
         ..super::data::data_intent(parts.database, parts.cache)
     }
-}
-
-/// Every kind stackops may have created, for teardown of any state.
-pub fn all_kinds() -> Vec<Kind> {
-    let mut kinds = aws::ec2::KINDS.to_vec();
-    kinds.extend([
-        &aws::iam::ROLE as Kind,
-        &aws::logs::LOG_GROUP as Kind,
-        &aws::sns::TOPIC as Kind,
-        &aws::elbv2::TARGET_GROUP as Kind,
-        &aws::elbv2::LOAD_BALANCER as Kind,
-        &aws::elbv2::LISTENERS as Kind,
-        &aws::iam::INSTANCE_PROFILE as Kind,
-        &aws::ec2::LAUNCH_TEMPLATE as Kind,
-        &aws::autoscaling::AUTO_SCALING_GROUP as Kind,
-        &aws::autoscaling::SCALING_POLICIES as Kind,
-        &aws::autoscaling::SCHEDULED_ACTIONS as Kind,
-        &aws::cloudwatch::ALARMS as Kind,
-        &aws::cloudwatch::DASHBOARD as Kind,
-        &aws::rds::DB_SUBNET_GROUP as Kind,
-        &aws::rds::DB_PARAMETER_GROUP as Kind,
-        &aws::rds::DB_INSTANCE as Kind,
-        &aws::rds::DB_REPLICA as Kind,
-        &aws::elasticache::CACHE_SUBNET_GROUP as Kind,
-        &aws::elasticache::CACHE_PARAMETER_GROUP as Kind,
-        &aws::elasticache::REPLICATION_GROUP as Kind,
-        &aws::secrets::AUTH_TOKEN as Kind,
-        &aws::cloudfront::ORIGIN_ACCESS_CONTROL as Kind,
-        &aws::cloudfront::DISTRIBUTION as Kind,
-        &aws::s3::BUCKET as Kind,
-    ]);
-    kinds
 }
 
 /// A spec that passed every check, with its subnet plan: what can be known
@@ -204,7 +173,7 @@ fn build_prepared(
         };
         nodes.extend(super::monitoring::monitoring_nodes(monitoring, tiers));
     }
-    let graph = Graph::new(nodes)?.also_owns(all_kinds());
+    let graph = Graph::new(nodes)?.also_owns(aws::all_kinds());
     Ok(Blueprint {
         graph,
         identity: stack_identity,

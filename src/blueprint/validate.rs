@@ -10,8 +10,8 @@ use crate::api::common::{
 };
 use crate::api::{FieldError, StackManifest};
 
-use super::naming::{NameRule, resource_name};
 use super::network_plan;
+use crate::identity::{NameRule, resource_name};
 
 /// Every semantic problem of `stack`, with field paths.
 pub fn check(stack: &StackManifest) -> Vec<FieldError> {

@@ -9,10 +9,11 @@ use sha2::{Digest, Sha256};
 
 use crate::api::StackManifest;
 use crate::api::manifest;
+use crate::aws::Context;
 use crate::aws::calls::CallCounter;
 use crate::aws::{AwsClients, AwsSettings, config, zones};
 use crate::blueprint::{self, Blueprint};
-use crate::engine::{Action, Context, Engine, PassOutcome};
+use crate::engine::{Action, Engine, PassOutcome};
 
 /// Which command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -209,7 +210,7 @@ async fn apply(engine: &Engine, cx: &Context, blueprint: &Blueprint, timeout: Du
 }
 
 async fn destroy(engine: &Engine, cx: &Context, timeout: Duration) -> u8 {
-    let kinds = blueprint::stack::all_kinds();
+    let kinds = crate::aws::all_kinds();
     let last = repeat_passes(timeout, |_| engine.destroy(cx, &kinds)).await;
     if last.converged {
         let kept: Vec<_> = last

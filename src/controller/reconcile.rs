@@ -22,9 +22,10 @@ use super::context::OperatorContext;
 use super::{Error, FINALIZER};
 use crate::api::status::StackStatus;
 use crate::api::{BookingPlatform, EcommerceStack, StackManifest};
+use crate::aws::Context;
 use crate::aws::zones;
 use crate::blueprint::{self, BlueprintError};
-use crate::engine::{Action as NodeAction, Context, Engine, EngineOptions, PassOutcome};
+use crate::engine::{Action as NodeAction, Engine, EngineOptions, PassOutcome};
 
 /// A stack custom resource the operator reconciles.
 pub trait Stack:
@@ -234,7 +235,7 @@ async fn cleanup_stack<K: Stack>(
     });
     let cx = Context::new(identity, region.clone(), ctx.clients(&region).await)
         .with_data_intent(blueprint::stack::data_intent(&manifest));
-    let pass = engine.destroy(&cx, &blueprint::stack::all_kinds()).await;
+    let pass = engine.destroy(&cx, &crate::aws::all_kinds()).await;
     publish_pass(ctx, obj, &pass).await;
     if pass.converged {
         publish(

@@ -1,61 +1,18 @@
-//! Everything one pass over one stack needs: who the stack is and the AWS
+//! Everything one pass over one stack needs: who the stack is and the
 //! clients (whose calls are counted for this pass).
 
 use std::collections::BTreeMap;
 
 use crate::api::common::DeletionPolicy;
-use crate::aws::AwsClients;
-use crate::blueprint::naming::{self, NameRule, TAG_COMPONENT, TAG_STACK, TAG_UID};
+pub use crate::identity::StackIdentity;
 
-use super::resource::Fields;
+use super::calls::CallCounter;
 
-/// The identity every AWS resource of a stack carries in its tags.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StackIdentity {
-    pub namespace: String,
-    pub name: String,
-    /// The custom resource's uid (the CLI derives a stable one).
-    pub uid: String,
-    /// User tags from the spec, put on every resource.
-    pub extra_tags: BTreeMap<String, String>,
-}
-
-impl StackIdentity {
-    /// Value of the `stackops.io/stack` tag.
-    pub fn stack_tag(&self) -> String {
-        format!("{}/{}", self.namespace, self.name)
-    }
-
-    /// All tags of the resource for node `component`, identity last so user
-    /// tags can never override it.
-    pub fn tags(&self, component: &str) -> Vec<(String, String)> {
-        let mut tags: Vec<(String, String)> = self
-            .extra_tags
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        tags.push((
-            "Name".into(),
-            format!("{}-{}", self.name, component.replace('/', "-")),
-        ));
-        tags.push((TAG_STACK.into(), self.stack_tag()));
-        tags.push((TAG_UID.into(), self.uid.clone()));
-        tags.push((TAG_COMPONENT.into(), component.into()));
-        tags
-    }
-
-    /// The tags as comparable fields (`tag:<key>`), for drift detection.
-    pub fn tag_fields(&self, component: &str) -> Fields {
-        self.tags(component)
-            .into_iter()
-            .map(|(k, v)| (format!("tag:{k}"), v))
-            .collect()
-    }
-
-    /// A deterministic, length-safe AWS name for one of the stack's resources.
-    pub fn resource_name(&self, suffix: &str, rule: NameRule) -> String {
-        naming::resource_name(&self.name, &self.uid, suffix, rule)
-    }
+/// The service clients a pass works with. The engine is generic over them
+/// (the AWS layer supplies its own), and only needs the counter their calls
+/// are counted in.
+pub trait Clients: Clone + Send + Sync + 'static {
+    fn calls(&self) -> &CallCounter;
 }
 
 /// What the spec says about deleting data, when teardown has the spec.
@@ -77,15 +34,15 @@ pub struct DataIntent {
 
 /// One pass's view of the world.
 #[derive(Clone, Debug)]
-pub struct Context {
+pub struct Context<C> {
     pub identity: StackIdentity,
     pub region: String,
-    pub clients: AwsClients,
+    pub clients: C,
     pub data: DataIntent,
 }
 
-impl Context {
-    pub fn new(identity: StackIdentity, region: impl Into<String>, clients: AwsClients) -> Self {
+impl<C> Context<C> {
+    pub fn new(identity: StackIdentity, region: impl Into<String>, clients: C) -> Self {
         Self {
             identity,
             region: region.into(),

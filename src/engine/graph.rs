@@ -4,17 +4,18 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use thiserror::Error;
 
+use super::context::Clients;
 use super::resource::{Kind, Resource};
 
 /// One resource of the stack and the keys it depends on.
-pub struct Node {
+pub struct Node<C> {
     pub key: String,
-    pub resource: Box<dyn Resource>,
+    pub resource: Box<dyn Resource<C>>,
     pub depends_on: Vec<String>,
 }
 
-impl Node {
-    pub fn new(key: impl Into<String>, resource: impl Resource + 'static) -> Self {
+impl<C: Clients> Node<C> {
+    pub fn new(key: impl Into<String>, resource: impl Resource<C> + 'static) -> Self {
         Self {
             key: key.into(),
             resource: Box::new(resource),
@@ -27,7 +28,7 @@ impl Node {
         self
     }
 
-    pub fn kind(&self) -> Kind {
+    pub fn kind(&self) -> Kind<C> {
         self.resource.kind()
     }
 }
@@ -55,15 +56,15 @@ pub enum GraphError {
 /// Nodes in a valid dependency order (every node after its dependencies),
 /// and the kinds the stack may own resources of even without a node (so
 /// that leftovers of a changed spec are found and removed).
-pub struct Graph {
-    nodes: Vec<Node>,
-    owned: Vec<Kind>,
+pub struct Graph<C: 'static> {
+    nodes: Vec<Node<C>>,
+    owned: Vec<Kind<C>>,
 }
 
-impl Graph {
+impl<C: Clients> Graph<C> {
     /// Checks keys, dependencies and ranks, and orders the nodes.
-    pub fn new(nodes: Vec<Node>) -> Result<Self, GraphError> {
-        let mut by_key: BTreeMap<&str, &Node> = BTreeMap::new();
+    pub fn new(nodes: Vec<Node<C>>) -> Result<Self, GraphError> {
+        let mut by_key: BTreeMap<&str, &Node<C>> = BTreeMap::new();
         for node in &nodes {
             if by_key.insert(&node.key, node).is_some() {
                 return Err(GraphError::Duplicate(node.key.clone()));
@@ -89,7 +90,7 @@ impl Graph {
             }
         }
         let order = topological_order(&nodes)?;
-        let mut slots: Vec<Option<Node>> = nodes.into_iter().map(Some).collect();
+        let mut slots: Vec<Option<Node<C>>> = nodes.into_iter().map(Some).collect();
         let nodes = order
             .into_iter()
             .map(|i| slots[i].take().expect("each index once"))
@@ -100,23 +101,23 @@ impl Graph {
         })
     }
 
-    pub fn nodes(&self) -> &[Node] {
+    pub fn nodes(&self) -> &[Node<C>] {
         &self.nodes
     }
 
-    pub fn get(&self, key: &str) -> Option<&Node> {
+    pub fn get(&self, key: &str) -> Option<&Node<C>> {
         self.nodes.iter().find(|n| n.key == key)
     }
 
     /// Also observe (and prune) resources of `kinds` when no node has them:
     /// a NAT mode switched to `none` leaves gateways no node describes.
-    pub fn also_owns(mut self, kinds: impl IntoIterator<Item = Kind>) -> Self {
+    pub fn also_owns(mut self, kinds: impl IntoIterator<Item = Kind<C>>) -> Self {
         self.owned.extend(kinds);
         self
     }
 
     /// The distinct kinds of the nodes and of `also_owns`.
-    pub fn kinds(&self) -> Vec<Kind> {
+    pub fn kinds(&self) -> Vec<Kind<C>> {
         let mut seen = BTreeSet::new();
         self.nodes
             .iter()
@@ -127,7 +128,7 @@ impl Graph {
     }
 }
 
-fn topological_order(nodes: &[Node]) -> Result<Vec<usize>, GraphError> {
+fn topological_order<C: Clients>(nodes: &[Node<C>]) -> Result<Vec<usize>, GraphError> {
     let index: BTreeMap<&str, usize> = nodes
         .iter()
         .enumerate()
@@ -135,9 +136,9 @@ fn topological_order(nodes: &[Node]) -> Result<Vec<usize>, GraphError> {
         .collect();
     let mut state = vec![0u8; nodes.len()]; // 0 new, 1 visiting, 2 done
     let mut order = Vec::with_capacity(nodes.len());
-    fn visit(
+    fn visit<C: Clients>(
         i: usize,
-        nodes: &[Node],
+        nodes: &[Node<C>],
         index: &BTreeMap<&str, usize>,
         state: &mut [u8],
         order: &mut Vec<usize>,
@@ -163,27 +164,82 @@ fn topological_order(nodes: &[Node]) -> Result<Vec<usize>, GraphError> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::aws::ec2::{Subnet, Vpc};
+    use async_trait::async_trait;
 
-    fn vpc(key: &str) -> Node {
-        Node::new(
-            key,
-            Vpc {
-                cidr: "10.0.0.0/16".into(),
-            },
-        )
+    use super::*;
+    use crate::engine::calls::CallCounter;
+    use crate::engine::{AwsError, Context, Deletion, Fields, Inputs, KindOps, Observed};
+
+    #[derive(Clone)]
+    struct NoClients(CallCounter);
+
+    impl Clients for NoClients {
+        fn calls(&self) -> &CallCounter {
+            &self.0
+        }
     }
 
-    fn subnet(key: &str) -> Node {
-        Node::new(
-            key,
-            Subnet {
-                vpc: "vpc".into(),
-                cidr: "10.0.0.0/24".into(),
-                zone: "z".into(),
-            },
-        )
+    /// A kind of the given rank that AWS never holds.
+    struct Rank(u8);
+
+    static NETWORK: Rank = Rank(0);
+    static SUBNET: Rank = Rank(1);
+
+    #[async_trait]
+    impl KindOps<NoClients> for Rank {
+        fn name(&self) -> &'static str {
+            ["Network", "Subnet"][self.0 as usize]
+        }
+        fn rank(&self) -> u8 {
+            self.0
+        }
+        async fn observe_all(&self, _: &Context<NoClients>) -> Result<Vec<Observed>, AwsError> {
+            Ok(Vec::new())
+        }
+        async fn delete(&self, _: &Context<NoClients>, _: &Observed) -> Result<Deletion, AwsError> {
+            Ok(Deletion::Done)
+        }
+    }
+
+    struct Of(&'static Rank);
+
+    #[async_trait]
+    impl Resource<NoClients> for Of {
+        fn kind(&self) -> Kind<NoClients> {
+            self.0
+        }
+        fn desired(&self, _: &str, _: &Context<NoClients>, _: &Inputs) -> Fields {
+            Fields::new()
+        }
+        async fn create(
+            &self,
+            key: &str,
+            _: &Context<NoClients>,
+            _: &Inputs,
+        ) -> Result<Observed, AwsError> {
+            Ok(Observed {
+                component: key.into(),
+                ..Observed::default()
+            })
+        }
+        async fn update(
+            &self,
+            _: &str,
+            _: &Context<NoClients>,
+            _: &Inputs,
+            _: &Observed,
+            _: &[crate::engine::Change],
+        ) -> Result<(), AwsError> {
+            Ok(())
+        }
+    }
+
+    fn vpc(key: &str) -> Node<NoClients> {
+        Node::new(key, Of(&NETWORK))
+    }
+
+    fn subnet(key: &str) -> Node<NoClients> {
+        Node::new(key, Of(&SUBNET))
     }
 
     #[test]
@@ -207,7 +263,7 @@ mod tests {
             Graph::new(vec![vpc("a").after(["b"]), vpc("b").after(["a"])]).err(),
             Some(GraphError::Cycle(_))
         ));
-        // A VPC (rank 0) may not depend on a subnet (rank 1).
+        // A rank-0 node may not depend on a rank-1 node.
         assert!(matches!(
             Graph::new(vec![subnet("s"), vpc("v").after(["s"])]).err(),
             Some(GraphError::RankOrder { .. })

@@ -5,16 +5,22 @@
 //! works from any partial state. It knows nothing of Kubernetes: the
 //! controller and the CLI both drive it, one pass at a time.
 
+pub mod calls;
 pub mod context;
 pub mod error;
+pub mod fields;
 pub mod graph;
 pub mod outcome;
 pub mod resource;
 mod run;
 
-pub use context::{Context, DataIntent, StackIdentity};
+pub use calls::{CallCounter, CallKey};
+pub use context::{Clients, Context, DataIntent, StackIdentity};
 pub use error::{AwsError, ErrorClass};
+pub use fields::{Change, Changes, Fields, KNOWN_AFTER_APPLY, diff};
 pub use graph::{Graph, Node};
-pub use outcome::{Action, Change, NodeOutcome, PassOutcome, diff};
-pub use resource::{Deletion, Fields, Inputs, Kind, KindOps, Observed, Resource, Status, Updated};
+pub use outcome::{Action, NodeOutcome, PassOutcome};
+pub use resource::{
+    Deletion, Inputs, Kind, KindOps, NotFound, Observed, Resource, Status, Updated,
+};
 pub use run::{Engine, EngineOptions};

@@ -1,44 +1,12 @@
 //! What a pass did and found, node by node.
 
-use std::fmt;
-
 use std::collections::BTreeMap;
 
 use crate::api::status::ResourceState;
-use crate::aws::calls::{CallKey, is_mutating};
 
+use super::calls::{CallKey, is_mutating};
 use super::error::AwsError;
-use super::resource::Fields;
-
-/// One field that differs: what AWS has and what the spec wants.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Change {
-    pub field: String,
-    pub from: Option<String>,
-    pub to: String,
-}
-
-impl fmt::Display for Change {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.from {
-            Some(from) => write!(f, "{}: {from:?} -> {:?}", self.field, self.to),
-            None => write!(f, "{}: (unset) -> {:?}", self.field, self.to),
-        }
-    }
-}
-
-/// Fields of `desired` that `observed` lacks or holds differently.
-pub fn diff(desired: &Fields, observed: &Fields) -> Vec<Change> {
-    desired
-        .iter()
-        .filter(|(field, value)| observed.get(*field) != Some(value))
-        .map(|(field, value)| Change {
-            field: field.clone(),
-            from: observed.get(field).cloned(),
-            to: value.clone(),
-        })
-        .collect()
-}
+use super::fields::{Change, Fields};
 
 /// What the pass did (or, for a plan, would do) to a node.
 #[derive(Clone, Debug, PartialEq, Eq)]

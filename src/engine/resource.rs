@@ -4,48 +4,46 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 
-use super::context::Context;
+use super::context::{Clients, Context};
 use super::error::AwsError;
-use super::outcome::Change;
-
-/// Comparable state of a resource: field name -> canonical value. Desired
-/// and observed states are both `Fields`, so the diff is generic.
-pub type Fields = BTreeMap<String, String>;
-
-/// Value a plan shows for something only known once a dependency exists.
-pub const KNOWN_AFTER_APPLY: &str = "(known after apply)";
+use super::fields::{Change, Fields, KNOWN_AFTER_APPLY};
 
 /// A resource kind: how to find every resource of that kind a stack owns,
 /// and how to delete one. `rank` orders teardown: a resource may depend only
 /// on resources of lower rank (or on its own kind, through graph edges), so
 /// deleting the highest rank first is always safe.
 #[async_trait]
-pub trait KindOps: Send + Sync + 'static {
+pub trait KindOps<C: Clients>: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     fn rank(&self) -> u8;
     /// Every live resource of this kind carrying the stack's uid tag, in one
     /// call where the API allows (by tag filter).
-    async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError>;
+    async fn observe_all(&self, cx: &Context<C>) -> Result<Vec<Observed>, AwsError>;
     /// Starts or finishes deleting `observed`.
-    async fn delete(&self, cx: &Context, observed: &Observed) -> Result<Deletion, AwsError>;
+    async fn delete(&self, cx: &Context<C>, observed: &Observed) -> Result<Deletion, AwsError>;
 }
 
 /// A kind, as resources and graphs refer to it.
-pub type Kind = &'static dyn KindOps;
+pub type Kind<C> = &'static dyn KindOps<C>;
 
 /// One resource the stack should have.
 #[async_trait]
-pub trait Resource: Send + Sync {
-    fn kind(&self) -> Kind;
+pub trait Resource<C: Clients>: Send + Sync {
+    fn kind(&self) -> Kind<C>;
     /// Desired comparable state, given the outputs of the dependencies.
-    fn desired(&self, key: &str, cx: &Context, inputs: &Inputs) -> Fields;
+    fn desired(&self, key: &str, cx: &Context<C>, inputs: &Inputs) -> Fields;
     /// Creates it, tagged in the same call, and returns it as observed.
-    async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError>;
+    async fn create(
+        &self,
+        key: &str,
+        cx: &Context<C>,
+        inputs: &Inputs,
+    ) -> Result<Observed, AwsError>;
     /// Brings `current` to the desired state; `changes` are the differing fields.
     async fn update(
         &self,
         key: &str,
-        cx: &Context,
+        cx: &Context<C>,
         inputs: &Inputs,
         current: &Observed,
         changes: &[Change],
@@ -64,7 +62,7 @@ pub trait Resource: Send + Sync {
     async fn apply_update(
         &self,
         key: &str,
-        cx: &Context,
+        cx: &Context<C>,
         inputs: &Inputs,
         current: &Observed,
         changes: &[Change],
@@ -129,6 +127,45 @@ pub enum Deletion {
         message: String,
         keep: Vec<(&'static str, String)>,
     },
+}
+
+/// "Not found" as an answer rather than a failure: deleting something gone
+/// is done, reading something gone finds nothing.
+pub trait NotFound<T> {
+    /// `None` when AWS says the thing does not exist.
+    fn found(self) -> Result<Option<T>, AwsError>;
+    /// A delete call's result: done, also when it was gone already.
+    fn deleted(self) -> Result<Deletion, AwsError>;
+    /// Success, also when the thing was gone already.
+    fn or_gone(self) -> Result<(), AwsError>;
+    /// A delete call AWS carries out over time: in progress with `what`,
+    /// or done when it was gone already.
+    fn deleting(self, what: impl Into<String>) -> Result<Deletion, AwsError>;
+}
+
+impl<T> NotFound<T> for Result<T, AwsError> {
+    fn found(self) -> Result<Option<T>, AwsError> {
+        match self {
+            Ok(value) => Ok(Some(value)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn deleted(self) -> Result<Deletion, AwsError> {
+        self.found().map(|_| Deletion::Done)
+    }
+
+    fn or_gone(self) -> Result<(), AwsError> {
+        self.found().map(|_| ())
+    }
+
+    fn deleting(self, what: impl Into<String>) -> Result<Deletion, AwsError> {
+        Ok(match self.found()? {
+            Some(_) => Deletion::InProgress(what.into()),
+            None => Deletion::Done,
+        })
+    }
 }
 
 /// Outputs of a node's dependencies, by dependency key.

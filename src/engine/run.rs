@@ -6,12 +6,13 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 
 use crate::api::status::ResourceState;
-use crate::aws::calls::CallKey;
 
-use super::context::Context;
+use super::calls::CallKey;
+use super::context::{Clients, Context};
 use super::error::{AwsError, ErrorClass};
+use super::fields::{Change, diff};
 use super::graph::{Graph, Node};
-use super::outcome::{Action, Change, NodeOutcome, PassOutcome, diff};
+use super::outcome::{Action, NodeOutcome, PassOutcome};
 use super::resource::{Deletion, Inputs, Kind, Observed, Status};
 
 /// How the engine may act.
@@ -57,31 +58,44 @@ pub struct Engine {
 /// What one kind observation found, by kind name.
 type Observations = BTreeMap<&'static str, Vec<Observed>>;
 
+/// Resources found, each with its kind.
+type Found<C> = Vec<(Kind<C>, Observed)>;
+
 impl Engine {
     pub fn new(options: EngineOptions) -> Self {
         Self { options }
     }
 
     /// What `apply` would do, without writing anything.
-    pub async fn plan(&self, cx: &Context, graph: &Graph) -> PassOutcome {
+    pub async fn plan<C: Clients>(&self, cx: &Context<C>, graph: &Graph<C>) -> PassOutcome {
         self.converge(cx, graph, Mode::Plan).await
     }
 
     /// One pass towards the desired state. Call again until `converged`
     /// (or a terminal error): resources that are still becoming available
     /// hold their dependents back until a later pass.
-    pub async fn apply(&self, cx: &Context, graph: &Graph) -> PassOutcome {
+    pub async fn apply<C: Clients>(&self, cx: &Context<C>, graph: &Graph<C>) -> PassOutcome {
         self.converge(cx, graph, Mode::Apply).await
     }
 
-    async fn converge(&self, cx: &Context, graph: &Graph, mode: Mode) -> PassOutcome {
-        let before = cx.clients.calls.snapshot();
+    async fn converge<C: Clients>(
+        &self,
+        cx: &Context<C>,
+        graph: &Graph<C>,
+        mode: Mode,
+    ) -> PassOutcome {
+        let before = cx.clients.calls().snapshot();
         let mut pass = self.converge_counted(cx, graph, mode).await;
         pass.calls = calls_since(cx, &before);
         pass
     }
 
-    async fn converge_counted(&self, cx: &Context, graph: &Graph, mode: Mode) -> PassOutcome {
+    async fn converge_counted<C: Clients>(
+        &self,
+        cx: &Context<C>,
+        graph: &Graph<C>,
+        mode: Mode,
+    ) -> PassOutcome {
         let mut pass = PassOutcome::default();
         let observations = match observe(cx, &graph.kinds()).await {
             Ok(found) => found,
@@ -123,10 +137,10 @@ impl Engine {
     }
 
     /// Nodes in dependency order, at most `concurrency` at once.
-    async fn walk(
+    async fn walk<C: Clients>(
         &self,
-        cx: &Context,
-        graph: &Graph,
+        cx: &Context<C>,
+        graph: &Graph<C>,
         claimed: &mut BTreeMap<String, Observed>,
         mode: Mode,
     ) -> Vec<NodeOutcome> {
@@ -201,10 +215,10 @@ impl Engine {
             .collect()
     }
 
-    async fn converge_node(
+    async fn converge_node<C: Clients>(
         &self,
-        cx: &Context,
-        node: &Node,
+        cx: &Context<C>,
+        node: &Node<C>,
         inputs: &Inputs,
         observed: Option<Observed>,
         mode: Mode,
@@ -304,14 +318,14 @@ impl Engine {
 
     /// One teardown pass over every resource of `kinds` the stack owns:
     /// highest rank first; a lower rank only once every higher one is gone.
-    pub async fn destroy(&self, cx: &Context, kinds: &[Kind]) -> PassOutcome {
-        let before = cx.clients.calls.snapshot();
+    pub async fn destroy<C: Clients>(&self, cx: &Context<C>, kinds: &[Kind<C>]) -> PassOutcome {
+        let before = cx.clients.calls().snapshot();
         let mut pass = self.destroy_counted(cx, kinds).await;
         pass.calls = calls_since(cx, &before);
         pass
     }
 
-    async fn destroy_counted(&self, cx: &Context, kinds: &[Kind]) -> PassOutcome {
+    async fn destroy_counted<C: Clients>(&self, cx: &Context<C>, kinds: &[Kind<C>]) -> PassOutcome {
         let mut pass = PassOutcome::default();
         let observations = match observe(cx, kinds).await {
             Ok(found) => found,
@@ -323,7 +337,7 @@ impl Engine {
                 return pass;
             }
         };
-        let everything: Vec<(Kind, Observed)> = kinds
+        let everything: Vec<(Kind<C>, Observed)> = kinds
             .iter()
             .flat_map(|kind| {
                 observations
@@ -365,10 +379,10 @@ impl Engine {
     /// Deletes `items` rank by rank, highest first, stopping at the first
     /// rank that is not completely gone. Returns the outcomes and whether
     /// everything is gone.
-    async fn delete_by_rank(
+    async fn delete_by_rank<C: Clients>(
         &self,
-        cx: &Context,
-        mut items: Vec<(Kind, Observed)>,
+        cx: &Context<C>,
+        mut items: Vec<(Kind<C>, Observed)>,
     ) -> (Vec<NodeOutcome>, bool) {
         items.sort_by_key(|(kind, o)| (std::cmp::Reverse(kind.rank()), o.component.clone()));
         let mut outcomes = Vec::new();
@@ -423,10 +437,10 @@ impl Engine {
 
     /// Deletes one resource; returns its outcome and, when it is retained,
     /// the resources it needs.
-    async fn delete_one(
+    async fn delete_one<C: Clients>(
         &self,
-        cx: &Context,
-        kind: Kind,
+        cx: &Context<C>,
+        kind: Kind<C>,
         observed: &Observed,
     ) -> (NodeOutcome, Vec<(&'static str, String)>) {
         let mut out = orphan_outcome(kind, observed);
@@ -465,9 +479,12 @@ impl Engine {
 /// Calls counted on `cx` since `before` was taken. (Another pass sharing
 /// the same clients at the same time would be counted too: each stack's
 /// passes get their own clients.)
-fn calls_since(cx: &Context, before: &BTreeMap<CallKey, u64>) -> BTreeMap<CallKey, u64> {
+fn calls_since<C: Clients>(
+    cx: &Context<C>,
+    before: &BTreeMap<CallKey, u64>,
+) -> BTreeMap<CallKey, u64> {
     cx.clients
-        .calls
+        .calls()
         .snapshot()
         .into_iter()
         .filter_map(|(key, n)| {
@@ -478,7 +495,7 @@ fn calls_since(cx: &Context, before: &BTreeMap<CallKey, u64>) -> BTreeMap<CallKe
 }
 
 /// Every kind's resources, observed concurrently, one call (or page run) each.
-async fn observe(cx: &Context, kinds: &[Kind]) -> Result<Observations, AwsError> {
+async fn observe<C: Clients>(cx: &Context<C>, kinds: &[Kind<C>]) -> Result<Observations, AwsError> {
     let mut observations = Vec::with_capacity(kinds.len());
     for kind in kinds {
         observations.push(observe_kind(cx, *kind));
@@ -489,16 +506,19 @@ async fn observe(cx: &Context, kinds: &[Kind]) -> Result<Observations, AwsError>
         .collect()
 }
 
-async fn observe_kind(cx: &Context, kind: Kind) -> Result<(&'static str, Vec<Observed>), AwsError> {
+async fn observe_kind<C: Clients>(
+    cx: &Context<C>,
+    kind: Kind<C>,
+) -> Result<(&'static str, Vec<Observed>), AwsError> {
     kind.observe_all(cx).await.map(|found| (kind.name(), found))
 }
 
 /// Gives each node the resource tagged with its key; everything else
 /// (resources of removed nodes, duplicates) is an orphan.
-fn claim(
-    graph: &Graph,
+fn claim<C: Clients>(
+    graph: &Graph<C>,
     mut observations: Observations,
-) -> (BTreeMap<String, Observed>, Vec<(Kind, Observed)>) {
+) -> (BTreeMap<String, Observed>, Found<C>) {
     let mut claimed = BTreeMap::new();
     for node in graph.nodes() {
         let found = observations.entry(node.kind().name()).or_default();
@@ -578,7 +598,7 @@ fn first_terminal(outcomes: &[NodeOutcome]) -> Option<AwsError> {
         .cloned()
 }
 
-fn orphan_outcome(kind: Kind, observed: &Observed) -> NodeOutcome {
+fn orphan_outcome<C: Clients>(kind: Kind<C>, observed: &Observed) -> NodeOutcome {
     let key = if observed.component.is_empty() {
         observed.id.clone()
     } else {
@@ -590,7 +610,7 @@ fn orphan_outcome(kind: Kind, observed: &Observed) -> NodeOutcome {
     out
 }
 
-fn failed_observation(graph: &Graph, error: AwsError) -> PassOutcome {
+fn failed_observation<C: Clients>(graph: &Graph<C>, error: AwsError) -> PassOutcome {
     let mut pass = PassOutcome {
         terminal: (error.class == ErrorClass::Terminal).then(|| error.clone()),
         ..PassOutcome::default()

@@ -6,10 +6,11 @@ use std::collections::BTreeMap;
 use aws_sdk_resourcegroupstagging::types::TagFilter;
 use stackops::api::StackManifest;
 use stackops::api::manifest;
+use stackops::aws::Context;
 use stackops::aws::calls::CallCounter;
 use stackops::aws::{AwsClients, config, zones};
 use stackops::blueprint::{self, Blueprint};
-use stackops::engine::{Context, Engine, PassOutcome};
+use stackops::engine::{Engine, PassOutcome};
 
 use super::moto::settings_for;
 
@@ -96,7 +97,7 @@ impl TestStack {
     /// Destroy passes until converged (at most `max_passes`).
     pub async fn destroy(&self, cx: &Context, max_passes: usize) -> PassOutcome {
         let engine = self.engine();
-        let kinds = blueprint::stack::all_kinds();
+        let kinds = stackops::aws::all_kinds();
         let mut last = PassOutcome::default();
         for _ in 0..max_passes {
             last = engine.destroy(cx, &kinds).await;
@@ -110,7 +111,7 @@ impl TestStack {
     /// Live resources of the stack per kind name, as the engine observes them.
     pub async fn count_by_kind(&self, cx: &Context) -> BTreeMap<&'static str, usize> {
         let mut counts = BTreeMap::new();
-        for kind in blueprint::stack::all_kinds() {
+        for kind in stackops::aws::all_kinds() {
             let found = kind.observe_all(cx).await.unwrap();
             counts.insert(kind.name(), found.len());
         }

@@ -2,18 +2,14 @@
 //! registered with the target group, replaced when the load balancer finds
 //! them unhealthy, rebalanced across AZs.
 
-use async_trait::async_trait;
 use aws_sdk_autoscaling::types::{
     AutoScalingGroup as AwsGroup, Filter, LaunchTemplateSpecification, Tag,
 };
 
-use super::{group_name, refresh, sdk};
-use crate::aws::ec2::{set_field, set_items};
-use crate::blueprint::naming::TAG_UID;
-use crate::engine::{
-    AwsError, Change, Context, Deletion, Fields, Inputs, Kind, KindOps, Observed, Resource, Status,
-    Updated,
-};
+use super::{group_name, refresh};
+
+use crate::aws::prelude::*;
+use crate::identity::TAG_UID;
 
 pub struct AutoScalingGroupKind;
 pub static AUTO_SCALING_GROUP: AutoScalingGroupKind = AutoScalingGroupKind;
@@ -67,7 +63,7 @@ fn observed(cx: &Context, group: &AwsGroup) -> Option<Observed> {
     let component = crate::aws::ec2::component(cx, &tags)?;
     let name = group.auto_scaling_group_name()?.to_string();
     let number = |n: Option<i32>| n.map(|n| n.to_string()).unwrap_or_default();
-    let mut fields = crate::aws::ec2::tag_fields(&tags);
+    let mut fields = tag_fields(&tags);
     let template = group.launch_template().map_or(String::new(), |t| {
         template_field(
             t.launch_template_id().unwrap_or_default(),
@@ -127,7 +123,7 @@ fn observed(cx: &Context, group: &AwsGroup) -> Option<Observed> {
 }
 
 #[async_trait]
-impl KindOps for AutoScalingGroupKind {
+impl KindOps<AwsClients> for AutoScalingGroupKind {
     fn name(&self) -> &'static str {
         "AutoScalingGroup"
     }
@@ -172,11 +168,7 @@ impl KindOps for AutoScalingGroupKind {
             .send()
             .await
             .map_err(sdk("DeleteAutoScalingGroup"));
-        match deleted {
-            Ok(_) => Ok(Deletion::InProgress("terminating servers".into())),
-            Err(e) if e.is_not_found() => Ok(Deletion::Done),
-            Err(e) => Err(e),
-        }
+        deleted.deleting("terminating servers")
     }
 }
 
@@ -257,14 +249,14 @@ impl AutoScalingGroup {
 }
 
 #[async_trait]
-impl Resource for AutoScalingGroup {
+impl Resource<AwsClients> for AutoScalingGroup {
     fn kind(&self) -> Kind {
         &AUTO_SCALING_GROUP
     }
 
     fn desired(&self, key: &str, cx: &Context, inputs: &Inputs) -> Fields {
         let subnets = set_field(self.subnets.iter().map(|s| inputs.get(s, "id")));
-        let mut fields = crate::aws::ec2::with_tags(
+        let mut fields = with_tags(
             cx,
             key,
             [

@@ -7,6 +7,7 @@
 //! Those stackops writes are named `stackops-*`; others are left alone.
 
 pub mod group;
+pub mod members;
 pub mod policies;
 pub mod refresh;
 pub mod scheduled;
@@ -15,10 +16,11 @@ pub use group::{AUTO_SCALING_GROUP, AutoScalingGroup};
 pub use policies::{SCALING_POLICIES, ScalingPolicies};
 pub use scheduled::{SCHEDULED_ACTIONS, ScheduledActions};
 
-use crate::blueprint::naming::NameRule;
-use crate::engine::Context;
+/// Every Auto Scaling kind.
+pub const KINDS: &[Kind] = &[&AUTO_SCALING_GROUP, &SCALING_POLICIES, &SCHEDULED_ACTIONS];
 
-pub(crate) use super::sdk;
+use crate::aws::prelude::*;
+use crate::identity::NameRule;
 
 pub const GROUP_KEY: &str = "app/auto-scaling-group";
 pub const POLICIES_KEY: &str = "app/scaling-policies";

@@ -9,8 +9,7 @@ use aws_sdk_autoscaling::types::{
     RefreshPreferences,
 };
 
-use super::sdk;
-use crate::engine::{AwsError, Context, ErrorClass};
+use crate::aws::prelude::*;
 
 /// How the refresh replaces servers.
 pub struct Preferences {

@@ -12,7 +12,7 @@ use aws_smithy_types::error::operation::BuildError;
 use sha2::{Digest, Sha256};
 
 use crate::api::common::{CdnSpec, PriceClass};
-use crate::engine::{Context, Fields};
+use crate::aws::prelude::*;
 
 /// AWS managed cache policy "CachingOptimized" (static files).
 pub const CACHING_OPTIMIZED: &str = "658327ea-f89d-4fab-a63d-7e88639e58f6";
@@ -128,10 +128,7 @@ pub fn desired_fields(
         ("priceClass".into(), price_class(spec.price_class).into()),
         ("httpVersion".into(), "http2and3".into()),
         ("ipv6".into(), "true".into()),
-        (
-            "aliases".into(),
-            crate::aws::ec2::set_field(spec.aliases.iter().cloned()),
-        ),
+        ("aliases".into(), set_field(spec.aliases.iter().cloned())),
         ("viewerCertificate".into(), viewer_certificate_field(spec)),
         (
             "webAcl".into(),
@@ -229,7 +226,7 @@ pub fn observed_fields(d: &DistributionSummary) -> Fields {
         ("ipv6".into(), d.is_ipv6_enabled().to_string()),
         (
             "aliases".into(),
-            crate::aws::ec2::set_field(
+            set_field(
                 d.aliases()
                     .map(|a| a.items())
                     .unwrap_or_default()

@@ -4,17 +4,12 @@
 //! disabling it, waiting on later passes until the disabled configuration
 //! is deployed, then deleting it: no worker ever waits on CloudFront.
 
-use async_trait::async_trait;
 use aws_sdk_cloudfront::types::{DistributionConfigWithTags, DistributionSummary, Tag, Tags};
 
 use super::config::{self, Origins2};
-use super::sdk;
 use crate::api::common::CdnSpec;
+use crate::aws::prelude::*;
 use crate::aws::{built_wrongly, missing, s3};
-use crate::engine::{
-    AwsError, Change, Context, Deletion, Fields, Inputs, Kind, KindOps, Observed, Resource, Status,
-    Updated,
-};
 
 pub struct DistributionKind;
 pub static DISTRIBUTION: DistributionKind = DistributionKind;
@@ -106,7 +101,7 @@ impl Distribution {
 }
 
 #[async_trait]
-impl KindOps for DistributionKind {
+impl KindOps<AwsClients> for DistributionKind {
     fn name(&self) -> &'static str {
         "Distribution"
     }
@@ -157,20 +152,19 @@ impl KindOps for DistributionKind {
                 "disabling; deleted once CloudFront has deployed that".into(),
             ));
         }
-        crate::aws::deleted(
-            cloudfront
-                .delete_distribution()
-                .id(&observed.id)
-                .if_match(etag)
-                .send()
-                .await
-                .map_err(sdk("DeleteDistribution")),
-        )
+        cloudfront
+            .delete_distribution()
+            .id(&observed.id)
+            .if_match(etag)
+            .send()
+            .await
+            .map_err(sdk("DeleteDistribution"))
+            .deleted()
     }
 }
 
 #[async_trait]
-impl Resource for Distribution {
+impl Resource<AwsClients> for Distribution {
     fn kind(&self) -> Kind {
         &DISTRIBUTION
     }

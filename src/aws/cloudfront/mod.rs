@@ -10,10 +10,13 @@ mod config;
 mod distribution;
 mod oac;
 
+use crate::aws::Kind;
+
 pub use distribution::{DISTRIBUTION, Distribution};
 pub use oac::{ORIGIN_ACCESS_CONTROL, OriginAccessControl};
 
-use super::sdk;
+/// Every CloudFront kind.
+pub const KINDS: &[Kind] = &[&ORIGIN_ACCESS_CONTROL, &DISTRIBUTION];
 
 /// Node key of the origin access control.
 pub const OAC_KEY: &str = "edge/origin-access-control";

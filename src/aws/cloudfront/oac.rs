@@ -1,18 +1,13 @@
 //! The origin access control: CloudFront signs every request to the web
 //! bucket (SigV4, always), so the bucket can refuse everyone else.
 
-use async_trait::async_trait;
 use aws_sdk_cloudfront::types::{
     OriginAccessControlConfig, OriginAccessControlOriginTypes, OriginAccessControlSigningBehaviors,
     OriginAccessControlSigningProtocols, OriginAccessControlSummary,
 };
 
-use super::sdk;
-use crate::aws::{built_wrongly, missing};
-use crate::blueprint::naming::owned_stem;
-use crate::engine::{
-    AwsError, Change, Context, Deletion, Fields, Inputs, Kind, KindOps, Observed, Resource, Status,
-};
+use crate::aws::prelude::*;
+use crate::identity::owned_stem;
 
 pub struct OriginAccessControlKind;
 pub static ORIGIN_ACCESS_CONTROL: OriginAccessControlKind = OriginAccessControlKind;
@@ -123,7 +118,7 @@ async fn etag(cx: &Context, id: &str) -> Result<String, AwsError> {
 }
 
 #[async_trait]
-impl KindOps for OriginAccessControlKind {
+impl KindOps<AwsClients> for OriginAccessControlKind {
     fn name(&self) -> &'static str {
         "OriginAccessControl"
     }
@@ -138,21 +133,20 @@ impl KindOps for OriginAccessControlKind {
 
     async fn delete(&self, cx: &Context, observed: &Observed) -> Result<Deletion, AwsError> {
         let tag = etag(cx, &observed.id).await?;
-        crate::aws::deleted(
-            cx.clients
-                .cloudfront
-                .delete_origin_access_control()
-                .id(&observed.id)
-                .if_match(tag)
-                .send()
-                .await
-                .map_err(sdk("DeleteOriginAccessControl")),
-        )
+        cx.clients
+            .cloudfront
+            .delete_origin_access_control()
+            .id(&observed.id)
+            .if_match(tag)
+            .send()
+            .await
+            .map_err(sdk("DeleteOriginAccessControl"))
+            .deleted()
     }
 }
 
 #[async_trait]
-impl Resource for OriginAccessControl {
+impl Resource<AwsClients> for OriginAccessControl {
     fn kind(&self) -> Kind {
         &ORIGIN_ACCESS_CONTROL
     }

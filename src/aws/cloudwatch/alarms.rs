@@ -8,17 +8,14 @@
 //! call. Each alarm is one field, so an alarm edited out of band is put
 //! back with one `PutMetricAlarm` for that alarm alone.
 
-use async_trait::async_trait;
 use aws_sdk_cloudwatch::types::{
     AlarmType, ComparisonOperator, Dimension, MetricAlarm, Statistic, Tag,
 };
 
-use super::{Sources, node_label, sdk, stem};
+use super::{Sources, node_label, stem};
 use crate::api::common::AlarmThresholds;
-use crate::aws::ec2::{set_field, set_items};
-use crate::engine::{
-    AwsError, Change, Context, Deletion, Fields, Inputs, Kind, KindOps, Observed, Resource, Status,
-};
+
+use crate::aws::prelude::*;
 
 pub struct AlarmsKind;
 pub static ALARMS: AlarmsKind = AlarmsKind;
@@ -495,13 +492,13 @@ async fn delete_alarms(cx: &Context, names: &[String]) -> Result<(), AwsError> {
             .send()
             .await
             .map_err(sdk("DeleteAlarms"));
-        crate::aws::deleted(deleted)?;
+        deleted.deleted()?;
     }
     Ok(())
 }
 
 #[async_trait]
-impl KindOps for AlarmsKind {
+impl KindOps<AwsClients> for AlarmsKind {
     fn name(&self) -> &'static str {
         "Alarms"
     }
@@ -561,7 +558,7 @@ impl KindOps for AlarmsKind {
 }
 
 #[async_trait]
-impl Resource for Alarms {
+impl Resource<AwsClients> for Alarms {
     fn kind(&self) -> Kind {
         &ALARMS
     }

@@ -4,14 +4,11 @@
 //! read back and compared by SHA-256 digest of its canonical JSON, so an
 //! edit out of band is put back by one `PutDashboard`.
 
-use async_trait::async_trait;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{CLOUDFRONT_METRICS_REGION, Sources, node_label, sdk, stem};
-use crate::engine::{
-    AwsError, Change, Context, Deletion, Fields, Inputs, Kind, KindOps, Observed, Resource, Status,
-};
+use super::{CLOUDFRONT_METRICS_REGION, Sources, node_label, stem};
+use crate::aws::prelude::*;
 
 pub struct DashboardKind;
 pub static DASHBOARD: DashboardKind = DashboardKind;
@@ -249,7 +246,7 @@ fn outputs(name: &str) -> Fields {
 }
 
 #[async_trait]
-impl KindOps for DashboardKind {
+impl KindOps<AwsClients> for DashboardKind {
     fn name(&self) -> &'static str {
         "Dashboard"
     }
@@ -280,7 +277,7 @@ impl KindOps for DashboardKind {
         else {
             return Ok(Vec::new());
         };
-        let body = match cx
+        let found = cx
             .clients
             .cloudwatch
             .get_dashboard()
@@ -288,12 +285,12 @@ impl KindOps for DashboardKind {
             .send()
             .await
             .map_err(sdk("GetDashboard"))
-        {
-            Ok(found) => found.dashboard_body().unwrap_or_default().to_string(),
-            // Deleted between the two calls.
-            Err(e) if e.is_not_found() => return Ok(Vec::new()),
-            Err(e) => return Err(e),
+            .found()?;
+        // None: deleted between the two calls.
+        let Some(found) = found else {
+            return Ok(Vec::new());
         };
+        let body = found.dashboard_body().unwrap_or_default().to_string();
         Ok(vec![Observed {
             component: super::DASHBOARD_KEY.into(),
             id: name.clone(),
@@ -313,12 +310,12 @@ impl KindOps for DashboardKind {
             .send()
             .await
             .map_err(sdk("DeleteDashboards"));
-        crate::aws::deleted(deleted)
+        deleted.deleted()
     }
 }
 
 #[async_trait]
-impl Resource for Dashboard {
+impl Resource<AwsClients> for Dashboard {
     fn kind(&self) -> Kind {
         &DASHBOARD
     }

@@ -1,7 +1,7 @@
 //! CloudWatch alarms and the dashboard of a stack.
 //!
 //! Both are named `stackops-<hash>-<stack>...` (see
-//! `naming::owned_stem`): one prefix-filtered list call finds a stack's
+//! `identity::owned_stem`): one prefix-filtered list call finds a stack's
 //! alarms or dashboard, and IAM scopes the writes by `stackops-*`. Their
 //! metrics name resources other nodes made (the Auto Scaling group, the
 //! load balancer and target group, DB instances, cache nodes, the
@@ -13,10 +13,11 @@ pub mod dashboard;
 pub use alarms::{ALARMS, Alarms, Notify};
 pub use dashboard::{DASHBOARD, Dashboard};
 
-use crate::blueprint::naming;
-use crate::engine::{Context, Inputs};
+/// Every CloudWatch kind.
+pub const KINDS: &[Kind] = &[&ALARMS, &DASHBOARD];
 
-pub(crate) use super::sdk;
+use crate::aws::prelude::*;
+use crate::identity::owned_stem;
 
 pub const ALARMS_KEY: &str = "monitoring/alarms";
 pub const DASHBOARD_KEY: &str = "monitoring/dashboard";
@@ -26,7 +27,7 @@ pub const CLOUDFRONT_METRICS_REGION: &str = "us-east-1";
 
 /// `stackops-<hash>-<stack>` of the stack in `cx`.
 pub(crate) fn stem(cx: &Context) -> String {
-    naming::owned_stem(&cx.identity.name, &cx.identity.uid)
+    owned_stem(&cx.identity.name, &cx.identity.uid)
 }
 
 /// The nodes whose resources the alarms and the dashboard watch, by key.

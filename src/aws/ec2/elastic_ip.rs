@@ -1,15 +1,9 @@
 //! Elastic IPs for the NAT gateways.
 
-use async_trait::async_trait;
 use aws_sdk_ec2::types::{DomainType, ResourceType};
 
-use super::{
-    component, created, owned_filter, retag, sdk, tag_fields, tag_map, tag_spec, with_tags,
-};
-use crate::aws::missing;
-use crate::engine::{
-    AwsError, Change, Context, Deletion, Fields, Inputs, Kind, KindOps, Observed, Resource, Status,
-};
+use super::{component, owned_filter, retag, tag_map, tag_spec};
+use crate::aws::prelude::*;
 
 pub struct ElasticIpKind;
 pub static ELASTIC_IP: ElasticIpKind = ElasticIpKind;
@@ -25,7 +19,7 @@ fn outputs(allocation: &str, ip: &str) -> Fields {
 }
 
 #[async_trait]
-impl KindOps for ElasticIpKind {
+impl KindOps<AwsClients> for ElasticIpKind {
     fn name(&self) -> &'static str {
         "ElasticIP"
     }
@@ -83,7 +77,7 @@ impl KindOps for ElasticIpKind {
 }
 
 #[async_trait]
-impl Resource for ElasticIp {
+impl Resource<AwsClients> for ElasticIp {
     fn kind(&self) -> Kind {
         &ELASTIC_IP
     }

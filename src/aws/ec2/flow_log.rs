@@ -2,19 +2,14 @@
 //! through a role the flow log service assumes. Found by their log group's
 //! deterministic name (flow logs take tags, but not every emulator keeps them).
 
-use async_trait::async_trait;
 use aws_sdk_ec2::types::{
     Filter, FlowLog as AwsFlowLog, FlowLogsResourceType, LogDestinationType, ResourceType,
     TrafficType,
 };
 
-use super::{changes_beyond_tags, created, id_outputs, sdk, tag_spec};
+use super::tag_spec;
 use crate::aws::logs::group_name;
-use crate::aws::missing;
-use crate::engine::{
-    AwsError, Change, Context, Deletion, ErrorClass, Fields, Inputs, Kind, KindOps, Observed,
-    Resource, Status,
-};
+use crate::aws::prelude::*;
 
 pub struct FlowLogKind;
 pub static FLOW_LOG: FlowLogKind = FlowLogKind;
@@ -63,7 +58,7 @@ fn observed(flow_log: &AwsFlowLog) -> Option<Observed> {
 }
 
 #[async_trait]
-impl KindOps for FlowLogKind {
+impl KindOps<AwsClients> for FlowLogKind {
     fn name(&self) -> &'static str {
         "FlowLog"
     }
@@ -108,7 +103,7 @@ impl KindOps for FlowLogKind {
 }
 
 #[async_trait]
-impl Resource for FlowLog {
+impl Resource<AwsClients> for FlowLog {
     fn kind(&self) -> Kind {
         &FLOW_LOG
     }
@@ -168,7 +163,7 @@ impl Resource for FlowLog {
         current: &Observed,
         changes: &[Change],
     ) -> Result<(), AwsError> {
-        if changes_beyond_tags(changes).next().is_some() {
+        if changes.except_tags().next().is_some() {
             // Flow logs cannot be modified: replace. The next pass creates the new one.
             KindOps::delete(&FLOW_LOG, cx, current).await?;
             return Err(AwsError::new(

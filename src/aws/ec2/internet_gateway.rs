@@ -1,16 +1,9 @@
 //! The internet gateway, attached to the VPC.
 
-use async_trait::async_trait;
 use aws_sdk_ec2::types::{InternetGateway as AwsGateway, ResourceType};
 
-use super::{
-    changed, component, created, id_outputs, owned_filter, retag, sdk, tag_fields, tag_map,
-    tag_spec, with_tags,
-};
-use crate::aws::missing;
-use crate::engine::{
-    AwsError, Change, Context, Deletion, Fields, Inputs, Kind, KindOps, Observed, Resource, Status,
-};
+use super::{component, owned_filter, retag, tag_map, tag_spec};
+use crate::aws::prelude::*;
 
 pub struct InternetGatewayKind;
 pub static INTERNET_GATEWAY: InternetGatewayKind = InternetGatewayKind;
@@ -29,7 +22,7 @@ fn attached_vpcs(gateway: &AwsGateway) -> Vec<String> {
 }
 
 #[async_trait]
-impl KindOps for InternetGatewayKind {
+impl KindOps<AwsClients> for InternetGatewayKind {
     fn name(&self) -> &'static str {
         "InternetGateway"
     }
@@ -95,7 +88,7 @@ impl KindOps for InternetGatewayKind {
 }
 
 #[async_trait]
-impl Resource for InternetGateway {
+impl Resource<AwsClients> for InternetGateway {
     fn kind(&self) -> Kind {
         &INTERNET_GATEWAY
     }
@@ -139,7 +132,7 @@ impl Resource for InternetGateway {
         current: &Observed,
         changes: &[Change],
     ) -> Result<(), AwsError> {
-        if let Some(change) = changed(changes, "attachedVpc") {
+        if let Some(change) = changes.at("attachedVpc") {
             let ec2 = &cx.clients.ec2;
             for vpc in super::set_items(change.from.as_deref().unwrap_or_default()) {
                 ec2.detach_internet_gateway()

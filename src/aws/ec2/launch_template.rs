@@ -5,7 +5,6 @@
 //! Observed state is the template's tags plus its latest version's data:
 //! two describe calls per pass.
 
-use async_trait::async_trait;
 use aws_sdk_ec2::types::{
     LaunchTemplate as AwsLaunchTemplate, LaunchTemplateBlockDeviceMappingRequest,
     LaunchTemplateEbsBlockDeviceRequest, LaunchTemplateHttpTokensState,
@@ -16,16 +15,9 @@ use aws_sdk_ec2::types::{
 };
 use sha2::{Digest, Sha256};
 
-use super::{
-    changes_beyond_tags, component, owned_filter, retag, sdk, set_field, tag_fields, tag_map,
-    tag_spec, with_tags,
-};
-use crate::aws::missing;
-use crate::blueprint::naming::NameRule;
-use crate::engine::{
-    AwsError, Change, Context, Deletion, ErrorClass, Fields, Inputs, Kind, KindOps, Observed,
-    Resource, Status, Updated,
-};
+use super::{component, owned_filter, retag, tag_map, tag_spec};
+use crate::aws::prelude::*;
+use crate::identity::NameRule;
 
 pub struct LaunchTemplateKind;
 pub static LAUNCH_TEMPLATE: LaunchTemplateKind = LaunchTemplateKind;
@@ -223,7 +215,7 @@ impl LaunchTemplate {
                 ),
             )
         };
-        let images = match cx
+        let Some(images) = cx
             .clients
             .ec2
             .describe_images()
@@ -231,10 +223,9 @@ impl LaunchTemplate {
             .send()
             .await
             .map_err(sdk("DescribeImages"))
-        {
-            Ok(images) => images,
-            Err(e) if e.is_not_found() => return Err(not_found()),
-            Err(e) => return Err(e),
+            .found()?
+        else {
+            return Err(not_found());
         };
         let device = images
             .images()
@@ -299,7 +290,7 @@ async fn observed(
 }
 
 #[async_trait]
-impl KindOps for LaunchTemplateKind {
+impl KindOps<AwsClients> for LaunchTemplateKind {
     fn name(&self) -> &'static str {
         "LaunchTemplate"
     }
@@ -336,12 +327,12 @@ impl KindOps for LaunchTemplateKind {
             .send()
             .await
             .map_err(sdk("DeleteLaunchTemplate"));
-        crate::aws::deleted(deleted)
+        deleted.deleted()
     }
 }
 
 #[async_trait]
-impl Resource for LaunchTemplate {
+impl Resource<AwsClients> for LaunchTemplate {
     fn kind(&self) -> Kind {
         &LAUNCH_TEMPLATE
     }
@@ -416,7 +407,7 @@ impl Resource for LaunchTemplate {
         changes: &[Change],
     ) -> Result<Updated, AwsError> {
         retag(cx, &current.id, changes).await?;
-        if changes_beyond_tags(changes).next().is_none() {
+        if changes.except_tags().next().is_none() {
             return Ok(Updated::default());
         }
         let version = self.add_version(cx, &current.id, inputs).await?;

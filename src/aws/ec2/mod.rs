@@ -19,8 +19,8 @@ use std::collections::BTreeMap;
 
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 
-use crate::blueprint::naming::{TAG_COMPONENT, TAG_UID};
-use crate::engine::{AwsError, Change, Context, Fields, Kind, Observed, Status};
+use crate::aws::prelude::*;
+use crate::identity::TAG_UID;
 
 pub use elastic_ip::{ELASTIC_IP, ElasticIp};
 pub use flow_log::{FLOW_LOG, FlowLog};
@@ -33,7 +33,7 @@ pub use subnet::{SUBNET, Subnet};
 pub use vpc::{VPC, Vpc};
 pub use vpc_endpoint::{VPC_ENDPOINT, VpcEndpoint};
 
-/// Every network kind, for teardown.
+/// Every EC2 kind.
 pub const KINDS: &[Kind] = &[
     &VPC,
     &SUBNET,
@@ -44,9 +44,10 @@ pub const KINDS: &[Kind] = &[
     &ROUTE_TABLE,
     &VPC_ENDPOINT,
     &FLOW_LOG,
+    &LAUNCH_TEMPLATE,
 ];
 
-pub(crate) use super::sdk;
+pub(crate) use super::shared::component;
 
 /// The filter selecting the stack's resources.
 pub(crate) fn owned_filter(cx: &Context) -> Filter {
@@ -80,39 +81,11 @@ pub(crate) fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// The node key of a resource if it belongs to this stack.
-pub(crate) fn component(cx: &Context, tags: &BTreeMap<String, String>) -> Option<String> {
-    (tags.get(TAG_UID) == Some(&cx.identity.uid))
-        .then(|| tags.get(TAG_COMPONENT).cloned().unwrap_or_default())
-}
-
-/// Observed tags as comparable fields.
-pub(crate) fn tag_fields(tags: &BTreeMap<String, String>) -> Fields {
-    tags.iter()
-        .map(|(k, v)| (format!("tag:{k}"), v.clone()))
-        .collect()
-}
-
-/// Desired fields: `fields` plus the identity tags of `key`.
-pub(crate) fn with_tags(
-    cx: &Context,
-    key: &str,
-    fields: impl IntoIterator<Item = (&'static str, String)>,
-) -> Fields {
-    let mut out = cx.identity.tag_fields(key);
-    out.extend(fields.into_iter().map(|(k, v)| (k.to_string(), v)));
-    out
-}
-
 /// Restores tags that were removed or changed out of band.
 pub(crate) async fn retag(cx: &Context, id: &str, changes: &[Change]) -> Result<(), AwsError> {
     let tags: Vec<Tag> = changes
-        .iter()
-        .filter_map(|c| {
-            c.field
-                .strip_prefix("tag:")
-                .map(|k| Tag::builder().key(k).value(&c.to).build())
-        })
+        .tags()
+        .map(|(key, value)| Tag::builder().key(key).value(value).build())
         .collect();
     if tags.is_empty() {
         return Ok(());
@@ -126,48 +99,4 @@ pub(crate) async fn retag(cx: &Context, id: &str, changes: &[Change]) -> Result<
         .await
         .map_err(sdk("CreateTags"))?;
     Ok(())
-}
-
-/// Whether any change touches a field other than tags.
-pub(crate) fn changes_beyond_tags(changes: &[Change]) -> impl Iterator<Item = &Change> {
-    changes.iter().filter(|c| !c.field.starts_with("tag:"))
-}
-
-/// A field of `changes` by name.
-pub(crate) fn changed<'a>(changes: &'a [Change], field: &str) -> Option<&'a Change> {
-    changes.iter().find(|c| c.field == field)
-}
-
-/// Sorted, comma-joined list: the canonical form of a set-valued field.
-pub(crate) fn set_field<I, S>(items: I) -> String
-where
-    I: IntoIterator<Item = S>,
-    S: Into<String>,
-{
-    let mut items: Vec<String> = items.into_iter().map(Into::into).collect();
-    items.sort();
-    items.dedup();
-    items.join(",")
-}
-
-/// Inverse of `set_field`.
-pub(crate) fn set_items(field: &str) -> Vec<&str> {
-    field.split(',').filter(|s| !s.is_empty()).collect()
-}
-
-/// Outputs holding just the id.
-pub(crate) fn id_outputs(id: &str) -> Fields {
-    Fields::from([("id".to_string(), id.to_string())])
-}
-
-/// A resource just created with `fields`: what the next observation will find.
-pub(crate) fn created(key: &str, id: &str, fields: Fields, outputs: Fields) -> Observed {
-    Observed {
-        component: key.to_string(),
-        id: id.to_string(),
-        arn: None,
-        fields,
-        outputs,
-        status: Status::Ready,
-    }
 }

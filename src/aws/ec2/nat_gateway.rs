@@ -2,18 +2,10 @@
 //! ignore `ClientToken` here, so creation relies on the tag lookup that
 //! every pass makes first.
 
-use async_trait::async_trait;
 use aws_sdk_ec2::types::{NatGateway as AwsNat, NatGatewayState, ResourceType};
 
-use super::{
-    changes_beyond_tags, component, created, id_outputs, owned_filter, retag, sdk, tag_fields,
-    tag_map, tag_spec, with_tags,
-};
-use crate::aws::missing;
-use crate::engine::{
-    AwsError, Change, Context, Deletion, ErrorClass, Fields, Inputs, Kind, KindOps, Observed,
-    Resource, Status,
-};
+use super::{component, owned_filter, retag, tag_map, tag_spec};
+use crate::aws::prelude::*;
 
 pub struct NatGatewayKind;
 pub static NAT_GATEWAY: NatGatewayKind = NatGatewayKind;
@@ -55,7 +47,7 @@ fn observed(cx: &Context, nat: &AwsNat) -> Option<Observed> {
 }
 
 #[async_trait]
-impl KindOps for NatGatewayKind {
+impl KindOps<AwsClients> for NatGatewayKind {
     fn name(&self) -> &'static str {
         "NatGateway"
     }
@@ -100,7 +92,7 @@ impl KindOps for NatGatewayKind {
 }
 
 #[async_trait]
-impl Resource for NatGateway {
+impl Resource<AwsClients> for NatGateway {
     fn kind(&self) -> Kind {
         &NAT_GATEWAY
     }
@@ -148,7 +140,7 @@ impl Resource for NatGateway {
         current: &Observed,
         changes: &[Change],
     ) -> Result<(), AwsError> {
-        if changes_beyond_tags(changes).next().is_some() {
+        if changes.except_tags().next().is_some() {
             // A NAT gateway cannot move: replace it. The next pass creates
             // the new one once this one is gone.
             KindOps::delete(&NAT_GATEWAY, cx, current).await?;

@@ -3,17 +3,10 @@
 //! (private app subnets); data subnets get no route out at all. Routes the
 //! S3 endpoint adds (prefix lists) belong to the endpoint, not compared here.
 
-use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, RouteTable as AwsRouteTable};
 
-use super::{
-    changed, component, created, owned_filter, retag, sdk, set_field, set_items, tag_fields,
-    tag_map, tag_spec, with_tags,
-};
-use crate::aws::missing;
-use crate::engine::{
-    AwsError, Change, Context, Deletion, Fields, Inputs, Kind, KindOps, Observed, Resource, Status,
-};
+use super::{component, owned_filter, retag, tag_map, tag_spec};
+use crate::aws::prelude::*;
 
 pub struct RouteTableKind;
 pub static ROUTE_TABLE: RouteTableKind = RouteTableKind;
@@ -68,7 +61,7 @@ fn observed(cx: &Context, table: &AwsRouteTable) -> Option<Observed> {
 }
 
 #[async_trait]
-impl KindOps for RouteTableKind {
+impl KindOps<AwsClients> for RouteTableKind {
     fn name(&self) -> &'static str {
         "RouteTable"
     }
@@ -168,7 +161,7 @@ impl RouteTable {
 }
 
 #[async_trait]
-impl Resource for RouteTable {
+impl Resource<AwsClients> for RouteTable {
     fn kind(&self) -> Kind {
         &ROUTE_TABLE
     }
@@ -229,7 +222,7 @@ impl Resource for RouteTable {
         changes: &[Change],
     ) -> Result<(), AwsError> {
         let ec2 = &cx.clients.ec2;
-        if let Some(change) = changed(changes, "routes") {
+        if let Some(change) = changes.at("routes") {
             let have: Vec<(&str, &str)> = set_items(change.from.as_deref().unwrap_or_default())
                 .into_iter()
                 .filter_map(|r| r.split_once('='))
@@ -256,7 +249,7 @@ impl Resource for RouteTable {
                     .map_err(sdk("DeleteRoute"))?;
             }
         }
-        if let Some(change) = changed(changes, "subnets") {
+        if let Some(change) = changes.at("subnets") {
             let have = set_items(change.from.as_deref().unwrap_or_default());
             let want = set_items(&change.to);
             for subnet in want.iter().filter(|s| !have.contains(s)) {

@@ -3,20 +3,13 @@
 //! balancer, the database and cache take their ports only from the app and
 //! send nothing out.
 
-use async_trait::async_trait;
 use aws_sdk_ec2::types::{
     IpPermission, IpRange, ResourceType, SecurityGroup as AwsGroup, UserIdGroupPair,
 };
 
-use super::{
-    changed, component, created, id_outputs, owned_filter, retag, sdk, set_field, set_items,
-    tag_fields, tag_map, tag_spec, with_tags,
-};
-use crate::aws::missing;
-use crate::blueprint::naming::NameRule;
-use crate::engine::{
-    AwsError, Change, Context, Deletion, Fields, Inputs, Kind, KindOps, Observed, Resource, Status,
-};
+use super::{component, owned_filter, retag, tag_map, tag_spec};
+use crate::aws::prelude::*;
+use crate::identity::NameRule;
 
 pub struct SecurityGroupKind;
 pub static SECURITY_GROUP: SecurityGroupKind = SecurityGroupKind;
@@ -125,16 +118,15 @@ fn permission(rule: &str) -> IpPermission {
 /// to a retained database).
 pub(crate) async fn revoke_group_references(cx: &Context, id: &str) -> Result<(), AwsError> {
     let ec2 = &cx.clients.ec2;
-    let found = match ec2
+    let Some(found) = ec2
         .describe_security_groups()
         .group_ids(id)
         .send()
         .await
         .map_err(sdk("DescribeSecurityGroups"))
-    {
-        Ok(found) => found,
-        Err(e) if e.is_not_found() => return Ok(()),
-        Err(e) => return Err(e),
+        .found()?
+    else {
+        return Ok(());
     };
     let referencing: Vec<IpPermission> = found
         .security_groups()
@@ -153,10 +145,7 @@ pub(crate) async fn revoke_group_references(cx: &Context, id: &str) -> Result<()
         .send()
         .await
         .map_err(sdk("RevokeSecurityGroupIngress"));
-    match revoked {
-        Err(e) if !e.is_not_found() => Err(e),
-        _ => Ok(()),
-    }
+    revoked.or_gone()
 }
 
 fn observed(cx: &Context, group: &AwsGroup) -> Option<Observed> {
@@ -184,7 +173,7 @@ fn observed(cx: &Context, group: &AwsGroup) -> Option<Observed> {
 }
 
 #[async_trait]
-impl KindOps for SecurityGroupKind {
+impl KindOps<AwsClients> for SecurityGroupKind {
     fn name(&self) -> &'static str {
         "SecurityGroup"
     }
@@ -228,10 +217,7 @@ impl KindOps for SecurityGroupKind {
                 .map_err(sdk("RevokeSecurityGroupIngress"));
             // The group a rule names may be gone already; that rule then
             // no longer holds anything, and this group still has to go.
-            match revoked {
-                Err(error) if !error.is_not_found() => return Err(error),
-                _ => {}
-            }
+            revoked.or_gone()?;
         }
         cx.clients
             .ec2
@@ -336,7 +322,7 @@ impl SecurityGroup {
 }
 
 #[async_trait]
-impl Resource for SecurityGroup {
+impl Resource<AwsClients> for SecurityGroup {
     fn kind(&self) -> Kind {
         &SECURITY_GROUP
     }
@@ -402,7 +388,7 @@ impl Resource for SecurityGroup {
         changes: &[Change],
     ) -> Result<(), AwsError> {
         for (field, ingress) in [("ingress", true), ("egress", false)] {
-            if let Some(change) = changed(changes, field) {
+            if let Some(change) = changes.at(field) {
                 Self::converge_rules(
                     cx,
                     &current.id,

@@ -1,17 +1,10 @@
 //! Subnets of the three tiers, one per AZ. None assigns public IPs on
 //! launch: only the load balancer and NAT gateways face the internet.
 
-use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, Subnet as AwsSubnet, SubnetState};
 
-use super::{
-    component, created, owned_filter, retag, sdk, tag_fields, tag_map, tag_spec, with_tags,
-};
-use crate::aws::missing;
-use crate::engine::{
-    AwsError, Change, Context, Deletion, ErrorClass, Fields, Inputs, Kind, KindOps, Observed,
-    Resource, Status,
-};
+use super::{component, owned_filter, retag, tag_map, tag_spec};
+use crate::aws::prelude::*;
 
 pub struct SubnetKind;
 pub static SUBNET: SubnetKind = SubnetKind;
@@ -58,7 +51,7 @@ fn outputs(id: &str, zone: &str) -> Fields {
 }
 
 #[async_trait]
-impl KindOps for SubnetKind {
+impl KindOps<AwsClients> for SubnetKind {
     fn name(&self) -> &'static str {
         "Subnet"
     }
@@ -95,7 +88,7 @@ impl KindOps for SubnetKind {
 }
 
 #[async_trait]
-impl Resource for Subnet {
+impl Resource<AwsClients> for Subnet {
     fn kind(&self) -> Kind {
         &SUBNET
     }
@@ -144,7 +137,7 @@ impl Resource for Subnet {
         current: &Observed,
         changes: &[Change],
     ) -> Result<(), AwsError> {
-        if let Some(change) = super::changes_beyond_tags(changes).next() {
+        if let Some(change) = changes.except_tags().next() {
             return Err(AwsError::new(
                 ErrorClass::Terminal,
                 "UpdateSubnet",

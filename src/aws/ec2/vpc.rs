@@ -1,15 +1,10 @@
 //! The stack's VPC, with DNS support and host names on (needed by RDS,
 //! ElastiCache and the S3 endpoint).
 
-use async_trait::async_trait;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Vpc as AwsVpc, VpcState};
 
-use super::{component, owned_filter, retag, sdk, tag_fields, tag_map, tag_spec, with_tags};
-use crate::aws::missing;
-use crate::engine::{
-    AwsError, Change, Context, Deletion, ErrorClass, Fields, Inputs, Kind, KindOps, Observed,
-    Resource, Status,
-};
+use super::{component, owned_filter, retag, tag_map, tag_spec};
+use crate::aws::prelude::*;
 
 pub struct VpcKind;
 pub static VPC: VpcKind = VpcKind;
@@ -40,7 +35,7 @@ fn observed(cx: &Context, vpc: &AwsVpc) -> Option<Observed> {
 }
 
 #[async_trait]
-impl KindOps for VpcKind {
+impl KindOps<AwsClients> for VpcKind {
     fn name(&self) -> &'static str {
         "VPC"
     }
@@ -77,7 +72,7 @@ impl KindOps for VpcKind {
 }
 
 #[async_trait]
-impl Resource for Vpc {
+impl Resource<AwsClients> for Vpc {
     fn kind(&self) -> Kind {
         &VPC
     }
@@ -132,7 +127,7 @@ impl Resource for Vpc {
         current: &Observed,
         changes: &[Change],
     ) -> Result<(), AwsError> {
-        if let Some(change) = super::changed(changes, "cidr") {
+        if let Some(change) = changes.at("cidr") {
             // The CRD makes the CIDR immutable; reaching here means the VPC
             // was replaced out of band.
             return Err(AwsError::new(

@@ -1,17 +1,10 @@
 //! The S3 gateway endpoint: instance traffic to S3 stays inside AWS and
 //! pays no NAT charge.
 
-use async_trait::async_trait;
 use aws_sdk_ec2::types::{ResourceType, VpcEndpoint as AwsEndpoint, VpcEndpointType};
 
-use super::{
-    changed, component, created, id_outputs, owned_filter, retag, sdk, set_field, set_items,
-    tag_fields, tag_map, tag_spec, with_tags,
-};
-use crate::aws::missing;
-use crate::engine::{
-    AwsError, Change, Context, Deletion, Fields, Inputs, Kind, KindOps, Observed, Resource, Status,
-};
+use super::{component, owned_filter, retag, tag_map, tag_spec};
+use crate::aws::prelude::*;
 
 pub struct VpcEndpointKind;
 pub static VPC_ENDPOINT: VpcEndpointKind = VpcEndpointKind;
@@ -61,7 +54,7 @@ fn observed(cx: &Context, endpoint: &AwsEndpoint) -> Option<Observed> {
 }
 
 #[async_trait]
-impl KindOps for VpcEndpointKind {
+impl KindOps<AwsClients> for VpcEndpointKind {
     fn name(&self) -> &'static str {
         "VPCEndpoint"
     }
@@ -98,7 +91,7 @@ impl KindOps for VpcEndpointKind {
 }
 
 #[async_trait]
-impl Resource for VpcEndpoint {
+impl Resource<AwsClients> for VpcEndpoint {
     fn kind(&self) -> Kind {
         &VPC_ENDPOINT
     }
@@ -156,7 +149,7 @@ impl Resource for VpcEndpoint {
         current: &Observed,
         changes: &[Change],
     ) -> Result<(), AwsError> {
-        if let Some(change) = changed(changes, "routeTables") {
+        if let Some(change) = changes.at("routeTables") {
             let have = set_items(change.from.as_deref().unwrap_or_default());
             let want = set_items(&change.to);
             let add: Vec<String> = want

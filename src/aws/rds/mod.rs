@@ -4,21 +4,33 @@
 //! (parameter groups by their description, which names the stack's uid)
 //! and its ownership checked on the tags RDS returns with it.
 
-pub mod instance;
+mod fields;
 pub mod parameter_group;
+pub mod primary;
+pub mod replica;
 pub mod subnet_group;
 
-pub use instance::{DB_INSTANCE, DB_REPLICA, DbInstance, DbReplica};
 pub use parameter_group::{DB_PARAMETER_GROUP, DbParameterGroup};
+pub use primary::{DB_INSTANCE, DbInstance};
+pub use replica::{DB_REPLICA, DbReplica};
 pub use subnet_group::{DB_SUBNET_GROUP, DbSubnetGroup};
 
 use aws_sdk_rds::types::Tag;
 
 use crate::api::common::DatabaseEngine;
-use crate::blueprint::naming::NameRule;
-use crate::engine::Context;
+use crate::aws::prelude::*;
+use crate::identity::NameRule;
 
-pub(crate) use super::sdk;
+/// RDS, for the subnet and parameter groups it shares with ElastiCache.
+pub struct Rds;
+
+/// Every database kind.
+pub const KINDS: &[Kind] = &[
+    &DB_SUBNET_GROUP,
+    &DB_PARAMETER_GROUP,
+    &DB_INSTANCE,
+    &DB_REPLICA,
+];
 
 pub const SUBNET_GROUP_KEY: &str = "data/db-subnet-group";
 pub const PRIMARY_KEY: &str = "data/database";
@@ -97,6 +109,49 @@ pub(crate) fn tags(cx: &Context, key: &str) -> Vec<Tag> {
         .into_iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect()
+}
+
+/// Turns deletion protection off now (a replica that copied it, or a
+/// primary the spec released).
+pub(crate) async fn modify_protection_off(cx: &Context, id: &str) -> Result<(), AwsError> {
+    cx.clients
+        .rds
+        .modify_db_instance()
+        .db_instance_identifier(id)
+        .deletion_protection(false)
+        .apply_immediately(true)
+        .send()
+        .await
+        .map_err(sdk("ModifyDBInstance"))?;
+    Ok(())
+}
+
+/// Re-tags `arn` when tags were removed or changed out of band.
+pub(crate) async fn retag(
+    cx: &Context,
+    arn: Option<&str>,
+    changes: &[Change],
+) -> Result<(), AwsError> {
+    let tags: Vec<Tag> = changes
+        .iter()
+        .filter_map(|c| {
+            c.field
+                .strip_prefix("tag:")
+                .map(|k| Tag::builder().key(k).value(&c.to).build())
+        })
+        .collect();
+    let Some(arn) = arn.filter(|_| !tags.is_empty()) else {
+        return Ok(());
+    };
+    cx.clients
+        .rds
+        .add_tags_to_resource()
+        .resource_name(arn)
+        .set_tags(Some(tags))
+        .send()
+        .await
+        .map_err(sdk("AddTagsToResource"))?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 
-use async_trait::async_trait;
 use aws_sdk_s3::types::{
     BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, ObjectOwnership,
     OwnershipControls, OwnershipControlsRule, PublicAccessBlockConfiguration, ServerSideEncryption,
@@ -11,13 +10,9 @@ use aws_sdk_s3::types::{
     Tag, Tagging, VersioningConfiguration,
 };
 
-use super::{BUCKET, TAG_DELETION_POLICY, bucket_name, lifecycle, policy, sdk};
+use super::{BUCKET, TAG_DELETION_POLICY, bucket_name, lifecycle, policy};
 use crate::api::common::{BucketSpec, DeletionPolicy};
-use crate::aws::ec2::tag_fields;
-use crate::aws::{built_wrongly, missing};
-use crate::engine::{
-    AwsError, Change, Context, ErrorClass, Fields, Inputs, Kind, Observed, Resource, Status,
-};
+use crate::aws::prelude::*;
 
 /// What a bucket is for: it decides its name and its default deletion policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -277,7 +272,7 @@ pub(super) async fn observe(
 }
 
 #[async_trait]
-impl Resource for Bucket {
+impl Resource<AwsClients> for Bucket {
     fn kind(&self) -> Kind {
         &BUCKET
     }

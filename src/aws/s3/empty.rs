@@ -4,9 +4,8 @@
 
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 
-use super::sdk;
-use crate::aws::{built_wrongly, deleted};
-use crate::engine::{AwsError, Context, Deletion, ErrorClass};
+use crate::aws::built_wrongly;
+use crate::aws::prelude::*;
 
 /// Batches of 1000 removed per pass at most.
 const BATCHES_PER_PASS: usize = 20;
@@ -54,13 +53,13 @@ pub async fn empty_then_delete(cx: &Context, bucket: &str) -> Result<Deletion, A
             )));
         }
         if objects.is_empty() {
-            return deleted(
-                s3.delete_bucket()
-                    .bucket(bucket)
-                    .send()
-                    .await
-                    .map_err(sdk("DeleteBucket")),
-            );
+            return s3
+                .delete_bucket()
+                .bucket(bucket)
+                .send()
+                .await
+                .map_err(sdk("DeleteBucket"))
+                .deleted();
         }
         let count = objects.len();
         let batch = Delete::builder()

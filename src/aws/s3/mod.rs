@@ -16,15 +16,15 @@ mod policy;
 
 pub use bucket::{Bucket, BucketRole};
 
-use async_trait::async_trait;
-
-use super::sdk;
 use crate::api::common::DeletionPolicy;
-use crate::blueprint::naming::{NameRule, owned_stem, short_hash};
-use crate::engine::{AwsError, Context, Deletion, KindOps, Observed, StackIdentity};
+use crate::aws::prelude::*;
+use crate::identity::{NameRule, owned_stem, short_hash};
 
 pub struct BucketKind;
 pub static BUCKET: BucketKind = BucketKind;
+
+/// Every S3 kind.
+pub const KINDS: &[Kind] = &[&BUCKET];
 
 /// Node key of the web bucket.
 pub const WEB_BUCKET_KEY: &str = "edge/web-bucket";
@@ -71,7 +71,7 @@ fn deletion_policy(cx: &Context, observed: &Observed) -> DeletionPolicy {
 }
 
 #[async_trait]
-impl KindOps for BucketKind {
+impl KindOps<AwsClients> for BucketKind {
     fn name(&self) -> &'static str {
         "S3Bucket"
     }

@@ -1,10 +1,14 @@
-//! Deterministic, length-safe AWS names and the identity tags.
+//! Who a stack is in AWS: the identity tags every resource carries, and the
+//! deterministic, length-safe names of its resources. Every layer uses it;
+//! it imports none of them.
 //!
 //! A name is `<stack name>-<hash>-<suffix>`: the stack name is sanitised to
 //! what every service accepts (lowercase letters, digits, single hyphens,
 //! starting with a letter) and truncated so the whole fits the service's
 //! limit; the hash (8 hex characters of SHA-256 over the stack's uid) keeps
 //! names of equal stacks apart and makes S3 bucket names globally unique.
+
+use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
@@ -120,6 +124,55 @@ fn sanitise(raw: &str) -> String {
         }
     }
     out.trim_end_matches('-').to_string()
+}
+
+/// The identity every AWS resource of a stack carries in its tags.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StackIdentity {
+    pub namespace: String,
+    pub name: String,
+    /// The custom resource's uid (the CLI derives a stable one).
+    pub uid: String,
+    /// User tags from the spec, put on every resource.
+    pub extra_tags: BTreeMap<String, String>,
+}
+
+impl StackIdentity {
+    /// Value of the `stackops.io/stack` tag.
+    pub fn stack_tag(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+
+    /// All tags of the resource for node `component`, identity last so user
+    /// tags can never override it.
+    pub fn tags(&self, component: &str) -> Vec<(String, String)> {
+        let mut tags: Vec<(String, String)> = self
+            .extra_tags
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        tags.push((
+            "Name".into(),
+            format!("{}-{}", self.name, component.replace('/', "-")),
+        ));
+        tags.push((TAG_STACK.into(), self.stack_tag()));
+        tags.push((TAG_UID.into(), self.uid.clone()));
+        tags.push((TAG_COMPONENT.into(), component.into()));
+        tags
+    }
+
+    /// The tags as comparable fields (`tag:<key>`), for drift detection.
+    pub fn tag_fields(&self, component: &str) -> BTreeMap<String, String> {
+        self.tags(component)
+            .into_iter()
+            .map(|(k, v)| (format!("tag:{k}"), v))
+            .collect()
+    }
+
+    /// A deterministic, length-safe AWS name for one of the stack's resources.
+    pub fn resource_name(&self, suffix: &str, rule: NameRule) -> String {
+        resource_name(&self.name, &self.uid, suffix, rule)
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,242 @@
+//! The stack's target group: instance targets with the spec's health check.
+
+use aws_sdk_elasticloadbalancingv2::types::{Matcher, ProtocolEnum, TargetTypeEnum};
+
+use crate::api::common::HealthCheck;
+use crate::aws::prelude::*;
+
+use super::{TARGET_GROUP_KEY, arn_outputs, tags, tg_name};
+
+pub struct TargetGroupKind;
+pub static TARGET_GROUP: TargetGroupKind = TargetGroupKind;
+
+/// Instance targets on `port` in VPC node `vpc`, health-checked per `health`.
+pub struct TargetGroup {
+    pub vpc: String,
+    pub port: i32,
+    pub health: HealthCheck,
+    pub deregistration_delay: i32,
+}
+
+#[async_trait]
+impl KindOps<AwsClients> for TargetGroupKind {
+    fn name(&self) -> &'static str {
+        "TargetGroup"
+    }
+
+    fn rank(&self) -> u8 {
+        1
+    }
+
+    async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
+        let elb = &cx.clients.elb;
+        let Some(found) = elb
+            .describe_target_groups()
+            .names(tg_name(cx))
+            .send()
+            .await
+            .map_err(sdk("DescribeTargetGroups"))
+            .found()?
+        else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for group in found.target_groups() {
+            let Some(arn) = group.target_group_arn() else {
+                continue;
+            };
+            let attributes = elb
+                .describe_target_group_attributes()
+                .target_group_arn(arn)
+                .send()
+                .await
+                .map_err(sdk("DescribeTargetGroupAttributes"))?;
+            let delay = attributes
+                .attributes()
+                .iter()
+                .find(|a| a.key() == Some("deregistration_delay.timeout_seconds"))
+                .and_then(|a| a.value())
+                .unwrap_or_default();
+            let number = |n: Option<i32>| n.map(|n| n.to_string()).unwrap_or_default();
+            let fields = Fields::from([
+                (
+                    "vpc".to_string(),
+                    group.vpc_id().unwrap_or_default().to_string(),
+                ),
+                ("port".into(), number(group.port())),
+                (
+                    "healthPath".into(),
+                    group.health_check_path().unwrap_or_default().into(),
+                ),
+                (
+                    "healthInterval".into(),
+                    number(group.health_check_interval_seconds()),
+                ),
+                (
+                    "healthTimeout".into(),
+                    number(group.health_check_timeout_seconds()),
+                ),
+                (
+                    "healthyThreshold".into(),
+                    number(group.healthy_threshold_count()),
+                ),
+                (
+                    "unhealthyThreshold".into(),
+                    number(group.unhealthy_threshold_count()),
+                ),
+                ("deregistrationDelay".into(), delay.to_string()),
+            ]);
+            out.push(Observed {
+                component: TARGET_GROUP_KEY.into(),
+                id: arn.to_string(),
+                arn: Some(arn.to_string()),
+                outputs: arn_outputs(arn),
+                fields,
+                status: Status::Ready,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn delete(&self, cx: &Context, observed: &Observed) -> Result<Deletion, AwsError> {
+        let deleted = cx
+            .clients
+            .elb
+            .delete_target_group()
+            .target_group_arn(&observed.id)
+            .send()
+            .await
+            .map_err(sdk("DeleteTargetGroup"));
+        deleted.or_gone()?;
+        Ok(Deletion::Done)
+    }
+}
+
+impl TargetGroup {
+    async fn set_delay(&self, cx: &Context, arn: &str) -> Result<(), AwsError> {
+        cx.clients
+            .elb
+            .modify_target_group_attributes()
+            .target_group_arn(arn)
+            .attributes(
+                aws_sdk_elasticloadbalancingv2::types::TargetGroupAttribute::builder()
+                    .key("deregistration_delay.timeout_seconds")
+                    .value(self.deregistration_delay.to_string())
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(sdk("ModifyTargetGroupAttributes"))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Resource<AwsClients> for TargetGroup {
+    fn kind(&self) -> Kind {
+        &TARGET_GROUP
+    }
+
+    fn desired(&self, _key: &str, _cx: &Context, inputs: &Inputs) -> Fields {
+        let h = &self.health;
+        Fields::from([
+            ("vpc".to_string(), inputs.get(&self.vpc, "id")),
+            ("port".into(), self.port.to_string()),
+            ("healthPath".into(), h.path.clone()),
+            ("healthInterval".into(), h.interval_seconds.to_string()),
+            ("healthTimeout".into(), h.timeout_seconds.to_string()),
+            ("healthyThreshold".into(), h.healthy_threshold.to_string()),
+            (
+                "unhealthyThreshold".into(),
+                h.unhealthy_threshold.to_string(),
+            ),
+            (
+                "deregistrationDelay".into(),
+                self.deregistration_delay.to_string(),
+            ),
+        ])
+    }
+
+    async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
+        let h = &self.health;
+        let created = cx
+            .clients
+            .elb
+            .create_target_group()
+            .name(tg_name(cx))
+            .protocol(ProtocolEnum::Http)
+            .port(self.port)
+            .vpc_id(inputs.require(&self.vpc, "id")?)
+            .target_type(TargetTypeEnum::Instance)
+            .health_check_path(&h.path)
+            .health_check_interval_seconds(h.interval_seconds)
+            .health_check_timeout_seconds(h.timeout_seconds)
+            .healthy_threshold_count(h.healthy_threshold)
+            .unhealthy_threshold_count(h.unhealthy_threshold)
+            .matcher(Matcher::builder().http_code("200-399").build())
+            .set_tags(Some(tags(cx, key)))
+            .send()
+            .await
+            .map_err(sdk("CreateTargetGroup"))?;
+        let arn = created
+            .target_groups()
+            .first()
+            .and_then(|g| g.target_group_arn())
+            .ok_or_else(|| missing("CreateTargetGroup"))?
+            .to_string();
+        self.set_delay(cx, &arn).await?;
+        Ok(Observed {
+            component: key.into(),
+            id: arn.clone(),
+            arn: Some(arn.clone()),
+            outputs: arn_outputs(&arn),
+            fields: self.desired(key, cx, inputs),
+            status: Status::Ready,
+        })
+    }
+
+    async fn update(
+        &self,
+        _key: &str,
+        cx: &Context,
+        _inputs: &Inputs,
+        current: &Observed,
+        changes: &[Change],
+    ) -> Result<(), AwsError> {
+        if changes
+            .iter()
+            .any(|c| c.field == "vpc" || c.field == "port")
+        {
+            // Port and VPC of a target group are fixed: replace it. Its
+            // listeners are recreated against the new one.
+            return Err(AwsError::new(
+                ErrorClass::Terminal,
+                "UpdateTargetGroup",
+                "ImmutableField",
+                "the target group's port or VPC changed; delete the target group to let stackops recreate it",
+            ));
+        }
+        if changes
+            .iter()
+            .any(|c| c.field.starts_with("health") || c.field.ends_with("Threshold"))
+        {
+            let h = &self.health;
+            cx.clients
+                .elb
+                .modify_target_group()
+                .target_group_arn(&current.id)
+                .health_check_path(&h.path)
+                .health_check_interval_seconds(h.interval_seconds)
+                .health_check_timeout_seconds(h.timeout_seconds)
+                .healthy_threshold_count(h.healthy_threshold)
+                .unhealthy_threshold_count(h.unhealthy_threshold)
+                .send()
+                .await
+                .map_err(sdk("ModifyTargetGroup"))?;
+        }
+        if changes.iter().any(|c| c.field == "deregistrationDelay") {
+            self.set_delay(cx, &current.id).await?;
+        }
+        Ok(())
+    }
+}
