@@ -154,6 +154,7 @@ async fn apply_stack<K: Stack>(
                 other => vec![crate::api::FieldError::new("spec", other.to_string())],
             };
             let status = conditions::invalid(&problems, old, generation);
+            observe_readiness(ctx, obj, &status);
             write_status(api, obj, old, status).await?;
             let note = problems
                 .iter()
@@ -174,6 +175,7 @@ async fn apply_stack<K: Stack>(
         Err(other) => {
             let problem = crate::api::FieldError::new("spec", other.to_string());
             let status = conditions::invalid(&[problem], old, generation);
+            observe_readiness(ctx, obj, &status);
             write_status(api, obj, old, status).await?;
             return Ok(Action::requeue(ctx.options.resync));
         }
@@ -191,9 +193,12 @@ async fn apply_stack<K: Stack>(
         "pass done"
     );
 
-    let id = format!("{}/{}", manifest.namespace(), manifest.name());
-    ctx.metrics
-        .stack_resources(&K::kind(&()), &id, Some(pass.nodes.len()));
+    ctx.metrics.stack_resources(
+        &K::kind(&()),
+        manifest.namespace(),
+        manifest.name(),
+        pass.nodes.len(),
+    );
     let corrected = pass
         .nodes
         .iter()
@@ -207,6 +212,7 @@ async fn apply_stack<K: Stack>(
         generation,
         &blueprint.not_implemented,
     );
+    observe_readiness(ctx, obj, &status);
     if super::connection::ensure(ctx.client.clone(), obj, &status.outputs).await? {
         info!("connection secret written");
     }
@@ -237,6 +243,8 @@ async fn cleanup_stack<K: Stack>(
     let pass = engine.destroy(&cx, &blueprint::stack::all_kinds()).await;
     publish_pass(ctx, obj, &pass).await;
     if pass.converged {
+        ctx.metrics
+            .stack_gone(&K::kind(&()), manifest.namespace(), manifest.name());
         publish(
             ctx,
             obj,
@@ -257,6 +265,17 @@ async fn cleanup_stack<K: Stack>(
     .await?;
     let left = pass.nodes.len();
     Err(Error::TeardownPending(format!("{left} resources left")))
+}
+
+/// Publishes whether the stack is Ready, as the status about to be written says.
+fn observe_readiness<K: Stack>(ctx: &OperatorContext, obj: &K, status: &StackStatus) {
+    let namespace = obj.namespace().unwrap_or_default();
+    ctx.metrics.stack_ready(
+        &K::kind(&()),
+        &namespace,
+        &obj.name_any(),
+        conditions::is_ready(status),
+    );
 }
 
 /// Merge-patches the status subresource, only when it changed.
