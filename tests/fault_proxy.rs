@@ -280,7 +280,11 @@ async fn throttled_attempts_are_counted_by_service_in_every_protocol() {
             ..Faults::default()
         });
         calls().await;
-        assert!(aws.calls.throttled().is_empty(), "{:?}", aws.calls.throttled());
+        assert!(
+            aws.calls.throttled().is_empty(),
+            "{:?}",
+            aws.calls.throttled()
+        );
 
         proxy.set_faults(Faults {
             throttle_rate: 1.0,
