@@ -246,10 +246,19 @@ fn http_get(port: u16, path: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The sum of a metric's series in a complete OpenMetrics exposition.
 fn metric_sum(body: &str, name: &str) -> u64 {
+    assert!(body.ends_with("# EOF\n"), "incomplete /metrics: {body:?}");
     body.lines()
-        .filter(|l| l.starts_with(name))
-        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<u64>().ok())
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with(['{', ' ']))
+        })
+        .map(|l| {
+            l.rsplit_once(' ')
+                .and_then(|(_, v)| v.parse::<u64>().ok())
+                .unwrap_or_else(|| panic!("{name}: {l}"))
+        })
         .sum()
 }
 

@@ -257,3 +257,60 @@ async fn a_crash_loses_the_response_of_the_kth_mutation_only() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn throttled_attempts_are_counted_by_service_in_every_protocol() {
+    let moto = MotoServer::start();
+    let proxy = FaultProxy::start(&moto.endpoint);
+    bounded(async {
+        let aws = clients(&proxy.endpoint, 2).await;
+        let calls = || async {
+            // EC2 Query, AWS Query, S3 (REST XML) and two JSON protocols.
+            let _ = aws.ec2.describe_vpcs().send().await;
+            let _ = aws.elb.describe_load_balancers().send().await;
+            let _ = aws.s3.list_buckets().send().await;
+            let _ = aws.logs.describe_log_groups().send().await;
+            let _ = aws.secrets.list_secrets().send().await;
+        };
+
+        // A server error is not throttling.
+        proxy.set_faults(Faults {
+            server_error_rate: 1.0,
+            seed: 3,
+            ..Faults::default()
+        });
+        calls().await;
+        assert!(
+            aws.calls.throttled().is_empty(),
+            "{:?}",
+            aws.calls.throttled()
+        );
+
+        proxy.set_faults(Faults {
+            throttle_rate: 1.0,
+            seed: 3,
+            ..Faults::default()
+        });
+        calls().await;
+        let services: std::collections::BTreeSet<String> = aws
+            .calls
+            .snapshot()
+            .keys()
+            .map(|k| k.service.clone())
+            .collect();
+        assert_eq!(services.len(), 5, "{services:?}");
+        let throttled = aws.calls.throttled();
+        // Both attempts of each call, under the service's own name.
+        assert_eq!(
+            throttled,
+            services.iter().map(|s| (s.clone(), 2)).collect(),
+            "{throttled:?}"
+        );
+
+        // Answers that get through add nothing.
+        proxy.set_faults(Faults::default());
+        calls().await;
+        assert_eq!(aws.calls.throttled(), throttled);
+    })
+    .await;
+}

@@ -502,6 +502,8 @@ async fn options_render_irsa_secret_credentials_endpoint_namespace_monitoring_an
 
     let monitor = release.one("ServiceMonitor");
     assert_eq!(monitor["spec"]["endpoints"][0]["port"], "metrics");
+    // The stack's own namespace label on stackops_stack_ready is kept.
+    assert_eq!(monitor["spec"]["endpoints"][0]["honorLabels"], true);
     assert_eq!(monitor["metadata"]["labels"]["release"], "prometheus");
     let policy = release.one("NetworkPolicy");
     assert_eq!(policy["spec"]["policyTypes"], json!(["Ingress", "Egress"]));
@@ -538,6 +540,11 @@ async fn values_schema_refuses_wrong_values() {
             "/serviceAccount/roleArn",
         ),
         (json!({"watchNamespace": "Shop"}), "/watchNamespace"),
+        (
+            json!({"grafanaDashboard": {"enabled": "yes"}}),
+            "/grafanaDashboard/enabled",
+        ),
+        (json!({"prometheusRule": {"rules": []}}), "/prometheusRule"),
     ]
     .into_iter()
     .enumerate()
@@ -830,5 +837,264 @@ async fn rbac_grants_exactly_what_the_controller_needs() {
             assert!(!text.contains("leases"), "leases are never cluster-wide");
         }
     }
+    cluster.stop().await;
+}
+
+// Observability: the Grafana dashboard and the PrometheusRule.
+
+/// Every series name the operator exports, derived from its own
+/// exposition: a `Metrics` with every family touched, rendered, and its
+/// `# TYPE` lines read. Returns family -> the series names it exposes.
+fn exported_families() -> BTreeMap<String, BTreeSet<String>> {
+    use stackops::aws::calls::CallCounter;
+    use stackops::controller::metrics::Metrics;
+    let metrics = Metrics::default();
+    metrics.reconciled("EcommerceStack", "ok", std::time::Duration::from_secs(1));
+    metrics.stack_resources("EcommerceStack", "default", "shop", 1);
+    metrics.stack_ready("EcommerceStack", "default", "shop", true);
+    metrics.drift_corrected("EcommerceStack", 1);
+    metrics.set_leader(true);
+    let text = metrics.render(&CallCounter::default());
+    let mut families = BTreeMap::new();
+    for line in text.lines() {
+        let Some(declared) = line.strip_prefix("# TYPE ") else {
+            continue;
+        };
+        let (family, kind) = declared.split_once(' ').unwrap();
+        // OpenMetrics: a counter's samples end in _total, a histogram's in
+        // _bucket, _sum and _count.
+        let series: BTreeSet<String> = match kind {
+            "counter" => [format!("{family}_total")].into(),
+            "gauge" => [family.to_string()].into(),
+            "histogram" => ["bucket", "sum", "count"]
+                .iter()
+                .map(|s| format!("{family}_{s}"))
+                .collect(),
+            other => panic!("{family}: metric type {other} is not handled here"),
+        };
+        families.insert(family.to_string(), series);
+    }
+    assert!(families.len() >= 10, "{text}");
+    families
+}
+
+/// The metric names an expression selects, from promql-parser's syntax
+/// tree. Panics on PromQL that does not parse or a selector without a name.
+fn selected_metrics(expr: &str) -> BTreeSet<String> {
+    use promql_parser::parser::Expr;
+    use promql_parser::util::{ExprVisitor, walk_expr};
+
+    struct Names(BTreeSet<String>);
+    impl ExprVisitor for Names {
+        type Error = String;
+        fn pre_visit(&mut self, expr: &Expr) -> Result<bool, String> {
+            let selector = match expr {
+                Expr::VectorSelector(vs) => vs,
+                Expr::MatrixSelector(ms) => &ms.vs,
+                _ => return Ok(true),
+            };
+            let name = selector
+                .name
+                .clone()
+                .ok_or("a selector without a metric name")?;
+            self.0.insert(name);
+            Ok(true)
+        }
+    }
+    let ast = promql_parser::parser::parse(expr).unwrap_or_else(|e| panic!("PromQL `{expr}`: {e}"));
+    let mut names = Names(BTreeSet::new());
+    walk_expr(&mut names, &ast).unwrap_or_else(|e| panic!("`{expr}`: {e}"));
+    assert!(!names.0.is_empty(), "`{expr}` selects no metric");
+    names.0
+}
+
+/// Checks that `exprs` name only exported series; returns the families they use.
+fn families_used(
+    exprs: &[String],
+    families: &BTreeMap<String, BTreeSet<String>>,
+) -> BTreeSet<String> {
+    let mut used = BTreeSet::new();
+    for expr in exprs {
+        for name in selected_metrics(expr) {
+            let family = families
+                .iter()
+                .find(|(_, series)| series.contains(&name))
+                .map(|(family, _)| family.clone())
+                .unwrap_or_else(|| {
+                    panic!("`{expr}` uses {name}, which the operator does not export: {families:?}")
+                });
+            used.insert(family);
+        }
+    }
+    used
+}
+
+fn dashboard() -> Value {
+    let text = std::fs::read_to_string(chart_dir().join("dashboards/stackops.json")).unwrap();
+    serde_json::from_str(&text).expect("the dashboard is JSON")
+}
+
+#[test]
+fn dashboard_shows_every_exported_metric_and_nothing_else() {
+    let dashboard = dashboard();
+    assert_eq!(dashboard["uid"], "stackops-operator");
+    assert!(dashboard["title"].as_str().is_some_and(|t| !t.is_empty()));
+    let panels: Vec<&Value> = dashboard["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["type"] != "row")
+        .collect();
+    assert!(panels.len() >= 10, "{} panels", panels.len());
+    let mut ids = BTreeSet::new();
+    let mut exprs = Vec::new();
+    for panel in &panels {
+        let title = panel["title"].as_str().unwrap();
+        assert!(
+            ids.insert(panel["id"].as_u64().unwrap()),
+            "{title}: id taken"
+        );
+        for key in ["x", "y", "w", "h"] {
+            assert!(panel["gridPos"][key].is_u64(), "{title}: gridPos.{key}");
+        }
+        // Every query goes to the data source the viewer picks.
+        assert_eq!(panel["datasource"]["uid"], "${datasource}", "{title}");
+        let targets = panel["targets"].as_array().unwrap();
+        assert!(!targets.is_empty(), "{title} has no query");
+        for target in targets {
+            let expr = target["expr"].as_str().unwrap();
+            // Grafana's one interval variable, as Grafana would expand it.
+            let expr = expr.replace("$__rate_interval", "5m");
+            assert!(!expr.contains('$'), "{title}: unknown variable in {expr}");
+            exprs.push(expr);
+        }
+    }
+    let variables = dashboard["templating"]["list"].as_array().unwrap();
+    assert!(
+        variables
+            .iter()
+            .any(|v| v["name"] == "datasource" && v["query"] == "prometheus")
+    );
+
+    let families = exported_families();
+    let used = families_used(&exprs, &families);
+    let unused: Vec<&String> = families.keys().filter(|f| !used.contains(*f)).collect();
+    assert!(unused.is_empty(), "no panel shows {unused:?}");
+    // p50 and p95 come from the duration histogram.
+    for quantile in ["0.5", "0.95"] {
+        assert!(
+            exprs.iter().any(|e| e.starts_with(&format!(
+                "histogram_quantile({quantile}, sum by (le, kind) (rate(stackops_reconcile_duration_seconds_bucket"
+            ))),
+            "p{quantile}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dashboard_and_alerts_render_for_grafana_and_the_prometheus_operator() {
+    let cluster = Cluster::start().await;
+    cluster
+        .stand_in("monitoring.coreos.com", "PrometheusRule", "prometheusrules")
+        .await;
+    cluster.namespace("grafana").await;
+    let values = json!({
+        "grafanaDashboard": {
+            "enabled": true,
+            "namespace": "grafana",
+            "labels": {"grafana_dashboard": "1", "team": "platform"},
+            "annotations": {"grafana_folder": "Operators"}
+        },
+        "prometheusRule": {
+            "enabled": true,
+            "labels": {"release": "prometheus"},
+            "alertLabels": {"team": "platform"}
+        }
+    });
+    let release = cluster.install("obs", "obs", values).await.installed();
+    release.assert_valid(&["PrometheusRule"]);
+
+    // The dashboard ConfigMap: where and how the sidecar finds it, and the
+    // chart's file unchanged.
+    let config_map = release.one("ConfigMap");
+    let metadata = &config_map["metadata"];
+    assert_eq!(metadata["namespace"], "grafana");
+    assert_eq!(metadata["labels"]["grafana_dashboard"], "1");
+    assert_eq!(metadata["labels"]["team"], "platform");
+    assert_eq!(metadata["annotations"]["grafana_folder"], "Operators");
+    let shipped: Value =
+        serde_json::from_str(config_map["data"]["stackops.json"].as_str().unwrap()).unwrap();
+    assert_eq!(shipped, dashboard());
+
+    // The alerts.
+    let rule = release.one("PrometheusRule");
+    assert_eq!(rule["apiVersion"], "monitoring.coreos.com/v1");
+    assert_eq!(rule["metadata"]["namespace"], "obs");
+    assert_eq!(rule["metadata"]["labels"]["release"], "prometheus");
+    let rules: Vec<&Value> = rule["spec"]["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["rules"].as_array().unwrap())
+        .collect();
+    let by_name: BTreeMap<&str, &Value> = rules
+        .iter()
+        .map(|r| (r["alert"].as_str().expect("alerting rules only"), *r))
+        .collect();
+    let expected = [
+        (
+            "StackopsReconcileErrors",
+            "15m",
+            "warning",
+            "stackops_reconciles",
+        ),
+        (
+            "StackopsStackNotReady",
+            "30m",
+            "warning",
+            "stackops_stack_ready",
+        ),
+        (
+            "StackopsAWSThrottling",
+            "10m",
+            "warning",
+            "stackops_aws_throttled",
+        ),
+        ("StackopsLeaderMissing", "5m", "critical", "stackops_leader"),
+    ];
+    assert_eq!(
+        by_name.keys().copied().collect::<BTreeSet<_>>(),
+        expected.iter().map(|e| e.0).collect::<BTreeSet<_>>()
+    );
+    let families = exported_families();
+    for (name, wait, severity, family) in expected {
+        let alert = by_name[name];
+        assert_eq!(alert["for"], wait, "{name}");
+        assert_eq!(alert["labels"]["severity"], severity, "{name}");
+        assert_eq!(alert["labels"]["team"], "platform", "{name}");
+        for annotation in ["summary", "description"] {
+            assert!(
+                alert["annotations"][annotation]
+                    .as_str()
+                    .is_some_and(|t| t.len() > 10),
+                "{name}: {annotation}"
+            );
+        }
+        let expr = alert["expr"].as_str().unwrap().to_string();
+        let used = families_used(&[expr], &families);
+        assert_eq!(used, BTreeSet::from([family.to_string()]), "{name}");
+    }
+    // The conditions themselves, as the alerts promise them.
+    let expr = |name: &str| by_name[name]["expr"].as_str().unwrap();
+    assert!(expr("StackopsReconcileErrors").contains(r#"{result="error"}"#));
+    assert_eq!(expr("StackopsStackNotReady"), "stackops_stack_ready == 0");
+    assert!(expr("StackopsLeaderMissing").contains("absent(stackops_leader)"));
+    // Prometheus' own templates reach the alert untouched by Helm.
+    assert!(
+        by_name["StackopsStackNotReady"]["annotations"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("{{ $labels.namespace }}/{{ $labels.name }}")
+    );
     cluster.stop().await;
 }

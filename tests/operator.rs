@@ -26,7 +26,8 @@ struct Operator(Child);
 fn get(port: u16, path: &str) -> (String, String) {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    // The server keeps connections alive unless asked not to; this reads to EOF.
+    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
@@ -227,6 +228,7 @@ async fn a_stack_goes_ready_stays_quiet_survives_a_crash_and_is_torn_down() {
     assert!(get(metrics_port, "/healthz").0.contains("200"));
     assert!(get(metrics_port, "/readyz").0.contains("200"));
     let (_, metrics) = get(metrics_port, "/metrics");
+    assert!(metrics.ends_with("# EOF\n"), "{metrics}");
     assert!(
         metrics.contains("stackops_reconciles_total{kind=\"EcommerceStack\",result=\"ok\"}"),
         "{metrics}"
@@ -241,6 +243,14 @@ async fn a_stack_goes_ready_stays_quiet_survives_a_crash_and_is_torn_down() {
         metrics.contains("stackops_managed_resources{kind=\"EcommerceStack\"} 36"),
         "{metrics}"
     );
+    assert!(
+        metrics.contains(
+            "stackops_stack_ready{kind=\"EcommerceStack\",namespace=\"default\",name=\"shop\"} 1"
+        ),
+        "{metrics}"
+    );
+    // No leader election in this test: the one replica reconciles.
+    assert!(metrics.contains("\nstackops_leader 1\n"), "{metrics}");
 
     // Drift out of band is corrected at the next resync.
     let route_table = status
@@ -303,6 +313,13 @@ async fn a_stack_goes_ready_stays_quiet_survives_a_crash_and_is_torn_down() {
     }
     let counts = aws.count_by_kind(&aws.cx).await;
     assert_eq!(counts.values().sum::<usize>(), 0, "{counts:?}");
+    // The stack's series went with it.
+    let (_, metrics) = get(metrics_port, "/metrics");
+    assert!(!metrics.contains("stackops_stack_ready{"), "{metrics}");
+    assert!(
+        metrics.contains("stackops_managed_stacks{kind=\"EcommerceStack\"} 0"),
+        "{metrics}"
+    );
     // Kubernetes collects the connection Secret with its owner.
     let deadline = Instant::now() + TIMEOUT;
     while secrets.get_opt("shop-connection").await.unwrap().is_some() {
@@ -332,16 +349,22 @@ async fn with_two_replicas_only_the_leader_reconciles_and_the_other_takes_over()
         dir.path().join("replica-a.log"),
         dir.path().join("replica-b.log"),
     ];
+    let ports = [free_port(), free_port()];
     let mut first = Some(Operator::start_with(
         &kubeconfig,
         &moto,
         &logs[0],
-        free_port(),
+        ports[0],
         &elect,
     ));
     // Let the first replica take the lease before the second starts.
     tokio::time::sleep(Duration::from_millis(700)).await;
-    let _second = Operator::start_with(&kubeconfig, &moto, &logs[1], free_port(), &elect);
+    let _second = Operator::start_with(&kubeconfig, &moto, &logs[1], ports[1], &elect);
+    let leading = |i: usize| {
+        let (_, metrics) = get(ports[i], "/metrics");
+        assert!(metrics.ends_with("# EOF\n"), "{metrics}");
+        metrics.contains("\nstackops_leader 1\n")
+    };
 
     api.create(&PostParams::default(), &example())
         .await
@@ -355,6 +378,7 @@ async fn with_two_replicas_only_the_leader_reconciles_and_the_other_takes_over()
     };
     assert!(passes(0) > 0, "the leader reconciled");
     assert_eq!(passes(1), 0, "the follower did not");
+    assert!(leading(0) && !leading(1), "only the leader says it leads");
 
     // The leader dies without releasing; the follower takes over once the
     // lease expires and reconciles the next change.
@@ -373,6 +397,7 @@ async fn with_two_replicas_only_the_leader_reconciles_and_the_other_takes_over()
     })
     .await;
     assert!(passes(1) > 0, "the follower took over");
+    assert!(leading(1), "and says so");
     assert_eq!(updated.status.unwrap().observed_generation, Some(2));
     sim.shutdown().await;
 }
@@ -494,6 +519,7 @@ async fn semantic_errors_observe_only_and_paused_make_no_aws_write() {
 /// AWS calls the operator made, by operation, from its metrics.
 fn calls_by_operation(metrics_port: u16) -> std::collections::BTreeMap<String, u64> {
     let (_, body) = get(metrics_port, "/metrics");
+    assert!(body.ends_with("# EOF\n"), "incomplete /metrics: {body}");
     let mut calls = std::collections::BTreeMap::new();
     for line in body.lines() {
         let Some(rest) = line.strip_prefix("stackops_aws_calls_total{") else {

@@ -10,6 +10,14 @@ pub const READY: &str = "Ready";
 pub const PROGRESSING: &str = "Progressing";
 pub const DEGRADED: &str = "Degraded";
 
+/// Whether `status` holds `Ready=True`.
+pub fn is_ready(status: &StackStatus) -> bool {
+    status
+        .conditions
+        .iter()
+        .any(|c| c.type_ == READY && c.status == "True")
+}
+
 /// One condition's wanted state.
 struct Want {
     type_: &'static str,

@@ -1,181 +1,339 @@
-//! Prometheus metrics and health endpoints of the operator, in the text
-//! exposition format, on a small HTTP listener (`GET /metrics`, `/healthz`,
-//! `/readyz`).
+//! The operator's Prometheus metrics and health endpoints: `GET /metrics`
+//! in the OpenMetrics text format (prometheus-client), `/healthz` and
+//! `/readyz`, served by axum. No HTTP or exposition code is written here.
+//!
+//! AWS calls are not copied into the registry: the process-wide
+//! [`CallCounter`] already holds them (the engine and the tests read it
+//! too), so a collector reads it at each scrape. One source of truth, exact
+//! values, and nothing to keep in step.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::text::{encode_eof, encode_registry};
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+use tokio::net::TcpListener;
 use tracing::{info, warn};
 
 use crate::aws::calls::CallCounter;
 
+/// Every metric name starts with this and `_`.
+const PREFIX: &str = "stackops";
+
 /// Upper bounds of the reconcile duration histogram, in seconds.
 const BUCKETS: [f64; 9] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 
-#[derive(Default)]
-struct Histogram {
-    buckets: [u64; BUCKETS.len()],
-    sum: f64,
-    count: u64,
+/// What `/metrics` answers with; Prometheus asks for it first.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: String,
 }
 
-#[derive(Default)]
-struct Values {
-    reconciles: BTreeMap<(String, String), u64>,
-    durations: BTreeMap<String, Histogram>,
-    drift_corrections: BTreeMap<String, u64>,
-    stacks: BTreeMap<String, BTreeMap<String, usize>>,
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReconcileLabels {
+    kind: String,
+    result: String,
 }
 
-/// The operator's metrics; AWS calls come from the process-wide counter.
-#[derive(Default)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StackLabels {
+    kind: String,
+    namespace: String,
+    name: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallLabels {
+    service: String,
+    operation: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ServiceLabels {
+    service: String,
+}
+
+fn duration_histogram() -> Histogram {
+    Histogram::new(BUCKETS)
+}
+
+/// A stack by namespace and name.
+type StackKey = (String, String);
+
+/// The operator's own metrics; AWS calls come from the process-wide counter.
 pub struct Metrics {
-    values: Mutex<Values>,
+    registry: Registry,
+    reconciles: Family<ReconcileLabels, Counter>,
+    durations: Family<KindLabels, Histogram, fn() -> Histogram>,
+    drift_corrections: Family<KindLabels, Counter>,
+    managed_stacks: Family<KindLabels, Gauge>,
+    managed_resources: Family<KindLabels, Gauge>,
+    stack_ready: Family<StackLabels, Gauge>,
+    leader: Gauge,
+    /// AWS resources of each stack, by kind: the per-kind gauges sum it.
+    stacks: Mutex<BTreeMap<String, BTreeMap<StackKey, usize>>>,
     ready: AtomicBool,
 }
 
-impl Metrics {
-    /// One reconcile of a `kind`, its result (`ok`, `error`) and duration.
-    pub fn reconciled(&self, kind: &str, result: &str, took: Duration) {
-        let mut v = self.values.lock().expect("metrics lock");
-        *v.reconciles
-            .entry((kind.into(), result.into()))
-            .or_default() += 1;
-        let h = v.durations.entry(kind.into()).or_default();
-        let seconds = took.as_secs_f64();
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            if seconds <= *bound {
-                h.buckets[i] += 1;
-            }
+impl Default for Metrics {
+    fn default() -> Self {
+        let reconciles = Family::<ReconcileLabels, Counter>::default();
+        let durations = Family::new_with_constructor(duration_histogram as fn() -> Histogram);
+        let drift_corrections = Family::<KindLabels, Counter>::default();
+        let managed_stacks = Family::<KindLabels, Gauge>::default();
+        let managed_resources = Family::<KindLabels, Gauge>::default();
+        let stack_ready = Family::<StackLabels, Gauge>::default();
+        let leader = Gauge::default();
+
+        let mut registry = Registry::with_prefix(PREFIX);
+        registry.register(
+            "reconciles",
+            "Reconciles by kind and result (ok, error, deleting)",
+            reconciles.clone(),
+        );
+        registry.register_with_unit(
+            "reconcile_duration",
+            "Reconcile duration by kind",
+            Unit::Seconds,
+            durations.clone(),
+        );
+        registry.register(
+            "managed_stacks",
+            "Stacks the operator manages, by kind",
+            managed_stacks.clone(),
+        );
+        registry.register(
+            "managed_resources",
+            "AWS resources of the managed stacks, by kind",
+            managed_resources.clone(),
+        );
+        registry.register(
+            "stack_ready",
+            "1 while a managed stack is Ready, else 0",
+            stack_ready.clone(),
+        );
+        registry.register(
+            "drift_corrections",
+            "Resources brought back to their spec, by kind",
+            drift_corrections.clone(),
+        );
+        registry.register(
+            "leader",
+            "1 while this replica reconciles (holds the leader Lease, or leader election is off)",
+            leader.clone(),
+        );
+        Self {
+            registry,
+            reconciles,
+            durations,
+            drift_corrections,
+            managed_stacks,
+            managed_resources,
+            stack_ready,
+            leader,
+            stacks: Mutex::default(),
+            ready: AtomicBool::new(false),
         }
-        h.sum += seconds;
-        h.count += 1;
+    }
+}
+
+impl Metrics {
+    /// One reconcile of a `kind`, its result (`ok`, `error`, `deleting`) and duration.
+    pub fn reconciled(&self, kind: &str, result: &str, took: Duration) {
+        self.reconciles
+            .get_or_create(&ReconcileLabels {
+                kind: kind.into(),
+                result: result.into(),
+            })
+            .inc();
+        self.durations
+            .get_or_create(&KindLabels { kind: kind.into() })
+            .observe(took.as_secs_f64());
     }
 
-    /// A stack of `kind` and how many AWS resources it has (0 when gone).
-    pub fn stack_resources(&self, kind: &str, stack: &str, resources: Option<usize>) {
-        let mut v = self.values.lock().expect("metrics lock");
-        let stacks = v.stacks.entry(kind.into()).or_default();
+    /// A stack of `kind` and how many AWS resources its last pass saw.
+    pub fn stack_resources(&self, kind: &str, namespace: &str, name: &str, resources: usize) {
+        self.set_resources(kind, (namespace.into(), name.into()), Some(resources));
+    }
+
+    /// Whether a stack of `kind` is Ready, as its status now says.
+    pub fn stack_ready(&self, kind: &str, namespace: &str, name: &str, ready: bool) {
+        self.stack_ready
+            .get_or_create(&stack_labels(kind, namespace, name))
+            .set(i64::from(ready));
+    }
+
+    /// A stack whose AWS resources are all gone: its series go with it.
+    pub fn stack_gone(&self, kind: &str, namespace: &str, name: &str) {
+        self.stack_ready
+            .remove(&stack_labels(kind, namespace, name));
+        self.set_resources(kind, (namespace.into(), name.into()), None);
+    }
+
+    fn set_resources(&self, kind: &str, stack: StackKey, resources: Option<usize>) {
+        let mut stacks = self.stacks.lock().expect("metrics lock");
+        let of_kind = stacks.entry(kind.into()).or_default();
         match resources {
-            Some(n) => stacks.insert(stack.into(), n),
-            None => stacks.remove(stack),
+            Some(n) => of_kind.insert(stack, n),
+            None => of_kind.remove(&stack),
         };
+        // Set under the lock, so two reconciles cannot publish stale sums.
+        let labels = KindLabels { kind: kind.into() };
+        self.managed_stacks
+            .get_or_create(&labels)
+            .set(gauge_value(of_kind.len()));
+        self.managed_resources
+            .get_or_create(&labels)
+            .set(gauge_value(of_kind.values().sum()));
     }
 
     pub fn drift_corrected(&self, kind: &str, count: usize) {
         if count > 0 {
-            *self
-                .values
-                .lock()
-                .expect("metrics lock")
-                .drift_corrections
-                .entry(kind.into())
-                .or_default() += count as u64;
+            self.drift_corrections
+                .get_or_create(&KindLabels { kind: kind.into() })
+                .inc_by(count as u64);
         }
+    }
+
+    /// Whether this replica reconciles: it holds the leader Lease, or
+    /// leader election is off.
+    pub fn set_leader(&self, leading: bool) {
+        self.leader.set(i64::from(leading));
     }
 
     pub fn set_ready(&self) {
         self.ready.store(true, Ordering::Relaxed);
     }
 
-    /// The metrics in Prometheus text format.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
+    }
+
+    /// The metrics, with the AWS calls of `calls`, in the OpenMetrics text
+    /// format (ending in `# EOF`).
     pub fn render(&self, calls: &CallCounter) -> String {
-        let v = self.values.lock().expect("metrics lock");
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "# HELP stackops_reconciles_total Reconciles by kind and result.\n# TYPE stackops_reconciles_total counter"
-        );
-        for ((kind, result), n) in &v.reconciles {
-            let _ = writeln!(
-                out,
-                "stackops_reconciles_total{{kind=\"{kind}\",result=\"{result}\"}} {n}"
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP stackops_reconcile_duration_seconds Reconcile duration by kind.\n# TYPE stackops_reconcile_duration_seconds histogram"
-        );
-        for (kind, h) in &v.durations {
-            for (bound, n) in BUCKETS.iter().zip(h.buckets) {
-                let _ = writeln!(
-                    out,
-                    "stackops_reconcile_duration_seconds_bucket{{kind=\"{kind}\",le=\"{bound}\"}} {n}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "stackops_reconcile_duration_seconds_bucket{{kind=\"{kind}\",le=\"+Inf\"}} {}",
-                h.count
-            );
-            let _ = writeln!(
-                out,
-                "stackops_reconcile_duration_seconds_sum{{kind=\"{kind}\"}} {}",
-                h.sum
-            );
-            let _ = writeln!(
-                out,
-                "stackops_reconcile_duration_seconds_count{{kind=\"{kind}\"}} {}",
-                h.count
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP stackops_aws_calls_total AWS calls by service, operation and outcome.\n# TYPE stackops_aws_calls_total counter"
-        );
-        for (key, n) in calls.snapshot() {
-            let _ = writeln!(
-                out,
-                "stackops_aws_calls_total{{service=\"{}\",operation=\"{}\",outcome=\"{}\"}} {n}",
-                key.service, key.operation, key.outcome
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP stackops_aws_call_retries_total Attempts the AWS SDK retried.\n# TYPE stackops_aws_call_retries_total counter"
-        );
-        let _ = writeln!(out, "stackops_aws_call_retries_total {}", calls.retries());
-        let _ = writeln!(
-            out,
-            "# HELP stackops_managed_stacks Stacks the operator manages, by kind.\n# TYPE stackops_managed_stacks gauge"
-        );
-        let _ = writeln!(
-            out,
-            "# HELP stackops_managed_resources AWS resources of the managed stacks, by kind.\n# TYPE stackops_managed_resources gauge"
-        );
-        for (kind, stacks) in &v.stacks {
-            let _ = writeln!(
-                out,
-                "stackops_managed_stacks{{kind=\"{kind}\"}} {}",
-                stacks.len()
-            );
-            let _ = writeln!(
-                out,
-                "stackops_managed_resources{{kind=\"{kind}\"}} {}",
-                stacks.values().sum::<usize>()
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP stackops_drift_corrections_total Resources brought back to their spec.\n# TYPE stackops_drift_corrections_total counter"
-        );
-        for (kind, n) in &v.drift_corrections {
-            let _ = writeln!(
-                out,
-                "stackops_drift_corrections_total{{kind=\"{kind}\"}} {n}"
-            );
-        }
-        out
+        let mut aws = Registry::with_prefix(PREFIX);
+        aws.register_collector(Box::new(AwsCalls(calls.clone())));
+        let mut text = String::new();
+        encode_registry(&mut text, &self.registry)
+            .and_then(|()| encode_registry(&mut text, &aws))
+            .and_then(|()| encode_eof(&mut text))
+            // Writing to a String cannot fail, nor can these metric types.
+            .expect("metrics encode");
+        text
     }
 }
 
-/// Serves `/metrics`, `/healthz` and `/readyz` on `addr` until the process ends.
+fn stack_labels(kind: &str, namespace: &str, name: &str) -> StackLabels {
+    StackLabels {
+        kind: kind.into(),
+        namespace: namespace.into(),
+        name: name.into(),
+    }
+}
+
+fn gauge_value(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The process-wide AWS call counts, read at each scrape.
+#[derive(Debug)]
+struct AwsCalls(CallCounter);
+
+impl Collector for AwsCalls {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        // Descriptors are written even before the first call, so the
+        // families are known (and documented) from the first scrape.
+        let mut calls = encoder.encode_descriptor(
+            "aws_calls",
+            "AWS calls by service, operation and outcome (ok, or error:<HTTP status>), each counted once however many attempts it took.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (key, n) in self.0.snapshot() {
+            let labels = CallLabels {
+                service: key.service,
+                operation: key.operation,
+                outcome: key.outcome,
+            };
+            ConstCounter::new(n).encode(calls.encode_family(&labels)?)?;
+        }
+
+        let retries = encoder.encode_descriptor(
+            "aws_call_retries",
+            "Attempts the AWS SDK retried.",
+            None,
+            MetricType::Counter,
+        )?;
+        ConstCounter::new(self.0.retries()).encode(retries)?;
+
+        let mut throttled = encoder.encode_descriptor(
+            "aws_throttled",
+            "AWS responses with a throttling error code, by service (every attempt counts).",
+            None,
+            MetricType::Counter,
+        )?;
+        for (service, n) in self.0.throttled() {
+            ConstCounter::new(n).encode(throttled.encode_family(&ServiceLabels { service })?)?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone)]
+struct Endpoints {
+    metrics: Arc<Metrics>,
+    calls: CallCounter,
+}
+
+async fn scrape(State(endpoints): State<Endpoints>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, CONTENT_TYPE)],
+        endpoints.metrics.render(&endpoints.calls),
+    )
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// 503 until the operator has started its controllers.
+async fn readyz(State(endpoints): State<Endpoints>) -> (StatusCode, &'static str) {
+    if endpoints.metrics.is_ready() {
+        (StatusCode::OK, "ok\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "starting\n")
+    }
+}
+
+fn router(metrics: Arc<Metrics>, calls: CallCounter) -> Router {
+    Router::new()
+        .route("/metrics", get(scrape))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(Endpoints { metrics, calls })
+}
+
+/// Binds `addr` and serves `/metrics`, `/healthz` and `/readyz` there in
+/// the background until the process ends; returns the bound address.
 pub async fn serve(
     addr: SocketAddr,
     metrics: Arc<Metrics>,
@@ -184,75 +342,179 @@ pub async fn serve(
     let listener = TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
     info!(%bound, "metrics and health endpoints listening");
+    let app = router(metrics, calls);
     tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let (metrics, calls) = (metrics.clone(), calls.clone());
-            tokio::spawn(async move {
-                if let Err(e) = respond(stream, &metrics, &calls).await {
-                    warn!(%e, "metrics request failed");
-                }
-            });
+        if let Err(e) = axum::serve(listener, app).await {
+            warn!(%e, "metrics endpoint stopped");
         }
     });
     Ok(bound)
-}
-
-async fn respond(
-    mut stream: TcpStream,
-    metrics: &Metrics,
-    calls: &CallCounter,
-) -> std::io::Result<()> {
-    // Read the request head (a scrape is a small GET), bounded in size and time.
-    let mut buffer = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 1024];
-    while !buffer.windows(4).any(|w| w == b"\r\n\r\n") && buffer.len() < 8192 {
-        let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut chunk)).await??;
-        if read == 0 {
-            break;
-        }
-        buffer.extend_from_slice(&chunk[..read]);
-    }
-    let request = String::from_utf8_lossy(&buffer);
-    let path = request.split_whitespace().nth(1).unwrap_or("/");
-    let (status, body) = match path {
-        "/metrics" => ("200 OK", metrics.render(calls)),
-        "/healthz" => ("200 OK", "ok\n".to_string()),
-        "/readyz" if metrics.ready.load(Ordering::Relaxed) => ("200 OK", "ok\n".to_string()),
-        "/readyz" => ("503 Service Unavailable", "starting\n".to_string()),
-        _ => ("404 Not Found", "not found\n".to_string()),
-    };
-    let response = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(response.as_bytes()).await?;
-    stream.shutdown().await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Every sample line of `text` as (series with labels, value).
+    fn samples(text: &str) -> Vec<(&str, &str)> {
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| l.rsplit_once(' ').expect("name and value"))
+            .collect()
+    }
+
+    fn value<'a>(text: &'a str, series: &str) -> Option<&'a str> {
+        samples(text)
+            .into_iter()
+            .find(|(s, _)| *s == series)
+            .map(|(_, v)| v)
+    }
+
     #[test]
-    fn metrics_render_in_prometheus_text_format() {
+    fn metrics_render_in_openmetrics_text() {
         let metrics = Metrics::default();
         metrics.reconciled("EcommerceStack", "ok", Duration::from_millis(300));
-        metrics.stack_resources("EcommerceStack", "default/shop", Some(18));
+        metrics.reconciled("EcommerceStack", "error", Duration::from_secs(40));
+        metrics.stack_resources("EcommerceStack", "default", "shop", 18);
+        metrics.stack_resources("EcommerceStack", "other", "shop", 4);
+        metrics.stack_ready("EcommerceStack", "default", "shop", true);
+        metrics.stack_ready("EcommerceStack", "other", "shop", false);
         metrics.drift_corrected("EcommerceStack", 2);
+        metrics.set_leader(true);
         let text = metrics.render(&CallCounter::default());
-        assert!(
-            text.contains("stackops_reconciles_total{kind=\"EcommerceStack\",result=\"ok\"} 1")
+
+        let expect = |series: &str, wanted: &str| {
+            assert_eq!(value(&text, series), Some(wanted), "{series} in\n{text}");
+        };
+        expect(
+            r#"stackops_reconciles_total{kind="EcommerceStack",result="ok"}"#,
+            "1",
         );
-        assert!(text.contains(
-            "stackops_reconcile_duration_seconds_bucket{kind=\"EcommerceStack\",le=\"0.25\"} 0"
-        ));
-        assert!(text.contains(
-            "stackops_reconcile_duration_seconds_bucket{kind=\"EcommerceStack\",le=\"0.5\"} 1"
-        ));
-        assert!(text.contains("stackops_managed_resources{kind=\"EcommerceStack\"} 18"));
-        assert!(text.contains("stackops_drift_corrections_total{kind=\"EcommerceStack\"} 2"));
+        expect(
+            r#"stackops_reconciles_total{kind="EcommerceStack",result="error"}"#,
+            "1",
+        );
+        // The same buckets as ever; 40 s lands only in +Inf.
+        for (le, n) in [
+            ("0.05", "0"),
+            ("0.25", "0"),
+            ("0.5", "1"),
+            ("1.0", "1"),
+            ("30.0", "1"),
+            ("+Inf", "2"),
+        ] {
+            expect(
+                &format!(
+                    r#"stackops_reconcile_duration_seconds_bucket{{le="{le}",kind="EcommerceStack"}}"#
+                ),
+                n,
+            );
+        }
+        let buckets = samples(&text)
+            .iter()
+            .filter(|(s, _)| s.starts_with("stackops_reconcile_duration_seconds_bucket"))
+            .count();
+        assert_eq!(buckets, BUCKETS.len() + 1);
+        expect(
+            r#"stackops_reconcile_duration_seconds_count{kind="EcommerceStack"}"#,
+            "2",
+        );
+        expect(
+            r#"stackops_reconcile_duration_seconds_sum{kind="EcommerceStack"}"#,
+            "40.3",
+        );
+        expect(r#"stackops_managed_stacks{kind="EcommerceStack"}"#, "2");
+        expect(r#"stackops_managed_resources{kind="EcommerceStack"}"#, "22");
+        expect(
+            r#"stackops_stack_ready{kind="EcommerceStack",namespace="default",name="shop"}"#,
+            "1",
+        );
+        expect(
+            r#"stackops_stack_ready{kind="EcommerceStack",namespace="other",name="shop"}"#,
+            "0",
+        );
+        expect(
+            r#"stackops_drift_corrections_total{kind="EcommerceStack"}"#,
+            "2",
+        );
+        expect("stackops_leader", "1");
+        expect("stackops_aws_call_retries_total", "0");
+
+        // OpenMetrics: typed families, a unit, and the end marker.
+        for line in [
+            "# TYPE stackops_reconciles counter",
+            "# TYPE stackops_reconcile_duration_seconds histogram",
+            "# UNIT stackops_reconcile_duration_seconds seconds",
+            "# TYPE stackops_stack_ready gauge",
+            "# TYPE stackops_leader gauge",
+            "# TYPE stackops_aws_calls counter",
+            "# TYPE stackops_aws_call_retries counter",
+            "# TYPE stackops_aws_throttled counter",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+        }
+        assert!(text.ends_with("# EOF\n"), "{text}");
+        assert_eq!(text.matches("# EOF").count(), 1);
+    }
+
+    #[test]
+    fn a_stack_that_is_gone_leaves_the_gauges() {
+        let metrics = Metrics::default();
+        metrics.stack_resources("BookingPlatform", "default", "hotel", 30);
+        metrics.stack_ready("BookingPlatform", "default", "hotel", true);
+        metrics.stack_gone("BookingPlatform", "default", "hotel");
+        let text = metrics.render(&CallCounter::default());
+        assert!(!text.contains("stackops_stack_ready{"), "{text}");
+        assert_eq!(
+            value(&text, r#"stackops_managed_stacks{kind="BookingPlatform"}"#),
+            Some("0")
+        );
+        assert_eq!(
+            value(
+                &text,
+                r#"stackops_managed_resources{kind="BookingPlatform"}"#
+            ),
+            Some("0")
+        );
+        // Not leading until told so.
+        assert_eq!(value(&text, "stackops_leader"), Some("0"));
+    }
+
+    async fn get(addr: SocketAddr, path: &str) -> (u16, String, String) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        let (head, body) = response.split_once("\r\n\r\n").unwrap();
+        let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+        let content_type = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-type: "))
+            .unwrap_or_default()
+            .to_string();
+        (status, content_type, body.to_string())
+    }
+
+    #[tokio::test]
+    async fn endpoints_answer_over_http() {
+        let metrics = Arc::new(Metrics::default());
+        let addr = serve(
+            ([127, 0, 0, 1], 0).into(),
+            metrics.clone(),
+            CallCounter::default(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(get(addr, "/healthz").await.0, 200);
+        assert_eq!(get(addr, "/readyz").await.0, 503);
+        metrics.set_ready();
+        assert_eq!(get(addr, "/readyz").await.0, 200);
+        let (status, content_type, body) = get(addr, "/metrics").await;
+        assert_eq!((status, content_type.as_str()), (200, CONTENT_TYPE));
+        assert!(body.contains("stackops_aws_call_retries_total 0"), "{body}");
+        assert!(body.ends_with("# EOF\n"));
+        assert_eq!(get(addr, "/other").await.0, 404);
     }
 }

@@ -155,6 +155,7 @@ async fn apply_stack<K: Stack>(
                 other => vec![crate::api::FieldError::new("spec", other.to_string())],
             };
             let status = conditions::invalid(&problems, old, generation);
+            observe_readiness(ctx, obj, &status);
             write_status(api, obj, old, status).await?;
             let note = problems
                 .iter()
@@ -175,6 +176,7 @@ async fn apply_stack<K: Stack>(
         Err(other) => {
             let problem = crate::api::FieldError::new("spec", other.to_string());
             let status = conditions::invalid(&[problem], old, generation);
+            observe_readiness(ctx, obj, &status);
             write_status(api, obj, old, status).await?;
             return Ok(Action::requeue(ctx.options.resync));
         }
@@ -192,9 +194,12 @@ async fn apply_stack<K: Stack>(
         "pass done"
     );
 
-    let id = format!("{}/{}", manifest.namespace(), manifest.name());
-    ctx.metrics
-        .stack_resources(&K::kind(&()), &id, Some(pass.nodes.len()));
+    ctx.metrics.stack_resources(
+        &K::kind(&()),
+        manifest.namespace(),
+        manifest.name(),
+        pass.nodes.len(),
+    );
     let corrected = pass
         .nodes
         .iter()
@@ -208,6 +213,7 @@ async fn apply_stack<K: Stack>(
         generation,
         &blueprint.not_implemented,
     );
+    observe_readiness(ctx, obj, &status);
     if super::connection::ensure(ctx.client.clone(), obj, &status.outputs).await? {
         info!("connection secret written");
     }
@@ -238,6 +244,8 @@ async fn cleanup_stack<K: Stack>(
     let pass = engine.destroy(&cx, &crate::aws::all_kinds()).await;
     publish_pass(ctx, obj, &pass).await;
     if pass.converged {
+        ctx.metrics
+            .stack_gone(&K::kind(&()), manifest.namespace(), manifest.name());
         publish(
             ctx,
             obj,
@@ -258,6 +266,17 @@ async fn cleanup_stack<K: Stack>(
     .await?;
     let left = pass.nodes.len();
     Err(Error::TeardownPending(format!("{left} resources left")))
+}
+
+/// Publishes whether the stack is Ready, as the status about to be written says.
+fn observe_readiness<K: Stack>(ctx: &OperatorContext, obj: &K, status: &StackStatus) {
+    let namespace = obj.namespace().unwrap_or_default();
+    ctx.metrics.stack_ready(
+        &K::kind(&()),
+        &namespace,
+        &obj.name_any(),
+        conditions::is_ready(status),
+    );
 }
 
 /// Merge-patches the status subresource, only when it changed.

@@ -57,8 +57,13 @@ pub async fn run(client: Client, options: OperatorOptions) {
             controller::<BookingPlatform>(ctx.clone())
         );
     };
+    let metrics = ctx.metrics.clone();
     match elector {
-        None => controllers.await,
+        None => {
+            metrics.set_leader(true);
+            controllers.await;
+            metrics.set_leader(false);
+        }
         Some(elector) => {
             tokio::select! {
                 _ = elector.acquire() => {}
@@ -67,10 +72,15 @@ pub async fn run(client: Client, options: OperatorOptions) {
                     return;
                 }
             }
+            metrics.set_leader(true);
             tokio::select! {
                 // The controllers stop on SIGTERM/SIGINT after their in-flight reconciles.
-                _ = controllers => elector.release().await,
+                _ = controllers => {
+                    metrics.set_leader(false);
+                    elector.release().await;
+                }
                 _ = elector.hold() => {
+                    metrics.set_leader(false);
                     warn!("lost the lease; stopping so that only the leader reconciles");
                     std::process::exit(1);
                 }

@@ -73,6 +73,8 @@ pub struct CallCounter {
 struct Counts {
     calls: BTreeMap<CallKey, u64>,
     attempts: u64,
+    /// Attempts answered with a throttling error, by service.
+    throttled: BTreeMap<String, u64>,
 }
 
 impl CallCounter {
@@ -85,6 +87,17 @@ impl CallCounter {
     /// Counts one attempt of a call, retries included.
     pub fn record_attempt(&self) {
         self.inner.lock().expect("counter lock").attempts += 1;
+    }
+
+    /// Counts one attempt the cloud throttled.
+    pub fn record_throttled(&self, service: &str) {
+        let mut counts = self.inner.lock().expect("counter lock");
+        *counts.throttled.entry(service.to_string()).or_default() += 1;
+    }
+
+    /// Attempts the cloud answered with a throttling error code, by service.
+    pub fn throttled(&self) -> BTreeMap<String, u64> {
+        self.inner.lock().expect("counter lock").throttled.clone()
     }
 
     /// Calls by service, operation and outcome.
