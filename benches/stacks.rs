@@ -15,14 +15,14 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kube::api::{Api, PostParams};
 use serde_json::{Value, json};
-use stackops::api::{EcommerceStack, StackManifest, crds};
+use stackops::api::{EcommerceStack, StackManifest};
 use stackops::aws::calls::{CallCounter, is_mutating};
 use stackops::engine::PassOutcome;
+use support::cluster::{Cluster, Operator};
 use support::moto::{MotoServer, free_port};
 use support::proxy::{FaultProxy, Faults};
 use support::stack::{TestStack, disposable};
@@ -303,38 +303,16 @@ async fn scale(count: usize) -> Value {
             _ => (k, v),
         })
         .collect();
-    let sim = kubesim::start(kubesim::Config::default()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    sim.write_kubeconfig(&kubeconfig).unwrap();
-    let config = kube::Config::from_custom_kubeconfig(
-        kube::config::Kubeconfig::from_yaml(&sim.kubeconfig()).unwrap(),
-        &Default::default(),
-    )
-    .await
-    .unwrap();
-    let client = kube::Client::try_from(config).unwrap();
-    let definitions: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
-        Api::all(client.clone());
-    for crd in crds::all() {
-        definitions
-            .create(&PostParams::default(), &crd)
-            .await
-            .unwrap();
-    }
+    let cluster = Cluster::start().await;
+    let (client, kubeconfig) = (cluster.client.clone(), cluster.kubeconfig.clone());
     let metrics_port = free_port();
-    let mut operator: Child = Command::new(operator_binary())
-        .args([
-            "run",
-            "--metrics-addr",
-            &format!("127.0.0.1:{metrics_port}"),
-        ])
-        .env("KUBECONFIG", &kubeconfig)
-        .envs(aws_env)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let metrics_addr = format!("127.0.0.1:{metrics_port}");
+    let operator = Operator::start(
+        &kubeconfig,
+        aws_env,
+        None,
+        &["--metrics-addr", &metrics_addr],
+    );
     let api: Api<EcommerceStack> = Api::namespaced(client.clone(), "default");
     let StackManifest::Ecommerce(template) = disposable("ecommerce.yaml") else {
         unreachable!()
@@ -370,9 +348,8 @@ async fn scale(count: usize) -> Value {
     let body = http_get(metrics_port, "/metrics");
     let calls = metric_sum(&body, "stackops_aws_calls_total");
     let retries = metric_sum(&body, "stackops_aws_call_retries_total");
-    let _ = operator.kill();
-    let _ = operator.wait();
-    sim.shutdown().await;
+    drop(operator);
+    cluster.shutdown().await;
     json!({
         "stacks": count, "moto_servers": shards, "ready": ready, "seconds_to_all_ready": took.as_secs_f64(),
         "peak_rss_mib": memory.peak_kib as f64 / 1024.0, "cpu_seconds": cpu,
@@ -394,33 +371,10 @@ fn delays(seed: u64, count: usize, low: u64, high: u64) -> Vec<u64> {
         .collect()
 }
 
-/// The operator binary: `STACKOPS_BIN` (e.g. a release build), else the
-/// one cargo built with this benchmark.
-fn operator_binary() -> String {
-    std::env::var("STACKOPS_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_stackops").to_string())
-}
-
 /// Starts `stackops run` against `kubeconfig` and `moto`.
-fn operator(kubeconfig: &Path, moto: &MotoServer) -> Child {
-    Command::new(operator_binary())
-        .args([
-            "run",
-            "--resync-seconds",
-            "5",
-            "--metrics-addr",
-            "127.0.0.1:0",
-        ])
-        .env("KUBECONFIG", kubeconfig)
-        .envs(moto.env())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
-
-fn kill(mut child: Child) {
-    let _ = child.kill();
-    let _ = child.wait();
+fn operator(kubeconfig: &Path, moto: &MotoServer) -> Operator {
+    let args = ["--resync-seconds", "5", "--metrics-addr", "127.0.0.1:0"];
+    Operator::start(kubeconfig, moto.env(), None, &args)
 }
 
 /// Kills the operator at `rounds` random points of the create, then of the
@@ -428,26 +382,8 @@ fn kill(mut child: Child) {
 /// and leaves nothing behind.
 async fn chaos(name: &str, rounds: usize, seed: u64) -> Value {
     let moto = MotoServer::start();
-    let sim = kubesim::start(kubesim::Config::default()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    sim.write_kubeconfig(&kubeconfig).unwrap();
-    let config = kube::Config::from_custom_kubeconfig(
-        kube::config::Kubeconfig::from_yaml(&sim.kubeconfig()).unwrap(),
-        &Default::default(),
-    )
-    .await
-    .unwrap();
-    let client = kube::Client::try_from(config).unwrap();
-    let definitions: Api<
-        k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
-    > = Api::all(client.clone());
-    for crd in crds::all() {
-        definitions
-            .create(&PostParams::default(), &crd)
-            .await
-            .unwrap();
-    }
+    let cluster = Cluster::start().await;
+    let (client, kubeconfig) = (cluster.client.clone(), cluster.kubeconfig.clone());
     let manifest = disposable(name);
     let (kind, plural) = match &manifest {
         StackManifest::Ecommerce(_) => ("EcommerceStack", "ecommercestacks"),
@@ -475,7 +411,7 @@ async fn chaos(name: &str, rounds: usize, seed: u64) -> Value {
     for millis in &create_kills {
         let child = operator(&kubeconfig, &moto);
         tokio::time::sleep(Duration::from_millis(*millis)).await;
-        kill(child);
+        drop(child);
     }
     let child = operator(&kubeconfig, &moto);
     let deadline = Instant::now() + Duration::from_secs(180);
@@ -493,14 +429,14 @@ async fn chaos(name: &str, rounds: usize, seed: u64) -> Value {
     };
     let aws = TestStack::new(&moto.endpoint, &manifest, &uid).await;
     let found: usize = aws.count_by_kind(&aws.cx).await.values().sum();
-    kill(child);
+    drop(child);
 
     api.delete(&stack_name, &Default::default()).await.unwrap();
     let teardown_kills = delays(seed ^ 0x9e37_79b9, rounds, 100, 2500);
     for millis in &teardown_kills {
         let child = operator(&kubeconfig, &moto);
         tokio::time::sleep(Duration::from_millis(*millis)).await;
-        kill(child);
+        drop(child);
     }
     let child = operator(&kubeconfig, &moto);
     let deadline = Instant::now() + Duration::from_secs(180);
@@ -513,10 +449,10 @@ async fn chaos(name: &str, rounds: usize, seed: u64) -> Value {
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
     };
-    kill(child);
+    drop(child);
     let left: usize = aws.count_by_kind(&aws.cx).await.values().sum();
     let tagged = aws.tagged_arns(&aws.cx).await.len();
-    sim.shutdown().await;
+    cluster.shutdown().await;
     json!({
         "stack": name, "rounds": rounds,
         "create_kills_ms": create_kills, "teardown_kills_ms": teardown_kills,
@@ -726,7 +662,7 @@ async fn main() {
     }
     let report = json!({
         "lifecycle": lifecycle_runs, "throttling": throttling, "scale": scaling,
-        "chaos": chaos_runs, "operator_binary": operator_binary(),
+        "chaos": chaos_runs, "operator_binary": Operator::binary(),
     });
     if only.is_some() {
         println!("{}", serde_json::to_string_pretty(&report).unwrap());

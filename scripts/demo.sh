@@ -3,11 +3,8 @@
 # (moto) and kubectl, builds stackops and kubesim, starts moto and kubesim
 # on free 127.0.0.1 ports, runs the operator, applies the example stack with
 # kubectl, follows it resource by resource until Ready, prints its status,
-# deletes it and confirms nothing tagged with the stack is left in AWS.
-#
-# Unfinished: the network, application and data tiers are built; the edge,
-# storage and monitoring tiers are not yet, and the stack's status names the
-# parts of the spec that are not implemented.
+# deletes it and confirms nothing tagged with the stack is left in AWS
+# (what its deletion policies keep on purpose aside).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/stackops-target}"

@@ -22,8 +22,17 @@ instances.
 
 import datetime
 import json
+import os
 import sys
+import tempfile
 import uuid
+
+# moto's request recorder writes `moto_recording` into the working
+# directory (the repository, under the tests) unless told otherwise.
+os.environ.setdefault(
+    "MOTO_RECORDER_FILEPATH",
+    os.path.join(tempfile.gettempdir(), f"moto_recording.{os.getpid()}"),
+)
 
 from moto.autoscaling.exceptions import AutoscalingClientError
 from moto.autoscaling.responses import AutoScalingResponse

@@ -60,14 +60,27 @@ async fn tagged_vpc_is_created_found_by_tag_and_deleted() {
 
 #[tokio::test]
 async fn an_unreachable_endpoint_fails_after_bounded_retries() {
-    // A port nothing listens on: connection refused is retryable, and the
-    // attempts are bounded by the retry policy.
+    // A port nothing listens on: connection refused is retryable, so the
+    // SDK tries again, exactly as often as the retry policy allows.
     let mut settings = support::moto::settings_for("http://127.0.0.1:9");
-    settings.max_attempts = 2;
-    let clients = AwsClients::from_settings(&settings).await;
+    settings.max_attempts = 3;
+    let calls = stackops::aws::calls::CallCounter::default();
+    let clients = AwsClients::counted(&sdk_config(&settings).await, calls.clone(), &[]);
     let started = std::time::Instant::now();
-    let result = clients.ec2.describe_vpcs().send().await;
-    assert!(result.is_err());
+    let error = clients
+        .ec2
+        .describe_vpcs()
+        .send()
+        .await
+        .map_err(stackops::aws::sdk("DescribeVpcs"))
+        .expect_err("nothing listens there");
+    assert!(error.is_retryable(), "{error}");
+    assert_eq!(
+        calls.retries(),
+        2,
+        "three attempts: the first and two retries"
+    );
+    assert_eq!(calls.total(), 1, "one call, however many attempts");
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
 }
 

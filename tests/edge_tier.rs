@@ -543,7 +543,7 @@ async fn teardown_disables_the_cdn_first_empties_delete_buckets_and_keeps_retain
     put_objects(&booking.cx, &media, &["uploads/a.jpg"]).await;
 
     let engine = shop.engine();
-    let kinds = stackops::aws::all_kinds();
+    let kinds = stackops::aws::registry::all_kinds();
     let mut messages = Vec::new();
     let mut converged = false;
     for _ in 0..12 {

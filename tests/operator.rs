@@ -5,22 +5,17 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
-use kube::{Client, Config};
 use stackops::api::status::ResourceState;
-use stackops::api::{BookingPlatform, EcommerceStack, crds};
+use stackops::api::{BookingPlatform, EcommerceStack};
+use support::cluster::{Cluster, Operator};
 use support::moto::{MotoServer, free_port};
 use support::stack::TestStack;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
-
-/// The operator binary, stopped (SIGKILL) on drop.
-struct Operator(Child);
 
 /// GET `path` from the operator's metrics listener: (status line, body).
 fn get(port: u16, path: &str) -> (String, String) {
@@ -35,53 +30,22 @@ fn get(port: u16, path: &str) -> (String, String) {
     (head.lines().next().unwrap().to_string(), body.to_string())
 }
 
-impl Operator {
-    fn start(kubeconfig: &Path, moto: &MotoServer, log: &Path, metrics_port: u16) -> Self {
-        Self::start_with(kubeconfig, moto, log, metrics_port, &[])
-    }
-
-    fn start_with(
-        kubeconfig: &Path,
-        moto: &MotoServer,
-        log: &Path,
-        metrics_port: u16,
-        extra: &[&str],
-    ) -> Self {
-        let log = std::fs::File::create(log).unwrap();
-        let metrics = format!("127.0.0.1:{metrics_port}");
-        let child = Command::new(env!("CARGO_BIN_EXE_stackops"))
-            .args(["run", "--resync-seconds", "2", "--metrics-addr", &metrics])
-            .args(extra)
-            .env("KUBECONFIG", kubeconfig)
-            .envs(moto.env())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        Self(child)
-    }
+/// The operator with a 2 s resync and its metrics on `metrics_port`.
+fn start_operator(kubeconfig: &Path, moto: &MotoServer, log: &Path, metrics_port: u16) -> Operator {
+    start_operator_with(kubeconfig, moto, log, metrics_port, &[])
 }
 
-impl Drop for Operator {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn client(sim: &kubesim::Handle) -> Client {
-    let kubeconfig = kube::config::Kubeconfig::from_yaml(&sim.kubeconfig()).unwrap();
-    let config = Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-        .await
-        .unwrap();
-    Client::try_from(config).unwrap()
-}
-
-async fn install_crds(client: &Client) {
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in crds::all() {
-        api.create(&PostParams::default(), &crd).await.unwrap();
-    }
+fn start_operator_with(
+    kubeconfig: &Path,
+    moto: &MotoServer,
+    log: &Path,
+    metrics_port: u16,
+    extra: &[&str],
+) -> Operator {
+    let metrics = format!("127.0.0.1:{metrics_port}");
+    let mut args = vec!["--resync-seconds", "2", "--metrics-addr", &metrics];
+    args.extend(extra);
+    Operator::start(kubeconfig, moto.env(), Some(log), &args)
 }
 
 fn example() -> EcommerceStack {
@@ -122,12 +86,13 @@ fn ready_for_generation(stack: &EcommerceStack) -> bool {
 #[tokio::test]
 async fn a_stack_goes_ready_stays_quiet_survives_a_crash_and_is_torn_down() {
     let moto = MotoServer::start();
-    let sim = kubesim::start(kubesim::Config::default()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    sim.write_kubeconfig(&kubeconfig).unwrap();
-    let client = client(&sim).await;
-    install_crds(&client).await;
+    let cluster = Cluster::start().await;
+    let (sim, client, kubeconfig, dir) = (
+        &cluster.sim,
+        cluster.client.clone(),
+        &cluster.kubeconfig,
+        &cluster.dir,
+    );
     let api: Api<EcommerceStack> = Api::namespaced(client.clone(), "default");
 
     // Invalid specs never reach the operator: the API server refuses them.
@@ -144,8 +109,8 @@ async fn a_stack_goes_ready_stays_quiet_survives_a_crash_and_is_torn_down() {
     );
 
     // Created, then the operator is killed in the middle of its first pass.
-    let mut operator = Operator::start(
-        &kubeconfig,
+    let mut operator = start_operator(
+        kubeconfig,
         &moto,
         &dir.path().join("operator-1.log"),
         free_port(),
@@ -156,8 +121,8 @@ async fn a_stack_goes_ready_stays_quiet_survives_a_crash_and_is_torn_down() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     drop(operator);
     let metrics_port = free_port();
-    operator = Operator::start(
-        &kubeconfig,
+    operator = start_operator(
+        kubeconfig,
         &moto,
         &dir.path().join("operator-2.log"),
         metrics_port,
@@ -330,18 +295,14 @@ async fn a_stack_goes_ready_stays_quiet_survives_a_crash_and_is_torn_down() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     drop(operator);
-    sim.shutdown().await;
+    cluster.shutdown().await;
 }
 
 #[tokio::test]
 async fn with_two_replicas_only_the_leader_reconciles_and_the_other_takes_over() {
     let moto = MotoServer::start();
-    let sim = kubesim::start(kubesim::Config::default()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    sim.write_kubeconfig(&kubeconfig).unwrap();
-    let client = client(&sim).await;
-    install_crds(&client).await;
+    let cluster = Cluster::start().await;
+    let (client, kubeconfig, dir) = (cluster.client.clone(), &cluster.kubeconfig, &cluster.dir);
     let api: Api<EcommerceStack> = Api::namespaced(client.clone(), "default");
 
     let elect = ["--leader-elect", "--lease-seconds", "3"];
@@ -350,16 +311,12 @@ async fn with_two_replicas_only_the_leader_reconciles_and_the_other_takes_over()
         dir.path().join("replica-b.log"),
     ];
     let ports = [free_port(), free_port()];
-    let mut first = Some(Operator::start_with(
-        &kubeconfig,
-        &moto,
-        &logs[0],
-        ports[0],
-        &elect,
+    let mut first = Some(start_operator_with(
+        kubeconfig, &moto, &logs[0], ports[0], &elect,
     ));
     // Let the first replica take the lease before the second starts.
     tokio::time::sleep(Duration::from_millis(700)).await;
-    let _second = Operator::start_with(&kubeconfig, &moto, &logs[1], ports[1], &elect);
+    let _second = start_operator_with(kubeconfig, &moto, &logs[1], ports[1], &elect);
     let leading = |i: usize| {
         let (_, metrics) = get(ports[i], "/metrics");
         assert!(metrics.ends_with("# EOF\n"), "{metrics}");
@@ -399,21 +356,17 @@ async fn with_two_replicas_only_the_leader_reconciles_and_the_other_takes_over()
     assert!(passes(1) > 0, "the follower took over");
     assert!(leading(1), "and says so");
     assert_eq!(updated.status.unwrap().observed_generation, Some(2));
-    sim.shutdown().await;
+    cluster.shutdown().await;
 }
 
 #[tokio::test]
 async fn semantic_errors_observe_only_and_paused_make_no_aws_write() {
     let moto = MotoServer::start();
-    let sim = kubesim::start(kubesim::Config::default()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    sim.write_kubeconfig(&kubeconfig).unwrap();
-    let client = client(&sim).await;
-    install_crds(&client).await;
+    let cluster = Cluster::start().await;
+    let (client, kubeconfig, dir) = (cluster.client.clone(), &cluster.kubeconfig, &cluster.dir);
     let api: Api<EcommerceStack> = Api::namespaced(client.clone(), "default");
-    let _operator = Operator::start(
-        &kubeconfig,
+    let _operator = start_operator(
+        kubeconfig,
         &moto,
         &dir.path().join("operator.log"),
         free_port(),
@@ -513,7 +466,7 @@ async fn semantic_errors_observe_only_and_paused_make_no_aws_write() {
         "{:?}",
         vpcs.vpcs()
     );
-    sim.shutdown().await;
+    cluster.shutdown().await;
 }
 
 /// AWS calls the operator made, by operation, from its metrics.
@@ -540,12 +493,8 @@ fn calls_by_operation(metrics_port: u16) -> std::collections::BTreeMap<String, u
 #[tokio::test]
 async fn booking_survives_kills_in_create_and_teardown_goes_ready_and_changes_in_place() {
     let moto = MotoServer::start();
-    let sim = kubesim::start(kubesim::Config::default()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    sim.write_kubeconfig(&kubeconfig).unwrap();
-    let client = client(&sim).await;
-    install_crds(&client).await;
+    let cluster = Cluster::start().await;
+    let (client, kubeconfig, dir) = (cluster.client.clone(), &cluster.kubeconfig, &cluster.dir);
     let api: Api<BookingPlatform> = Api::namespaced(client.clone(), "default");
     let path = format!("{}/examples/booking.yaml", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(path)
@@ -556,8 +505,8 @@ async fn booking_survives_kills_in_create_and_teardown_goes_ready_and_changes_in
 
     // SIGKILL at several points of the first reconciles, then run for good.
     for (round, millis) in [200u64, 500, 900, 1400].into_iter().enumerate() {
-        let operator = Operator::start(
-            &kubeconfig,
+        let operator = start_operator(
+            kubeconfig,
             &moto,
             &dir.path().join(format!("killed-{round}.log")),
             free_port(),
@@ -566,8 +515,8 @@ async fn booking_survives_kills_in_create_and_teardown_goes_ready_and_changes_in
         drop(operator);
     }
     let metrics_port = free_port();
-    let operator = Operator::start(
-        &kubeconfig,
+    let operator = start_operator(
+        kubeconfig,
         &moto,
         &dir.path().join("operator.log"),
         metrics_port,
@@ -658,8 +607,8 @@ async fn booking_survives_kills_in_create_and_teardown_goes_ready_and_changes_in
         .unwrap();
     drop(operator);
     for (round, millis) in [300u64, 700].into_iter().enumerate() {
-        let operator = Operator::start(
-            &kubeconfig,
+        let operator = start_operator(
+            kubeconfig,
             &moto,
             &dir.path().join(format!("killed-teardown-{round}.log")),
             free_port(),
@@ -667,8 +616,8 @@ async fn booking_survives_kills_in_create_and_teardown_goes_ready_and_changes_in
         tokio::time::sleep(Duration::from_millis(millis)).await;
         drop(operator);
     }
-    let _operator = Operator::start(
-        &kubeconfig,
+    let _operator = start_operator(
+        kubeconfig,
         &moto,
         &dir.path().join("operator-teardown.log"),
         free_port(),
@@ -690,5 +639,5 @@ async fn booking_survives_kills_in_create_and_teardown_goes_ready_and_changes_in
             && tagged[0].ends_with("-media"),
         "nothing but the retained media bucket tagged after the killed teardown: {tagged:?}"
     );
-    sim.shutdown().await;
+    cluster.shutdown().await;
 }

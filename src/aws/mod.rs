@@ -28,7 +28,6 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 pub use config::{AwsClients, AwsSettings};
-pub use registry::all_kinds;
 
 use crate::engine::calls::CallCounter;
 use crate::engine::{AwsError, ErrorClass};

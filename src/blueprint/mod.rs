@@ -1,8 +1,7 @@
 //! From a spec to what should exist in AWS: pure functions, no I/O. The
 //! subnet plan, deterministic resource names, the semantic checks no schema
-//! can express, and the resource graph the engine walks. The network,
-//! application and data tiers are in the graph so far;
-//! `Blueprint::not_implemented` names the rest.
+//! can express, and the resource graph the engine walks: every tier of
+//! both kinds (network, application, data, edge, storage, monitoring).
 
 pub mod application;
 pub mod data;

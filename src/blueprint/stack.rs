@@ -173,7 +173,7 @@ fn build_prepared(
         };
         nodes.extend(super::monitoring::monitoring_nodes(monitoring, tiers));
     }
-    let graph = Graph::new(nodes)?.also_owns(aws::all_kinds());
+    let graph = Graph::new(nodes)?.also_owns(aws::registry::all_kinds());
     Ok(Blueprint {
         graph,
         identity: stack_identity,

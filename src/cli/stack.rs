@@ -210,7 +210,7 @@ async fn apply(engine: &Engine, cx: &Context, blueprint: &Blueprint, timeout: Du
 }
 
 async fn destroy(engine: &Engine, cx: &Context, timeout: Duration) -> u8 {
-    let kinds = crate::aws::all_kinds();
+    let kinds = crate::aws::registry::all_kinds();
     let last = repeat_passes(timeout, |_| engine.destroy(cx, &kinds)).await;
     if last.converged {
         let kept: Vec<_> = last

@@ -241,7 +241,9 @@ async fn cleanup_stack<K: Stack>(
     });
     let cx = Context::new(identity, region.clone(), ctx.clients(&region).await)
         .with_data_intent(blueprint::stack::data_intent(&manifest));
-    let pass = engine.destroy(&cx, &crate::aws::all_kinds()).await;
+    let pass = engine
+        .destroy(&cx, &crate::aws::registry::all_kinds())
+        .await;
     publish_pass(ctx, obj, &pass).await;
     if pass.converged {
         ctx.metrics

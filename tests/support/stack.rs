@@ -97,7 +97,7 @@ impl TestStack {
     /// Destroy passes until converged (at most `max_passes`).
     pub async fn destroy(&self, cx: &Context, max_passes: usize) -> PassOutcome {
         let engine = self.engine();
-        let kinds = stackops::aws::all_kinds();
+        let kinds = stackops::aws::registry::all_kinds();
         let mut last = PassOutcome::default();
         for _ in 0..max_passes {
             last = engine.destroy(cx, &kinds).await;
@@ -111,7 +111,7 @@ impl TestStack {
     /// Live resources of the stack per kind name, as the engine observes them.
     pub async fn count_by_kind(&self, cx: &Context) -> BTreeMap<&'static str, usize> {
         let mut counts = BTreeMap::new();
-        for kind in stackops::aws::all_kinds() {
+        for kind in stackops::aws::registry::all_kinds() {
             let found = kind.observe_all(cx).await.unwrap();
             counts.insert(kind.name(), found.len());
         }

@@ -167,7 +167,8 @@ impl KindOps<AwsClients> for ReplicationGroupKind {
             .replication_group_id(&observed.id)
             .retain_primary_cluster(false);
         let (request, what) = match policy {
-            // Unfinished, as for the database: teardown waits, data safe.
+            // Unfinished (the database's Retain is done, the cache's not yet):
+            // teardown waits before the cache, data safe.
             DeletionPolicy::Retain => {
                 return Ok(Deletion::Blocked(format!(
                     "spec.cache.deletionPolicy is Retain: replication group {} and the network \
@@ -300,7 +301,7 @@ impl Resource<AwsClients> for ReplicationGroup {
         current: &Observed,
         changes: &[Change],
     ) -> Result<(), AwsError> {
-        let changed = |field: &str| changes.iter().find(|c| c.field == field);
+        let changed = |field: &str| changes.at(field);
         if let Some(change) = [
             "engine",
             "encryptedAtRest",

@@ -234,7 +234,7 @@ impl Resource<AwsClients> for TargetGroup {
                 .await
                 .map_err(sdk("ModifyTargetGroup"))?;
         }
-        if changes.iter().any(|c| c.field == "deregistrationDelay") {
+        if changes.touches("deregistrationDelay") {
             self.set_delay(cx, &current.id).await?;
         }
         Ok(())

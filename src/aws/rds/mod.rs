@@ -133,12 +133,8 @@ pub(crate) async fn retag(
     changes: &[Change],
 ) -> Result<(), AwsError> {
     let tags: Vec<Tag> = changes
-        .iter()
-        .filter_map(|c| {
-            c.field
-                .strip_prefix("tag:")
-                .map(|k| Tag::builder().key(k).value(&c.to).build())
-        })
+        .tags()
+        .map(|(key, value)| Tag::builder().key(key).value(value).build())
         .collect();
     let Some(arn) = arn.filter(|_| !tags.is_empty()) else {
         return Ok(());

@@ -157,7 +157,7 @@ impl DbInstance {
         inputs: &Inputs,
         changes: &[Change],
     ) -> Result<(), AwsError> {
-        let changed = |field: &str| changes.iter().any(|c| c.field == field);
+        let changed = |field: &str| changes.touches(field);
         let spec = &self.spec;
         let mut request = cx
             .clients
@@ -168,8 +168,7 @@ impl DbInstance {
         let mut any = false;
         if changed("engineVersion") {
             let current = changes
-                .iter()
-                .find(|c| c.field == "engineVersion")
+                .at("engineVersion")
                 .and_then(|c| c.from.clone())
                 .unwrap_or_default();
             if version_parts(&self.version) < version_parts(&current) {

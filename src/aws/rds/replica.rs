@@ -120,7 +120,7 @@ impl Resource<AwsClients> for DbReplica {
         changes: &[Change],
     ) -> Result<(), AwsError> {
         retag(cx, current.arn.as_deref(), changes).await?;
-        let changed = |field: &str| changes.iter().any(|c| c.field == field);
+        let changed = |field: &str| changes.touches(field);
         if changed("source") {
             return Err(AwsError::new(
                 ErrorClass::Terminal,

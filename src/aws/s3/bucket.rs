@@ -375,10 +375,10 @@ impl Resource<AwsClients> for Bucket {
     ) -> Result<(), AwsError> {
         let s3 = &cx.clients.s3;
         let name = current.id.as_str();
-        let changed = |field: &str| changes.iter().any(|c| c.field == field);
+        let changed = |field: &str| changes.touches(field);
         let desired = self.desired(key, cx, inputs);
         // Tags first: they carry the deletion policy teardown relies on.
-        if changes.iter().any(|c| c.field.starts_with("tag:")) {
+        if changes.tags().next().is_some() {
             // Tags set out of band (cost allocation...) are kept.
             let mut tags: BTreeMap<&str, &str> = current
                 .fields
