@@ -21,6 +21,11 @@ fn with_app(name: &str, change: impl FnOnce(&mut stackops::api::common::AppSpec)
     stack
 }
 
+/// The AWS name of a policy or scheduled action of the stack with `uid`.
+fn member(uid: &str, name: &str) -> String {
+    format!("stackops-{}-{name}", stackops::identity::short_hash(uid))
+}
+
 async fn created(moto: &MotoServer, stack: &StackManifest, uid: &str) -> (TestStack, PassOutcome) {
     let test = TestStack::new(&moto.endpoint, stack, uid).await;
     let pass = test.converge(&test.cx, 6).await;
@@ -180,7 +185,10 @@ async fn servers_launch_from_a_hardened_template_in_the_private_subnets() {
         .unwrap();
     let policies = policies.scaling_policies();
     assert_eq!(policies.len(), 1);
-    assert_eq!(policies[0].policy_name(), Some("stackops-cpu"));
+    assert_eq!(
+        policies[0].policy_name(),
+        Some(member("uid-servers", "cpu").as_str())
+    );
     let tracking = policies[0].target_tracking_configuration().unwrap();
     assert_eq!(tracking.target_value(), Some(50.0));
 }
@@ -252,10 +260,13 @@ async fn booking_scales_on_cpu_and_requests_and_on_a_schedule() {
         .collect();
     found.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(found.len(), 2, "{found:?}");
-    assert_eq!((found[0].0.as_str(), found[0].2), ("stackops-cpu", 55.0));
     assert_eq!(
-        (found[1].0.as_str(), found[1].2),
-        ("stackops-requests", 1000.0)
+        (found[0].0.clone(), found[0].2),
+        (member("uid-scaling", "cpu"), 55.0)
+    );
+    assert_eq!(
+        (found[1].0.clone(), found[1].2),
+        (member("uid-scaling", "requests"), 1000.0)
     );
     // The label names this stack's load balancer and target group.
     let label = &found[1].1;
@@ -297,12 +308,12 @@ async fn booking_scales_on_cpu_and_requests_and_on_a_schedule() {
         actions,
         [
             (
-                "stackops-business-hours".to_string(),
+                member("uid-scaling", "business-hours"),
                 "0 7 * * 1-5".to_string(),
                 Some(6)
             ),
             (
-                "stackops-night".to_string(),
+                member("uid-scaling", "night"),
                 "0 20 * * *".to_string(),
                 Some(3)
             ),
@@ -476,7 +487,9 @@ async fn capacity_changes_update_the_group_in_place() {
     let calls = &changed.cx.clients.calls;
     assert_eq!(calls_of(calls, "UpdateAutoScalingGroup"), 1);
     assert_eq!(calls_of(calls, "PutScalingPolicy"), 1);
-    assert_eq!(calls.mutating(), 2, "{:?}", calls.mutating_calls());
+    // The sizes just applied, recorded on the group for the next change.
+    assert_eq!(calls_of(calls, "CreateOrUpdateTags"), 1);
+    assert_eq!(calls.mutating(), 3, "{:?}", calls.mutating_calls());
     let found = stack
         .cx
         .clients
@@ -510,14 +523,14 @@ async fn drift_in_the_group_and_its_scaling_is_corrected() {
     autoscaling
         .delete_policy()
         .auto_scaling_group_name(&group)
-        .policy_name("stackops-cpu")
+        .policy_name(member("uid-app-drift", "cpu"))
         .send()
         .await
         .unwrap();
     autoscaling
         .delete_scheduled_action()
         .auto_scaling_group_name(&group)
-        .scheduled_action_name("stackops-night")
+        .scheduled_action_name(member("uid-app-drift", "night"))
         .send()
         .await
         .unwrap();
@@ -560,4 +573,115 @@ async fn drift_in_the_group_and_its_scaling_is_corrected() {
         .await
         .unwrap();
     assert_eq!(actions.scheduled_update_group_actions().len(), 2);
+}
+
+/// The group's desired capacity and bounds as AWS has them.
+async fn sizes(cx: &Context, group: &str) -> (i32, i32, i32) {
+    let found = cx
+        .clients
+        .autoscaling
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(group)
+        .send()
+        .await
+        .unwrap();
+    let g = &found.auto_scaling_groups()[0];
+    (
+        g.desired_capacity().unwrap(),
+        g.min_size().unwrap(),
+        g.max_size().unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn capacity_that_aws_actors_move_is_left_alone_and_spec_changes_still_apply() {
+    let moto = MotoServer::start();
+    let (stack, pass) = created(&moto, &example("booking.yaml"), "uid-actors").await;
+    let group = id(&pass, "app/auto-scaling-group");
+    let autoscaling = &stack.cx.clients.autoscaling;
+    assert_eq!(
+        sizes(&stack.cx, &group).await,
+        (3, 3, 12),
+        "the spec's sizes at create"
+    );
+
+    // A target-tracking scale-out raises the desired capacity, and the
+    // business-hours action (it sets minSize) raises the minimum.
+    autoscaling
+        .set_desired_capacity()
+        .auto_scaling_group_name(&group)
+        .desired_capacity(8)
+        .send()
+        .await
+        .unwrap();
+    autoscaling
+        .update_auto_scaling_group()
+        .auto_scaling_group_name(&group)
+        .min_size(6)
+        .send()
+        .await
+        .unwrap();
+
+    // Resyncs leave both alone: no write at all.
+    let cx = stack.reconnect(&moto.endpoint).await;
+    for _ in 0..2 {
+        let pass = stack.engine().apply(&cx, &stack.blueprint.graph).await;
+        assert!(pass.converged, "{:?}", pass.terminal);
+    }
+    assert_eq!(
+        cx.clients.calls.mutating(),
+        0,
+        "{:?}",
+        cx.clients.calls.mutating_calls()
+    );
+    assert_eq!(sizes(&cx, &group).await, (8, 6, 12));
+
+    // A spec change to the maximum applies the maximum alone: the scale-out
+    // and the scheduled minimum stay.
+    let wider = with_app("booking.yaml", |app| app.max_size = 14);
+    let changed = TestStack::new(&moto.endpoint, &wider, "uid-actors").await;
+    assert!(changed.converge(&changed.cx, 3).await.converged);
+    let calls = &changed.cx.clients.calls;
+    assert_eq!(calls_of(calls, "UpdateAutoScalingGroup"), 1);
+    assert_eq!(
+        calls_of(calls, "CreateOrUpdateTags"),
+        1,
+        "the applied sizes recorded"
+    );
+    assert_eq!(calls.mutating(), 2, "{:?}", calls.mutating_calls());
+    assert_eq!(sizes(&changed.cx, &group).await, (8, 6, 14));
+
+    // A bound no scheduled action sets is the spec's: a change out of band
+    // is drift and put back, without touching the desired capacity.
+    autoscaling
+        .update_auto_scaling_group()
+        .auto_scaling_group_name(&group)
+        .max_size(40)
+        .send()
+        .await
+        .unwrap();
+    let cx = changed.reconnect(&moto.endpoint).await;
+    assert!(changed.converge(&cx, 3).await.converged);
+    assert_eq!(calls_of(&cx.clients.calls, "UpdateAutoScalingGroup"), 1);
+    assert_eq!(sizes(&cx, &group).await, (8, 6, 14));
+}
+
+#[tokio::test]
+async fn stacks_sharing_an_account_keep_their_own_scaling_and_resync_without_writes() {
+    // AWS scopes policy and scheduled action names per group, moto per
+    // account: names carry the stack's hash, so neither overwrites the other.
+    let moto = MotoServer::start();
+    let (first, _) = created(&moto, &example("booking.yaml"), "uid-first").await;
+    let (second, _) = created(&moto, &example("booking.yaml"), "uid-second").await;
+    for stack in [&first, &second] {
+        let cx = stack.reconnect(&moto.endpoint).await;
+        let pass = stack.engine().apply(&cx, &stack.blueprint.graph).await;
+        assert!(pass.converged, "{:?}", pass.terminal);
+        assert_eq!(
+            cx.clients.calls.mutating(),
+            0,
+            "{:?}",
+            cx.clients.calls.mutating_calls()
+        );
+    }
 }

@@ -101,6 +101,7 @@ impl ServerAccess {
 
 pub fn server_nodes(app: &AppSpec, az_count: usize, access: &ServerAccess) -> Vec<Node> {
     let private: Vec<String> = (0..az_count).map(|az| subnet_key("app", az)).collect();
+    let scheduled = &app.scaling.scheduled_actions;
     let image = match &app.ami {
         Some(ami) => ami.clone(),
         None => format!("resolve:ssm:{}", app.ami_parameter),
@@ -145,6 +146,8 @@ pub fn server_nodes(app: &AppSpec, az_count: usize, access: &ServerAccess) -> Ve
                 min_size: app.min_size,
                 max_size: app.max_size,
                 desired_capacity: app.desired_capacity,
+                scheduled_min: scheduled.iter().any(|a| a.min_size.is_some()),
+                scheduled_max: scheduled.iter().any(|a| a.max_size.is_some()),
                 grace_period: app.health_check.grace_period_seconds,
                 min_healthy_percent: app.min_healthy_percent,
             },

@@ -1,6 +1,15 @@
 //! The Auto Scaling group: servers in the private app subnets of every AZ,
 //! registered with the target group, replaced when the load balancer finds
 //! them unhealthy, rebalanced across AZs.
+//!
+//! AWS's own actors own the group's size: target tracking moves the desired
+//! capacity, scheduled actions move it and the bounds. So the sizes the
+//! spec asks for are applied when the group is created and again only when
+//! the spec's sizes change, which the group's `stackops.io/applied-size` tag
+//! tells (the last sizes stackops applied; no memory needed). The live
+//! desired capacity is never compared. A bound (min or max) that no
+//! scheduled action of the spec sets is also kept at the spec: a change out
+//! of band is drift and put back; one a scheduled action sets is left alone.
 
 use aws_sdk_autoscaling::types::{
     AutoScalingGroup as AwsGroup, Filter, LaunchTemplateSpecification, Tag,
@@ -17,6 +26,9 @@ pub static AUTO_SCALING_GROUP: AutoScalingGroupKind = AutoScalingGroupKind;
 /// Status AWS reports while a group is being deleted.
 const DELETING: &str = "Delete in progress";
 
+/// Tag holding the sizes stackops last applied (`min=2;max=6;desired=3`).
+pub const TAG_APPLIED_SIZE: &str = "stackops.io/applied-size";
+
 /// A group of servers launched from the launch template node
 /// `launch_template` in the subnet nodes `subnets`, registered with the
 /// target group node `target_group`.
@@ -28,6 +40,11 @@ pub struct AutoScalingGroup {
     pub max_size: i32,
     /// Set only when the spec sets it: otherwise scaling policies own it.
     pub desired_capacity: Option<i32>,
+    /// Whether a scheduled action of the spec sets the minimum (then AWS
+    /// moves it on schedule and a different live value is no drift).
+    pub scheduled_min: bool,
+    /// Likewise for the maximum.
+    pub scheduled_max: bool,
     pub grace_period: i32,
     pub min_healthy_percent: i32,
 }
@@ -39,9 +56,11 @@ fn template_field(id: &str, version: &str) -> String {
 }
 
 fn tags(cx: &Context, key: &str, name: &str) -> Vec<Tag> {
-    cx.identity
-        .tags(key)
-        .into_iter()
+    asg_tags(name, cx.identity.tags(key))
+}
+
+fn asg_tags(name: &str, tags: Vec<(String, String)>) -> Vec<Tag> {
+    tags.into_iter()
         .map(|(k, v)| {
             Tag::builder()
                 .resource_id(name)
@@ -73,7 +92,10 @@ fn observed(cx: &Context, group: &AwsGroup) -> Option<Observed> {
     fields.extend([
         ("minSize".to_string(), number(group.min_size())),
         ("maxSize".into(), number(group.max_size())),
-        ("desiredCapacity".into(), number(group.desired_capacity())),
+        (
+            "appliedSize".into(),
+            tags.get(TAG_APPLIED_SIZE).cloned().unwrap_or_default(),
+        ),
         ("launchTemplate".into(), template),
         (
             "subnets".into(),
@@ -106,6 +128,13 @@ fn observed(cx: &Context, group: &AwsGroup) -> Option<Observed> {
         Some(status) if !status.is_empty() => Status::Pending(status.to_string()),
         _ => Status::Ready,
     };
+    // What AWS's actors decided, for dependents and people (never compared).
+    let capacity = format!(
+        "{} (min {}, max {})",
+        number(group.desired_capacity()),
+        number(group.min_size()),
+        number(group.max_size())
+    );
     Some(Observed {
         component,
         outputs: Fields::from([
@@ -114,6 +143,7 @@ fn observed(cx: &Context, group: &AwsGroup) -> Option<Observed> {
                 "arn".into(),
                 group.auto_scaling_group_arn().unwrap_or_default().into(),
             ),
+            ("capacity".into(), capacity),
         ]),
         arn: group.auto_scaling_group_arn().map(String::from),
         id: name,
@@ -189,28 +219,78 @@ impl AutoScalingGroup {
         Ok(ids.join(","))
     }
 
-    /// Sizes, subnets and health checks: the settings one
-    /// UpdateAutoScalingGroup call sets.
+    /// The sizes as the tag records them.
+    fn applied_size(&self) -> String {
+        let desired = self.desired_capacity.map(|d| d.to_string());
+        format!(
+            "min={};max={};desired={}",
+            self.min_size,
+            self.max_size,
+            desired.unwrap_or_default()
+        )
+    }
+
+    /// Subnets, health checks and the sizes to set: the settings one
+    /// UpdateAutoScalingGroup call sets. A size is set when the spec's value
+    /// differs from the one last applied (`applied`, the tag's value; empty
+    /// for a group without it), and a bound also when it drifted and no
+    /// scheduled action sets it (`bounds`). The desired capacity is left to
+    /// AWS otherwise, which keeps it inside the bounds by itself.
     async fn update_settings(
         &self,
         cx: &Context,
         name: &str,
         inputs: &Inputs,
+        applied: Option<&str>,
+        bounds: bool,
     ) -> Result<(), AwsError> {
-        cx.clients
+        let before = |size: &str| -> Option<String> {
+            applied?
+                .split(';')
+                .find_map(|part| part.strip_prefix(size)?.strip_prefix('='))
+                .map(String::from)
+        };
+        let changed = |size: &str, value: Option<i32>| {
+            applied.is_some()
+                && before(size) != Some(value.map(|v| v.to_string()).unwrap_or_default())
+        };
+        let mut request = cx
+            .clients
             .autoscaling
             .update_auto_scaling_group()
             .auto_scaling_group_name(name)
-            .min_size(self.min_size)
-            .max_size(self.max_size)
-            .set_desired_capacity(self.desired_capacity)
             .vpc_zone_identifier(self.subnet_ids(inputs)?)
             .health_check_type("ELB")
             .health_check_grace_period(self.grace_period)
-            .capacity_rebalance(true)
+            .capacity_rebalance(true);
+        if changed("min", Some(self.min_size)) || (bounds && !self.scheduled_min) {
+            request = request.min_size(self.min_size);
+        }
+        if changed("max", Some(self.max_size)) || (bounds && !self.scheduled_max) {
+            request = request.max_size(self.max_size);
+        }
+        if changed("desired", self.desired_capacity) {
+            request = request.set_desired_capacity(self.desired_capacity);
+        }
+        request
             .send()
             .await
             .map_err(sdk("UpdateAutoScalingGroup"))?;
+        Ok(())
+    }
+
+    /// Records the sizes just applied.
+    async fn tag_applied_size(&self, cx: &Context, name: &str) -> Result<(), AwsError> {
+        cx.clients
+            .autoscaling
+            .create_or_update_tags()
+            .set_tags(Some(asg_tags(
+                name,
+                vec![(TAG_APPLIED_SIZE.into(), self.applied_size())],
+            )))
+            .send()
+            .await
+            .map_err(sdk("CreateOrUpdateTags"))?;
         Ok(())
     }
 
@@ -260,8 +340,7 @@ impl Resource<AwsClients> for AutoScalingGroup {
             cx,
             key,
             [
-                ("minSize", self.min_size.to_string()),
-                ("maxSize", self.max_size.to_string()),
+                ("appliedSize", self.applied_size()),
                 (
                     "launchTemplate",
                     template_field(
@@ -275,8 +354,11 @@ impl Resource<AwsClients> for AutoScalingGroup {
                 ("capacityRebalance", "true".into()),
             ],
         );
-        if let Some(desired) = self.desired_capacity {
-            fields.insert("desiredCapacity".into(), desired.to_string());
+        if !self.scheduled_min {
+            fields.insert("minSize".into(), self.min_size.to_string());
+        }
+        if !self.scheduled_max {
+            fields.insert("maxSize".into(), self.max_size.to_string());
         }
         fields
     }
@@ -296,7 +378,11 @@ impl Resource<AwsClients> for AutoScalingGroup {
             .health_check_type("ELB")
             .health_check_grace_period(self.grace_period)
             .capacity_rebalance(true)
-            .set_tags(Some(tags(cx, key, &name)))
+            .set_tags(Some(asg_tags(&name, {
+                let mut tags = cx.identity.tags(key);
+                tags.push((TAG_APPLIED_SIZE.into(), self.applied_size()));
+                tags
+            })))
             .send()
             .await
             .map_err(sdk("CreateAutoScalingGroup"))?;
@@ -332,21 +418,23 @@ impl Resource<AwsClients> for AutoScalingGroup {
         changes: &[Change],
     ) -> Result<Updated, AwsError> {
         let name = &current.id;
-        let settings = [
-            "minSize",
-            "maxSize",
-            "desiredCapacity",
-            "subnets",
-            "healthCheck",
-            "capacityRebalance",
-        ];
-        if changes.iter().any(|c| settings.contains(&c.field.as_str())) {
-            self.update_settings(cx, name, inputs).await?;
+        let applied = changes
+            .at("appliedSize")
+            .map(|c| c.from.as_deref().unwrap_or_default());
+        let bounds = changes.touches("minSize") || changes.touches("maxSize");
+        let others = ["subnets", "healthCheck", "capacityRebalance"];
+        if applied.is_some() || bounds || others.iter().any(|f| changes.touches(f)) {
+            self.update_settings(cx, name, inputs, applied, bounds)
+                .await?;
         }
-        if let Some(change) = changes.iter().find(|c| c.field == "targetGroups") {
+        if applied.is_some() {
+            // After the sizes: a crash between the two applies them again.
+            self.tag_applied_size(cx, name).await?;
+        }
+        if let Some(change) = changes.at("targetGroups") {
             self.set_target_groups(cx, name, change).await?;
         }
-        if changes.iter().any(|c| c.field.starts_with("tag:")) {
+        if changes.tags().next().is_some() {
             cx.clients
                 .autoscaling
                 .create_or_update_tags()
@@ -355,7 +443,7 @@ impl Resource<AwsClients> for AutoScalingGroup {
                 .await
                 .map_err(sdk("CreateOrUpdateTags"))?;
         }
-        if changes.iter().any(|c| c.field == "launchTemplate") {
+        if changes.touches("launchTemplate") {
             // The group moves to the new version through the refresh itself:
             // one call, so a crash cannot leave a new version without one.
             let preferences = refresh::Preferences {

@@ -1,14 +1,16 @@
 //! Sets of named members under the stack's Auto Scaling group: its scaling
 //! policies and its scheduled actions. Neither carries tags, so both are
 //! found by the group's name, and the members stackops owns are the ones
-//! named `stackops-*`; others are left alone. One resource stands for the
-//! whole set: a field per member (`<member>:<name>`) and the list of names.
+//! named `stackops-<stack hash>-*`; others are left alone. One resource
+//! stands for the whole set: a field per member (`<member>:<name>`) and the
+//! list of names. Members named by an earlier release (`stackops-<name>`)
+//! are listed as `legacy` and deleted by the next update.
 
 use std::marker::PhantomData;
 
 use crate::aws::prelude::*;
 
-use super::{OWNED_PREFIX, group_name};
+use super::{LEGACY_PREFIX, group_name, owned_prefix};
 
 /// One kind of member: how to list, write and delete members of a group.
 #[async_trait]
@@ -61,9 +63,12 @@ fn member_field<S: MemberSet>(name: &str) -> String {
     format!("{}:{name}", S::MEMBER)
 }
 
-fn owned(name: &str) -> String {
-    format!("{OWNED_PREFIX}{name}")
+fn owned(cx: &Context, name: &str) -> String {
+    format!("{}{name}", owned_prefix(cx))
 }
+
+/// Field listing members named by an earlier release, by full name.
+const LEGACY: &str = "legacy";
 
 /// The names listed in `fields`.
 fn listed<S: MemberSet>(fields: &Fields) -> Vec<&str> {
@@ -75,7 +80,19 @@ async fn delete_member<S: MemberSet>(
     group: &str,
     name: &str,
 ) -> Result<(), AwsError> {
-    S::delete(cx, group, &owned(name)).await.or_gone()
+    S::delete(cx, group, name).await.or_gone()
+}
+
+/// Deletes the legacy members listed in `fields`.
+async fn delete_legacy<S: MemberSet>(
+    cx: &Context,
+    group: &str,
+    fields: &Fields,
+) -> Result<(), AwsError> {
+    for name in set_items(fields.get(LEGACY).map_or("", String::as_str)) {
+        delete_member::<S>(cx, group, name).await?;
+    }
+    Ok(())
 }
 
 #[async_trait]
@@ -91,26 +108,32 @@ impl<S: MemberSet> KindOps<AwsClients> for MembersKind<S> {
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
         let group = group_name(cx);
         let members = S::list(cx, &group).await.found()?.unwrap_or_default();
+        let prefix = owned_prefix(cx);
         let mut fields = Fields::new();
-        let mut names = Vec::new();
+        let (mut names, mut legacy) = (Vec::new(), Vec::new());
         for (name, value) in members {
-            let Some(name) = name.strip_prefix(OWNED_PREFIX) else {
-                continue;
-            };
-            fields.insert(member_field::<S>(name), value);
-            names.push(name.to_string());
+            if let Some(short) = name.strip_prefix(&prefix) {
+                fields.insert(member_field::<S>(short), value);
+                names.push(short.to_string());
+            } else if name.starts_with(LEGACY_PREFIX) {
+                // The group is this stack's alone: a `stackops-` name not
+                // under this stack's prefix was written by an earlier release.
+                legacy.push(name);
+            }
         }
-        if names.is_empty() {
+        if names.is_empty() && legacy.is_empty() {
             return Ok(Vec::new());
         }
         fields.insert(S::LIST.into(), set_field(names));
+        fields.insert(LEGACY.into(), set_field(legacy));
         Ok(vec![created(S::KEY, &group, fields, Fields::new())])
     }
 
     async fn delete(&self, cx: &Context, observed: &Observed) -> Result<Deletion, AwsError> {
         for name in listed::<S>(&observed.fields) {
-            delete_member::<S>(cx, &observed.id, name).await?;
+            delete_member::<S>(cx, &observed.id, &owned(cx, name)).await?;
         }
+        delete_legacy::<S>(cx, &observed.id, &observed.fields).await?;
         Ok(Deletion::Done)
     }
 }
@@ -131,13 +154,14 @@ impl<S: MemberSet> Resource<AwsClients> for S {
             S::LIST.into(),
             set_field(wanted.iter().map(|(name, _)| name.as_str())),
         );
+        fields.insert(LEGACY.into(), String::new());
         fields
     }
 
     async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
         inputs.require(self.group_node(), "id")?;
         for (name, _) in self.wanted(inputs) {
-            self.put(cx, inputs, &name, &owned(&name)).await?;
+            self.put(cx, inputs, &name, &owned(cx, &name)).await?;
         }
         let fields = self.desired(key, cx, inputs);
         Ok(created(key, &group_name(cx), fields, Fields::new()))
@@ -154,14 +178,15 @@ impl<S: MemberSet> Resource<AwsClients> for S {
         let wanted = self.wanted(inputs);
         for (name, _) in &wanted {
             if changes.touches(&member_field::<S>(name)) {
-                self.put(cx, inputs, name, &owned(name)).await?;
+                self.put(cx, inputs, name, &owned(cx, name)).await?;
             }
         }
         for name in listed::<S>(&current.fields) {
             if !wanted.iter().any(|(w, _)| w == name) {
-                delete_member::<S>(cx, &current.id, name).await?;
+                delete_member::<S>(cx, &current.id, &owned(cx, name)).await?;
             }
         }
+        delete_legacy::<S>(cx, &current.id, &current.fields).await?;
         Ok(())
     }
 }

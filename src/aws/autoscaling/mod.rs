@@ -4,7 +4,8 @@
 //!
 //! There is one group per stack with a deterministic name, so policies and
 //! scheduled actions (which carry no tags) are found by the group's name.
-//! Those stackops writes are named `stackops-*`; others are left alone.
+//! Those stackops writes are named `stackops-<stack hash>-*`; others are
+//! left alone.
 
 pub mod group;
 pub mod members;
@@ -26,8 +27,19 @@ pub const GROUP_KEY: &str = "app/auto-scaling-group";
 pub const POLICIES_KEY: &str = "app/scaling-policies";
 pub const SCHEDULED_KEY: &str = "app/scheduled-actions";
 
-/// Prefix of the policy and scheduled action names stackops owns.
-const OWNED_PREFIX: &str = "stackops-";
+/// Prefix of the policy and scheduled action names stackops owns. The
+/// stack's hash keeps names unique per stack: AWS scopes them per group, but
+/// emulators (moto) scope them per account.
+fn owned_prefix(cx: &Context) -> String {
+    format!(
+        "{LEGACY_PREFIX}{}-",
+        crate::identity::short_hash(&cx.identity.uid)
+    )
+}
+
+/// The prefix of earlier releases, without the hash: such members are
+/// replaced by ones under `owned_prefix`.
+const LEGACY_PREFIX: &str = "stackops-";
 
 /// The stack's group name.
 pub(crate) fn group_name(cx: &Context) -> String {
