@@ -685,3 +685,66 @@ async fn stacks_sharing_an_account_keep_their_own_scaling_and_resync_without_wri
         );
     }
 }
+
+#[tokio::test]
+async fn serving_follows_the_load_balancer_health_checks_of_the_servers() {
+    use stackops::controller::conditions;
+    let moto = MotoServer::start();
+    let (stack, pass) = created(&moto, &example("ecommerce.yaml"), "uid-serving").await;
+    let serving = |pass: &PassOutcome| {
+        let status = conditions::after_apply(pass, &stack.blueprint.options, None, Some(1), &[]);
+        let c = status
+            .conditions
+            .into_iter()
+            .find(|c| c.type_ == conditions::SERVING)
+            .unwrap();
+        (c.status, c.reason, c.message)
+    };
+    // moto registers the group's servers and finds them healthy.
+    let cx = stack.reconnect(&moto.endpoint).await;
+    let resync = stack.engine().apply(&cx, &stack.blueprint.graph).await;
+    let (status, reason, message) = serving(&resync);
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("True", "Serving"),
+        "{message}"
+    );
+    assert!(message.starts_with("2 of 2 servers"), "{message}");
+    assert_eq!(
+        cx.clients.calls.mutating(),
+        0,
+        "health is read, never written"
+    );
+
+    // Servers that stop answering: the stack is still as specified, but
+    // nothing serves, and AWS's reason is named.
+    let group = id(&pass, "app/auto-scaling-group");
+    let found = cx
+        .clients
+        .autoscaling
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(&group)
+        .send()
+        .await
+        .unwrap();
+    let servers: Vec<String> = found.auto_scaling_groups()[0]
+        .instances()
+        .iter()
+        .filter_map(|i| i.instance_id().map(String::from))
+        .collect();
+    cx.clients
+        .ec2
+        .stop_instances()
+        .set_instance_ids(Some(servers))
+        .send()
+        .await
+        .unwrap();
+    let after = stack.engine().apply(&cx, &stack.blueprint.graph).await;
+    assert!(after.converged);
+    let (status, reason, message) = serving(&after);
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("False", "NoHealthyServers")
+    );
+    assert!(message.contains("stopped"), "{message}");
+}

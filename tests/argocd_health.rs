@@ -109,13 +109,28 @@ fn stack(kind: &str, generation: i64, status: Option<&StackStatus>) -> Value {
 fn cases() -> Vec<(&'static str, Value, &'static str, &'static str)> {
     let managed = EngineOptions::default();
     let generation = Some(3);
-    let ready = conditions::after_apply(
-        &pass(vec![node("network/vpc", ResourceState::Ready)], true),
-        &managed,
-        None,
-        generation,
-        &[],
-    );
+    let serving = |healthy: &str, starting: &str, issue: Option<&str>| {
+        let mut group = node("app/target-group", ResourceState::Ready);
+        group.outputs = [
+            ("targets", "2"),
+            ("healthyTargets", healthy),
+            ("startingTargets", starting),
+        ]
+        .into_iter()
+        .chain(issue.map(|i| ("targetIssue", i)))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        conditions::after_apply(
+            &pass(vec![node("network/vpc", ResourceState::Ready), group], true),
+            &managed,
+            None,
+            generation,
+            &[],
+        )
+    };
+    let ready = serving("2", "0", None);
+    let starting = serving("0", "2", None);
+    let failing = serving("0", "0", Some("i-1: unhealthy (Health checks failed)"));
     let progressing = conditions::after_apply(
         &pass(
             vec![
@@ -181,7 +196,19 @@ fn cases() -> Vec<(&'static str, Value, &'static str, &'static str)> {
             "ready",
             stack("K", 3, Some(&ready)),
             "Healthy",
-            "1 resources ready",
+            "2 resources ready",
+        ),
+        (
+            "ready, servers starting",
+            stack("K", 3, Some(&starting)),
+            "Progressing",
+            "0 of 2 servers pass",
+        ),
+        (
+            "ready, no server passes its health checks",
+            stack("K", 3, Some(&failing)),
+            "Degraded",
+            "Health checks failed",
         ),
         (
             "progressing",

@@ -58,7 +58,7 @@ fn crds_carry_printer_columns_short_names_category_and_status() {
             .flatten()
             .map(|c| c.name.as_str())
             .collect();
-        assert_eq!(columns, ["Ready", "Reason", "Endpoint", "Age"]);
+        assert_eq!(columns, ["Ready", "Reason", "Serving", "Endpoint", "Age"]);
         assert_eq!(
             crd.spec.names.categories.as_deref(),
             Some(&["stackops".to_string()][..])
@@ -574,4 +574,33 @@ fn wrong_kind_and_api_version_are_refused() {
         manifest::admit(1, &object),
         Err(ManifestError::ApiVersion { .. })
     ));
+}
+
+#[test]
+fn examples_serve_what_the_load_balancer_health_checks() {
+    // The example servers run `python3 -m http.server PORT --directory DIR`
+    // and write the health check file into DIR: the port must be the app
+    // port the target group sends to, the file the health check's path.
+    for file in ["ecommerce.yaml", "booking.yaml"] {
+        let app = &example(file)["spec"]["app"];
+        let user_data = app["userData"].as_str().unwrap();
+        let exec = user_data
+            .lines()
+            .find_map(|l| {
+                l.trim()
+                    .strip_prefix("ExecStart=/usr/bin/python3 -m http.server ")
+            })
+            .unwrap_or_else(|| panic!("{file}: no server in the user data"));
+        let (port, dir) = exec.split_once(" --directory ").unwrap();
+        assert_eq!(
+            port.parse::<i64>().unwrap(),
+            app["port"].as_i64().unwrap(),
+            "{file}"
+        );
+        let path = app["healthCheck"]["path"].as_str().unwrap();
+        assert!(
+            user_data.contains(&format!("echo ok > {dir}{path}\n")),
+            "{file}: the server does not answer {path}"
+        );
+    }
 }

@@ -134,6 +134,16 @@ async fn a_stack_goes_ready_stays_quiet_survives_a_crash_and_is_torn_down() {
         Some(&["stackops.io/teardown".to_string()][..])
     );
     let status = stack.status.clone().unwrap();
+    // The servers pass the load balancer's health checks (moto finds them
+    // healthy): Serving follows, on the next look at the stack.
+    wait_for(&api, "shop", "Serving", |s| {
+        s.status.as_ref().is_some_and(|st| {
+            st.conditions
+                .iter()
+                .any(|c| c.type_ == "Serving" && c.status == "True" && c.reason == "Serving")
+        })
+    })
+    .await;
     assert_eq!(status.resources.len(), 36, "{:?}", status.resources);
     // The site's address is the CDN's.
     assert!(

@@ -1,8 +1,11 @@
 -- Argo CD health of a stackops stack (EcommerceStack, BookingPlatform).
--- Healthy: Ready is True for the current generation. Degraded: Degraded is
+-- Healthy: Ready is True for the current generation and the servers pass
+-- the load balancer's health checks (Serving True). Degraded: Degraded is
 -- True (terminal AWS error, invalid spec, drift under ObserveOnly, blocked
--- teardown). Suspended: spec.paused. Progressing: anything else, including
--- a spec change the operator has not observed yet.
+-- teardown), or Ready but no server passes its health checks
+-- (Serving reason NoHealthyServers). Suspended: spec.paused. Progressing:
+-- anything else, including servers still starting and a spec change the
+-- operator has not observed yet.
 local hs = {}
 local function condition(conditions, kind)
   for _, c in ipairs(conditions) do
@@ -33,9 +36,18 @@ if degraded ~= nil and degraded.status == "True" then
   hs.message = degraded.message or degraded.reason
   return hs
 end
+local serving = condition(status.conditions, "Serving")
 if ready ~= nil and ready.status == "True" then
-  hs.status = "Healthy"
-  hs.message = ready.message or ""
+  if serving == nil or serving.status == "True" then
+    hs.status = "Healthy"
+    hs.message = ready.message or ""
+  elseif serving.reason == "NoHealthyServers" then
+    hs.status = "Degraded"
+    hs.message = serving.message or serving.reason
+  else
+    hs.status = "Progressing"
+    hs.message = serving.message or serving.reason
+  end
   return hs
 end
 if ready ~= nil and ready.reason == "Paused" then

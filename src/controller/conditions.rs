@@ -9,6 +9,14 @@ use crate::engine::{EngineOptions, PassOutcome};
 pub const READY: &str = "Ready";
 pub const PROGRESSING: &str = "Progressing";
 pub const DEGRADED: &str = "Degraded";
+/// Whether the load balancer finds servers to send traffic to. Separate
+/// from Ready (the AWS resources are as specified): servers that never pass
+/// their health checks are the application's problem, which stackops
+/// reports but cannot fix.
+pub const SERVING: &str = "Serving";
+
+/// Node whose outputs carry the load balancer's view of the servers.
+const TARGET_GROUP_KEY: &str = "app/target-group";
 
 /// Whether `status` holds `Ready=True`.
 pub fn is_ready(status: &StackStatus) -> bool {
@@ -210,6 +218,8 @@ pub fn after_apply(
             },
         ]
     };
+    let mut wants = wants;
+    wants.push(serving(pass));
     let (outputs, endpoint) = crate::blueprint::outputs::collect(pass);
     StackStatus {
         observed_generation: generation,
@@ -218,6 +228,51 @@ pub fn after_apply(
         outputs,
         endpoint,
         connection_secret: old.and_then(|o| o.connection_secret.clone()),
+    }
+}
+
+/// The Serving condition from the target group's health outputs: True with
+/// at least one healthy server; otherwise False, reason `Waiting` (no target
+/// group or no servers registered yet), `ServersStarting` (servers still in
+/// their first health checks) or `NoHealthyServers` (AWS's reason named).
+fn serving(pass: &PassOutcome) -> Want {
+    let outputs = pass.node(TARGET_GROUP_KEY).map(|n| &n.outputs);
+    let count = |key: &str| -> usize {
+        outputs
+            .and_then(|o| o.get(key))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    let (total, healthy, starting) = (
+        count("targets"),
+        count("healthyTargets"),
+        count("startingTargets"),
+    );
+    let summary = format!("{healthy} of {total} servers pass the load balancer's health checks");
+    let issue = outputs.and_then(|o| o.get("targetIssue")).cloned();
+    let (status, reason, message) = if healthy > 0 {
+        let message = match &issue {
+            Some(issue) => format!("{summary}; {issue}"),
+            None => summary,
+        };
+        (true, "Serving", message)
+    } else if total == 0 {
+        (
+            false,
+            "Waiting",
+            "no servers registered with the load balancer yet".into(),
+        )
+    } else if starting > 0 {
+        (false, "ServersStarting", summary)
+    } else {
+        let why = issue.unwrap_or_default();
+        (false, "NoHealthyServers", format!("{summary}: {why}"))
+    };
+    Want {
+        type_: SERVING,
+        status,
+        reason,
+        message,
     }
 }
 
@@ -323,4 +378,68 @@ fn resources(pass: &PassOutcome) -> Vec<ResourceStatus> {
             message: n.message.clone(),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::NodeOutcome;
+
+    fn pass_with(targets: &[(&str, &str)]) -> PassOutcome {
+        let mut node = NodeOutcome::new(TARGET_GROUP_KEY, "TargetGroup");
+        node.outputs = targets
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        PassOutcome {
+            nodes: vec![node],
+            ..PassOutcome::default()
+        }
+    }
+
+    #[test]
+    fn serving_follows_the_load_balancer_health_checks() {
+        let cases = [
+            (vec![], false, "Waiting"),
+            (vec![("targets", "0")], false, "Waiting"),
+            (
+                vec![
+                    ("targets", "2"),
+                    ("healthyTargets", "0"),
+                    ("startingTargets", "2"),
+                ],
+                false,
+                "ServersStarting",
+            ),
+            (
+                vec![
+                    ("targets", "2"),
+                    ("healthyTargets", "0"),
+                    ("startingTargets", "0"),
+                    ("targetIssue", "i-1: unhealthy (Health checks failed)"),
+                ],
+                false,
+                "NoHealthyServers",
+            ),
+            (
+                vec![("targets", "2"), ("healthyTargets", "1")],
+                true,
+                "Serving",
+            ),
+        ];
+        for (outputs, status, reason) in cases {
+            let want = serving(&pass_with(&outputs));
+            assert_eq!((want.status, want.reason), (status, reason), "{outputs:?}");
+        }
+        let failing = serving(&pass_with(&[
+            ("targets", "2"),
+            ("healthyTargets", "0"),
+            ("targetIssue", "i-1: unhealthy (Health checks failed)"),
+        ]));
+        assert!(
+            failing.message.contains("Health checks failed"),
+            "{}",
+            failing.message
+        );
+    }
 }

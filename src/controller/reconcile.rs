@@ -64,6 +64,8 @@ impl Stack for BookingPlatform {
 
 /// Delay before looking again at a stack that is still converging.
 const PROGRESS_REQUEUE: Duration = Duration::from_secs(5);
+/// Requeue while servers start and pass their first health checks.
+const SERVING_REQUEUE: Duration = Duration::from_secs(30);
 
 pub async fn reconcile<K: Stack>(obj: Arc<K>, ctx: Arc<OperatorContext>) -> Result<Action, Error> {
     let started = std::time::Instant::now();
@@ -214,15 +216,43 @@ async fn apply_stack<K: Stack>(
         &blueprint.not_implemented,
     );
     observe_readiness(ctx, obj, &status);
+    let serving = serving_reason(Some(&status)).map(String::from);
+    let serving = serving.as_deref();
+    if serving == Some("NoHealthyServers") && serving_reason(old) != serving {
+        let note = condition_message(&status, conditions::SERVING);
+        publish(ctx, obj, EventType::Warning, "ServersUnhealthy", &note).await;
+    }
     if super::connection::ensure(ctx.client.clone(), obj, &status.outputs).await? {
         info!("connection secret written");
     }
     write_status(api, obj, old, status).await?;
-    Ok(if pass.converged || pass.terminal.is_some() {
-        Action::requeue(ctx.options.resync)
-    } else {
+    Ok(if !pass.converged && pass.terminal.is_none() {
         Action::requeue(PROGRESS_REQUEUE)
+    } else if matches!(serving, Some("Waiting" | "ServersStarting")) {
+        // Servers boot and pass their first checks within minutes: look
+        // again sooner than a resync, not as often as while building.
+        Action::requeue(SERVING_REQUEUE.min(ctx.options.resync))
+    } else {
+        Action::requeue(ctx.options.resync)
     })
+}
+
+/// The reason of the Serving condition while it is False.
+fn serving_reason(status: Option<&StackStatus>) -> Option<&str> {
+    status?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == conditions::SERVING && c.status == "False")
+        .map(|c| c.reason.as_str())
+}
+
+fn condition_message(status: &StackStatus, type_: &str) -> String {
+    status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| c.message.clone())
+        .unwrap_or_default()
 }
 
 async fn cleanup_stack<K: Stack>(

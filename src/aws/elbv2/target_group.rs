@@ -1,6 +1,8 @@
 //! The stack's target group: instance targets with the spec's health check.
 
-use aws_sdk_elasticloadbalancingv2::types::{Matcher, ProtocolEnum, TargetTypeEnum};
+use aws_sdk_elasticloadbalancingv2::types::{
+    Matcher, ProtocolEnum, TargetHealthDescription, TargetHealthStateEnum, TargetTypeEnum,
+};
 
 use crate::api::common::HealthCheck;
 use crate::aws::prelude::*;
@@ -16,6 +18,63 @@ pub struct TargetGroup {
     pub port: i32,
     pub health: HealthCheck,
     pub deregistration_delay: i32,
+}
+
+/// What the load balancer's health checks find, as outputs (never compared:
+/// the servers, not stackops, decide it): `targets`, `healthyTargets`,
+/// `startingTargets` (still in their first checks) and `targetIssue`, the
+/// reason AWS gives for the first target that is neither.
+async fn target_health(cx: &Context, arn: &str) -> Result<Fields, AwsError> {
+    let found = cx
+        .clients
+        .elb
+        .describe_target_health()
+        .target_group_arn(arn)
+        .send()
+        .await
+        .map_err(sdk("DescribeTargetHealth"))?;
+    let targets = found.target_health_descriptions();
+    let state = |t: &TargetHealthDescription| {
+        t.target_health()
+            .and_then(|h| h.state())
+            .cloned()
+            .unwrap_or(TargetHealthStateEnum::Unavailable)
+    };
+    let count =
+        |wanted: TargetHealthStateEnum| targets.iter().filter(|t| state(t) == wanted).count();
+    let issue = targets
+        .iter()
+        .filter(|t| {
+            !matches!(
+                state(t),
+                TargetHealthStateEnum::Healthy | TargetHealthStateEnum::Initial
+            )
+        })
+        .find_map(|t| {
+            let health = t.target_health()?;
+            let target = t.target().and_then(|t| t.id()).unwrap_or_default();
+            let why = health.description().or(health.reason().map(|r| r.as_str()));
+            Some(format!(
+                "{target}: {} ({})",
+                state(t).as_str(),
+                why.unwrap_or("no reason given")
+            ))
+        });
+    let mut outputs = Fields::from([
+        ("targets".to_string(), targets.len().to_string()),
+        (
+            "healthyTargets".into(),
+            count(TargetHealthStateEnum::Healthy).to_string(),
+        ),
+        (
+            "startingTargets".into(),
+            count(TargetHealthStateEnum::Initial).to_string(),
+        ),
+    ]);
+    if let Some(issue) = issue {
+        outputs.insert("targetIssue".into(), issue);
+    }
+    Ok(outputs)
 }
 
 #[async_trait]
@@ -86,11 +145,13 @@ impl KindOps<AwsClients> for TargetGroupKind {
                 ),
                 ("deregistrationDelay".into(), delay.to_string()),
             ]);
+            let mut outputs = arn_outputs(arn);
+            outputs.extend(target_health(cx, arn).await?);
             out.push(Observed {
                 component: TARGET_GROUP_KEY.into(),
                 id: arn.to_string(),
                 arn: Some(arn.to_string()),
-                outputs: arn_outputs(arn),
+                outputs,
                 fields,
                 status: Status::Ready,
             });
