@@ -566,3 +566,47 @@ async fn retain_keeps_the_database_and_what_it_needs_and_teardown_finishes() {
     assert!(again.converged);
     assert_eq!(again.writes, 0);
 }
+
+#[tokio::test]
+async fn the_same_stack_torn_down_twice_within_a_minute_finishes_both_times() {
+    // The CLI derives the same uid every run: two teardowns of one stack
+    // within a minute take two final snapshots that must not share a name.
+    let moto = MotoServer::start();
+    let mut spec = disposable("booking.yaml");
+    if let StackManifest::Booking(s) = &mut spec {
+        s.spec.database.deletion_policy = DeletionPolicy::Snapshot;
+        if let Some(cache) = &mut s.spec.cache {
+            cache.deletion_policy = DeletionPolicy::Snapshot;
+        }
+    }
+    let started = std::time::Instant::now();
+    for round in 0..2 {
+        let (stack, _) = created(&moto, &spec, "uid-twice").await;
+        let done = stack.destroy(&stack.cx, 10).await;
+        assert!(done.converged, "round {round}: {:?}", done.terminal);
+        assert!(
+            stack.tagged_arns(&stack.cx).await.is_empty(),
+            "round {round}"
+        );
+    }
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(60),
+        "within a minute"
+    );
+    let probe = TestStack::new(&moto.endpoint, &spec, "uid-twice").await;
+    let rds = probe
+        .cx
+        .clients
+        .rds
+        .describe_db_snapshots()
+        .snapshot_type("manual")
+        .send()
+        .await
+        .unwrap();
+    let names: std::collections::BTreeSet<&str> = rds
+        .db_snapshots()
+        .iter()
+        .filter_map(|s| s.db_snapshot_identifier())
+        .collect();
+    assert_eq!(names.len(), 2, "one final snapshot per teardown: {names:?}");
+}

@@ -92,10 +92,13 @@ pub(crate) fn partition(region: &str) -> &'static str {
     }
 }
 
-/// Name of a final snapshot of `id`: the resource and the minute it was
-/// taken (databases and caches alike).
+/// Name of a final snapshot of `id`: the resource and the second it was
+/// taken (databases and caches alike). The second, not the minute: a stack
+/// torn down, re-created and torn down again within a minute must not meet
+/// its earlier snapshot (and if it does within a second, the error is
+/// retryable and the next pass draws a new name).
 pub(crate) fn final_snapshot_name(id: &str) -> String {
-    let now = jiff::Timestamp::now().strftime("%Y%m%d-%H%M").to_string();
+    let now = jiff::Timestamp::now().strftime("%Y%m%d-%H%M%S").to_string();
     format!("{id}-final-{now}")
 }
 

@@ -20,6 +20,7 @@ use tracing::{Instrument, info, warn};
 use super::conditions;
 use super::context::OperatorContext;
 use super::{Error, FINALIZER};
+use crate::api::common::ManagementPolicy;
 use crate::api::status::StackStatus;
 use crate::api::{BookingPlatform, EcommerceStack, StackManifest};
 use crate::aws::Context;
@@ -264,6 +265,21 @@ async fn cleanup_stack<K: Stack>(
     let uid = obj.meta().uid.clone().ok_or(Error::Incomplete("uid"))?;
     let settings = manifest.settings();
     let region = settings.region.clone();
+    if settings.management_policy == ManagementPolicy::ObserveOnly {
+        // stackops never wrote to this stack's resources and does not start
+        // by deleting them: they stay in AWS, still tagged.
+        ctx.metrics
+            .stack_gone(&K::kind(&()), manifest.namespace(), manifest.name());
+        publish(
+            ctx,
+            obj,
+            EventType::Normal,
+            "Orphaned",
+            "managementPolicy is ObserveOnly: every AWS resource of the stack is left in AWS",
+        )
+        .await;
+        return Ok(Action::await_change());
+    }
     let identity = blueprint::stack::identity(&manifest, &uid);
     let engine = Engine::new(EngineOptions {
         paused: settings.paused,

@@ -120,6 +120,10 @@ pub fn classify(code: &str, status: Option<u16>) -> ErrorClass {
         "RequestTimeout",
         "RequestTimeoutException",
         "IDPCommunicationError",
+        // A final snapshot whose name is taken: the next pass names it anew.
+        "DBSnapshotAlreadyExists",
+        "DBSnapshotAlreadyExistsFault",
+        "SnapshotAlreadyExistsFault",
     ];
     const DEPENDENCY: &[&str] = &[
         "DependencyViolation",
@@ -169,6 +173,15 @@ mod tests {
             ErrorClass::Retryable
         );
         assert_eq!(classify("Throttling", Some(400)), ErrorClass::Retryable);
+        // A taken final snapshot name is cured by the next pass's new name.
+        assert_eq!(
+            classify("DBSnapshotAlreadyExists", Some(400)),
+            ErrorClass::Retryable
+        );
+        assert_eq!(
+            classify("SnapshotAlreadyExistsFault", Some(400)),
+            ErrorClass::Retryable
+        );
         assert_eq!(classify("SomethingNew", Some(502)), ErrorClass::Retryable);
         assert_eq!(
             classify("DependencyViolation", Some(400)),
