@@ -541,6 +541,17 @@ async fn teardown_disables_the_cdn_first_empties_delete_buckets_and_keeps_retain
         .await
         .unwrap();
     put_objects(&booking.cx, &media, &["uploads/a.jpg"]).await;
+    // An upload someone started and never finished: its parts would keep
+    // the bucket from being deleted.
+    shop.cx
+        .clients
+        .s3
+        .create_multipart_upload()
+        .bucket(&web)
+        .key("big.bin")
+        .send()
+        .await
+        .unwrap();
 
     let engine = shop.engine();
     let kinds = stackops::aws::registry::all_kinds();
@@ -565,6 +576,7 @@ async fn teardown_disables_the_cdn_first_empties_delete_buckets_and_keeps_retain
     // Disabled (one update), then deleted once deployed.
     assert_eq!(calls_of(calls, "UpdateDistribution"), 1);
     assert_eq!(calls_of(calls, "DeleteDistribution"), 1);
+    assert_eq!(calls_of(calls, "AbortMultipartUpload"), 1);
     assert_eq!(calls_of(calls, "DeleteBucket"), 1);
     let buckets = shop.cx.clients.s3.list_buckets().send().await.unwrap();
     let names: Vec<&str> = buckets.buckets().iter().filter_map(|b| b.name()).collect();

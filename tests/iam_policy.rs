@@ -45,6 +45,7 @@ const ACTION_BY_OPERATION: &[(&str, &str)] = &[
     ("s3:ListObjectsV2", "s3:ListBucket"),
     ("s3:ListObjectVersions", "s3:ListBucketVersions"),
     ("s3:ListBuckets", "s3:ListAllMyBuckets"),
+    ("s3:ListMultipartUploads", "s3:ListBucketMultipartUploads"),
     ("s3:DeleteObjects", "s3:DeleteObject"),
     ("s3:PutBucketEncryption", "s3:PutEncryptionConfiguration"),
     ("s3:GetBucketEncryption", "s3:GetEncryptionConfiguration"),

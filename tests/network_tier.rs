@@ -148,7 +148,8 @@ async fn apply_creates_everything_and_a_second_apply_makes_no_write() {
     assert!(second.nodes.iter().all(|n| n.action == Action::NoChange));
     // One describe per kind, batched by tag filter or name, never one call
     // per resource; the load balancer and target group add one attribute
-    // read each, the listeners one look-up of their load balancer, the
+    // read each (the target group one more: its targets' health), the
+    // listeners one look-up of their load balancer, the
     // launch template one read of its latest version, the DB and cache
     // parameter groups one read of their parameters each, the dashboard
     // one read of its body, the alarm topic one of its subscriptions, and
@@ -158,7 +159,7 @@ async fn apply_creates_everything_and_a_second_apply_makes_no_write() {
     assert_eq!(stack.blueprint.graph.kinds().len(), 33);
     assert_eq!(
         cx.clients.calls.total(),
-        33 + 8 + 7,
+        33 + 9 + 7,
         "{:?}",
         cx.clients.calls.snapshot()
     );

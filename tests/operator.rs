@@ -606,6 +606,8 @@ async fn booking_survives_kills_in_create_and_teardown_goes_ready_and_changes_in
         written,
         std::collections::BTreeMap::from([
             ("UpdateAutoScalingGroup", 1),
+            // The sizes just applied, recorded on the group.
+            ("CreateOrUpdateTags", 1),
             // The primary and its two replicas, which follow its class.
             ("ModifyDBInstance", 3),
         ])
@@ -653,7 +655,7 @@ async fn booking_survives_kills_in_create_and_teardown_goes_ready_and_changes_in
 }
 
 #[tokio::test]
-async fn deleting_an_observe_only_stack_leaves_aws_untouched() {
+async fn an_unowned_secret_is_left_alone_and_deleting_an_observe_only_stack_leaves_aws_untouched() {
     let moto = MotoServer::start();
     let cluster = Cluster::start().await;
     let api: Api<EcommerceStack> = Api::namespaced(cluster.client.clone(), "default");
@@ -664,10 +666,43 @@ async fn deleting_an_observe_only_stack_leaves_aws_untouched() {
         &cluster.path("operator.log"),
         metrics_port,
     );
+    // A Secret of the connection Secret's name that is not the stack's.
+    let secrets: Api<Secret> = Api::namespaced(cluster.client.clone(), "default");
+    let mut theirs = Secret::default();
+    theirs.metadata.name = Some("shop-connection".into());
+    theirs.string_data = Some([("keep".to_string(), "me".to_string())].into());
+    secrets
+        .create(&PostParams::default(), &theirs)
+        .await
+        .unwrap();
     api.create(&PostParams::default(), &example())
         .await
         .unwrap();
     let stack = wait_for(&api, "shop", "Ready", ready_for_generation).await;
+    // Refused, said, and left alone.
+    let degraded_for = |s: &EcommerceStack, reason: &str| {
+        s.status.as_ref().is_some_and(|st| {
+            st.conditions
+                .iter()
+                .any(|c| c.type_ == "Degraded" && c.status == "True" && c.reason == reason)
+        })
+    };
+    let degraded = wait_for(&api, "shop", "SecretConflict", |s| {
+        degraded_for(s, "SecretConflict")
+    })
+    .await;
+    let message = degraded
+        .status
+        .unwrap()
+        .conditions
+        .into_iter()
+        .find(|c| c.type_ == "Degraded")
+        .unwrap()
+        .message;
+    assert!(message.contains("shop-connection"), "{message}");
+    let kept = secrets.get("shop-connection").await.unwrap();
+    assert!(kept.metadata.owner_references.is_none());
+    assert_eq!(kept.data.unwrap().keys().collect::<Vec<_>>(), ["keep"]);
     let aws = TestStack::new(
         &moto.endpoint,
         &stackops::api::StackManifest::Ecommerce(Box::new(stack.clone())),
@@ -701,5 +736,9 @@ async fn deleting_an_observe_only_stack_leaves_aws_untouched() {
         .map(|(_, n)| n)
         .sum();
     assert_eq!(deletes, 0);
+    assert!(
+        secrets.get_opt("shop-connection").await.unwrap().is_some(),
+        "the Secret that was never the stack's stays"
+    );
     cluster.shutdown().await;
 }

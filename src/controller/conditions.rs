@@ -231,6 +231,28 @@ pub fn after_apply(
     }
 }
 
+/// Whether `status` is Degraded for `reason`.
+pub fn degraded_for(status: &StackStatus, reason: &str) -> bool {
+    status
+        .conditions
+        .iter()
+        .any(|c| c.type_ == DEGRADED && c.status == "True" && c.reason == reason)
+}
+
+/// Marks `status` Degraded for `reason` (a problem beside the pass, such as
+/// a name conflict in Kubernetes), keeping the transition time when it was
+/// Degraded already.
+pub fn degrade(status: &mut StackStatus, reason: &str, message: &str) {
+    if let Some(c) = status.conditions.iter_mut().find(|c| c.type_ == DEGRADED) {
+        if c.status != "True" {
+            c.status = "True".into();
+            c.last_transition_time = now();
+        }
+        c.reason = reason.into();
+        c.message = message.into();
+    }
+}
+
 /// The Serving condition from the target group's health outputs: True with
 /// at least one healthy server; otherwise False, reason `Waiting` (no target
 /// group or no servers registered yet), `ServersStarting` (servers still in

@@ -48,13 +48,24 @@ pub fn data(outputs: &StackOutputs) -> BTreeMap<String, String> {
     data
 }
 
+/// What `ensure` did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Ensured {
+    Unchanged,
+    Written,
+    /// A Secret of that name exists and the stack does not own it: left
+    /// alone (taking it over would also have Kubernetes delete it with the
+    /// stack), with what to do about it.
+    Conflict(String),
+}
+
 /// Creates or updates the connection Secret of `stack` when its content
-/// differs; returns whether it wrote.
+/// differs.
 pub async fn ensure<K>(
     client: kube::Client,
     stack: &K,
     outputs: &StackOutputs,
-) -> Result<bool, Error>
+) -> Result<Ensured, Error>
 where
     K: Resource<DynamicType = ()>,
 {
@@ -63,6 +74,15 @@ where
     let api: Api<Secret> = Api::namespaced(client, &namespace);
     let wanted = data(outputs);
     let current = api.get_opt(&name).await?;
+    let uid = stack.meta().uid.clone().ok_or(Error::Incomplete("uid"))?;
+    if let Some(existing) = &current
+        && !existing.owner_references().iter().any(|o| o.uid == uid)
+    {
+        return Ok(Ensured::Conflict(format!(
+            "Secret {name} exists and is not this stack's: stackops leaves it alone and \
+             writes no connection Secret; rename or delete that Secret"
+        )));
+    }
     let same = current.as_ref().is_some_and(|secret| {
         let have: BTreeMap<String, String> = secret
             .data
@@ -73,7 +93,7 @@ where
         have == wanted
     });
     if same {
-        return Ok(false);
+        return Ok(Ensured::Unchanged);
     }
     let owner = stack
         .controller_owner_ref(&())
@@ -104,7 +124,7 @@ where
         &Patch::Apply(&secret),
     )
     .await?;
-    Ok(true)
+    Ok(Ensured::Written)
 }
 
 #[cfg(test)]

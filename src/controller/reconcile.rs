@@ -18,6 +18,7 @@ use serde_json::json;
 use tracing::{Instrument, info, warn};
 
 use super::conditions;
+use super::connection::Ensured;
 use super::context::OperatorContext;
 use super::{Error, FINALIZER};
 use crate::api::common::ManagementPolicy;
@@ -65,6 +66,9 @@ impl Stack for BookingPlatform {
 
 /// Delay before looking again at a stack that is still converging.
 const PROGRESS_REQUEUE: Duration = Duration::from_secs(5);
+/// Reason of the Degraded condition while another Secret holds the
+/// connection Secret's name.
+const SECRET_CONFLICT: &str = "SecretConflict";
 /// Requeue while servers start and pass their first health checks.
 const SERVING_REQUEUE: Duration = Duration::from_secs(30);
 
@@ -223,8 +227,17 @@ async fn apply_stack<K: Stack>(
         let note = condition_message(&status, conditions::SERVING);
         publish(ctx, obj, EventType::Warning, "ServersUnhealthy", &note).await;
     }
-    if super::connection::ensure(ctx.client.clone(), obj, &status.outputs).await? {
-        info!("connection secret written");
+    let mut status = status;
+    match super::connection::ensure(ctx.client.clone(), obj, &status.outputs).await? {
+        Ensured::Written => info!("connection secret written"),
+        Ensured::Unchanged => {}
+        Ensured::Conflict(message) => {
+            let known = old.is_some_and(|o| conditions::degraded_for(o, SECRET_CONFLICT));
+            conditions::degrade(&mut status, SECRET_CONFLICT, &message);
+            if !known {
+                publish(ctx, obj, EventType::Warning, SECRET_CONFLICT, &message).await;
+            }
+        }
     }
     write_status(api, obj, old, status).await?;
     Ok(if !pass.converged && pass.terminal.is_none() {

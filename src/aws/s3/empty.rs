@@ -1,6 +1,7 @@
 //! Emptying a bucket before deleting it: every object version and delete
 //! marker, 1000 per call, a bounded number of batches per pass so a huge
-//! bucket never holds a worker for long.
+//! bucket never holds a worker for long; then every incomplete multipart
+//! upload, whose parts would otherwise keep the bucket from being deleted.
 
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 
@@ -9,6 +10,34 @@ use crate::aws::prelude::*;
 
 /// Batches of 1000 removed per pass at most.
 const BATCHES_PER_PASS: usize = 20;
+
+/// Aborts the incomplete multipart uploads of `bucket` (1000 at most per
+/// pass; a later pass takes the rest), returning how many.
+async fn abort_uploads(cx: &Context, bucket: &str) -> Result<usize, AwsError> {
+    let s3 = &cx.clients.s3;
+    let found = s3
+        .list_multipart_uploads()
+        .bucket(bucket)
+        .send()
+        .await
+        .map_err(sdk("ListMultipartUploads"))?;
+    let mut aborted = 0;
+    for upload in found.uploads() {
+        let (Some(key), Some(id)) = (upload.key(), upload.upload_id()) else {
+            continue;
+        };
+        s3.abort_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(id)
+            .send()
+            .await
+            .map_err(sdk("AbortMultipartUpload"))
+            .or_gone()?;
+        aborted += 1;
+    }
+    Ok(aborted)
+}
 
 /// Removes the objects of `bucket`, then the bucket once it is empty.
 pub async fn empty_then_delete(cx: &Context, bucket: &str) -> Result<Deletion, AwsError> {
@@ -53,6 +82,10 @@ pub async fn empty_then_delete(cx: &Context, bucket: &str) -> Result<Deletion, A
             )));
         }
         if objects.is_empty() {
+            let aborted = abort_uploads(cx, bucket).await?;
+            if aborted > 0 {
+                tracing::info!(bucket, aborted, "incomplete uploads aborted");
+            }
             return s3
                 .delete_bucket()
                 .bucket(bucket)
