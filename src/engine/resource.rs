@@ -120,7 +120,15 @@ pub enum Deletion {
     /// Deleting; look again on the next pass.
     InProgress(String),
     /// Deliberately not deleted (deletion protection): says what to change.
+    /// Everything of lower rank waits.
     Blocked(String),
+    /// Not deleted until something changes (deletion protection), saying
+    /// what to change; teardown goes on with everything but `keep`, the
+    /// resources it needs (`(kind name, id)`), and does not finish.
+    Held {
+        message: String,
+        keep: Vec<(&'static str, String)>,
+    },
     /// Left in AWS for good (deletion policy `Retain`), with the resources
     /// it needs (`(kind name, id)`), which teardown leaves too.
     Retained {

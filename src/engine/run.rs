@@ -413,7 +413,7 @@ impl Engine {
                 if let Some(by) = kept.get(&(kind.name(), observed.id.clone())) {
                     let mut out = orphan_outcome(*kind, observed);
                     out.state = ResourceState::Retained;
-                    out.message = Some(format!("kept: the retained {by} needs it"));
+                    out.message = Some(format!("kept: {by} needs it"));
                     outcomes.push(out);
                     continue;
                 }
@@ -425,7 +425,10 @@ impl Engine {
                     .collect()
                     .await;
             for (out, keep) in results {
-                stop |= !matches!(out.state, ResourceState::Deleted | ResourceState::Retained);
+                // A held resource names what it needs: the rest may go.
+                let held = out.state == ResourceState::Blocked && !keep.is_empty();
+                stop |=
+                    !held && !matches!(out.state, ResourceState::Deleted | ResourceState::Retained);
                 for needed in keep {
                     kept.insert(needed, out.key.clone());
                 }
@@ -435,8 +438,8 @@ impl Engine {
         (outcomes, !stop)
     }
 
-    /// Deletes one resource; returns its outcome and, when it is retained,
-    /// the resources it needs.
+    /// Deletes one resource; returns its outcome and, when it is retained or
+    /// held, the resources it needs.
     async fn delete_one<C: Clients>(
         &self,
         cx: &Context<C>,
@@ -459,6 +462,15 @@ impl Engine {
                 out.action = Action::None;
                 out.state = ResourceState::Blocked;
                 out.message = Some(message);
+            }
+            Ok(Deletion::Held {
+                message,
+                keep: needs,
+            }) => {
+                out.action = Action::None;
+                out.state = ResourceState::Blocked;
+                out.message = Some(message);
+                keep = needs;
             }
             Ok(Deletion::Retained {
                 message,

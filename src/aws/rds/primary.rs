@@ -68,12 +68,18 @@ impl KindOps<AwsClients> for DbInstanceKind {
                     "turning deletion protection off, as the spec now says".into(),
                 ));
             }
-            return Ok(Deletion::Blocked(format!(
-                "DB instance {} has deletion protection (spec.database.deletionProtection): \
-                 set it to false to let teardown delete the database; until then nothing it \
-                 depends on (subnets, security group, VPC) is deleted",
-                observed.id
-            )));
+            // Only what the database needs waits with it: the load balancer,
+            // servers, NAT gateways and CDN go, and stop costing money.
+            return Ok(Deletion::Held {
+                message: format!(
+                    "DB instance {} has deletion protection (spec.database.deletionProtection): \
+                     set it to false to let teardown delete the database; until then what it \
+                     needs (subnet and parameter groups, security group, subnets, VPC) stays \
+                     and everything else is deleted",
+                    observed.id
+                ),
+                keep: needs(cx, observed).await?,
+            });
         }
         let rds = &cx.clients.rds;
         let request = rds
@@ -106,11 +112,11 @@ impl KindOps<AwsClients> for DbInstanceKind {
     }
 }
 
-/// Leaves the instance, untouched, with what it needs to keep running: its
-/// subnet and parameter groups, security group, subnets and VPC. Rules of
-/// its security group that name other groups of the stack are revoked, so
-/// those groups can go (the application they let in is being deleted).
-async fn retain(cx: &Context, observed: &Observed) -> Result<Deletion, AwsError> {
+/// What the instance needs to keep running: its subnet and parameter
+/// groups, security group, subnets and VPC. Rules of its security group that
+/// name other groups of the stack are revoked, so those groups can go (the
+/// application they let in is being deleted).
+async fn needs(cx: &Context, observed: &Observed) -> Result<Vec<(&'static str, String)>, AwsError> {
     use crate::aws::prelude::KindOps as _;
     let field = |name: &str| observed.fields.get(name).cloned().unwrap_or_default();
     let groups: Vec<String> = set_items(&field("securityGroups"))
@@ -135,13 +141,18 @@ async fn retain(cx: &Context, observed: &Observed) -> Result<Deletion, AwsError>
             .into_iter()
             .map(|s| (crate::aws::ec2::SUBNET.name(), s.to_string())),
     );
+    Ok(keep)
+}
+
+/// Leaves the instance, untouched, with what it needs to keep running.
+async fn retain(cx: &Context, observed: &Observed) -> Result<Deletion, AwsError> {
     Ok(Deletion::Retained {
         message: format!(
             "spec.database.deletionPolicy is Retain: DB instance {} stays in AWS, with its \
              subnet group, parameter group, security group, subnets and VPC",
             observed.id
         ),
-        keep,
+        keep: needs(cx, observed).await?,
     })
 }
 
