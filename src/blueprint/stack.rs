@@ -1,11 +1,12 @@
 //! A whole stack's graph from its manifest, and what of the spec the
-//! engine does not build yet (reported, never silently skipped).
+//! engine does not build yet (reported in status and by `plan`, never
+//! silently skipped).
 
 use thiserror::Error;
 
 use crate::api::common::{
-    AppSpec, BucketSpec, CacheSpec, DatabaseEngine, DatabaseSpec, FrontendSpec, LoadBalancerSpec,
-    MonitoringSpec, NatMode, NetworkSpec,
+    AppSpec, BucketSpec, CacheSpec, DatabaseEngine, DatabaseSpec, DeletionPolicy, FrontendSpec,
+    LoadBalancerSpec, MonitoringSpec, NatMode, NetworkSpec,
 };
 use crate::api::{FieldError, StackManifest};
 use crate::aws;
@@ -231,7 +232,19 @@ impl<'a> StackParts<'a> {
             }
             StackManifest::Booking(s) => {
                 let spec = &s.spec;
-                let todo = vec![];
+                let mut todo = vec![];
+                if spec
+                    .cache
+                    .as_ref()
+                    .is_some_and(|c| c.deletion_policy == DeletionPolicy::Retain)
+                {
+                    // Unfinished: teardown stops before the cache (data safe)
+                    // instead of leaving it with what it needs.
+                    todo.push(
+                        "spec.cache.deletionPolicy Retain (teardown stops before the cache \
+                         instead of leaving it in AWS)",
+                    );
+                }
                 Self {
                     network: &spec.network,
                     database: &spec.database,
@@ -249,5 +262,31 @@ impl<'a> StackParts<'a> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_is_not_built_yet_is_named() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/booking.yaml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let object = crate::api::manifest::documents(&text).remove(0).unwrap();
+        let mut stack = crate::api::manifest::admit(1, &object).unwrap();
+        let zones: Vec<String> = ["a", "b", "c"].map(|z| format!("eu-west-1{z}")).into();
+        assert!(
+            build(&stack, "u", &zones)
+                .unwrap()
+                .not_implemented
+                .is_empty()
+        );
+        if let StackManifest::Booking(s) = &mut stack {
+            s.spec.cache.as_mut().unwrap().deletion_policy = DeletionPolicy::Retain;
+        }
+        let todo = build(&stack, "u", &zones).unwrap().not_implemented;
+        assert_eq!(todo.len(), 1);
+        assert!(todo[0].contains("spec.cache.deletionPolicy"), "{todo:?}");
     }
 }

@@ -98,11 +98,16 @@ pub fn after_apply(
                 reason: "Ready",
                 message: String::new(),
             },
+            // Built as far as stackops can: what it cannot yet is named.
             Want {
                 type_: DEGRADED,
-                status: false,
-                reason: "Ready",
-                message: String::new(),
+                status: !not_implemented.is_empty(),
+                reason: if not_implemented.is_empty() {
+                    "Ready"
+                } else {
+                    "NotImplemented"
+                },
+                message: pending.trim_start_matches("; ").to_string(),
             },
         ]
     } else if let Some(error) = &pass.terminal {
@@ -417,6 +422,36 @@ mod tests {
             nodes: vec![node],
             ..PassOutcome::default()
         }
+    }
+
+    #[test]
+    fn a_ready_stack_with_unbuilt_parts_is_degraded_and_says_which() {
+        let pass = PassOutcome {
+            converged: true,
+            ..PassOutcome::default()
+        };
+        let todo = ["spec.cache.deletionPolicy Retain".to_string()];
+        let status = after_apply(&pass, &EngineOptions::default(), None, Some(1), &todo);
+        let degraded = status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == DEGRADED)
+            .unwrap();
+        assert_eq!(
+            (degraded.status.as_str(), degraded.reason.as_str()),
+            ("True", "NotImplemented")
+        );
+        assert!(degraded.message.contains("spec.cache.deletionPolicy"));
+        let clean = after_apply(&pass, &EngineOptions::default(), None, Some(1), &[]);
+        let degraded = clean
+            .conditions
+            .iter()
+            .find(|c| c.type_ == DEGRADED)
+            .unwrap();
+        assert_eq!(
+            (degraded.status.as_str(), degraded.message.as_str()),
+            ("False", "")
+        );
     }
 
     #[test]
