@@ -5,7 +5,9 @@ replica count API (IncreaseReplicaCount, DecreaseReplicaCount),
 DeleteCacheSubnetGroup, cache parameter groups,
 ElastiCache replication groups that honour NumCacheClusters, take their
 final snapshot and finish deleting, S3's GetBucketVersioning answer, and
-CloudFront origins that keep their origin access control.
+CloudFront origins that keep their origin access control, and a latency
+mode in which databases, caches, NAT gateways, load balancers and
+distributions take time to become available, as in AWS.
 
 stackops starts an instance refresh whenever its launch template gets a new
 version. moto 5.2 has no StartInstanceRefresh, DescribeInstanceRefreshes or
@@ -25,6 +27,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 import uuid
 
 # moto's request recorder writes `moto_recording` into the working
@@ -427,5 +430,91 @@ def _origin_init_keeping_access(self, origin):
 
 cloudfront_models.Origin.__init__ = _origin_init_keeping_access
 
+
+# Latency mode: real AWS takes minutes where moto takes nothing. With
+# STACKOPS_MOTO_LATENCY="rds=120,cache=60,nat=20,elb=20,cdn=30" (seconds,
+# any subset), a new resource of that service reads as AWS shows it while
+# it is being built (DB instances and replicas `creating`, replication
+# groups `creating`, NAT gateways `pending`, load balancers `provisioning`,
+# distributions `InProgress`) for that long after its create call.
+LATENCY_ENV = "STACKOPS_MOTO_LATENCY"
+
+
+def _latencies():
+    latencies = {}
+    for item in filter(None, os.environ.get(LATENCY_ENV, "").split(",")):
+        service, _, seconds = item.partition("=")
+        latencies[service.strip()] = float(seconds)
+    unknown = set(latencies) - {"rds", "cache", "nat", "elb", "cdn"}
+    if unknown:
+        sys.exit(f"{LATENCY_ENV}: unknown services {sorted(unknown)}")
+    return latencies
+
+
+def _born(model):
+    return model.__dict__.setdefault("_stackops_born", time.monotonic())
+
+
+def _slow_state(cls, attribute, ready, building, seconds):
+    """`cls.attribute` reads `building` instead of `ready` until `seconds`
+    after the object was made; other values (deleting, modifying) as set."""
+    private = f"_stackops_{attribute}"
+
+    def get(self):
+        value = self.__dict__.get(private)
+        if value == ready and time.monotonic() - _born(self) < seconds:
+            return building
+        return value
+
+    def set_(self, value):
+        _born(self)
+        self.__dict__[private] = value
+
+    setattr(cls, attribute, property(get, set_))
+
+
+def _slow_load_balancers(seconds):
+    from moto.elbv2.models import FakeLoadBalancer
+
+    init, activate = FakeLoadBalancer.__init__, FakeLoadBalancer.activate
+
+    def init_(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        _born(self)
+
+    def activate_(self):
+        if time.monotonic() - _born(self) >= seconds:
+            activate(self)
+
+    FakeLoadBalancer.__init__ = init_
+    FakeLoadBalancer.activate = activate_
+
+
+def apply_latencies(latencies):
+    from moto.ec2.models.nat_gateways import NatGateway
+    from moto.moto_api import state_manager
+
+    if "rds" in latencies:
+        _slow_state(rds_models.DBInstance, "status", "available", "creating", latencies["rds"])
+    if "cache" in latencies:
+        _slow_state(
+            elasticache_models.ReplicationGroup,
+            "status",
+            "available",
+            "creating",
+            latencies["cache"],
+        )
+    if "nat" in latencies:
+        _slow_state(NatGateway, "state", "available", "pending", latencies["nat"])
+    if "elb" in latencies:
+        _slow_load_balancers(latencies["elb"])
+    if "cdn" in latencies:
+        state_manager.set_transition(
+            model_name="cloudfront::distribution",
+            transition={"progression": "time", "seconds": latencies["cdn"]},
+        )
+
+
 if __name__ == "__main__":
+    apply_latencies(_latencies())
     sys.exit(main())

@@ -5,7 +5,7 @@ pub use async_trait::async_trait;
 
 pub use crate::engine::{
     AwsError, Change, Changes, Deletion, ErrorClass, Fields, Inputs, KindOps, NotFound, Observed,
-    Resource, StackIdentity, Status, Updated,
+    Pace, Resource, StackIdentity, Status, Updated,
 };
 
 pub use super::config::AwsClients;

@@ -13,7 +13,7 @@ use crate::aws::Context;
 use crate::aws::calls::CallCounter;
 use crate::aws::{AwsClients, AwsSettings, config, zones};
 use crate::blueprint::{self, Blueprint};
-use crate::engine::{Action, Engine, PassOutcome};
+use crate::engine::{Action, Engine, Pacer, PassOutcome};
 
 /// Which command.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -176,7 +176,14 @@ async fn plan(engine: &Engine, cx: &Context, blueprint: &Blueprint) -> u8 {
 }
 
 async fn apply(engine: &Engine, cx: &Context, blueprint: &Blueprint, timeout: Duration) -> u8 {
-    let last = repeat_passes(timeout, |_| engine.apply(cx, &blueprint.graph)).await;
+    let graph = &blueprint.graph;
+    let last = repeat_passes(timeout, |last: Option<PassOutcome>| async move {
+        match last {
+            Some(last) => engine.apply_following(cx, graph, &last).await,
+            None => engine.apply(cx, graph).await,
+        }
+    })
+    .await;
     if last.converged {
         let live = last
             .nodes
@@ -211,7 +218,8 @@ async fn apply(engine: &Engine, cx: &Context, blueprint: &Blueprint, timeout: Du
 
 async fn destroy(engine: &Engine, cx: &Context, timeout: Duration) -> u8 {
     let kinds = crate::aws::registry::all_kinds();
-    let last = repeat_passes(timeout, |_| engine.destroy(cx, &kinds)).await;
+    let kinds = &kinds;
+    let last = repeat_passes(timeout, |_| engine.destroy(cx, kinds)).await;
     if last.converged {
         let kept: Vec<_> = last
             .nodes
@@ -237,18 +245,24 @@ async fn destroy(engine: &Engine, cx: &Context, timeout: Duration) -> u8 {
     }
 }
 
-/// Runs passes until one converges, a terminal error, or the timeout, with
-/// exponential backoff between passes (no hot loop).
+/// Runs passes until one converges, a terminal error, or the timeout,
+/// each given the one before, waiting between them at the pace of what AWS
+/// is working on (no hot loop, and no more looks while AWS takes minutes).
+/// Prints the AWS calls they made.
 async fn repeat_passes<'a, F, Fut>(timeout: Duration, mut pass: F) -> PassOutcome
 where
-    F: FnMut(usize) -> Fut,
+    F: FnMut(Option<PassOutcome>) -> Fut,
     Fut: std::future::Future<Output = PassOutcome> + 'a,
 {
     let started = Instant::now();
-    let mut delay = Duration::from_millis(500);
+    let mut pacer = Pacer::default();
     let mut number = 1;
+    let mut last = None;
+    let (mut calls, mut mutating) = (0, 0);
     loop {
-        let outcome = pass(number).await;
+        let outcome = pass(last.take()).await;
+        calls += outcome.calls.values().sum::<u64>();
+        mutating += outcome.mutating_calls();
         for node in &outcome.nodes {
             let what = match &node.action {
                 Action::Create if node.error.is_none() => "created",
@@ -276,10 +290,11 @@ where
                 .any(|n| n.state == crate::api::status::ResourceState::Blocked);
         if outcome.converged || outcome.terminal.is_some() || stuck || started.elapsed() >= timeout
         {
+            println!("AWS calls: {calls} ({mutating} mutating) in {number} passes.");
             return outcome;
         }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(15));
+        tokio::time::sleep(pacer.next(&outcome)).await;
+        last = Some(outcome);
         number += 1;
     }
 }

@@ -50,6 +50,8 @@ pub struct OperatorContext {
     /// Every AWS call the process made (for metrics).
     pub calls: CallCounter,
     pub metrics: std::sync::Arc<super::metrics::Metrics>,
+    /// Stacks waiting on AWS, between reconciles.
+    pub following: super::following::Following,
     sdk_configs: Mutex<BTreeMap<String, SdkConfig>>,
     /// The connection pool of every region's configuration.
     http_client: SharedHttpClient,
@@ -67,6 +69,7 @@ impl OperatorContext {
             options,
             calls: CallCounter::default(),
             metrics: Default::default(),
+            following: Default::default(),
             sdk_configs: Mutex::new(BTreeMap::new()),
             http_client: http::shared_https_client(),
         }

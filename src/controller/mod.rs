@@ -6,6 +6,7 @@
 pub mod conditions;
 pub mod connection;
 pub mod context;
+pub mod following;
 pub mod leader;
 pub mod metrics;
 pub mod reconcile;
@@ -25,8 +26,9 @@ pub enum Error {
     Kube(#[from] kube::Error),
     #[error("the object has no {0}")]
     Incomplete(&'static str),
+    /// Teardown goes on: look again after the duration.
     #[error("teardown in progress: {0}")]
-    TeardownPending(String),
+    TeardownPending(String, std::time::Duration),
     #[error("AWS: {0}")]
     Aws(#[from] crate::engine::AwsError),
 }

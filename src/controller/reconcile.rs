@@ -3,7 +3,7 @@
 
 use std::fmt::Debug;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -20,6 +20,7 @@ use tracing::{Instrument, info, warn};
 use super::conditions;
 use super::connection::Ensured;
 use super::context::OperatorContext;
+use super::following::Follow;
 use super::{Error, FINALIZER};
 use crate::api::common::ManagementPolicy;
 use crate::api::status::StackStatus;
@@ -27,7 +28,7 @@ use crate::api::{BookingPlatform, EcommerceStack, StackManifest};
 use crate::aws::Context;
 use crate::aws::zones;
 use crate::blueprint::{self, BlueprintError};
-use crate::engine::{Action as NodeAction, Engine, EngineOptions, PassOutcome};
+use crate::engine::{Action as NodeAction, Engine, EngineOptions, Pacer, PassOutcome};
 
 /// A stack custom resource the operator reconciles.
 pub trait Stack:
@@ -64,7 +65,7 @@ impl Stack for BookingPlatform {
     }
 }
 
-/// Delay before looking again at a stack that is still converging.
+/// Delay before looking again when the finalizer machinery itself failed.
 const PROGRESS_REQUEUE: Duration = Duration::from_secs(5);
 /// Reason of the Degraded condition while another Secret holds the
 /// connection Secret's name.
@@ -78,7 +79,7 @@ pub async fn reconcile<K: Stack>(obj: Arc<K>, ctx: Arc<OperatorContext>) -> Resu
     let result = reconcile_stack(obj, ctx).await;
     let outcome = match &result {
         Ok(_) => "ok",
-        Err(Error::TeardownPending(_)) => "deleting",
+        Err(Error::TeardownPending(..)) => "deleting",
         Err(_) => "error",
     };
     metrics.reconciled(&K::kind(&()), outcome, started.elapsed());
@@ -110,14 +111,14 @@ async fn reconcile_stack<K: Stack>(
         | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
         kube::runtime::finalizer::Error::AddFinalizer(e)
         | kube::runtime::finalizer::Error::RemoveFinalizer(e) => Error::Kube(e),
-        other => Error::TeardownPending(other.to_string()),
+        other => Error::TeardownPending(other.to_string(), PROGRESS_REQUEUE),
     })
 }
 
 /// How long to wait after a failed reconcile; never a hot loop.
 pub fn error_policy<K: Stack>(_obj: Arc<K>, error: &Error, _ctx: Arc<OperatorContext>) -> Action {
     match error {
-        Error::TeardownPending(_) => Action::requeue(PROGRESS_REQUEUE),
+        Error::TeardownPending(_, wait) => Action::requeue(*wait),
         other => {
             warn!(%other, "reconcile failed");
             Action::requeue(Duration::from_secs(30))
@@ -190,9 +191,18 @@ async fn apply_stack<K: Stack>(
     };
     let cx = Context::new(blueprint.identity.clone(), region, clients)
         .with_data_intent(blueprint::stack::data_intent(&manifest));
-    let pass = Engine::new(blueprint.options.clone())
-        .apply(&cx, &blueprint.graph)
-        .await;
+    let engine = Engine::new(blueprint.options.clone());
+    // While AWS works on the stack, each look continues from the last pass
+    // and observes only what is still moving; a resync looks at everything.
+    let follow = ctx.following.take(&uid, generation, ctx.options.resync);
+    let pass = match &follow {
+        Some(follow) => {
+            engine
+                .apply_following(&cx, &blueprint.graph, &follow.last)
+                .await
+        }
+        None => engine.apply(&cx, &blueprint.graph).await,
+    };
     publish_pass(ctx, obj, &pass).await;
     info!(
         converged = pass.converged,
@@ -241,7 +251,19 @@ async fn apply_stack<K: Stack>(
     }
     write_status(api, obj, old, status).await?;
     Ok(if !pass.converged && pass.terminal.is_none() {
-        Action::requeue(PROGRESS_REQUEUE)
+        let (mut pacer, full_pass_at) = match follow {
+            Some(follow) => (follow.pacer, follow.full_pass_at),
+            None => (Pacer::default(), Instant::now()),
+        };
+        let wait = pacer.next(&pass);
+        let follow = Follow {
+            generation,
+            last: pass,
+            pacer,
+            full_pass_at,
+        };
+        ctx.following.keep(uid, follow);
+        Action::requeue(wait)
     } else if matches!(serving, Some("Waiting" | "ServersStarting")) {
         // Servers boot and pass their first checks within minutes: look
         // again sooner than a resync, not as often as while building.
@@ -304,7 +326,10 @@ async fn cleanup_stack<K: Stack>(
         .destroy(&cx, &crate::aws::registry::all_kinds())
         .await;
     publish_pass(ctx, obj, &pass).await;
+    let teardown = format!("{uid}/teardown");
+    ctx.following.forget(&uid);
     if pass.converged {
+        ctx.following.forget(&teardown);
         ctx.metrics
             .stack_gone(&K::kind(&()), manifest.namespace(), manifest.name());
         publish(
@@ -326,7 +351,24 @@ async fn cleanup_stack<K: Stack>(
     )
     .await?;
     let left = pass.nodes.len();
-    Err(Error::TeardownPending(format!("{left} resources left")))
+    // Deleting a database or a distribution takes minutes: look at the
+    // pace of what AWS is deleting, not every few seconds.
+    let mut pacer = ctx
+        .following
+        .take(&teardown, None, Duration::MAX)
+        .map_or_else(Pacer::default, |follow| follow.pacer);
+    let wait = pacer.next(&pass);
+    let follow = Follow {
+        generation: None,
+        last: PassOutcome::default(),
+        pacer,
+        full_pass_at: Instant::now(),
+    };
+    ctx.following.keep(teardown, follow);
+    Err(Error::TeardownPending(
+        format!("{left} resources left"),
+        wait,
+    ))
 }
 
 /// Publishes whether the stack is Ready, as the status about to be written says.

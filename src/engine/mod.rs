@@ -11,6 +11,7 @@ pub mod error;
 pub mod fields;
 pub mod graph;
 pub mod outcome;
+pub mod pace;
 pub mod resource;
 mod run;
 
@@ -19,7 +20,8 @@ pub use context::{Clients, Context, DataIntent, StackIdentity};
 pub use error::{AwsError, ErrorClass};
 pub use fields::{Change, Changes, Fields, KNOWN_AFTER_APPLY, diff};
 pub use graph::{Graph, Node};
-pub use outcome::{Action, NodeOutcome, PassOutcome};
+pub use outcome::{Action, NodeOutcome, PassOutcome, Settled};
+pub use pace::{Pace, Pacer};
 pub use resource::{
     Deletion, Inputs, Kind, KindOps, NotFound, Observed, Resource, Status, Updated,
 };

@@ -1,12 +1,15 @@
 //! What a pass did and found, node by node.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::api::status::ResourceState;
 
 use super::calls::{CallKey, is_mutating};
 use super::error::AwsError;
 use super::fields::{Change, Fields};
+use super::pace::Pace;
+use super::resource::Observed;
 
 /// What the pass did (or, for a plan, would do) to a node.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,6 +71,28 @@ pub struct PassOutcome {
     pub writes: usize,
     /// AWS calls the pass made, by service, operation and outcome.
     pub calls: BTreeMap<CallKey, u64>,
+    /// The pace of the quickest resource AWS is still working on, if any.
+    pub pace: Option<Pace>,
+    /// What a follow-up pass soon after may take as read instead of
+    /// observing it again.
+    pub settled: Arc<Settled>,
+}
+
+/// The observations of every kind whose resources a pass found all as
+/// desired and ready (or not yet created, waiting for a dependency), with
+/// no write to them and no orphan among them. Nothing but the stack
+/// changes these, so a follow-up pass minutes later can reuse them; a
+/// full pass (every resync, spec change or restart) looks again.
+#[derive(Clone, Debug, Default)]
+pub struct Settled {
+    pub(super) kinds: BTreeMap<&'static str, Vec<Observed>>,
+}
+
+impl Settled {
+    /// Names of the kinds a follow-up pass will not observe.
+    pub fn kinds(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.kinds.keys().copied()
+    }
 }
 
 impl PassOutcome {

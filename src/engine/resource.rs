@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use super::context::{Clients, Context};
 use super::error::AwsError;
 use super::fields::{Change, Fields, KNOWN_AFTER_APPLY};
+use super::pace::Pace;
 
 /// A resource kind: how to find every resource of that kind a stack owns,
 /// and how to delete one. `rank` orders teardown: a resource may depend only
@@ -16,6 +17,11 @@ use super::fields::{Change, Fields, KNOWN_AFTER_APPLY};
 pub trait KindOps<C: Clients>: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     fn rank(&self) -> u8;
+    /// How fast AWS brings a resource of this kind to a usable state:
+    /// how often a pass waiting on one looks again.
+    fn pace(&self) -> Pace {
+        Pace::QUICK
+    }
     /// Every live resource of this kind carrying the stack's uid tag, in one
     /// call where the API allows (by tag filter).
     async fn observe_all(&self, cx: &Context<C>) -> Result<Vec<Observed>, AwsError>;

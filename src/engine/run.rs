@@ -12,7 +12,8 @@ use super::context::{Clients, Context};
 use super::error::{AwsError, ErrorClass};
 use super::fields::{Change, diff};
 use super::graph::{Graph, Node};
-use super::outcome::{Action, NodeOutcome, PassOutcome};
+use super::outcome::{Action, NodeOutcome, PassOutcome, Settled};
+use super::pace;
 use super::resource::{Deletion, Inputs, Kind, Observed, Status};
 
 /// How the engine may act.
@@ -68,14 +69,27 @@ impl Engine {
 
     /// What `apply` would do, without writing anything.
     pub async fn plan<C: Clients>(&self, cx: &Context<C>, graph: &Graph<C>) -> PassOutcome {
-        self.converge(cx, graph, Mode::Plan).await
+        self.converge(cx, graph, Mode::Plan, None).await
     }
 
     /// One pass towards the desired state. Call again until `converged`
     /// (or a terminal error): resources that are still becoming available
     /// hold their dependents back until a later pass.
     pub async fn apply<C: Clients>(&self, cx: &Context<C>, graph: &Graph<C>) -> PassOutcome {
-        self.converge(cx, graph, Mode::Apply).await
+        self.converge(cx, graph, Mode::Apply, None).await
+    }
+
+    /// An apply pass soon after `last` over the same graph: kinds `last`
+    /// found settled are taken as read, so while AWS works on a database
+    /// for half an hour each look observes only what is still moving.
+    pub async fn apply_following<C: Clients>(
+        &self,
+        cx: &Context<C>,
+        graph: &Graph<C>,
+        last: &PassOutcome,
+    ) -> PassOutcome {
+        self.converge(cx, graph, Mode::Apply, Some(&last.settled))
+            .await
     }
 
     async fn converge<C: Clients>(
@@ -83,9 +97,10 @@ impl Engine {
         cx: &Context<C>,
         graph: &Graph<C>,
         mode: Mode,
+        settled: Option<&Settled>,
     ) -> PassOutcome {
         let before = cx.clients.calls().snapshot();
-        let mut pass = self.converge_counted(cx, graph, mode).await;
+        let mut pass = self.converge_counted(cx, graph, mode, settled).await;
         pass.calls = calls_since(cx, &before);
         pass
     }
@@ -95,17 +110,40 @@ impl Engine {
         cx: &Context<C>,
         graph: &Graph<C>,
         mode: Mode,
+        settled: Option<&Settled>,
     ) -> PassOutcome {
         let mut pass = PassOutcome::default();
-        let observations = match observe(cx, &graph.kinds()).await {
+        let kinds = graph.kinds();
+        let unsettled: Vec<Kind<C>> = kinds
+            .iter()
+            .copied()
+            .filter(|k| settled.is_none_or(|s| !s.kinds.contains_key(k.name())))
+            .collect();
+        let mut observations = match observe(cx, &unsettled).await {
             Ok(found) => found,
             Err(error) => return failed_observation(graph, error),
         };
+        if let Some(settled) = settled {
+            for (name, found) in &settled.kinds {
+                observations.insert(name, found.clone());
+            }
+        }
+        let observed = (mode == Mode::Apply).then(|| observations.clone());
         let (mut claimed, orphans) = claim(graph, observations);
         let mut outcomes = self.walk(cx, graph, &mut claimed, mode).await;
         pass.writes = outcomes.iter().filter(|o| wrote(o, mode)).count();
         pass.terminal = first_terminal(&outcomes);
         let nodes_ready = outcomes.iter().all(NodeOutcome::is_ready);
+        pass.pace = pace::in_flight(
+            graph
+                .nodes()
+                .iter()
+                .zip(&outcomes)
+                .map(|(node, out)| (&out.state, node.kind().pace())),
+        );
+        if let Some(observed) = observed {
+            pass.settled = std::sync::Arc::new(settle(graph, observed, &outcomes, &orphans));
+        }
 
         let mut orphans_left = !orphans.is_empty();
         match mode {
@@ -370,6 +408,10 @@ impl Engine {
             .filter(|o| o.action == Action::Delete)
             .count();
         pass.terminal = first_terminal(&outcomes);
+        pass.pace = pace::in_flight(outcomes.iter().filter_map(|out| {
+            let kind = kinds.iter().find(|k| k.name() == out.kind)?;
+            Some((&out.state, kind.pace()))
+        }));
         // Only what the stack retains on purpose is left: teardown is done.
         pass.converged = outcomes.iter().all(|o| o.state == ResourceState::Retained);
         pass.nodes = outcomes;
@@ -523,6 +565,31 @@ async fn observe_kind<C: Clients>(
     kind: Kind<C>,
 ) -> Result<(&'static str, Vec<Observed>), AwsError> {
     kind.observe_all(cx).await.map(|found| (kind.name(), found))
+}
+
+/// The observations of the kinds whose every node `outcomes` found as
+/// desired and ready, or missing and waiting for a dependency (nothing but
+/// this stack creates it), and that have no orphan.
+fn settle<C: Clients>(
+    graph: &Graph<C>,
+    mut observed: Observations,
+    outcomes: &[NodeOutcome],
+    orphans: &Found<C>,
+) -> Settled {
+    let mut unsettled: std::collections::BTreeSet<&'static str> =
+        orphans.iter().map(|(kind, _)| kind.name()).collect();
+    for (node, out) in graph.nodes().iter().zip(outcomes) {
+        let as_desired = out.action == Action::NoChange && out.state == ResourceState::Ready;
+        let waiting_to_be_created = out.action == Action::None
+            && out.id.is_none()
+            && out.error.is_none()
+            && out.state == ResourceState::Pending;
+        if !(as_desired || waiting_to_be_created) {
+            unsettled.insert(node.kind().name());
+        }
+    }
+    observed.retain(|name, _| !unsettled.contains(name));
+    Settled { kinds: observed }
 }
 
 /// Gives each node the resource tagged with its key; everything else

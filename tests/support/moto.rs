@@ -36,6 +36,13 @@ pub struct MotoServer {
 impl MotoServer {
     /// Starts moto and waits (bounded) until it answers.
     pub fn start() -> Self {
+        Self::start_with_latency("")
+    }
+
+    /// Starts moto in latency mode: `latency` like `rds=4,nat=2` makes
+    /// new resources of those services take that many seconds to become
+    /// available, as in AWS (see `scripts/moto_server.py`).
+    pub fn start_with_latency(latency: &str) -> Self {
         let python = test_venv().join("bin/python");
         assert!(
             test_venv().join("bin/moto_server").exists(),
@@ -46,6 +53,7 @@ impl MotoServer {
         let port = free_port();
         let child = Command::new(&python)
             .args([launcher, "-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("STACKOPS_MOTO_LATENCY", latency)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -162,6 +162,11 @@ impl KindOps<AwsClients> for AutoScalingGroupKind {
         4
     }
 
+    /// An instance refresh replaces servers over minutes.
+    fn pace(&self) -> Pace {
+        Pace::MINUTES
+    }
+
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
         let groups: Vec<AwsGroup> = cx
             .clients

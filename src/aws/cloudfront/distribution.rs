@@ -111,6 +111,11 @@ impl KindOps<AwsClients> for DistributionKind {
         3
     }
 
+    /// CloudFront deploys a configuration to every edge in 5 to 15 minutes.
+    fn pace(&self) -> Pace {
+        Pace::SLOW
+    }
+
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
         list(cx).await
     }

@@ -56,6 +56,11 @@ impl KindOps<AwsClients> for NatGatewayKind {
         2
     }
 
+    /// A NAT gateway is pending for a minute or two.
+    fn pace(&self) -> Pace {
+        Pace::MINUTES
+    }
+
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
         let gateways: Vec<AwsNat> = cx
             .clients

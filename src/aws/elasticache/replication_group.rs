@@ -134,6 +134,11 @@ impl KindOps<AwsClients> for ReplicationGroupKind {
         3
     }
 
+    /// A replication group takes 5 to 20 minutes.
+    fn pace(&self) -> Pace {
+        Pace::SLOW
+    }
+
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
         let Some(found) = cx
             .clients

@@ -110,6 +110,11 @@ impl KindOps<AwsClients> for LoadBalancerKind {
         2
     }
 
+    /// A load balancer provisions in a few minutes.
+    fn pace(&self) -> Pace {
+        Pace::MINUTES
+    }
+
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
         let Some(lb) = describe_load_balancer(cx).await? else {
             return Ok(Vec::new());

@@ -39,6 +39,11 @@ impl KindOps<AwsClients> for DbInstanceKind {
         3
     }
 
+    /// RDS takes 10 to 40 minutes to create or modify an instance.
+    fn pace(&self) -> Pace {
+        Pace::SLOW
+    }
+
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
         describe(cx, vec![primary_id(cx)]).await
     }

@@ -30,6 +30,11 @@ impl KindOps<AwsClients> for DbReplicaKind {
         4
     }
 
+    /// A replica is a copy of the primary: as slow to create.
+    fn pace(&self) -> Pace {
+        Pace::SLOW
+    }
+
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
         let ids = (1..=MAX_REPLICAS).map(|i| replica_id(cx, i)).collect();
         describe(cx, ids).await
