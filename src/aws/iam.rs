@@ -265,6 +265,18 @@ impl Resource<AwsClients> for Role {
         ])
     }
 
+    /// The role, each managed policy attached, the inline policy (when it
+    /// has grants), and the description written last.
+    fn create_calls(&self) -> Vec<&'static str> {
+        let mut calls = vec!["CreateRole"];
+        calls.extend(self.managed.iter().map(|_| "AttachRolePolicy"));
+        if !self.grants.is_empty() {
+            calls.push("PutRolePolicy");
+        }
+        calls.push("UpdateRole");
+        calls
+    }
+
     async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
         for (node, _) in self.grants.iter().flat_map(|g| &g.on) {
             inputs.require(node, "arn")?;
@@ -456,6 +468,10 @@ impl Resource<AwsClients> for InstanceProfile {
 
     fn desired(&self, _key: &str, _cx: &Context, inputs: &Inputs) -> Fields {
         Fields::from([("role".to_string(), inputs.get(&self.role, "id"))])
+    }
+
+    fn create_calls(&self) -> Vec<&'static str> {
+        vec!["CreateInstanceProfile", "AddRoleToInstanceProfile"]
     }
 
     async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {

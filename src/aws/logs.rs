@@ -105,6 +105,10 @@ impl Resource<AwsClients> for LogGroup {
         Fields::from([("retentionDays".to_string(), self.retention_days.to_string())])
     }
 
+    fn create_calls(&self) -> Vec<&'static str> {
+        vec!["CreateLogGroup", "PutRetentionPolicy"]
+    }
+
     async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
         let name = group_name(cx, key);
         let logs = &cx.clients.logs;

@@ -132,6 +132,11 @@ impl Resource<AwsClients> for AuthToken {
         Fields::new()
     }
 
+    /// GetRandomPassword reads: only the secret is written.
+    fn create_calls(&self) -> Vec<&'static str> {
+        vec!["CreateSecret"]
+    }
+
     async fn create(
         &self,
         key: &str,

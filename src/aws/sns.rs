@@ -228,6 +228,12 @@ impl Resource<AwsClients> for AlarmTopic {
         }
     }
 
+    fn create_calls(&self) -> Vec<&'static str> {
+        let mut calls = vec!["CreateTopic"];
+        calls.extend(self.emails.iter().map(|_| "Subscribe"));
+        calls
+    }
+
     async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
         let mut display = format!("stackops {}", cx.identity.stack_tag());
         display.truncate(100);

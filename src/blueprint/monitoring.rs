@@ -22,7 +22,8 @@ pub const DISTRIBUTION_KEY: &str = "edge/distribution";
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Tiers {
     pub read_replicas: usize,
-    pub cache: bool,
+    /// Nodes of the cache (its primary and replicas), 0 without a cache.
+    pub cache_nodes: usize,
     /// Whether the graph has a `DISTRIBUTION_KEY` node.
     pub cdn: bool,
 }
@@ -35,7 +36,8 @@ pub fn monitoring_nodes(spec: &MonitoringSpec, tiers: Tiers) -> Vec<Node> {
         target_group: TARGET_GROUP_KEY.into(),
         database: PRIMARY_KEY.into(),
         replicas: (1..=tiers.read_replicas).map(replica_key).collect(),
-        cache: tiers.cache.then(|| REPLICATION_GROUP_KEY.to_string()),
+        cache: (tiers.cache_nodes > 0).then(|| REPLICATION_GROUP_KEY.to_string()),
+        cache_nodes: tiers.cache_nodes,
         distribution: tiers.cdn.then(|| DISTRIBUTION_KEY.to_string()),
     };
     let mut nodes = vec![Node::new(
@@ -118,7 +120,7 @@ mod tests {
     fn alarms_and_dashboard_wait_for_what_they_watch() {
         let tiers = Tiers {
             read_replicas: 2,
-            cache: true,
+            cache_nodes: 3,
             cdn: true,
         };
         let nodes = monitoring_nodes(&MonitoringSpec::default(), tiers);

@@ -167,7 +167,7 @@ fn build_prepared(
     if let Some(monitoring) = parts.monitoring {
         let tiers = super::monitoring::Tiers {
             read_replicas: database.read_replicas as usize,
-            cache: parts.cache.is_some(),
+            cache_nodes: parts.cache.map_or(0, |c| c.replicas.max(0) as usize + 1),
             cdn: nodes
                 .iter()
                 .any(|n| n.key == super::monitoring::DISTRIBUTION_KEY),

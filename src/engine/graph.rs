@@ -116,6 +116,17 @@ impl<C: Clients> Graph<C> {
         self
     }
 
+    /// The mutating calls a create of the whole stack needs, by operation:
+    /// what each node's `create` declares, from the blueprint alone. The
+    /// baseline a create's actual calls are measured against.
+    pub fn create_calls(&self) -> BTreeMap<&'static str, u64> {
+        let mut calls = BTreeMap::new();
+        for operation in self.nodes.iter().flat_map(|n| n.resource.create_calls()) {
+            *calls.entry(operation).or_default() += 1;
+        }
+        calls
+    }
+
     /// The distinct kinds of the nodes and of `also_owns`.
     pub fn kinds(&self) -> Vec<Kind<C>> {
         let mut seen = BTreeSet::new();
@@ -222,6 +233,9 @@ mod tests {
                 ..Observed::default()
             })
         }
+        fn create_calls(&self) -> Vec<&'static str> {
+            vec![["CreateNetwork", "CreateSubnet"][self.0.0 as usize]]
+        }
         async fn update(
             &self,
             _: &str,
@@ -247,6 +261,15 @@ mod tests {
         let graph = Graph::new(vec![subnet("s").after(["vpc"]), vpc("vpc")]).unwrap();
         let keys: Vec<_> = graph.nodes().iter().map(|n| n.key.as_str()).collect();
         assert_eq!(keys, ["vpc", "s"]);
+    }
+
+    #[test]
+    fn create_calls_are_summed_by_operation() {
+        let graph = Graph::new(vec![subnet("a"), subnet("b"), vpc("vpc")]).unwrap();
+        assert_eq!(
+            graph.create_calls(),
+            BTreeMap::from([("CreateNetwork", 1), ("CreateSubnet", 2)])
+        );
     }
 
     #[test]

@@ -45,6 +45,15 @@ pub trait Resource<C: Clients>: Send + Sync {
         cx: &Context<C>,
         inputs: &Inputs,
     ) -> Result<Observed, AwsError>;
+    /// The mutating operations `create` makes against an account that has
+    /// none of it yet, one entry per call, named as the call counter names
+    /// them (`["CreateVpc", "ModifyVpcAttribute", "ModifyVpcAttribute"]`).
+    /// Summed over a graph they are the honest baseline of a stack's
+    /// create: a duplicate create or a repeated follow-up shows as a call
+    /// beyond them, and a test fails when a kind makes a call it does not
+    /// declare. Per node, since follow-ups depend on the spec (a security
+    /// group's rules, a topic's subscriptions, a bucket's lifecycle).
+    fn create_calls(&self) -> Vec<&'static str>;
     /// Brings `current` to the desired state; `changes` are the differing fields.
     async fn update(
         &self,

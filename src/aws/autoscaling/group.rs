@@ -368,6 +368,11 @@ impl Resource<AwsClients> for AutoScalingGroup {
         fields
     }
 
+    /// Sizes, target group and tags all go in the one create call.
+    fn create_calls(&self) -> Vec<&'static str> {
+        vec!["CreateAutoScalingGroup"]
+    }
+
     async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
         let name = group_name(cx);
         cx.clients

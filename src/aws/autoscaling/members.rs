@@ -23,6 +23,8 @@ pub trait MemberSet: Send + Sync + Sized + 'static {
     const MEMBER: &'static str;
     /// Field listing the members' names (`policies`, `actions`).
     const LIST: &'static str;
+    /// The operation `put` calls (`PutScalingPolicy`, ...).
+    const PUT: &'static str;
 
     /// The kind, for `Resource::kind`.
     fn kind() -> &'static MembersKind<Self>;
@@ -156,6 +158,12 @@ impl<S: MemberSet> Resource<AwsClients> for S {
         );
         fields.insert(LEGACY.into(), String::new());
         fields
+    }
+
+    /// One put per member. How many members there are is the spec's
+    /// business alone: the inputs only fill in their values.
+    fn create_calls(&self) -> Vec<&'static str> {
+        vec![S::PUT; self.wanted(&Inputs::default()).len()]
     }
 
     async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {

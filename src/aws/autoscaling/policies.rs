@@ -100,6 +100,7 @@ impl MemberSet for ScalingPolicies {
     const KEY: &'static str = super::POLICIES_KEY;
     const MEMBER: &'static str = "policy";
     const LIST: &'static str = "policies";
+    const PUT: &'static str = "PutScalingPolicy";
 
     fn kind() -> &'static MembersKind<Self> {
         &SCALING_POLICIES

@@ -48,6 +48,7 @@ impl MemberSet for ScheduledActions {
     const KEY: &'static str = super::SCHEDULED_KEY;
     const MEMBER: &'static str = "action";
     const LIST: &'static str = "actions";
+    const PUT: &'static str = "PutScheduledUpdateGroupAction";
 
     fn kind() -> &'static MembersKind<Self> {
         &SCHEDULED_ACTIONS

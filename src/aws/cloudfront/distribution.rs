@@ -190,6 +190,10 @@ impl Resource<AwsClients> for Distribution {
         )
     }
 
+    fn create_calls(&self) -> Vec<&'static str> {
+        vec!["CreateDistributionWithTags"]
+    }
+
     async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
         let reference = caller_reference(cx, key);
         let distribution =

@@ -155,6 +155,10 @@ impl Resource<AwsClients> for OriginAccessControl {
         settings()
     }
 
+    fn create_calls(&self) -> Vec<&'static str> {
+        vec!["CreateOriginAccessControl"]
+    }
+
     async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
         let created = cx
             .clients

@@ -164,9 +164,13 @@ impl Alarms {
 
     /// Every alarm the stack should have.
     fn wanted(&self, cx: &Context, inputs: &Inputs) -> Vec<Alarm> {
+        self.alarms(&cx.identity.stack_tag(), inputs)
+    }
+
+    /// Every alarm of stack `stack` (its tag, for the descriptions).
+    fn alarms(&self, stack: &str, inputs: &Inputs) -> Vec<Alarm> {
         let t = &self.thresholds;
         let s = &self.sources;
-        let stack = cx.identity.stack_tag();
         let about = |what: String| format!("{what} (stack {stack}, managed by stackops)");
         let alarm = |name: &str,
                      what: String,
@@ -575,6 +579,21 @@ impl Resource<AwsClients> for Alarms {
             set_field(wanted.iter().map(|a| a.name.as_str())),
         );
         fields
+    }
+
+    /// One put per alarm (there is no batch call). The cache's alarms are
+    /// per node, so its node list is stood in for by as many names as the
+    /// spec asks nodes.
+    fn create_calls(&self) -> Vec<&'static str> {
+        let mut inputs = Inputs::default();
+        if let Some(cache) = &self.sources.cache {
+            let nodes = (1..=self.sources.cache_nodes).map(|n| format!("node-{n}"));
+            inputs.insert(
+                cache,
+                Fields::from([("memberClusters".into(), set_field(nodes))]),
+            );
+        }
+        vec!["PutMetricAlarm"; self.alarms("", &inputs).len()]
     }
 
     async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {

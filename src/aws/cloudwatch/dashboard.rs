@@ -324,6 +324,10 @@ impl Resource<AwsClients> for Dashboard {
         Fields::from([("bodyDigest".to_string(), digest(&self.body(cx, inputs)))])
     }
 
+    fn create_calls(&self) -> Vec<&'static str> {
+        vec!["PutDashboard"]
+    }
+
     async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
         if let Some(cache) = &self.sources.cache {
             inputs.require(cache, "memberClusters")?;

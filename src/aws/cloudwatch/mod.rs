@@ -44,6 +44,10 @@ pub struct Sources {
     /// Replication group (outputs `id`, `memberClusters`), when the stack
     /// has a cache.
     pub cache: Option<String>,
+    /// How many nodes the cache has (primary and replicas): the spec's
+    /// count, which the alarms declare their calls by before the cache
+    /// exists.
+    pub cache_nodes: usize,
     /// CloudFront distribution (output `id`), when the stack has a CDN.
     pub distribution: Option<String>,
 }

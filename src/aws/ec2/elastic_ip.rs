@@ -86,6 +86,10 @@ impl Resource<AwsClients> for ElasticIp {
         with_tags(cx, key, [("domain", "vpc".to_string())])
     }
 
+    fn create_calls(&self) -> Vec<&'static str> {
+        vec!["AllocateAddress"]
+    }
+
     async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
         let allocated = cx
             .clients

@@ -119,6 +119,10 @@ impl Resource<AwsClients> for FlowLog {
         ])
     }
 
+    fn create_calls(&self) -> Vec<&'static str> {
+        vec!["CreateFlowLogs"]
+    }
+
     async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
         let created_logs = cx
             .clients

@@ -97,6 +97,10 @@ impl Resource<AwsClients> for InternetGateway {
         with_tags(cx, key, [("attachedVpc", inputs.get(&self.vpc, "id"))])
     }
 
+    fn create_calls(&self) -> Vec<&'static str> {
+        vec!["CreateInternetGateway", "AttachInternetGateway"]
+    }
+
     async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
         let vpc = inputs.require(&self.vpc, "id")?;
         let ec2 = &cx.clients.ec2;

@@ -357,6 +357,10 @@ impl Resource<AwsClients> for LaunchTemplate {
         )
     }
 
+    fn create_calls(&self) -> Vec<&'static str> {
+        vec!["CreateLaunchTemplate"]
+    }
+
     async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
         let created = cx
             .clients

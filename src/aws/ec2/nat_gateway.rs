@@ -113,6 +113,10 @@ impl Resource<AwsClients> for NatGateway {
         )
     }
 
+    fn create_calls(&self) -> Vec<&'static str> {
+        vec!["CreateNatGateway"]
+    }
+
     async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
         let created_nat = cx
             .clients

@@ -184,6 +184,14 @@ impl Resource<AwsClients> for RouteTable {
         )
     }
 
+    /// The table, then one call per route and per subnet association.
+    fn create_calls(&self) -> Vec<&'static str> {
+        let mut calls = vec!["CreateRouteTable"];
+        calls.extend(self.routes.iter().map(|_| "CreateRoute"));
+        calls.extend(self.subnets.iter().map(|_| "AssociateRouteTable"));
+        calls
+    }
+
     async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
         let table = cx
             .clients

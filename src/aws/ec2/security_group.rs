@@ -339,6 +339,19 @@ impl Resource<AwsClients> for SecurityGroup {
         )
     }
 
+    /// The group, its ingress rules in one call, and the default egress
+    /// rule revoked in another when the group must send nothing.
+    fn create_calls(&self) -> Vec<&'static str> {
+        let mut calls = vec!["CreateSecurityGroup"];
+        if !self.ingress.is_empty() {
+            calls.push("AuthorizeSecurityGroupIngress");
+        }
+        if !self.egress {
+            calls.push("RevokeSecurityGroupEgress");
+        }
+        calls
+    }
+
     async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
         for rule in &self.ingress {
             if let Source::Group(node) = &rule.source {

@@ -105,6 +105,10 @@ impl Resource<AwsClients> for Subnet {
         )
     }
 
+    fn create_calls(&self) -> Vec<&'static str> {
+        vec!["CreateSubnet"]
+    }
+
     async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
         let created_subnet = cx
             .clients

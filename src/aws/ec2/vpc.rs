@@ -81,6 +81,10 @@ impl Resource<AwsClients> for Vpc {
         with_tags(cx, key, [("cidr", self.cidr.clone())])
     }
 
+    fn create_calls(&self) -> Vec<&'static str> {
+        vec!["CreateVpc", "ModifyVpcAttribute", "ModifyVpcAttribute"]
+    }
+
     async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
         let ec2 = &cx.clients.ec2;
         let created = ec2

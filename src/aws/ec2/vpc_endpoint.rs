@@ -111,6 +111,10 @@ impl Resource<AwsClients> for VpcEndpoint {
         )
     }
 
+    fn create_calls(&self) -> Vec<&'static str> {
+        vec!["CreateVpcEndpoint"]
+    }
+
     async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
         let tables = self
             .route_tables

@@ -18,6 +18,8 @@ pub type CacheParameterGroup = ParameterGroup<ElastiCache>;
 #[async_trait]
 impl ParameterGroupApi for ElastiCache {
     const KIND: &'static str = "CacheParameterGroup";
+    const CREATE: &'static str = "CreateCacheParameterGroup";
+    const SET_PARAMETERS: &'static str = "ModifyCacheParameterGroup";
 
     fn kind() -> &'static ParameterGroupKind<Self> {
         &CACHE_PARAMETER_GROUP

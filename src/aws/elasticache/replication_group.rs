@@ -256,6 +256,10 @@ impl Resource<AwsClients> for ReplicationGroup {
         ])
     }
 
+    fn create_calls(&self) -> Vec<&'static str> {
+        vec!["CreateReplicationGroup"]
+    }
+
     async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
         let spec = &self.spec;
         let token = secrets::read(cx, &inputs.require(&self.auth_token, "arn")?).await?;

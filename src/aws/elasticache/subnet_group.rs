@@ -14,6 +14,7 @@ pub type CacheSubnetGroup = SubnetGroup<ElastiCache>;
 impl SubnetGroupApi for ElastiCache {
     const KIND: &'static str = "CacheSubnetGroup";
     const KEY: &'static str = super::SUBNET_GROUP_KEY;
+    const CREATE: &'static str = "CreateCacheSubnetGroup";
 
     fn kind() -> &'static SubnetGroupKind<Self> {
         &CACHE_SUBNET_GROUP

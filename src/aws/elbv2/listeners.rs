@@ -198,6 +198,12 @@ impl Resource<AwsClients> for Listeners {
         Fields::from([("listeners".to_string(), set_field(self.wanted(inputs)))])
     }
 
+    /// HTTP alone, or HTTP redirecting to HTTPS and HTTPS.
+    fn create_calls(&self) -> Vec<&'static str> {
+        let listeners = if self.certificate_arn.is_some() { 2 } else { 1 };
+        vec!["CreateListener"; listeners]
+    }
+
     async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
         let lb = inputs.require(&self.load_balancer, "arn")?;
         let tg = inputs.require(&self.target_group, "arn")?;

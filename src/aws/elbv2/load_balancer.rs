@@ -215,6 +215,10 @@ impl Resource<AwsClients> for LoadBalancer {
         fields
     }
 
+    fn create_calls(&self) -> Vec<&'static str> {
+        vec!["CreateLoadBalancer", "ModifyLoadBalancerAttributes"]
+    }
+
     async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
         let subnets = self
             .subnets

@@ -218,6 +218,10 @@ impl Resource<AwsClients> for TargetGroup {
         ])
     }
 
+    fn create_calls(&self) -> Vec<&'static str> {
+        vec!["CreateTargetGroup", "ModifyTargetGroupAttributes"]
+    }
+
     async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
         let h = &self.health;
         let created = cx

@@ -21,6 +21,9 @@ pub struct ParameterGroupInfo {
 pub trait ParameterGroupApi: Send + Sync + Sized + 'static {
     /// Kind name, as status and metrics show it.
     const KIND: &'static str;
+    /// The operations `create` and `set_parameters` call.
+    const CREATE: &'static str;
+    const SET_PARAMETERS: &'static str;
 
     /// The kind, for `Resource::kind`.
     fn kind() -> &'static ParameterGroupKind<Self>;
@@ -133,6 +136,10 @@ impl<A: ParameterGroupApi> Resource<AwsClients> for ParameterGroup<A> {
             ("family".to_string(), self.family.clone()),
             ("parameters".into(), self.wanted()),
         ])
+    }
+
+    fn create_calls(&self) -> Vec<&'static str> {
+        vec![A::CREATE, A::SET_PARAMETERS]
     }
 
     async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {

@@ -12,6 +12,8 @@ pub trait SubnetGroupApi: Send + Sync + Sized + 'static {
     const KIND: &'static str;
     /// Node key of the stack's one subnet group.
     const KEY: &'static str;
+    /// The operation `create` calls.
+    const CREATE: &'static str;
 
     /// The kind, for `Resource::kind`.
     fn kind() -> &'static SubnetGroupKind<Self>;
@@ -110,6 +112,10 @@ impl<A: SubnetGroupApi> Resource<AwsClients> for SubnetGroup<A> {
             "subnets".to_string(),
             set_field(self.subnets.iter().map(|s| inputs.get(s, "id"))),
         )])
+    }
+
+    fn create_calls(&self) -> Vec<&'static str> {
+        vec![A::CREATE]
     }
 
     async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {

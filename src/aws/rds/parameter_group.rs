@@ -18,6 +18,8 @@ pub type DbParameterGroup = ParameterGroup<Rds>;
 #[async_trait]
 impl ParameterGroupApi for Rds {
     const KIND: &'static str = "DBParameterGroup";
+    const CREATE: &'static str = "CreateDBParameterGroup";
+    const SET_PARAMETERS: &'static str = "ModifyDBParameterGroup";
 
     fn kind() -> &'static ParameterGroupKind<Self> {
         &DB_PARAMETER_GROUP

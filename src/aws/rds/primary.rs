@@ -334,6 +334,10 @@ impl Resource<AwsClients> for DbInstance {
         satisfies(field, desired, observed)
     }
 
+    fn create_calls(&self) -> Vec<&'static str> {
+        vec!["CreateDBInstance"]
+    }
+
     async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
         let spec = &self.spec;
         let id = primary_id(cx);

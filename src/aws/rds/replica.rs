@@ -85,6 +85,10 @@ impl Resource<AwsClients> for DbReplica {
         fields
     }
 
+    fn create_calls(&self) -> Vec<&'static str> {
+        vec!["CreateDBInstanceReadReplica"]
+    }
+
     async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
         let created = cx
             .clients

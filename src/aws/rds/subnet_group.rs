@@ -14,6 +14,7 @@ pub type DbSubnetGroup = SubnetGroup<Rds>;
 impl SubnetGroupApi for Rds {
     const KIND: &'static str = "DBSubnetGroup";
     const KEY: &'static str = super::SUBNET_GROUP_KEY;
+    const CREATE: &'static str = "CreateDBSubnetGroup";
 
     fn kind() -> &'static SubnetGroupKind<Self> {
         &DB_SUBNET_GROUP

@@ -318,6 +318,28 @@ impl Resource<AwsClients> for Bucket {
         fields
     }
 
+    /// CreateBucket takes no setting but the ownership: tags, public access
+    /// block, encryption, versioning, lifecycle and policy are one put each.
+    /// Since 2023 AWS blocks public access and encrypts (SSE-S3) new buckets
+    /// by default, so there the create skips those two puts (unless the
+    /// spec names a KMS key); an emulator or an older partition may not.
+    fn create_calls(&self) -> Vec<&'static str> {
+        let mut calls = vec![
+            "CreateBucket",
+            "PutBucketTagging",
+            "PutPublicAccessBlock",
+            "PutBucketEncryption",
+        ];
+        if self.spec.versioning {
+            calls.push("PutBucketVersioning");
+        }
+        if !self.spec.lifecycle_rules.is_empty() {
+            calls.push("PutBucketLifecycleConfiguration");
+        }
+        calls.push("PutBucketPolicy");
+        calls
+    }
+
     /// Creates the bucket (ACLs disabled in the same call), then puts only
     /// the settings S3 did not give it by default.
     async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
