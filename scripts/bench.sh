@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Benchmarks of both example stacks against moto and kubesim: create,
 # steady-state resync and teardown with their AWS calls, create under 0, 10
-# and 30 % throttling, and many stacks on one operator. Prints a report and
+# and 30 % throttling, create when AWS takes minutes (moto's latency mode),
+# and many stacks on one operator. Prints a report and
 # writes docs/benchmarks.md and docs/benchmarks.json.
 # Usage: scripts/bench.sh [--scale 1,10,100]   (default 1,10)
-#        scripts/bench.sh --only scale|lifecycle|throttling|chaos
+#        scripts/bench.sh --only scale|lifecycle|pacing|throttling|chaos
 #          one part alone, printed as JSON; docs/ is left as it is.
 # STACKOPS_BIN=path/to/stackops runs the operator figures with that binary
 # (for example a release build); otherwise the debug build is used.
