@@ -159,9 +159,10 @@ async fn paced_create(moto: &MotoServer, name: &str, uid: &str) -> Value {
 async fn pacing(name: &str) -> Value {
     let instant = MotoServer::start();
     let slow = MotoServer::start_with_latency(LATENCY);
+    let (fast_uid, slow_uid) = (format!("pace-{name}"), format!("pace-slow-{name}"));
     let (fast_run, slow_run) = tokio::join!(
-        paced_create(&instant, name, &format!("pace-{name}")),
-        paced_create(&slow, name, &format!("pace-slow-{name}")),
+        paced_create(&instant, name, &fast_uid),
+        paced_create(&slow, name, &slow_uid),
     );
     let ratio = slow_run["calls"].as_f64().unwrap() / fast_run["calls"].as_f64().unwrap();
     json!({"stack": name, "latency": LATENCY, "instant": fast_run, "slow": slow_run, "ratio": ratio})

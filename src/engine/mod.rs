@@ -21,8 +21,8 @@ pub use error::{AwsError, ErrorClass};
 pub use fields::{Change, Changes, Fields, KNOWN_AFTER_APPLY, diff};
 pub use graph::{Graph, Node};
 pub use outcome::{Action, NodeOutcome, PassOutcome, Settled};
-pub use pace::{Pace, Pacer};
+pub use pace::Pacer;
 pub use resource::{
-    Deletion, Inputs, Kind, KindOps, NotFound, Observed, Resource, Status, Updated,
+    Deletion, Inputs, Kind, KindOps, NotFound, Observed, Pace, Resource, Status, Updated,
 };
 pub use run::{Engine, EngineOptions};

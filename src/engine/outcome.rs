@@ -8,8 +8,7 @@ use crate::api::status::ResourceState;
 use super::calls::{CallKey, is_mutating};
 use super::error::AwsError;
 use super::fields::{Change, Fields};
-use super::pace::Pace;
-use super::resource::Observed;
+use super::resource::{Observed, Pace};
 
 /// What the pass did (or, for a plan, would do) to a node.
 #[derive(Clone, Debug, PartialEq, Eq)]

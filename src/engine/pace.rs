@@ -12,38 +12,7 @@ use std::time::Duration;
 use crate::api::status::ResourceState;
 
 use super::outcome::PassOutcome;
-
-/// How often to look at a resource AWS is working on: `first` after it
-/// started, then twice as long each time nothing changed, at most `cap`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Pace {
-    pub first: Duration,
-    pub cap: Duration,
-}
-
-impl Pace {
-    /// Resources AWS makes ready in seconds (or that the next pass creates).
-    pub const QUICK: Pace = Pace::secs(1, 15);
-    /// Resources that take a minute or two: NAT gateways, load balancers.
-    pub const MINUTES: Pace = Pace::secs(15, 60);
-    /// Databases, caches, CDN distributions: 5 to 40 minutes.
-    pub const SLOW: Pace = Pace::secs(30, 60);
-
-    pub const fn secs(first: u64, cap: u64) -> Self {
-        Self {
-            first: Duration::from_secs(first),
-            cap: Duration::from_secs(cap),
-        }
-    }
-
-    /// The quicker of two paces, bound by bound.
-    fn quicker(self, other: Pace) -> Pace {
-        Pace {
-            first: self.first.min(other.first),
-            cap: self.cap.min(other.cap),
-        }
-    }
-}
+pub use super::resource::Pace;
 
 /// Scale applied to every wait, from `STACKOPS_PACE_SCALE` (default 1):
 /// a test world whose AWS takes seconds instead of minutes polls in

@@ -1,13 +1,13 @@
 //! What the engine asks of every AWS resource kind.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
 use super::context::{Clients, Context};
 use super::error::AwsError;
 use super::fields::{Change, Fields, KNOWN_AFTER_APPLY};
-use super::pace::Pace;
 
 /// A resource kind: how to find every resource of that kind a stack owns,
 /// and how to delete one. `rank` orders teardown: a resource may depend only
@@ -27,6 +27,38 @@ pub trait KindOps<C: Clients>: Send + Sync + 'static {
     async fn observe_all(&self, cx: &Context<C>) -> Result<Vec<Observed>, AwsError>;
     /// Starts or finishes deleting `observed`.
     async fn delete(&self, cx: &Context<C>, observed: &Observed) -> Result<Deletion, AwsError>;
+}
+
+/// How often to look at a resource AWS is working on: `first` after it
+/// started, then twice as long each time nothing changed, at most `cap`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pace {
+    pub first: Duration,
+    pub cap: Duration,
+}
+
+impl Pace {
+    /// Resources AWS makes ready in seconds (or that the next pass creates).
+    pub const QUICK: Pace = Pace::secs(1, 15);
+    /// Resources that take a minute or two: NAT gateways, load balancers.
+    pub const MINUTES: Pace = Pace::secs(15, 60);
+    /// Databases, caches, CDN distributions: 5 to 40 minutes.
+    pub const SLOW: Pace = Pace::secs(30, 60);
+
+    pub const fn secs(first: u64, cap: u64) -> Self {
+        Self {
+            first: Duration::from_secs(first),
+            cap: Duration::from_secs(cap),
+        }
+    }
+
+    /// The quicker of two paces, bound by bound.
+    pub(super) fn quicker(self, other: Pace) -> Pace {
+        Pace {
+            first: self.first.min(other.first),
+            cap: self.cap.min(other.cap),
+        }
+    }
 }
 
 /// A kind, as resources and graphs refer to it.
