@@ -38,7 +38,11 @@ fn catalogue() -> Vec<Parameter> {
                 .collect(),
         },
         one("cache/endpoint", REPLICATION_GROUP_KEY, "address"),
-        one("cache/reader-endpoint", REPLICATION_GROUP_KEY, "readerAddress"),
+        one(
+            "cache/reader-endpoint",
+            REPLICATION_GROUP_KEY,
+            "readerAddress",
+        ),
         one("cache/port", REPLICATION_GROUP_KEY, "port"),
         one("cache/token-secret-arn", AUTH_TOKEN_KEY, "arn"),
         one("media/bucket", MEDIA_BUCKET_KEY, "name"),
@@ -115,7 +119,7 @@ mod tests {
         let zones: Vec<String> = ["a", "b", "c"].map(|z| format!("eu-west-1{z}")).into();
         let graph = build(&stack, "u", &zones).unwrap().graph;
         let node = graph.get(PARAMETERS_KEY).expect("a parameters node");
-        let mut deps: Vec<String> = node.depends_on.iter().cloned().collect();
+        let mut deps: Vec<String> = node.depends_on.to_vec();
         deps.sort();
         deps
     }

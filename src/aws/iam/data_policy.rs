@@ -65,10 +65,7 @@ async fn observe_role(cx: &Context, role: &AwsRole) -> Result<Option<Observed>, 
         component: data_policy_key(&component),
         id: role.role_name().to_string(),
         arn: None,
-        fields: Fields::from([(
-            "document".to_string(),
-            canonical(policy.policy_document()),
-        )]),
+        fields: Fields::from([("document".to_string(), canonical(policy.policy_document()))]),
         outputs: id_outputs(role.role_name()),
         status: Status::Ready,
     }))
