@@ -340,7 +340,9 @@ async fn scaling_replicas_down_deletes_only_the_newest() {
     // dashboard line.
     assert_eq!(calls_of(calls, "DeleteAlarms"), 1);
     assert_eq!(calls_of(calls, "PutDashboard"), 1);
-    assert_eq!(calls.mutating(), 3, "{:?}", calls.mutating_calls());
+    // And the servers' parameter listing the readers.
+    assert_eq!(calls_of(calls, "PutParameter"), 1);
+    assert_eq!(calls.mutating(), 4, "{:?}", calls.mutating_calls());
     let gone = changed
         .cx
         .clients

@@ -32,6 +32,7 @@ const SERVICE_BY_MODULE: &[(&str, &str)] = &[
     ("alarms", "cloudwatch"),
     ("dashboard", "cloudwatch"),
     ("sns", "sns"),
+    ("ssm", "ssm"),
     ("kms", "kms"),
 ];
 
@@ -126,6 +127,7 @@ const IMPLIED: &[(&str, &str)] = &[
     ),
     ("cloudwatch:TagResource", "PutMetricAlarm with tags"),
     ("sns:TagResource", "CreateTopic with tags"),
+    ("ssm:AddTagsToResource", "PutParameter with tags"),
 ];
 
 fn policy_files() -> Vec<PathBuf> {

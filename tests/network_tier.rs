@@ -54,6 +54,9 @@ fn expected_booking() -> BTreeMap<&'static str, usize> {
         ("SNSTopic", 1),
         ("Alarms", 1),
         ("Dashboard", 1),
+        // The servers' parameters and their grant to read them and the secrets.
+        ("SSMParameters", 1),
+        ("IAMDataPolicy", 1),
     ])
 }
 
@@ -97,6 +100,9 @@ fn expected_ecommerce() -> BTreeMap<&'static str, usize> {
         ("SNSTopic", 1),
         ("Alarms", 1),
         ("Dashboard", 1),
+        // The servers' parameters and their grant to read them and the secrets.
+        ("SSMParameters", 1),
+        ("IAMDataPolicy", 1),
     ])
 }
 
@@ -155,11 +161,13 @@ async fn apply_creates_everything_and_a_second_apply_makes_no_write() {
     // one read of its body, the alarm topic one of its subscriptions, and
     // the media bucket one read per setting (S3 has no describe that
     // returns them together: tags, public access block, ownership,
-    // encryption, versioning, lifecycle, policy).
-    assert_eq!(stack.blueprint.graph.kinds().len(), 33);
+    // encryption, versioning, lifecycle, policy); the servers' data policy
+    // one read of the policy per role the stack has (two: flow logs and
+    // servers), besides its list of the roles.
+    assert_eq!(stack.blueprint.graph.kinds().len(), 35);
     assert_eq!(
         cx.clients.calls.total(),
-        33 + 9 + 7,
+        35 + 9 + 7 + 2,
         "{:?}",
         cx.clients.calls.snapshot()
     );

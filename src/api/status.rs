@@ -134,6 +134,10 @@ pub struct StackOutputs {
     /// CloudWatch Logs group for the application's logs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_group: Option<String>,
+    /// SSM Parameter Store path under which the servers read these outputs
+    /// (`<path>/database/endpoint`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters_path: Option<String>,
 }
 
 impl StackOutputs {

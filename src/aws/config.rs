@@ -90,6 +90,7 @@ pub struct AwsClients {
     pub cloudfront: aws_sdk_cloudfront::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub sns: aws_sdk_sns::Client,
+    pub ssm: aws_sdk_ssm::Client,
     pub tagging: aws_sdk_resourcegroupstagging::Client,
     /// Counts the calls of these clients.
     pub calls: CallCounter,
@@ -137,6 +138,7 @@ impl AwsClients {
             cloudfront: client!(aws_sdk_cloudfront),
             cloudwatch: client!(aws_sdk_cloudwatch),
             sns: client!(aws_sdk_sns),
+            ssm: client!(aws_sdk_ssm),
             tagging: client!(aws_sdk_resourcegroupstagging),
             calls,
         }

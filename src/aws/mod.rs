@@ -21,6 +21,7 @@ pub mod s3;
 pub mod secrets;
 pub mod shared;
 pub mod sns;
+pub mod ssm;
 pub mod zones;
 
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;

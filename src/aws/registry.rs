@@ -7,7 +7,7 @@
 use super::{
     Kind, autoscaling, cloudfront, cloudwatch, ec2, elasticache, elbv2, iam, logs, rds, s3,
 };
-use super::{secrets, sns};
+use super::{secrets, sns, ssm};
 
 /// Every family's kinds. A new family is one line here; a new kind is one
 /// line in its family's `KINDS`.
@@ -24,6 +24,7 @@ const FAMILIES: &[&[Kind]] = &[
     secrets::KINDS,
     cloudfront::KINDS,
     s3::KINDS,
+    ssm::KINDS,
 ];
 
 /// Every kind, family by family.

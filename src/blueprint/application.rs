@@ -80,7 +80,7 @@ impl ServerAccess {
             grants.push(Grant {
                 actions: vec!["logs:CreateLogStream".into(), "logs:PutLogEvents".into()],
                 on: vec![(group.clone(), ":*".into())],
-                arns: Vec::new(),
+                ..Grant::default()
             });
         }
         if let Some(bucket) = &self.media_bucket_arn {
@@ -91,8 +91,8 @@ impl ServerAccess {
                     "s3:PutObject".into(),
                     "s3:DeleteObject".into(),
                 ],
-                on: Vec::new(),
                 arns: vec![format!("{bucket}/*")],
+                ..Grant::default()
             });
         }
         grants

@@ -237,7 +237,7 @@ fn flow_logs(retention_days: i32) -> Vec<Node> {
                         "logs:DescribeLogStreams".into(),
                     ],
                     on: vec![(FLOW_LOG_GROUP_KEY.into(), ":*".into())],
-                    arns: Vec::new(),
+                    ..Grant::default()
                 }],
                 managed: Vec::new(),
             },

@@ -8,6 +8,7 @@ use crate::aws::elasticache::{AUTH_TOKEN_KEY, REPLICATION_GROUP_KEY};
 use crate::aws::elbv2::LOAD_BALANCER_KEY;
 use crate::aws::rds::{MAX_REPLICAS, PRIMARY_KEY, replica_key};
 use crate::aws::s3::{MEDIA_BUCKET_KEY, WEB_BUCKET_KEY};
+use crate::aws::ssm::PARAMETERS_KEY;
 use crate::engine::PassOutcome;
 
 use super::monitoring::APP_LOG_GROUP_KEY;
@@ -45,6 +46,7 @@ pub fn collect(pass: &PassOutcome) -> (StackOutputs, Option<String>) {
             .map(|names| names.split(',').map(String::from).collect())
             .unwrap_or_default(),
         log_group: output(APP_LOG_GROUP_KEY, "id"),
+        parameters_path: output(PARAMETERS_KEY, "path"),
     };
     let endpoint = outputs.cdn_domain.clone().or(load_balancer_dns);
     (outputs, endpoint)

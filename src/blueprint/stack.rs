@@ -174,6 +174,9 @@ fn build_prepared(
         };
         nodes.extend(super::monitoring::monitoring_nodes(monitoring, tiers));
     }
+    // After every tier: the servers' view of them.
+    let server_data = super::parameters::server_data_nodes(&nodes);
+    nodes.extend(server_data);
     let graph = Graph::new(nodes)?.also_owns(aws::registry::all_kinds());
     Ok(Blueprint {
         graph,

@@ -4,7 +4,9 @@
 //! prefix-filtered list call finds all of a stack's roles (or profiles).
 //! A role's inline policy and managed policies are written with the role;
 //! their hash rides in the role description, so a spec change that alters
-//! them is seen without reading the policies on every pass.
+//! them is seen without reading the policies on every pass. Grants on what
+//! exists only later (the data tier) are a second policy of their own node
+//! (`data_policy.rs`).
 
 use aws_sdk_iam::types::{InstanceProfile as AwsInstanceProfile, Role as AwsRole, Tag};
 use serde_json::{Value, json};
@@ -13,11 +15,15 @@ use sha2::{Digest, Sha256};
 use crate::aws::prelude::*;
 use crate::identity::{NameRule, short_hash};
 
+mod data_policy;
+
+pub use data_policy::{DATA_POLICY, DataPolicy, data_policy_key};
+
 pub struct RoleKind;
 pub static ROLE: RoleKind = RoleKind;
 
 /// Every IAM kind.
-pub const KINDS: &[Kind] = &[&ROLE, &INSTANCE_PROFILE];
+pub const KINDS: &[Kind] = &[&ROLE, &INSTANCE_PROFILE, &DATA_POLICY];
 
 /// Description of a role whose policies are not written yet.
 const UNWRITTEN: &str = "Managed by stackops; policies not written yet";
@@ -35,12 +41,15 @@ pub struct Role {
 }
 
 /// One statement of a role's inline policy: `actions` on the `arn` outputs
-/// of the nodes in `on` (each with its suffix appended, e.g. `:*`) and on
-/// the ARNs in `arns` (resources whose ARN is known from their name).
+/// of the nodes in `on` (each with its suffix appended, e.g. `:*`), on the
+/// ARNs held in other outputs (`outputs`: node and field, e.g. a database's
+/// master-user secret) and on the ARNs in `arns` (resources whose ARN is
+/// known from their name).
 #[derive(Clone, Debug, Default)]
 pub struct Grant {
     pub actions: Vec<String>,
     pub on: Vec<(String, String)>,
+    pub outputs: Vec<(String, String)>,
     pub arns: Vec<String>,
 }
 
@@ -75,24 +84,47 @@ fn canonical(document: &str) -> String {
         .unwrap_or(decoded)
 }
 
+/// A policy document of `grants`, the ARNs read from `inputs`.
+fn policy(grants: &[Grant], inputs: &Inputs) -> Value {
+    let statements: Vec<Value> = grants
+        .iter()
+        .map(|grant| {
+            let mut resources: Vec<String> = grant
+                .on
+                .iter()
+                .map(|(node, suffix)| {
+                    format!("{}{suffix}", inputs.get(node, "arn").trim_end_matches(":*"))
+                })
+                .collect();
+            resources.extend(
+                grant
+                    .outputs
+                    .iter()
+                    .map(|(node, field)| inputs.get(node, field)),
+            );
+            resources.extend(grant.arns.iter().cloned());
+            json!({"Effect": "Allow", "Action": grant.actions, "Resource": resources})
+        })
+        .collect();
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+/// Fails (dependency not ready) unless every ARN `grants` read is known.
+fn require_arns(grants: &[Grant], inputs: &Inputs) -> Result<(), AwsError> {
+    for grant in grants {
+        for (node, _) in &grant.on {
+            inputs.require(node, "arn")?;
+        }
+        for (node, field) in &grant.outputs {
+            inputs.require(node, field)?;
+        }
+    }
+    Ok(())
+}
+
 impl Role {
     fn policy(&self, inputs: &Inputs) -> Value {
-        let statements: Vec<Value> = self
-            .grants
-            .iter()
-            .map(|grant| {
-                let mut resources: Vec<String> = grant
-                    .on
-                    .iter()
-                    .map(|(node, suffix)| {
-                        format!("{}{suffix}", inputs.get(node, "arn").trim_end_matches(":*"))
-                    })
-                    .collect();
-                resources.extend(grant.arns.iter().cloned());
-                json!({"Effect": "Allow", "Action": grant.actions, "Resource": resources})
-            })
-            .collect();
-        json!({"Version": "2012-10-17", "Statement": statements})
+        policy(&self.grants, inputs)
     }
 
     fn description(&self, inputs: &Inputs) -> String {
@@ -243,6 +275,8 @@ impl KindOps<AwsClients> for RoleKind {
             .await
             .map_err(sdk("DeleteRolePolicy"))
             .or_gone()?;
+        // Gone already when torn down by rank; not when the role is pruned.
+        data_policy::delete_from(cx, &observed.id).await?;
         iam.delete_role()
             .role_name(&observed.id)
             .send()
@@ -278,9 +312,7 @@ impl Resource<AwsClients> for Role {
     }
 
     async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
-        for (node, _) in self.grants.iter().flat_map(|g| &g.on) {
-            inputs.require(node, "arn")?;
-        }
+        require_arns(&self.grants, inputs)?;
         let name = cx.identity.resource_name(&self.suffix, NameRule::IamRole);
         let mut create = cx
             .clients
