@@ -3,7 +3,8 @@ the AWS managed policies stackops attaches, a fix to launch template
 versions, the Performance Insights flag of DB instances, the ElastiCache
 replica count API (IncreaseReplicaCount, DecreaseReplicaCount),
 DeleteCacheSubnetGroup, cache parameter groups,
-ElastiCache replication groups that honour NumCacheClusters, take their
+ElastiCache replication groups that honour NumCacheClusters, answer their
+reader endpoint, take their
 final snapshot and finish deleting, S3's GetBucketVersioning answer, and
 CloudFront origins that keep their origin access control, and a latency
 mode in which databases, caches, NAT gateways, load balancers and
@@ -254,6 +255,14 @@ _set_members = elasticache_models.ReplicationGroup._set_node_members_clusters_di
 def _set_members_honouring_count(self, *args, **kwargs):
     if not kwargs.get("replicas_per_node_group") and kwargs.get("num_cache_clusters"):
         kwargs["replicas_per_node_group"] = kwargs["num_cache_clusters"] - 1
+    # AWS answers the reader endpoint of a cluster-mode-disabled group;
+    # moto 5.2 computes its address but leaves it out of the answer.
+    node_group = kwargs.get("node_group")
+    if node_group is not None and "reader_endpoint_address" in node_group:
+        node_group["reader_endpoint"] = {
+            "address": node_group["reader_endpoint_address"],
+            "port": node_group["port"],
+        }
     return _set_members(self, *args, **kwargs)
 
 

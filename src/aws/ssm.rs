@@ -237,6 +237,12 @@ impl Resource<AwsClients> for Parameters {
         fields
     }
 
+    /// One put per parameter, tagged in the call (a parameter whose source
+    /// has no value yet is put by a later pass instead).
+    fn create_calls(&self) -> Vec<&'static str> {
+        self.parameters.iter().map(|_| "PutParameter").collect()
+    }
+
     async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
         let wanted = self.wanted(inputs);
         if wanted.is_empty() {

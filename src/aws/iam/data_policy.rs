@@ -136,6 +136,10 @@ impl Resource<AwsClients> for DataPolicy {
         Fields::from([("document".to_string(), canonical(&self.document(inputs)))])
     }
 
+    fn create_calls(&self) -> Vec<&'static str> {
+        vec!["PutRolePolicy"]
+    }
+
     async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
         require_arns(&self.grants, inputs)?;
         let role = inputs.require(&self.role, "id")?;
