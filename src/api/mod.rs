@@ -9,6 +9,7 @@ pub mod ecommerce;
 pub mod field_error;
 pub mod manifest;
 pub mod status;
+pub mod yaml;
 
 pub use booking::{BookingPlatform, BookingPlatformSpec};
 pub use ecommerce::{EcommerceStack, EcommerceStackSpec};
