@@ -175,3 +175,119 @@ fn validate_names_a_missing_required_field_itself() {
         "{stderr}"
     );
 }
+
+#[test]
+fn validate_checks_the_region_against_its_partitions_known_regions() {
+    // Of the pattern's shape, so admission lets it through; unknown to the list.
+    let (code, _, stderr) = validate_variant(
+        "booking.yaml",
+        &[("region: eu-west-1", "region: eu-wset-1")],
+    );
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains(
+            r#"spec.region: Unsupported value: "eu-wset-1": not a region of partition aws"#
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("stackops.io/allow-unknown-region"),
+        "the refusal says how to let a new region through: {stderr}"
+    );
+    // Each partition's regions are known.
+    for region in [
+        "us-east-1",
+        "ap-southeast-7",
+        "cn-northwest-1",
+        "us-gov-west-1",
+    ] {
+        let (code, _, stderr) = validate_variant(
+            "booking.yaml",
+            &[("region: eu-west-1", &format!("region: {region}"))],
+        );
+        assert_eq!(code, Some(0), "{region}: {stderr}");
+    }
+    // A region newer than this release, with the annotation that lets it through.
+    let (code, stdout, stderr) = validate_variant(
+        "booking.yaml",
+        &[
+            ("region: eu-west-1", "region: eu-east-9"),
+            (
+                "  name: bookings\n",
+                "  name: bookings\n  annotations:\n    stackops.io/allow-unknown-region: \"true\"\n",
+            ),
+        ],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("is valid"), "{stdout}");
+    // Not of a region's shape at all: the CRD's pattern refuses it at admission.
+    let (code, _, stderr) =
+        validate_variant("booking.yaml", &[("region: eu-west-1", "region: europe")]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr
+            .contains(r#"spec.region: Invalid value: "europe": spec.region in body should match"#),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn validate_refuses_a_load_balancer_certificate_from_another_region() {
+    let (code, _, stderr) = validate_variant(
+        "ecommerce.yaml",
+        &[(
+            "idleTimeoutSeconds: 60",
+            "idleTimeoutSeconds: 60\n    certificateArn: arn:aws:acm:us-east-1:123456789012:certificate/abc-123",
+        )],
+    );
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains(
+            "spec.loadBalancer.certificateArn: Invalid value: \"object\": the load balancer's certificate must be in the stack's region"
+        ),
+        "{stderr}"
+    );
+    let (code, _, stderr) = validate_variant(
+        "ecommerce.yaml",
+        &[(
+            "idleTimeoutSeconds: 60",
+            "idleTimeoutSeconds: 60\n    certificateArn: arn:aws:acm:eu-west-1:123456789012:certificate/abc-123",
+        )],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+}
+
+#[test]
+fn validate_refuses_a_cdn_certificate_outside_us_east_1_and_arns_of_another_partition() {
+    let cdn = |arn: &str| {
+        validate_variant(
+            "ecommerce.yaml",
+            &[
+                (
+                    "# aliases: [shop.example.com]",
+                    "aliases: [shop.example.com]",
+                ),
+                (
+                    "# certificateArn: arn:aws:acm:us-east-1:123456789012:certificate/...",
+                    &format!("certificateArn: {arn}"),
+                ),
+            ],
+        )
+    };
+    let (code, _, stderr) = cdn("arn:aws:acm:eu-west-1:123456789012:certificate/abc-123");
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("spec.frontend.cdn.certificateArn")
+            && stderr.contains("CloudFront certificates must be in us-east-1"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = cdn("arn:aws:acm:us-east-1:123456789012:certificate/abc-123");
+    assert_eq!(code, Some(0), "{stderr}");
+    // Right region name, wrong partition: no AWS call can use it.
+    let (code, _, stderr) = cdn("arn:aws-us-gov:acm:us-east-1:123456789012:certificate/abc-123");
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains(r#"spec.frontend.cdn.certificateArn: Invalid value: "arn:aws-us-gov:acm:us-east-1:123456789012:certificate/abc-123": is in partition aws-us-gov"#),
+        "{stderr}"
+    );
+}

@@ -75,7 +75,17 @@ impl Admission {
                 .into_iter()
                 .map(|e| {
                     let path = e.field_path.trim_start_matches('.').to_string();
-                    FieldError::new(path, e.message)
+                    let message = match e.reason.as_deref() {
+                        Some("FieldValueRequired") => format!("Required value: {}", e.message),
+                        Some("FieldValueForbidden") => format!("Forbidden: {}", e.message),
+                        Some("FieldValueDuplicate") => format!("Duplicate value: {}", e.message),
+                        _ => format!(
+                            "Invalid value: \"{}\": {}",
+                            rule_owner_type(&self.schema, &path, &e.rule),
+                            e.message
+                        ),
+                    };
+                    FieldError::new(path, message)
                 })
                 .collect(),
         }
@@ -88,6 +98,36 @@ impl Admission {
             self.crd_kind, self.crd_group, name
         )
     }
+}
+
+/// The type of the schema node declaring `rule`, the deepest on `path`:
+/// the API server reports a failed rule as `Invalid value: "<that type>"`,
+/// also when its `fieldPath` points below that node.
+fn rule_owner_type<'a>(schema: &'a Value, path: &str, rule: &str) -> &'a str {
+    let declares = |node: &Value| {
+        node["x-kubernetes-validations"]
+            .as_array()
+            .is_some_and(|rules| rules.iter().any(|r| r["rule"].as_str() == Some(rule)))
+    };
+    let mut node = schema;
+    let mut owner = declares(node).then_some(node);
+    for segment in path.split('.').filter(|s| !s.is_empty()) {
+        let (name, indexed) = match segment.split_once('[') {
+            Some((name, _)) => (name, true),
+            None => (segment, false),
+        };
+        node = &node["properties"][name];
+        if indexed {
+            node = &node["items"];
+        }
+        if node.is_null() {
+            break;
+        }
+        if declares(node) {
+            owner = Some(node);
+        }
+    }
+    owner.and_then(|n| n["type"].as_str()).unwrap_or("object")
 }
 
 /// A schema violation as the API server words it (kube-openapi's messages

@@ -8,6 +8,7 @@ pub mod crds;
 pub mod ecommerce;
 pub mod field_error;
 pub mod manifest;
+pub mod region;
 pub mod status;
 pub mod yaml;
 

@@ -10,6 +10,7 @@ pub mod monitoring;
 pub mod network;
 pub mod network_plan;
 pub mod outputs;
+pub mod placement;
 pub mod stack;
 pub mod validate;
 
