@@ -137,3 +137,53 @@ fn arns(stack: &StackManifest) -> Vec<(String, &str, Home)> {
         .filter_map(|(path, arn, home)| Some((path, arn?, home)))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::api::manifest;
+    use crate::blueprint::{BlueprintError, prepare};
+
+    fn booking(replace: &[(&str, &str)]) -> crate::api::StackManifest {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/booking.yaml");
+        let mut text = std::fs::read_to_string(path).unwrap();
+        for (from, to) in replace {
+            text = text.replacen(from, to, 1);
+        }
+        manifest::load(&text).unwrap().remove(0)
+    }
+
+    fn refused_fields(stack: &crate::api::StackManifest) -> Vec<String> {
+        match prepare(stack) {
+            Err(BlueprintError::Invalid(problems)) => {
+                problems.into_iter().map(|p| p.path).collect()
+            }
+            Err(other) => panic!("{other}"),
+            Ok(_) => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_operator_refuses_an_unknown_region_and_foreign_arns_before_any_aws_call() {
+        let stack = booking(&[("region: eu-west-1", "region: eu-wset-1")]);
+        assert_eq!(refused_fields(&stack), ["spec.region"]);
+        let stack = booking(&[(
+            "emails: [oncall@example.com, reservations@example.com]",
+            "snsTopicArn: arn:aws:sns:us-east-1:123456789012:alerts",
+        )]);
+        assert_eq!(
+            refused_fields(&stack),
+            ["spec.monitoring.notifications.snsTopicArn"]
+        );
+        let stack = booking(&[(
+            "emails: [oncall@example.com, reservations@example.com]",
+            "snsTopicArn: arn:aws:sns:eu-west-1:123456789012:alerts",
+        )]);
+        assert!(refused_fields(&stack).is_empty());
+    }
+
+    #[test]
+    fn yaml_1_1_booleans_reach_the_typed_spec() {
+        let stack = booking(&[("region: eu-west-1", "region: eu-west-1\n  paused: yes")]);
+        assert!(stack.settings().paused);
+    }
+}
