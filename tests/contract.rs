@@ -470,7 +470,7 @@ const VARIANTS: &[Variant] = &[
         change: |o| {
             o["spec"].as_object_mut().unwrap().remove("region");
         },
-        field: "spec",
+        field: "spec.region",
     },
     Variant {
         what: "duplicate scheduled action",

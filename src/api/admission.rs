@@ -4,7 +4,7 @@
 //! rules (`x-kubernetes-validations`). `stackops validate` and the CLI run it
 //! so a manifest is checked the same way with or without a cluster.
 
-use jsonschema::error::ValidationErrorKind;
+use jsonschema::error::{TypeKind, ValidationErrorKind};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde_json::{Map, Value};
 
@@ -62,13 +62,7 @@ impl Admission {
             .iter_errors(spec)
             .flat_map(|e| {
                 let path = field_path("spec", e.instance_path().as_str());
-                match e.kind() {
-                    ValidationErrorKind::AdditionalProperties { unexpected } => unexpected
-                        .iter()
-                        .map(|field| FieldError::new(format!("{path}.{field}"), "unknown field"))
-                        .collect(),
-                    _ => vec![FieldError::new(path, e.to_string())],
-                }
+                server_wording(&path, &e)
             })
             .collect()
     }
@@ -81,7 +75,17 @@ impl Admission {
                 .into_iter()
                 .map(|e| {
                     let path = e.field_path.trim_start_matches('.').to_string();
-                    FieldError::new(path, e.message)
+                    let message = match e.reason.as_deref() {
+                        Some("FieldValueRequired") => format!("Required value: {}", e.message),
+                        Some("FieldValueForbidden") => format!("Forbidden: {}", e.message),
+                        Some("FieldValueDuplicate") => format!("Duplicate value: {}", e.message),
+                        _ => format!(
+                            "Invalid value: \"{}\": {}",
+                            rule_owner_type(&self.schema, &path, &e.rule),
+                            e.message
+                        ),
+                    };
+                    FieldError::new(path, message)
                 })
                 .collect(),
         }
@@ -93,6 +97,120 @@ impl Admission {
             "{}.{} \"{}\" is invalid",
             self.crd_kind, self.crd_group, name
         )
+    }
+}
+
+/// The type of the schema node declaring `rule`, the deepest on `path`:
+/// the API server reports a failed rule as `Invalid value: "<that type>"`,
+/// also when its `fieldPath` points below that node.
+fn rule_owner_type<'a>(schema: &'a Value, path: &str, rule: &str) -> &'a str {
+    let declares = |node: &Value| {
+        node["x-kubernetes-validations"]
+            .as_array()
+            .is_some_and(|rules| rules.iter().any(|r| r["rule"].as_str() == Some(rule)))
+    };
+    let mut node = schema;
+    let mut owner = declares(node).then_some(node);
+    for segment in path.split('.').filter(|s| !s.is_empty()) {
+        let (name, indexed) = match segment.split_once('[') {
+            Some((name, _)) => (name, true),
+            None => (segment, false),
+        };
+        node = &node["properties"][name];
+        if indexed {
+            node = &node["items"];
+        }
+        if node.is_null() {
+            break;
+        }
+        if declares(node) {
+            owner = Some(node);
+        }
+    }
+    owner.and_then(|n| n["type"].as_str()).unwrap_or("object")
+}
+
+/// A schema violation as the API server words it (kube-openapi's messages
+/// through apiextensions), so offline refusals read like `kubectl apply`'s;
+/// the rarer kinds keep the JSON schema library's wording.
+fn server_wording(path: &str, error: &jsonschema::ValidationError<'_>) -> Vec<FieldError> {
+    let value = error.instance().as_ref();
+    let invalid = |detail: String| {
+        vec![FieldError::new(
+            path,
+            format!("Invalid value: {}: {path} in body {detail}", shown(value)),
+        )]
+    };
+    match error.kind() {
+        ValidationErrorKind::AdditionalProperties { unexpected } => unexpected
+            .iter()
+            .map(|field| FieldError::new(format!("{path}.{field}"), "unknown field"))
+            .collect(),
+        // A missing field is named itself, not its parent.
+        ValidationErrorKind::Required { property } => vec![FieldError::new(
+            format!("{path}.{}", property.as_str().unwrap_or_default()),
+            "Required value",
+        )],
+        ValidationErrorKind::Type { kind } => {
+            let expected = match kind {
+                TypeKind::Single(t) => t.to_string(),
+                // `nullable` fields are `[type, null]` here; name the type.
+                TypeKind::Multiple(set) => set
+                    .iter()
+                    .map(|t| t.to_string())
+                    .find(|t| t != "null")
+                    .unwrap_or_default(),
+            };
+            let actual = type_name(value);
+            vec![FieldError::new(
+                path,
+                format!(
+                    "Invalid value: \"{actual}\": {path} in body must be of type {expected}: \"{actual}\""
+                ),
+            )]
+        }
+        ValidationErrorKind::Enum { options } => {
+            let supported = options
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|o| !o.is_null())
+                .map(Value::to_string)
+                .collect::<Vec<_>>()
+                .join(", ");
+            vec![FieldError::new(
+                path,
+                format!("Unsupported value: {value}: supported values: {supported}"),
+            )]
+        }
+        ValidationErrorKind::Pattern { pattern } => invalid(format!("should match '{pattern}'")),
+        ValidationErrorKind::Minimum { limit } => {
+            invalid(format!("should be greater than or equal to {limit}"))
+        }
+        ValidationErrorKind::Maximum { limit } => {
+            invalid(format!("should be less than or equal to {limit}"))
+        }
+        _ => vec![FieldError::new(path, error.to_string())],
+    }
+}
+
+/// How the API server prints a value in `Invalid value: ...`.
+fn shown(value: &Value) -> String {
+    match value {
+        Value::Object(_) | Value::Array(_) | Value::Null => format!("\"{}\"", type_name(value)),
+        other => other.to_string(),
+    }
+}
+
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
     }
 }
 

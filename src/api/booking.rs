@@ -7,8 +7,8 @@ use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    AppSpec, BucketSpec, CacheSpec, DatabaseSpec, FrontendSpec, LoadBalancerSpec, MonitoringSpec,
-    NetworkSpec, StackSettings,
+    AppSpec, BucketSpec, CacheSpec, DatabaseSpec, FrontendSpec, LB_CERTIFICATE_IN_REGION,
+    LB_CERTIFICATE_IN_REGION_MESSAGE, LoadBalancerSpec, MonitoringSpec, NetworkSpec, StackSettings,
 };
 use super::status::StackStatus;
 
@@ -33,6 +33,7 @@ use super::status::StackStatus;
     validation = Rule::new("size(self.metadata.name) <= 40").message("metadata.name must be at most 40 characters, so derived AWS names fit their limits").field_path(".metadata.name")
 )]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new(LB_CERTIFICATE_IN_REGION).message(LB_CERTIFICATE_IN_REGION_MESSAGE).field_path(".loadBalancer.certificateArn"))]
 pub struct BookingPlatformSpec {
     #[serde(flatten)]
     pub settings: StackSettings,

@@ -21,6 +21,12 @@ pub const REGION_PATTERN: &str = r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$";
 /// Pattern of an ACM certificate ARN.
 pub const ACM_ARN_PATTERN: &str =
     r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[A-Za-z0-9-]{1,64}$";
+/// CEL rule on a stack's spec: the load balancer's certificate is in the
+/// stack's region (ELB takes no other). Cross-field, so on the spec itself.
+pub const LB_CERTIFICATE_IN_REGION: &str = "!has(self.loadBalancer) || !has(self.loadBalancer.certificateArn) || self.loadBalancer.certificateArn.split(':')[3] == self.region";
+/// Message of [`LB_CERTIFICATE_IN_REGION`].
+pub const LB_CERTIFICATE_IN_REGION_MESSAGE: &str =
+    "the load balancer's certificate must be in the stack's region (spec.region)";
 /// Pattern of a KMS key id, alias or ARN.
 pub const KMS_KEY_PATTERN: &str = r"^(arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/[A-Za-z0-9/_-]{1,256}|alias/[A-Za-z0-9/_-]{1,250}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$";
 /// Pattern of an SNS topic ARN.

@@ -6,8 +6,8 @@ use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    AppSpec, DatabaseSpec, FrontendSpec, LoadBalancerSpec, MonitoringSpec, NetworkSpec,
-    StackSettings,
+    AppSpec, DatabaseSpec, FrontendSpec, LB_CERTIFICATE_IN_REGION,
+    LB_CERTIFICATE_IN_REGION_MESSAGE, LoadBalancerSpec, MonitoringSpec, NetworkSpec, StackSettings,
 };
 use super::status::StackStatus;
 
@@ -31,6 +31,7 @@ use super::status::StackStatus;
     validation = Rule::new("size(self.metadata.name) <= 40").message("metadata.name must be at most 40 characters, so derived AWS names fit their limits").field_path(".metadata.name")
 )]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new(LB_CERTIFICATE_IN_REGION).message(LB_CERTIFICATE_IN_REGION_MESSAGE).field_path(".loadBalancer.certificateArn"))]
 pub struct EcommerceStackSpec {
     #[serde(flatten)]
     pub settings: StackSettings,

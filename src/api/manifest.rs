@@ -1,7 +1,6 @@
 //! Reading stack manifests (YAML, one or more documents) into typed
 //! resources, after the same admission checks the API server makes.
 
-use serde::Deserialize;
 use serde_json::Value;
 use thiserror::Error;
 
@@ -85,12 +84,14 @@ impl ManifestError {
     }
 }
 
-/// The YAML documents of `text` as JSON values; empty documents are skipped.
+/// The YAML documents of `text` as JSON values, read as kubectl reads them
+/// (YAML 1.1 scalars: unquoted `no` is `false`); empty documents are skipped.
 pub fn documents(text: &str) -> Vec<Result<Value, ManifestError>> {
-    serde_yaml_ng::Deserializer::from_str(text)
+    super::yaml::documents(text)
+        .into_iter()
         .enumerate()
         .map(|(index, doc)| {
-            Value::deserialize(doc).map_err(|e| ManifestError::Yaml {
+            doc.map_err(|e| ManifestError::Yaml {
                 index: index + 1,
                 message: e.to_string(),
             })

@@ -8,7 +8,9 @@ pub mod crds;
 pub mod ecommerce;
 pub mod field_error;
 pub mod manifest;
+pub mod region;
 pub mod status;
+pub mod yaml;
 
 pub use booking::{BookingPlatform, BookingPlatformSpec};
 pub use ecommerce::{EcommerceStack, EcommerceStackSpec};

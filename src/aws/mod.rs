@@ -82,15 +82,9 @@ pub fn missing(operation: &str) -> AwsError {
     )
 }
 
-/// The ARN partition of `region`.
+/// The ARN partition of `region` (the regions are listed in `api::region`).
 pub(crate) fn partition(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    }
+    crate::api::region::partition(region)
 }
 
 /// Name of a final snapshot of `id`: the resource and the second it was

@@ -11,6 +11,7 @@ pub mod network;
 pub mod network_plan;
 pub mod outputs;
 pub mod parameters;
+pub mod placement;
 pub mod stack;
 pub mod validate;
 

@@ -1,7 +1,8 @@
-//! Checks no CRD schema can express, made before any AWS call: the subnet
-//! plan fits, the engine version belongs to the engine, lifecycle
-//! transitions only go to colder storage, names are unique, and every name
-//! stackops derives fits its service's limits.
+//! Checks no CRD schema can express, made before any AWS call: the region
+//! is known and the ARNs named live there (`placement`), the subnet plan
+//! fits, the engine version belongs to the engine, lifecycle transitions
+//! only go to colder storage, names are unique, and every name stackops
+//! derives fits its service's limits.
 
 use std::collections::BTreeSet;
 
@@ -16,6 +17,7 @@ use crate::identity::{NameRule, resource_name};
 /// Every semantic problem of `stack`, with field paths.
 pub fn check(stack: &StackManifest) -> Vec<FieldError> {
     let mut errors = names(stack);
+    errors.extend(super::placement::check(stack));
     match stack {
         StackManifest::Ecommerce(s) => {
             let spec = &s.spec;
