@@ -683,14 +683,21 @@ async fn main() {
         .map_or(vec![1, 10], |list| {
             list.split(',').filter_map(|n| n.parse().ok()).collect()
         });
-    // `--only scale` (or lifecycle, pacing, throttling, chaos): that part alone,
-    // printed as JSON and not written to docs/ (for quick comparisons).
+    // `--only scale` (or lifecycle, pacing, throttling, chaos, or several
+    // joined by commas): those parts alone, printed as JSON and not written
+    // to docs/ (for quick comparisons). With `--update` they replace their
+    // parts of docs/benchmarks.json instead, and docs/benchmarks.md is
+    // written anew from the merged figures.
     let only = args
         .iter()
         .position(|a| a == "--only")
         .and_then(|i| args.get(i + 1))
         .cloned();
-    let runs = |part: &str| only.as_deref().is_none_or(|o| o == part);
+    let update = args.iter().any(|a| a == "--update");
+    let runs = |part: &str| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|p| p == part))
+    };
     let mut lifecycle_runs = Vec::new();
     for name in ["ecommerce.yaml", "booking.yaml"]
         .into_iter()
@@ -726,25 +733,42 @@ async fn main() {
         eprintln!("chaos {name}");
         chaos_runs.push(chaos(name, 4, 17 + i as u64).await);
     }
-    let report = json!({
+    let mut report = json!({
         "lifecycle": lifecycle_runs, "pacing": pacing_runs, "throttling": throttling, "scale": scaling,
         "chaos": chaos_runs, "operator_binary": Operator::binary(),
     });
-    if only.is_some() {
-        println!("{}", serde_json::to_string_pretty(&report).unwrap());
-        return;
-    }
-    let list: Vec<String> = scale_counts.iter().map(ToString::to_string).collect();
-    let prefix = match std::env::var("STACKOPS_BIN") {
-        Ok(_) => {
-            "cargo build --release --bin stackops && STACKOPS_BIN=$CARGO_TARGET_DIR/release/stackops "
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    if let Some(parts) = &only {
+        if !update {
+            println!("{}", serde_json::to_string_pretty(&report).unwrap());
+            return;
         }
-        Err(_) => "",
+        let recorded = std::fs::read_to_string(docs.join("benchmarks.json")).unwrap();
+        let mut merged: Value = serde_json::from_str(&recorded).unwrap();
+        for part in parts.split(',') {
+            merged[part] = report[part].take();
+        }
+        report = merged;
+    }
+    // The command that reproduces the figures on record (after `--update`
+    // some of them come from an earlier full run).
+    let list: Vec<String> = report["scale"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["stacks"].to_string())
+        .collect();
+    let release = report["operator_binary"]
+        .as_str()
+        .is_some_and(|b| b.contains("/release/"));
+    let prefix = if release {
+        "cargo build --release --bin stackops && STACKOPS_BIN=$CARGO_TARGET_DIR/release/stackops "
+    } else {
+        ""
     };
     let command = format!("{prefix}scripts/bench.sh --scale {}", list.join(","));
     let md = markdown(&report, &command);
     println!("{md}");
-    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
     std::fs::write(
         docs.join("benchmarks.json"),
         serde_json::to_string_pretty(&report).unwrap() + "\n",

@@ -5,8 +5,11 @@
 # and many stacks on one operator. Prints a report and
 # writes docs/benchmarks.md and docs/benchmarks.json.
 # Usage: scripts/bench.sh [--scale 1,10,100]   (default 1,10)
-#        scripts/bench.sh --only scale|lifecycle|pacing|throttling|chaos
-#          one part alone, printed as JSON; docs/ is left as it is.
+#        scripts/bench.sh --only scale|lifecycle|pacing|throttling|chaos[,...]
+#          those parts alone, printed as JSON; docs/ is left as it is.
+#        scripts/bench.sh --only lifecycle,pacing --update
+#          those parts measured anew and merged into docs/benchmarks.json;
+#          docs/benchmarks.md written from the merged figures.
 # STACKOPS_BIN=path/to/stackops runs the operator figures with that binary
 # (for example a release build); otherwise the debug build is used.
 set -euo pipefail

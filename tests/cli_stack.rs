@@ -37,7 +37,7 @@ fn plan_apply_plan_destroy_round_trip() {
     assert_eq!(plan.status.code(), Some(2), "changes pending: {stdout}");
     assert!(stdout.contains("+ network/vpc"), "{stdout}");
     assert!(
-        stdout.contains("Plan: 38 to create, 0 to update, 0 to delete, 0 unchanged."),
+        stdout.contains("Plan: 39 to create, 0 to update, 0 to delete, 0 unchanged."),
         "{stdout}"
     );
     assert!(
@@ -57,13 +57,13 @@ fn plan_apply_plan_destroy_round_trip() {
         stdout.contains("[pass 1] created VPC network/vpc"),
         "{stdout}"
     );
-    assert!(stdout.contains("Ready: 38 resources."), "{stdout}");
+    assert!(stdout.contains("Ready: 39 resources."), "{stdout}");
 
     let again = stackops(&moto, &["plan", "-f", &file]);
     let stdout = String::from_utf8_lossy(&again.stdout);
     assert_eq!(again.status.code(), Some(0), "{stdout}");
     assert!(
-        stdout.contains("Plan: 0 to create, 0 to update, 0 to delete, 38 unchanged."),
+        stdout.contains("Plan: 0 to create, 0 to update, 0 to delete, 39 unchanged."),
         "{stdout}"
     );
     assert!(stdout.contains("(0 mutating"), "{stdout}");
@@ -97,7 +97,9 @@ fn an_invalid_spec_is_refused_before_any_aws_call() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("spec.app.minSize: minSize must not exceed maxSize"),
+        stderr.contains(
+            "spec.app.minSize: Invalid value: \"object\": minSize must not exceed maxSize"
+        ),
         "{stderr}"
     );
     assert!(!String::from_utf8_lossy(&out.stdout).contains("AWS calls"));

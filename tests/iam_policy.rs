@@ -65,6 +65,8 @@ const ACTION_BY_OPERATION: &[(&str, &str)] = &[
         "cloudfront:CreateDistributionWithTags",
         "cloudfront:CreateDistribution",
     ),
+    // Keys have no name: the stack's are found by tag.
+    ("kms:GetResources", "tag:GetResources"),
 ];
 
 /// Actions AWS checks on the caller although stackops makes no such call,
@@ -110,10 +112,6 @@ const IMPLIED: &[(&str, &str)] = &[
         "CreateDBInstance with ManageMasterUserPassword (the secret is tagged)",
     ),
     (
-        "kms:DescribeKey",
-        "CreateDBInstance with an encryption key and with a managed master password",
-    ),
-    (
         "rds:CreateDBSnapshot",
         "DeleteDBInstance with a final snapshot (deletionPolicy Snapshot)",
     ),
@@ -127,6 +125,7 @@ const IMPLIED: &[(&str, &str)] = &[
     ),
     ("cloudwatch:TagResource", "PutMetricAlarm with tags"),
     ("sns:TagResource", "CreateTopic with tags"),
+    ("kms:TagResource", "CreateKey with tags"),
     ("ssm:AddTagsToResource", "PutParameter with tags"),
 ];
 

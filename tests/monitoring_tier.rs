@@ -465,3 +465,119 @@ async fn an_existing_topic_is_notified_and_no_topic_is_made() {
     assert_eq!(found.len(), 8, "{:?}", found.keys());
     assert!(found.values().all(|a| a.alarm_actions() == [topic.clone()]));
 }
+
+#[tokio::test]
+async fn the_alarm_topic_is_encrypted_under_the_stacks_rotated_key_deleted_with_a_window() {
+    let moto = MotoServer::start();
+    let manifest = disposable("ecommerce.yaml");
+    let stack = TestStack::new(&moto.endpoint, &manifest, "uid-alarm-key").await;
+    let pass = stack.converge(&stack.cx, 8).await;
+    assert!(pass.converged, "{:?}", pass.terminal);
+    let cx = &stack.cx;
+    let kms = &cx.clients.kms;
+    let key = node_id(&pass, "monitoring/alarm-key");
+    let key_arn = pass
+        .node("monitoring/alarm-key")
+        .unwrap()
+        .outputs
+        .get("arn")
+        .cloned()
+        .unwrap();
+
+    // The topic is encrypted under it; rotation is on; CloudWatch may use it.
+    let topic = node_id(&pass, "monitoring/alarm-topic");
+    let attributes = cx
+        .clients
+        .sns
+        .get_topic_attributes()
+        .topic_arn(&topic)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        attributes.attributes().unwrap().get("KmsMasterKeyId"),
+        Some(&key_arn)
+    );
+    let rotation = |cx: &Context| {
+        let key = key.clone();
+        let kms = cx.clients.kms.clone();
+        async move {
+            kms.get_key_rotation_status()
+                .key_id(key)
+                .send()
+                .await
+                .unwrap()
+                .key_rotation_enabled()
+        }
+    };
+    assert!(rotation(cx).await);
+    let policy = kms
+        .get_key_policy()
+        .key_id(&key)
+        .policy_name("default")
+        .send()
+        .await
+        .unwrap();
+    let policy: serde_json::Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
+    let cloudwatch = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Principal"]["Service"] == "cloudwatch.amazonaws.com")
+        .expect("a statement for CloudWatch");
+    assert_eq!(
+        cloudwatch["Action"],
+        serde_json::json!(["kms:Decrypt", "kms:GenerateDataKey*"])
+    );
+
+    // Rotation turned off and the policy replaced out of band: one call
+    // each puts them back.
+    kms.disable_key_rotation()
+        .key_id(&key)
+        .send()
+        .await
+        .unwrap();
+    let account = key_arn.split(':').nth(4).unwrap();
+    let admin_only = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*",
+            "Principal": {"AWS": format!("arn:aws:iam::{account}:root")}}],
+    });
+    kms.put_key_policy()
+        .key_id(&key)
+        .policy_name("default")
+        .policy(admin_only.to_string())
+        .send()
+        .await
+        .unwrap();
+    let fresh = stack.reconnect(&moto.endpoint).await;
+    assert!(stack.converge(&fresh, 3).await.converged);
+    assert_eq!(
+        fresh.clients.calls.mutating_calls(),
+        [
+            ("KMS:EnableKeyRotation".to_string(), 1),
+            ("KMS:PutKeyPolicy".to_string(), 1),
+        ]
+    );
+    assert!(rotation(cx).await);
+
+    // Teardown schedules the key's deletion with a 30-day window.
+    let gone = stack.reconnect(&moto.endpoint).await;
+    assert!(stack.destroy(&gone, 10).await.converged);
+    let described = kms.describe_key().key_id(&key).send().await.unwrap();
+    let meta = described.key_metadata().unwrap();
+    assert_eq!(
+        meta.key_state(),
+        Some(&aws_sdk_kms::types::KeyState::PendingDeletion)
+    );
+    assert_eq!(stack.tagged_arns(&gone).await, Vec::<String>::new());
+
+    // The same stack again: a key pending deletion counts as gone, so it
+    // gets a new one.
+    let again = stack.reconnect(&moto.endpoint).await;
+    let pass = stack.converge(&again, 8).await;
+    assert!(pass.converged, "{:?}", pass.terminal);
+    assert_ne!(node_id(&pass, "monitoring/alarm-key"), key);
+    assert_eq!(calls_of(&again.clients.calls, "CreateKey"), 1);
+    assert!(stack.destroy(&again, 10).await.converged);
+}

@@ -56,6 +56,7 @@ fn expected_booking() -> BTreeMap<&'static str, usize> {
         ("Dashboard", 1),
         // The servers' parameters and their grant to read them and the secrets.
         ("SSMParameters", 1),
+        ("KMSKey", 1),
         ("IAMDataPolicy", 1),
     ])
 }
@@ -103,6 +104,7 @@ fn expected_ecommerce() -> BTreeMap<&'static str, usize> {
         // The servers' parameters and their grant to read them and the secrets.
         ("SSMParameters", 1),
         ("IAMDataPolicy", 1),
+        ("KMSKey", 1),
     ])
 }
 
@@ -165,11 +167,13 @@ async fn apply_creates_everything_and_a_second_apply_makes_no_write() {
     // one read of the policy per role the stack has (two: flow logs and
     // servers), besides its list of the roles; the parameters two pages
     // (booking has ten and SSM answers at most ten a page, with a token
-    // for the next even when it turns out empty).
-    assert_eq!(stack.blueprint.graph.kinds().len(), 35);
+    // for the next even when it turns out empty); the alarm topic's key
+    // three reads after the tag look-up (state, rotation, policy), and the
+    // topic one of its attributes (its key).
+    assert_eq!(stack.blueprint.graph.kinds().len(), 36);
     assert_eq!(
         cx.clients.calls.total(),
-        35 + 9 + 7 + 2 + 1,
+        36 + 9 + 7 + 2 + 1 + 3 + 1,
         "{:?}",
         cx.clients.calls.snapshot()
     );

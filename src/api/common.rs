@@ -514,6 +514,12 @@ pub struct CacheSpec {
     pub maxmemory_policy: MaxmemoryPolicy,
     /// On stack deletion: `Snapshot` (default), `Retain` or `Delete`.
     pub deletion_policy: DeletionPolicy,
+    /// KMS key for encryption at rest; omitted, the AWS managed key. The
+    /// cache is always encrypted at rest and in transit. Fixed at creation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = KMS_KEY_PATTERN))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": "self == oldSelf", "message": "kmsKeyId is immutable"}]))]
+    pub kms_key_id: Option<String>,
 }
 
 /// Eviction policy of the cache (`maxmemory-policy`).
@@ -558,6 +564,7 @@ impl Default for CacheSpec {
             snapshot_retention_days: 7,
             maxmemory_policy: MaxmemoryPolicy::VolatileLru,
             deletion_policy: DeletionPolicy::Snapshot,
+            kms_key_id: None,
         }
     }
 }
@@ -816,7 +823,10 @@ impl Default for AlarmThresholds {
 /// an existing topic.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default, JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
-#[schemars(extend("x-kubernetes-validations" = [{"rule": "!has(self.snsTopicArn) || size(self.emails) == 0", "message": "give either emails (stackops creates a topic) or snsTopicArn, not both", "fieldPath": ".emails"}]))]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "!has(self.snsTopicArn) || size(self.emails) == 0", "message": "give either emails (stackops creates a topic) or snsTopicArn, not both", "fieldPath": ".emails"},
+    {"rule": "!has(self.kmsKeyId) || size(self.emails) > 0", "message": "kmsKeyId encrypts the topic stackops creates for emails; an existing snsTopicArn keeps its own encryption", "fieldPath": ".kmsKeyId"},
+]))]
 pub struct Notifications {
     /// Email addresses subscribed to a topic stackops creates, at most 10.
     #[schemars(
@@ -828,4 +838,12 @@ pub struct Notifications {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = SNS_ARN_PATTERN))]
     pub sns_topic_arn: Option<String>,
+    /// KMS key the topic for `emails` is encrypted under; its policy must
+    /// let `cloudwatch.amazonaws.com` use it (kms:Decrypt,
+    /// kms:GenerateDataKey*). Omitted, stackops makes a key for the stack
+    /// (rotated yearly, deletion scheduled with a 30-day window on
+    /// teardown).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = KMS_KEY_PATTERN))]
+    pub kms_key_id: Option<String>,
 }

@@ -91,6 +91,7 @@ pub struct AwsClients {
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub sns: aws_sdk_sns::Client,
     pub ssm: aws_sdk_ssm::Client,
+    pub kms: aws_sdk_kms::Client,
     pub tagging: aws_sdk_resourcegroupstagging::Client,
     /// Counts the calls of these clients.
     pub calls: CallCounter,
@@ -139,6 +140,7 @@ impl AwsClients {
             cloudwatch: client!(aws_sdk_cloudwatch),
             sns: client!(aws_sdk_sns),
             ssm: client!(aws_sdk_ssm),
+            kms: client!(aws_sdk_kms),
             tagging: client!(aws_sdk_resourcegroupstagging),
             calls,
         }

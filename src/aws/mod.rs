@@ -13,6 +13,7 @@ pub mod elbv2;
 pub mod groups;
 pub mod http;
 pub mod iam;
+pub mod kms;
 pub mod logs;
 pub mod prelude;
 pub mod rds;

@@ -7,7 +7,7 @@
 use super::{
     Kind, autoscaling, cloudfront, cloudwatch, ec2, elasticache, elbv2, iam, logs, rds, s3,
 };
-use super::{secrets, sns, ssm};
+use super::{kms, secrets, sns, ssm};
 
 /// Every family's kinds. A new family is one line here; a new kind is one
 /// line in its family's `KINDS`.
@@ -15,6 +15,7 @@ const FAMILIES: &[&[Kind]] = &[
     ec2::KINDS,
     iam::KINDS,
     logs::KINDS,
+    kms::KINDS,
     sns::KINDS,
     elbv2::KINDS,
     autoscaling::KINDS,

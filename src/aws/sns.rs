@@ -3,13 +3,11 @@
 //! `ListTopics` and that name (the name carries the uid's hash), its
 //! subscriptions by `ListSubscriptionsByTopic`.
 //!
-//! Not encrypted with `alias/aws/sns`: CloudWatch alarms cannot publish to
-//! a topic under the AWS managed key (its key policy cannot grant
-//! `cloudwatch.amazonaws.com` the use of the key), so every notification
-//! would be dropped without an error anywhere. Encryption needs a customer
-//! managed key whose policy grants CloudWatch; stackops does not make one
-//! yet. Alarm notifications carry alarm names and metric values, no
-//! application data.
+//! Encrypted with a customer managed key: the stack's own (`kms.rs`, whose
+//! policy lets CloudWatch use it) or one the spec names. Not with
+//! `alias/aws/sns`: CloudWatch alarms cannot publish to a topic under the
+//! AWS managed key (its policy cannot grant `cloudwatch.amazonaws.com`),
+//! so every notification would be dropped without an error anywhere.
 
 use std::collections::BTreeSet;
 
@@ -33,9 +31,31 @@ pub static TOPIC: TopicKind = TopicKind;
 /// Every SNS kind.
 pub const KINDS: &[Kind] = &[&TOPIC];
 
-/// An alarm topic e-mailing `emails`.
+/// An alarm topic e-mailing `emails`, encrypted under `key`.
 pub struct AlarmTopic {
     pub emails: Vec<String>,
+    pub key: TopicKey,
+}
+
+/// The key a topic is encrypted under.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TopicKey {
+    /// The ARN of the stack's key, made by this node.
+    Node(String),
+    /// A key the spec names (id, alias or ARN), as given.
+    Given(String),
+}
+
+/// The topic attribute naming its key.
+const KEY_ATTRIBUTE: &str = "KmsMasterKeyId";
+
+impl TopicKey {
+    fn value(&self, inputs: &Inputs) -> String {
+        match self {
+            Self::Node(node) => inputs.get(node, "arn"),
+            Self::Given(key) => key.clone(),
+        }
+    }
 }
 
 /// The stack's topic name.
@@ -147,6 +167,25 @@ async fn subscriptions(cx: &Context, arn: &str) -> Result<Subscriptions, AwsErro
     Ok(Subscriptions::of(&found))
 }
 
+/// The key the topic is encrypted under, empty for none.
+async fn topic_key(cx: &Context, arn: &str) -> Result<Option<String>, AwsError> {
+    let found = cx
+        .clients
+        .sns
+        .get_topic_attributes()
+        .topic_arn(arn)
+        .send()
+        .await
+        .map_err(sdk("GetTopicAttributes"))
+        .found()?;
+    Ok(found.map(|f| {
+        f.attributes()
+            .and_then(|a| a.get(KEY_ATTRIBUTE))
+            .cloned()
+            .unwrap_or_default()
+    }))
+}
+
 async fn subscribe(cx: &Context, arn: &str, email: &str) -> Result<(), AwsError> {
     cx.clients
         .sns
@@ -166,8 +205,9 @@ impl KindOps<AwsClients> for TopicKind {
         "SNSTopic"
     }
 
+    /// Above its key, which teardown deletes after it.
     fn rank(&self) -> u8 {
-        0
+        1
     }
 
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
@@ -175,6 +215,9 @@ impl KindOps<AwsClients> for TopicKind {
             return Ok(Vec::new());
         };
         let Some(subs) = subscriptions(cx, &arn).await.found()? else {
+            return Ok(Vec::new());
+        };
+        let Some(key) = topic_key(cx, &arn).await? else {
             return Ok(Vec::new());
         };
         let status = match subs.pending.len() {
@@ -187,7 +230,10 @@ impl KindOps<AwsClients> for TopicKind {
             component: TOPIC_KEY.into(),
             id: arn.clone(),
             arn: Some(arn.clone()),
-            fields: Fields::from([("subscriptions".to_string(), subs.field())]),
+            fields: Fields::from([
+                ("subscriptions".to_string(), subs.field()),
+                ("kmsKey".to_string(), key),
+            ]),
             outputs: outputs(&arn, &subs),
             status,
         }])
@@ -213,11 +259,14 @@ impl Resource<AwsClients> for AlarmTopic {
         &TOPIC
     }
 
-    fn desired(&self, _key: &str, _cx: &Context, _inputs: &Inputs) -> Fields {
+    fn desired(&self, _key: &str, _cx: &Context, inputs: &Inputs) -> Fields {
         let mut emails = self.emails.clone();
         emails.sort();
         emails.dedup();
-        Fields::from([("subscriptions".to_string(), emails.join(","))])
+        Fields::from([
+            ("subscriptions".to_string(), emails.join(",")),
+            ("kmsKey".to_string(), self.key.value(inputs)),
+        ])
     }
 
     fn satisfies(&self, field: &str, desired: &str, observed: &str) -> bool {
@@ -252,6 +301,7 @@ impl Resource<AwsClients> for AlarmTopic {
             .create_topic()
             .name(topic_name(cx))
             .attributes("DisplayName", display)
+            .attributes(KEY_ATTRIBUTE, self.key.value(inputs))
             .set_tags(Some(tags))
             .send()
             .await
@@ -277,10 +327,21 @@ impl Resource<AwsClients> for AlarmTopic {
         &self,
         _key: &str,
         cx: &Context,
-        _inputs: &Inputs,
+        inputs: &Inputs,
         current: &Observed,
-        _changes: &[Change],
+        changes: &[Change],
     ) -> Result<(), AwsError> {
+        if changes.at("kmsKey").is_some() {
+            cx.clients
+                .sns
+                .set_topic_attributes()
+                .topic_arn(&current.id)
+                .attribute_name(KEY_ATTRIBUTE)
+                .attribute_value(self.key.value(inputs))
+                .send()
+                .await
+                .map_err(sdk("SetTopicAttributes"))?;
+        }
         let observed = current
             .fields
             .get("subscriptions")

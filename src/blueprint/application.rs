@@ -2,6 +2,8 @@
 //! and listeners, and the servers: instance role and profile, launch
 //! template, Auto Scaling group, scaling policies and scheduled actions.
 
+use serde_json::json;
+
 use crate::api::common::{AppSpec, LoadBalancerSpec};
 use crate::aws::Node;
 use crate::aws::autoscaling::{
@@ -71,6 +73,42 @@ pub fn load_balancer_nodes(spec: &LoadBalancerSpec, app: &AppSpec, az_count: usi
 pub struct ServerAccess {
     pub log_group: Option<String>,
     pub media_bucket_arn: Option<String>,
+    /// The media bucket's KMS key as the spec names it, and the region.
+    pub media_key: Option<(String, String)>,
+}
+
+/// Use of the media bucket's key (`id`, alias or either's ARN) through S3
+/// alone: SSE-KMS needs a data key to write and a decrypt to read. An
+/// alias is matched by `kms:ResourceAliases`, since a policy's `Resource`
+/// names keys, not aliases; a bare key id by any account's key of that id
+/// (ids are unique).
+pub fn media_key_grant(key: &str, region: &str) -> Grant {
+    let partition = crate::api::region::partition(region);
+    let any_key = |account: &str| format!("arn:{partition}:kms:{region}:{account}:key/*");
+    let mut condition =
+        json!({"StringEquals": {"kms:ViaService": format!("s3.{region}.amazonaws.com")}});
+    let alias_of = |alias: &str| json!({"kms:ResourceAliases": alias});
+    let arn = if key.starts_with("arn:") && key.contains(":key/") {
+        key.to_string()
+    } else if key.starts_with("arn:") {
+        // arn:<partition>:kms:<region>:<account>:alias/<name>
+        let mut parts = key.splitn(6, ':');
+        let account = parts.nth(4).unwrap_or("*");
+        let alias = parts.next().unwrap_or_default();
+        condition["ForAnyValue:StringEquals"] = alias_of(alias);
+        any_key(account)
+    } else if key.starts_with("alias/") {
+        condition["ForAnyValue:StringEquals"] = alias_of(key);
+        any_key("*")
+    } else {
+        format!("arn:{partition}:kms:{region}:*:key/{key}")
+    };
+    Grant {
+        actions: vec!["kms:GenerateDataKey".into(), "kms:Decrypt".into()],
+        arns: vec![arn],
+        condition: Some(condition),
+        ..Grant::default()
+    }
 }
 
 impl ServerAccess {
@@ -94,6 +132,9 @@ impl ServerAccess {
                 arns: vec![format!("{bucket}/*")],
                 ..Grant::default()
             });
+            if let Some((key, region)) = &self.media_key {
+                grants.push(media_key_grant(key, region));
+            }
         }
         grants
     }
@@ -186,4 +227,64 @@ pub fn server_nodes(app: &AppSpec, az_count: usize, access: &ServerAccess) -> Ve
         );
     }
     nodes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_media_key_is_granted_through_s3_whatever_form_the_spec_names_it_in() {
+        let via_s3 = json!("s3.eu-west-1.amazonaws.com");
+        let key_arn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let grant = media_key_grant(key_arn, "eu-west-1");
+        assert_eq!(grant.actions, ["kms:GenerateDataKey", "kms:Decrypt"]);
+        assert_eq!(grant.arns, [key_arn]);
+        let condition = grant.condition.unwrap();
+        assert_eq!(condition["StringEquals"]["kms:ViaService"], via_s3);
+        assert!(condition.get("ForAnyValue:StringEquals").is_none());
+
+        let grant = media_key_grant(
+            "arn:aws:kms:eu-west-1:123456789012:alias/media",
+            "eu-west-1",
+        );
+        assert_eq!(grant.arns, ["arn:aws:kms:eu-west-1:123456789012:key/*"]);
+        let condition = grant.condition.unwrap();
+        assert_eq!(
+            condition["ForAnyValue:StringEquals"]["kms:ResourceAliases"],
+            "alias/media"
+        );
+
+        let grant = media_key_grant("alias/media", "cn-north-1");
+        assert_eq!(grant.arns, ["arn:aws-cn:kms:cn-north-1:*:key/*"]);
+        assert_eq!(
+            grant.condition.unwrap()["ForAnyValue:StringEquals"]["kms:ResourceAliases"],
+            "alias/media"
+        );
+
+        let grant = media_key_grant("1234abcd-12ab-34cd-56ef-1234567890ab", "eu-west-1");
+        assert_eq!(
+            grant.arns,
+            ["arn:aws:kms:eu-west-1:*:key/1234abcd-12ab-34cd-56ef-1234567890ab"]
+        );
+    }
+
+    #[test]
+    fn servers_get_the_media_key_only_with_the_media_bucket() {
+        let access = ServerAccess {
+            media_key: Some(("alias/media".into(), "eu-west-1".into())),
+            ..ServerAccess::default()
+        };
+        assert!(access.grants().is_empty());
+        let access = ServerAccess {
+            media_bucket_arn: Some("arn:aws:s3:::b".into()),
+            ..access
+        };
+        let actions: Vec<Vec<String>> = access.grants().into_iter().map(|g| g.actions).collect();
+        assert!(
+            actions
+                .iter()
+                .any(|a| a.contains(&"kms:Decrypt".to_string()))
+        );
+    }
 }

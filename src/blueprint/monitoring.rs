@@ -8,9 +8,13 @@ use crate::aws::autoscaling::GROUP_KEY;
 use crate::aws::cloudwatch::{ALARMS_KEY, Alarms, DASHBOARD_KEY, Dashboard, Notify, Sources};
 use crate::aws::elasticache::REPLICATION_GROUP_KEY;
 use crate::aws::elbv2::{LOAD_BALANCER_KEY, TARGET_GROUP_KEY};
+use crate::aws::kms::{CustomerKey, KeyUser};
 use crate::aws::logs::LogGroup;
 use crate::aws::rds::{PRIMARY_KEY, replica_key};
-use crate::aws::sns::{AlarmTopic, TOPIC_KEY};
+use crate::aws::sns::{AlarmTopic, TOPIC_KEY, TopicKey};
+
+/// The stack's key for its alarm topic (when the spec names none).
+pub const ALARM_KEY_KEY: &str = "monitoring/alarm-key";
 
 /// The application's log group (`/stackops/<hash>/app/logs`).
 pub const APP_LOG_GROUP_KEY: &str = "app/logs";
@@ -50,12 +54,32 @@ pub fn monitoring_nodes(spec: &MonitoringSpec, tiers: Tiers) -> Vec<Node> {
     let notify = if let Some(arn) = &notifications.sns_topic_arn {
         Notify::Existing(arn.clone())
     } else if !notifications.emails.is_empty() {
-        nodes.push(Node::new(
-            TOPIC_KEY,
-            AlarmTopic {
-                emails: notifications.emails.clone(),
-            },
-        ));
+        let key = match &notifications.kms_key_id {
+            Some(given) => TopicKey::Given(given.clone()),
+            None => {
+                nodes.push(Node::new(
+                    ALARM_KEY_KEY,
+                    CustomerKey {
+                        user: KeyUser::CloudWatchAlarms,
+                    },
+                ));
+                TopicKey::Node(ALARM_KEY_KEY.into())
+            }
+        };
+        let after = match &key {
+            TopicKey::Node(node) => vec![node.clone()],
+            TopicKey::Given(_) => Vec::new(),
+        };
+        nodes.push(
+            Node::new(
+                TOPIC_KEY,
+                AlarmTopic {
+                    emails: notifications.emails.clone(),
+                    key,
+                },
+            )
+            .after(after),
+        );
         Notify::Topic(TOPIC_KEY.into())
     } else {
         Notify::Nobody
@@ -109,11 +133,20 @@ mod tests {
         spec.notifications = Notifications {
             emails: vec!["ops@example.com".into()],
             sns_topic_arn: None,
+            kms_key_id: None,
         };
         spec.dashboard = false;
         let nodes = monitoring_nodes(&spec, Tiers::default());
+        assert_eq!(
+            keys(&nodes),
+            [APP_LOG_GROUP_KEY, ALARM_KEY_KEY, TOPIC_KEY, ALARMS_KEY]
+        );
+        assert!(nodes[2].depends_on.contains(&ALARM_KEY_KEY.to_string()));
+        assert!(nodes[3].depends_on.contains(&TOPIC_KEY.to_string()));
+        // A key the spec names: no key of the stack's own.
+        spec.notifications.kms_key_id = Some("alias/ops".into());
+        let nodes = monitoring_nodes(&spec, Tiers::default());
         assert_eq!(keys(&nodes), [APP_LOG_GROUP_KEY, TOPIC_KEY, ALARMS_KEY]);
-        assert!(nodes[2].depends_on.contains(&TOPIC_KEY.to_string()));
     }
 
     #[test]

@@ -76,13 +76,14 @@ fn known_region(stack: &StackManifest) -> Option<FieldError> {
 
 /// The ARNs a spec names, with their field paths and where each must live.
 fn arns(stack: &StackManifest) -> Vec<(String, &str, Home)> {
-    let (load_balancer, database, frontend, media, monitoring) = match stack {
+    let (load_balancer, database, frontend, media, monitoring, cache) = match stack {
         StackManifest::Ecommerce(s) => (
             &s.spec.load_balancer,
             &s.spec.database,
             Some(&s.spec.frontend),
             None,
             s.spec.monitoring.as_ref(),
+            None,
         ),
         StackManifest::Booking(s) => (
             &s.spec.load_balancer,
@@ -90,6 +91,7 @@ fn arns(stack: &StackManifest) -> Vec<(String, &str, Home)> {
             s.spec.frontend.as_ref(),
             Some(&s.spec.media),
             Some(&s.spec.monitoring),
+            s.spec.cache.as_ref(),
         ),
     };
     let mut arns = vec![
@@ -111,6 +113,16 @@ fn arns(stack: &StackManifest) -> Vec<(String, &str, Home)> {
         (
             "spec.monitoring.notifications.snsTopicArn".into(),
             monitoring.and_then(|m| m.notifications.sns_topic_arn.as_deref()),
+            Home::Stack,
+        ),
+        (
+            "spec.monitoring.notifications.kmsKeyId".into(),
+            monitoring.and_then(|m| m.notifications.kms_key_id.as_deref()),
+            Home::Stack,
+        ),
+        (
+            "spec.cache.kmsKeyId".into(),
+            cache.and_then(|c| c.kms_key_id.as_deref()),
             Home::Stack,
         ),
     ];

@@ -147,6 +147,10 @@ fn build_prepared(
                 aws::s3::name_for(&stack_identity, aws::s3::MEDIA_BUCKET_KEY)
             )
         }),
+        media_key: parts
+            .media
+            .and_then(|m| m.kms_key_id.clone())
+            .map(|key| (key, settings.region.clone())),
     };
     nodes.extend(super::application::server_nodes(
         parts.app,

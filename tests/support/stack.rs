@@ -190,6 +190,22 @@ impl TestStack {
                     continue;
                 }
             }
+            // A deleted KMS key waits out its pending window, still tagged.
+            if arn.contains(":key/") {
+                let found = cx
+                    .clients
+                    .kms
+                    .describe_key()
+                    .key_id(&arn)
+                    .send()
+                    .await
+                    .unwrap();
+                let pending = found.key_metadata().and_then(|k| k.key_state())
+                    == Some(&aws_sdk_kms::types::KeyState::PendingDeletion);
+                if pending {
+                    continue;
+                }
+            }
             live.push(arn);
         }
         live

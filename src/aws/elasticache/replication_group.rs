@@ -280,6 +280,7 @@ impl Resource<AwsClients> for ReplicationGroup {
             .automatic_failover_enabled(self.failover())
             .multi_az_enabled(spec.multi_az)
             .at_rest_encryption_enabled(true)
+            .set_kms_key_id(spec.kms_key_id.clone())
             .transit_encryption_enabled(true)
             .auth_token(token)
             .port(PORT)

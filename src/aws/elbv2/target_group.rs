@@ -23,16 +23,21 @@ pub struct TargetGroup {
 /// What the load balancer's health checks find, as outputs (never compared:
 /// the servers, not stackops, decide it): `targets`, `healthyTargets`,
 /// `startingTargets` (still in their first checks) and `targetIssue`, the
-/// reason AWS gives for the first target that is neither.
-async fn target_health(cx: &Context, arn: &str) -> Result<Fields, AwsError> {
-    let found = cx
+/// reason AWS gives for the first target that is neither. `None` when the
+/// group was deleted since it was listed.
+async fn target_health(cx: &Context, arn: &str) -> Result<Option<Fields>, AwsError> {
+    let Some(found) = cx
         .clients
         .elb
         .describe_target_health()
         .target_group_arn(arn)
         .send()
         .await
-        .map_err(sdk("DescribeTargetHealth"))?;
+        .map_err(sdk("DescribeTargetHealth"))
+        .found()?
+    else {
+        return Ok(None);
+    };
     let targets = found.target_health_descriptions();
     let state = |t: &TargetHealthDescription| {
         t.target_health()
@@ -74,7 +79,7 @@ async fn target_health(cx: &Context, arn: &str) -> Result<Fields, AwsError> {
     if let Some(issue) = issue {
         outputs.insert("targetIssue".into(), issue);
     }
-    Ok(outputs)
+    Ok(Some(outputs))
 }
 
 #[async_trait]
@@ -104,12 +109,17 @@ impl KindOps<AwsClients> for TargetGroupKind {
             let Some(arn) = group.target_group_arn() else {
                 continue;
             };
-            let attributes = elb
+            // Deleted since it was listed: not found.
+            let Some(attributes) = elb
                 .describe_target_group_attributes()
                 .target_group_arn(arn)
                 .send()
                 .await
-                .map_err(sdk("DescribeTargetGroupAttributes"))?;
+                .map_err(sdk("DescribeTargetGroupAttributes"))
+                .found()?
+            else {
+                continue;
+            };
             let delay = attributes
                 .attributes()
                 .iter()
@@ -145,8 +155,11 @@ impl KindOps<AwsClients> for TargetGroupKind {
                 ),
                 ("deregistrationDelay".into(), delay.to_string()),
             ]);
+            let Some(health) = target_health(cx, arn).await? else {
+                continue;
+            };
             let mut outputs = arn_outputs(arn);
-            outputs.extend(target_health(cx, arn).await?);
+            outputs.extend(health);
             out.push(Observed {
                 component: TARGET_GROUP_KEY.into(),
                 id: arn.to_string(),

@@ -51,6 +51,8 @@ pub struct Grant {
     pub on: Vec<(String, String)>,
     pub outputs: Vec<(String, String)>,
     pub arns: Vec<String>,
+    /// The statement's `Condition`, when it has one.
+    pub condition: Option<Value>,
 }
 
 /// The ARN of AWS managed policy `name` in the partition of `region`.
@@ -103,7 +105,12 @@ fn policy(grants: &[Grant], inputs: &Inputs) -> Value {
                     .map(|(node, field)| inputs.get(node, field)),
             );
             resources.extend(grant.arns.iter().cloned());
-            json!({"Effect": "Allow", "Action": grant.actions, "Resource": resources})
+            let mut statement =
+                json!({"Effect": "Allow", "Action": grant.actions, "Resource": resources});
+            if let Some(condition) = &grant.condition {
+                statement["Condition"] = condition.clone();
+            }
+            statement
         })
         .collect();
     json!({"Version": "2012-10-17", "Statement": statements})

@@ -12,7 +12,7 @@
 mod bucket;
 mod empty;
 mod lifecycle;
-mod policy;
+pub(crate) mod policy;
 
 pub use bucket::{Bucket, BucketRole};
 
