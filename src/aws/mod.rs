@@ -22,6 +22,7 @@ pub mod secrets;
 pub mod shared;
 pub mod sns;
 pub mod ssm;
+pub mod sts;
 pub mod zones;
 
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
