@@ -493,7 +493,7 @@ fn every_aws_call_in_src_aws_goes_through_the_error_mapper() {
 fn boundary_arn() -> String {
     format!(
         "arn:aws:iam::*:policy/{}",
-        stackops::aws::iam::DEFAULT_BOUNDARY
+        stackops::aws::role_boundary::DEFAULT_BOUNDARY
     )
 }
 

@@ -11,7 +11,7 @@ mod support;
 use aws_sdk_iam::types::Role;
 use serde_json::Value;
 use stackops::aws::Context;
-use stackops::aws::iam::RoleBoundary;
+use stackops::aws::role_boundary::RoleBoundary;
 use support::moto::MotoServer;
 use support::stack::{TestStack, calls_of, disposable as example};
 

@@ -12,7 +12,7 @@ use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_types::sdk_config::SharedCredentialsProvider;
 
 use super::calls::{CallCounter, CountingInterceptor};
-use super::iam::RoleBoundary;
+use super::role_boundary::RoleBoundary;
 
 /// Settings that override what the standard AWS environment and config
 /// files say. Everything left `None` comes from the standard chains.

@@ -17,6 +17,7 @@ pub mod logs;
 pub mod prelude;
 pub mod rds;
 pub mod registry;
+pub mod role_boundary;
 pub mod s3;
 pub mod secrets;
 pub mod shared;

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::aws::iam::{DEFAULT_BOUNDARY, RoleBoundary};
+use crate::aws::role_boundary::{DEFAULT_BOUNDARY, RoleBoundary};
 
 /// Manage whole AWS application stacks (EcommerceStack, BookingPlatform).
 #[derive(Parser, Debug)]

@@ -11,7 +11,7 @@ use crate::api::StackManifest;
 use crate::api::manifest;
 use crate::aws::Context;
 use crate::aws::calls::CallCounter;
-use crate::aws::iam::RoleBoundary;
+use crate::aws::role_boundary::RoleBoundary;
 use crate::aws::{AwsClients, AwsSettings, config, zones};
 use crate::blueprint::{self, Blueprint};
 use crate::engine::{Action, Engine, Pacer, PassOutcome};

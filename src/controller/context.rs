@@ -11,7 +11,7 @@ use kube::runtime::events::{Recorder, Reporter};
 use tokio::sync::Mutex;
 
 use crate::aws::calls::CallCounter;
-use crate::aws::iam::RoleBoundary;
+use crate::aws::role_boundary::RoleBoundary;
 use crate::aws::{AwsClients, AwsSettings, config, http};
 
 /// How the operator runs.

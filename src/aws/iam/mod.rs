@@ -7,7 +7,7 @@
 //! them is seen without reading the policies on every pass. Grants on what
 //! exists only later (the data tier) are a second policy of their own node
 //! (`data_policy.rs`). Every role carries the configured permissions
-//! boundary (`boundary.rs`), put back when removed or changed out of band.
+//! boundary (`role_boundary.rs`), put back when removed or changed out of band.
 
 use aws_sdk_iam::types::{InstanceProfile as AwsInstanceProfile, Role as AwsRole, Tag};
 use serde_json::{Value, json};
@@ -17,10 +17,11 @@ use crate::aws::prelude::*;
 use crate::aws::sts;
 use crate::identity::{NameRule, short_hash};
 
-mod boundary;
 mod data_policy;
 
-pub use boundary::{BoundaryError, DEFAULT_BOUNDARY, RoleBoundary, partition_and_account};
+pub use crate::aws::role_boundary::{
+    BoundaryError, DEFAULT_BOUNDARY, RoleBoundary, partition_and_account,
+};
 pub use data_policy::{DATA_POLICY, DataPolicy, data_policy_key};
 
 pub struct RoleKind;
