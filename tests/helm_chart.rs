@@ -461,6 +461,7 @@ async fn options_render_irsa_secret_credentials_endpoint_namespace_monitoring_an
         "aws": {
             "region": "eu-west-1",
             "endpointUrl": "http://moto.aws:5000",
+            "roleBoundary": "arn:aws:iam::123456789012:policy/team/Boundary",
             "credentials": {"existingSecret": "aws-creds", "sessionTokenKey": "token"}
         },
         "serviceMonitor": {"enabled": true, "labels": {"release": "prometheus"}},
@@ -479,6 +480,10 @@ async fn options_render_irsa_secret_credentials_endpoint_namespace_monitoring_an
     let env = release.env();
     assert_eq!(env["AWS_ENDPOINT_URL"]["value"], "http://moto.aws:5000");
     assert_eq!(env["AWS_REGION"]["value"], "eu-west-1");
+    assert_eq!(
+        env["STACKOPS_ROLE_BOUNDARY"]["value"],
+        "arn:aws:iam::123456789012:policy/team/Boundary"
+    );
     for (name, key) in [
         ("AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"),
         ("AWS_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"),
@@ -534,6 +539,10 @@ async fn values_schema_refuses_wrong_values() {
         (
             json!({"aws": {"endpointUrl": "moto:5000"}}),
             "/aws/endpointUrl",
+        ),
+        (
+            json!({"aws": {"roleBoundary": "arn:aws:iam::123456789012:role/x"}}),
+            "/aws/roleBoundary",
         ),
         (
             json!({"serviceAccount": {"roleArn": "stackops"}}),

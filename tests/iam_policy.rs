@@ -34,6 +34,29 @@ const SERVICE_BY_MODULE: &[(&str, &str)] = &[
     ("sns", "sns"),
     ("ssm", "ssm"),
     ("kms", "kms"),
+    ("sts", "sts"),
+];
+
+/// Calls AWS authorizes without any permission: never in the policy.
+const NO_PERMISSION: &[&str] = &["sts:GetCallerIdentity"];
+
+/// Actions the policy denies outright, so that no other grant to the same
+/// principal reopens them: removing a role's boundary, changing the
+/// boundary policy.
+const DENIED: &[&str] = &[
+    "iam:DeleteRolePermissionsBoundary",
+    "iam:CreatePolicyVersion",
+    "iam:DeletePolicy",
+    "iam:DeletePolicyVersion",
+    "iam:SetDefaultPolicyVersion",
+];
+
+/// Role actions that write what a role may do: allowed only with the boundary.
+const ROLE_WRITES: &[&str] = &[
+    "iam:CreateRole",
+    "iam:PutRolePolicy",
+    "iam:AttachRolePolicy",
+    "iam:PutRolePermissionsBoundary",
 ];
 
 /// Modules of `src/aws/` that make no AWS call of their own.
@@ -127,6 +150,10 @@ const IMPLIED: &[(&str, &str)] = &[
     ("sns:TagResource", "CreateTopic with tags"),
     ("kms:TagResource", "CreateKey with tags"),
     ("ssm:AddTagsToResource", "PutParameter with tags"),
+    (
+        "kms:CreateGrant",
+        "CreateDBInstance / CreateDBInstanceReadReplica encrypted with a customer managed key",
+    ),
 ];
 
 fn policy_files() -> Vec<PathBuf> {
@@ -221,6 +248,9 @@ fn called() -> BTreeMap<String, BTreeSet<String>> {
             });
         for op in ops {
             let action = format!("{service}:{op}");
+            if NO_PERMISSION.contains(&action.as_str()) {
+                continue;
+            }
             let action = ACTION_BY_OPERATION
                 .iter()
                 .find(|(from, _)| *from == action)
@@ -267,8 +297,17 @@ fn statements() -> Vec<(String, Value)> {
 fn allowed() -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for (file, statement) in statements() {
-        assert_eq!(statement["Effect"], "Allow", "{file}: {statement}");
         assert!(statement.get("NotAction").is_none() && statement.get("NotResource").is_none());
+        if statement["Effect"] == "Deny" {
+            for action in strings(&statement["Action"]) {
+                assert!(
+                    DENIED.contains(&action.as_str()),
+                    "{file}: deny of {action}"
+                );
+            }
+            continue;
+        }
+        assert_eq!(statement["Effect"], "Allow", "{file}: {statement}");
         for action in strings(&statement["Action"]) {
             assert!(
                 !action.contains('*'),
@@ -278,6 +317,13 @@ fn allowed() -> BTreeSet<String> {
         }
     }
     out
+}
+
+fn allow_statements() -> Vec<(String, Value)> {
+    statements()
+        .into_iter()
+        .filter(|(_, s)| s["Effect"] == "Allow")
+        .collect()
 }
 
 #[test]
@@ -350,7 +396,7 @@ fn policy_allows_exactly_the_actions_stackops_calls() {
 
 #[test]
 fn every_ec2_elb_and_auto_scaling_delete_needs_the_stack_tag_on_the_resource() {
-    for (file, statement) in statements() {
+    for (file, statement) in allow_statements() {
         for action in strings(&statement["Action"]) {
             let (service, name) = action.split_once(':').unwrap();
             let guarded_service = ["ec2", "elasticloadbalancing", "autoscaling"].contains(&service);
@@ -372,7 +418,7 @@ fn every_ec2_elb_and_auto_scaling_delete_needs_the_stack_tag_on_the_resource() {
 
 #[test]
 fn iam_and_logs_grants_are_limited_to_the_stackops_path() {
-    for (file, statement) in statements() {
+    for (file, statement) in allow_statements() {
         let actions = strings(&statement["Action"]);
         let resources = strings(&statement["Resource"]);
         let log_writes = actions
@@ -436,6 +482,233 @@ fn every_aws_call_in_src_aws_goes_through_the_error_mapper() {
                  within the next lines; map it, so the IAM policy test sees it",
                 file.strip_prefix(ROOT).unwrap().display(),
                 i + 1
+            );
+        }
+    }
+}
+
+/// The boundary's ARN as the policy names it (any account: a role's
+/// boundary can only be a policy of its own account or an AWS one).
+fn boundary_arn() -> String {
+    format!(
+        "arn:aws:iam::*:policy/{}",
+        stackops::aws::role_boundary::DEFAULT_BOUNDARY
+    )
+}
+
+/// `statement`'s condition on `key`, under any operator.
+fn condition<'a>(statement: &'a Value, key: &str) -> Vec<(&'a str, &'a Value)> {
+    let Some(operators) = statement["Condition"].as_object() else {
+        return Vec::new();
+    };
+    operators
+        .iter()
+        .filter_map(|(op, keys)| keys.get(key).map(|v| (op.as_str(), v)))
+        .collect()
+}
+
+#[test]
+fn role_writes_are_allowed_only_with_the_shipped_boundary() {
+    let mut seen = BTreeSet::new();
+    for (file, statement) in allow_statements() {
+        for action in strings(&statement["Action"]) {
+            if !ROLE_WRITES.contains(&action.as_str()) {
+                continue;
+            }
+            seen.insert(action.clone());
+            let conditions = condition(&statement, "iam:PermissionsBoundary");
+            assert!(
+                conditions.len() == 1
+                    && ["ArnLike", "ArnEquals", "StringEquals", "StringLike"]
+                        .contains(&conditions[0].0)
+                    && strings(conditions[0].1) == [boundary_arn()],
+                "{file}: {action} must require iam:PermissionsBoundary = {}: {statement}",
+                boundary_arn()
+            );
+        }
+    }
+    assert_eq!(
+        seen.len(),
+        ROLE_WRITES.len(),
+        "every role write is in the policy: {seen:?}"
+    );
+}
+
+#[test]
+fn boundaries_cannot_be_removed_nor_the_boundary_policy_changed() {
+    let allowed = allowed();
+    for action in DENIED {
+        assert!(!allowed.contains(*action), "{action} is allowed");
+    }
+    let denies: Vec<(String, Value)> = statements()
+        .into_iter()
+        .filter(|(_, s)| s["Effect"] == "Deny")
+        .collect();
+    let denied_on = |action: &str, resource: &str| {
+        denies.iter().any(|(_, s)| {
+            strings(&s["Action"]).iter().any(|a| a == action)
+                && strings(&s["Resource"]).iter().any(|r| r == resource)
+        })
+    };
+    assert!(denied_on(
+        "iam:DeleteRolePermissionsBoundary",
+        "arn:aws:iam::*:role/stackops/*"
+    ));
+    for action in [
+        "iam:CreatePolicyVersion",
+        "iam:SetDefaultPolicyVersion",
+        "iam:DeletePolicy",
+    ] {
+        assert!(denied_on(action, &boundary_arn()), "{action} not denied");
+    }
+}
+
+/// The services stackops' roles trust (`service: "…"` in the blueprints).
+fn trusted_services() -> BTreeSet<String> {
+    let mut files = Vec::new();
+    rust_files(&Path::new(ROOT).join("src/blueprint"), &mut files);
+    let mut out = BTreeSet::new();
+    for file in files {
+        let code = std::fs::read_to_string(&file).unwrap();
+        for (i, _) in code.match_indices("service: \"") {
+            let rest = &code[i + 10..];
+            out.insert(rest[..rest.find('"').unwrap()].to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn roles_are_passed_only_to_the_services_that_assume_them() {
+    let trusted = trusted_services();
+    assert!(
+        trusted.contains("ec2.amazonaws.com"),
+        "the scan found the roles: {trusted:?}"
+    );
+    let mut passed_to = BTreeSet::new();
+    for (file, statement) in allow_statements() {
+        if !strings(&statement["Action"]).contains(&"iam:PassRole".to_string()) {
+            continue;
+        }
+        assert_eq!(
+            strings(&statement["Action"]),
+            ["iam:PassRole"],
+            "{file}: PassRole in a statement of its own"
+        );
+        for resource in strings(&statement["Resource"]) {
+            assert!(
+                resource.starts_with("arn:aws:iam::*:role/stackops/"),
+                "{file}: PassRole on {resource}"
+            );
+        }
+        let services = condition(&statement, "iam:PassedToService");
+        assert!(
+            services.len() == 1 && services[0].0 == "StringEquals",
+            "{file}: PassRole needs iam:PassedToService: {statement}"
+        );
+        passed_to.extend(strings(services[0].1));
+    }
+    assert_eq!(
+        passed_to, trusted,
+        "PassRole names exactly the services stackops' roles trust"
+    );
+}
+
+#[test]
+fn every_rds_and_elasticache_change_is_scoped_by_the_stack_tag() {
+    for (file, statement) in allow_statements() {
+        for action in strings(&statement["Action"]) {
+            let (service, name) = action.split_once(':').unwrap();
+            if !["rds", "elasticache"].contains(&service) || name.starts_with("Describe") {
+                continue;
+            }
+            let resources = strings(&statement["Resource"]);
+            // Creates (no resource yet) on the request's tags, the rest on
+            // the resource's.
+            let tag = if resources == ["*"] {
+                "aws:RequestTag/stackops.io/uid"
+            } else {
+                "aws:ResourceTag/stackops.io/uid"
+            };
+            // Resources a call on an owned group or instance also touches
+            // (option group, snapshot, member nodes) carry no stack tag
+            // yet; the group or instance itself is tag-scoped.
+            let dependents_only = resources.iter().all(|r| {
+                [":og:", ":snapshot:", ":cluster:"]
+                    .iter()
+                    .any(|t| r.contains(t))
+            });
+            if dependents_only {
+                continue;
+            }
+            assert_eq!(
+                statement["Condition"]["Null"][tag], "false",
+                "{file}: {action} on {resources:?} must require {tag}"
+            );
+        }
+    }
+}
+
+#[test]
+fn customer_keys_are_granted_only_to_aws_services() {
+    for (file, statement) in allow_statements() {
+        if strings(&statement["Action"]).contains(&"kms:CreateGrant".to_string()) {
+            assert_eq!(
+                statement["Condition"]["Bool"]["kms:GrantIsForAWSResource"], "true",
+                "{file}: {statement}"
+            );
+        }
+    }
+}
+
+#[test]
+fn ec2_instances_launch_only_from_owned_templates_with_stack_profiles() {
+    for (file, statement) in allow_statements() {
+        if !strings(&statement["Action"]).contains(&"ec2:RunInstances".to_string()) {
+            continue;
+        }
+        let resources = strings(&statement["Resource"]);
+        assert!(
+            !resources.contains(&"*".to_string()),
+            "{file}: RunInstances on *"
+        );
+        if resources.iter().any(|r| r.contains(":launch-template/")) {
+            assert_eq!(
+                statement["Condition"]["Null"]["aws:ResourceTag/stackops.io/uid"], "false",
+                "{file}: {statement}"
+            );
+        } else {
+            assert_eq!(
+                statement["Condition"]["Null"]["ec2:LaunchTemplate"], "false",
+                "{file}: {statement}"
+            );
+        }
+        if resources.iter().any(|r| r.contains(":instance/")) {
+            assert_eq!(
+                statement["Condition"]["ArnLike"]["ec2:InstanceProfile"],
+                "arn:aws:iam::*:instance-profile/stackops/*",
+                "{file}: {statement}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_boundary_document_allows_nothing_of_iam() {
+    let path = Path::new(ROOT).join("docs/iam-boundary.json");
+    let text = std::fs::read_to_string(&path).expect("docs/iam-boundary.json exists");
+    let boundary: Value = serde_json::from_str(&text).expect("valid JSON");
+    assert_eq!(boundary["Version"], "2012-10-17");
+    assert!(serde_json::to_string(&boundary).unwrap().len() <= 6144);
+    for statement in boundary["Statement"].as_array().unwrap() {
+        assert_eq!(statement["Effect"], "Allow", "{statement}");
+        assert!(statement.get("NotAction").is_none() && statement.get("NotResource").is_none());
+        for action in strings(&statement["Action"]) {
+            assert!(!action.contains('*'), "wildcard action {action}");
+            let service = action.split_once(':').unwrap().0;
+            assert!(
+                !["iam", "sts", "organizations"].contains(&service),
+                "the boundary allows {action}"
             );
         }
     }

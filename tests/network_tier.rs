@@ -165,7 +165,8 @@ async fn apply_creates_everything_and_a_second_apply_makes_no_write() {
     // returns them together: tags, public access block, ownership,
     // encryption, versioning, lifecycle, policy); the servers' data policy
     // one read of the policy per role the stack has (two: flow logs and
-    // servers), besides its list of the roles; the parameters two pages
+    // servers), besides its list of the roles; the roles one GetRole each
+    // (two: ListRoles leaves out the permissions boundary); the parameters two pages
     // (booking has ten and SSM answers at most ten a page, with a token
     // for the next even when it turns out empty); the alarm topic's key
     // three reads after the tag look-up (state, rotation, policy), and the
@@ -173,7 +174,7 @@ async fn apply_creates_everything_and_a_second_apply_makes_no_write() {
     assert_eq!(stack.blueprint.graph.kinds().len(), 36);
     assert_eq!(
         cx.clients.calls.total(),
-        36 + 9 + 7 + 2 + 1 + 3 + 1,
+        36 + 9 + 7 + 2 + 2 + 1 + 3 + 1,
         "{:?}",
         cx.clients.calls.snapshot()
     );

@@ -12,6 +12,7 @@ use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_types::sdk_config::SharedCredentialsProvider;
 
 use super::calls::{CallCounter, CountingInterceptor};
+use super::role_boundary::RoleBoundary;
 
 /// Settings that override what the standard AWS environment and config
 /// files say. Everything left `None` comes from the standard chains.
@@ -93,6 +94,9 @@ pub struct AwsClients {
     pub ssm: aws_sdk_ssm::Client,
     pub kms: aws_sdk_kms::Client,
     pub tagging: aws_sdk_resourcegroupstagging::Client,
+    pub sts: aws_sdk_sts::Client,
+    /// The permissions boundary of every role stackops creates.
+    pub role_boundary: RoleBoundary,
     /// Counts the calls of these clients.
     pub calls: CallCounter,
 }
@@ -142,8 +146,16 @@ impl AwsClients {
             ssm: client!(aws_sdk_ssm),
             kms: client!(aws_sdk_kms),
             tagging: client!(aws_sdk_resourcegroupstagging),
+            sts: client!(aws_sdk_sts),
+            role_boundary: RoleBoundary::default(),
             calls,
         }
+    }
+
+    /// These clients, creating roles with permissions boundary `boundary`.
+    pub fn with_role_boundary(mut self, boundary: RoleBoundary) -> Self {
+        self.role_boundary = boundary;
+        self
     }
 
     pub async fn from_settings(settings: &AwsSettings) -> Self {

@@ -18,11 +18,13 @@ pub mod logs;
 pub mod prelude;
 pub mod rds;
 pub mod registry;
+pub mod role_boundary;
 pub mod s3;
 pub mod secrets;
 pub mod shared;
 pub mod sns;
 pub mod ssm;
+pub mod sts;
 pub mod zones;
 
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;

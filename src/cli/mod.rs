@@ -9,6 +9,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::aws::role_boundary::{DEFAULT_BOUNDARY, RoleBoundary};
+
 /// Manage whole AWS application stacks (EcommerceStack, BookingPlatform).
 #[derive(Parser, Debug)]
 #[command(name = "stackops", version, about)]
@@ -50,6 +52,10 @@ enum Command {
         /// Address of `/metrics`, `/healthz` and `/readyz`.
         #[arg(long, env = "STACKOPS_METRICS_ADDR", default_value = "0.0.0.0:8080")]
         metrics_addr: std::net::SocketAddr,
+        /// Permissions boundary of every IAM role stackops creates: a policy
+        /// `path/name` in the account of the credentials, or a policy ARN.
+        #[arg(long, env = "STACKOPS_ROLE_BOUNDARY", value_name = "POLICY", default_value = DEFAULT_BOUNDARY)]
+        role_boundary: RoleBoundary,
         /// Elect a leader through a Lease, so several replicas can run.
         #[arg(long, env = "STACKOPS_LEADER_ELECT", default_value_t = false)]
         leader_elect: bool,
@@ -82,6 +88,10 @@ struct StackArgs {
     /// Give up after this many seconds (apply and destroy).
     #[arg(long, value_name = "SECONDS", default_value_t = 1800)]
     timeout: u64,
+    /// Permissions boundary of every IAM role stackops creates: a policy
+    /// `path/name` in the account of the credentials, or a policy ARN.
+    #[arg(long, env = "STACKOPS_ROLE_BOUNDARY", value_name = "POLICY", default_value = DEFAULT_BOUNDARY)]
+    role_boundary: RoleBoundary,
 }
 
 impl StackArgs {
@@ -89,6 +99,7 @@ impl StackArgs {
         let options = stack::RunOptions {
             endpoint_url: self.endpoint_url.clone(),
             timeout: std::time::Duration::from_secs(self.timeout),
+            role_boundary: self.role_boundary.clone(),
         };
         stack::run(verb, &self.file, &options)
     }
@@ -137,6 +148,7 @@ impl Cli {
                 concurrency,
                 endpoint_url,
                 metrics_addr,
+                role_boundary,
                 leader_elect,
                 lease_namespace,
                 lease_seconds,
@@ -152,6 +164,7 @@ impl Cli {
                 endpoint_url,
                 concurrency: concurrency.max(1),
                 metrics_addr: Some(metrics_addr),
+                role_boundary,
             }),
             Command::Plan(args) => args.run(stack::Verb::Plan),
             Command::Apply(args) => args.run(stack::Verb::Apply),

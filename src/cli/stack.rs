@@ -11,6 +11,7 @@ use crate::api::StackManifest;
 use crate::api::manifest;
 use crate::aws::Context;
 use crate::aws::calls::CallCounter;
+use crate::aws::role_boundary::RoleBoundary;
 use crate::aws::{AwsClients, AwsSettings, config, zones};
 use crate::blueprint::{self, Blueprint};
 use crate::engine::{Action, Engine, Pacer, PassOutcome};
@@ -28,6 +29,8 @@ pub enum Verb {
 pub struct RunOptions {
     pub endpoint_url: Option<String>,
     pub timeout: Duration,
+    /// Permissions boundary of the roles the stack's blueprint creates.
+    pub role_boundary: RoleBoundary,
 }
 
 pub fn run(verb: Verb, file: &Path, options: &RunOptions) -> ExitCode {
@@ -97,7 +100,8 @@ async fn run_stack(verb: Verb, stack: &StackManifest, options: &RunOptions) -> u
     };
     let sdk = config::sdk_config(&settings).await;
     let calls = CallCounter::default();
-    let clients = AwsClients::counted(&sdk, calls.clone(), &[]);
+    let clients = AwsClients::counted(&sdk, calls.clone(), &[])
+        .with_role_boundary(options.role_boundary.clone());
     let zones = match zones::available_zones(&clients, &region).await {
         Ok(zones) => zones,
         Err(e) => {

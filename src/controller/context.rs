@@ -11,6 +11,7 @@ use kube::runtime::events::{Recorder, Reporter};
 use tokio::sync::Mutex;
 
 use crate::aws::calls::CallCounter;
+use crate::aws::role_boundary::RoleBoundary;
 use crate::aws::{AwsClients, AwsSettings, config, http};
 
 /// How the operator runs.
@@ -28,6 +29,8 @@ pub struct OperatorOptions {
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// Lease for leader election; `None`: this replica always reconciles.
     pub leader_election: Option<super::leader::LeaseConfig>,
+    /// Permissions boundary of every IAM role the stacks' blueprints create.
+    pub role_boundary: RoleBoundary,
 }
 
 impl Default for OperatorOptions {
@@ -39,6 +42,7 @@ impl Default for OperatorOptions {
             concurrency: 4,
             metrics_addr: Some(std::net::SocketAddr::from(([0, 0, 0, 0], 8080))),
             leader_election: None,
+            role_boundary: RoleBoundary::default(),
         }
     }
 }
@@ -95,5 +99,6 @@ impl OperatorContext {
             CallCounter::default(),
             std::slice::from_ref(&self.calls),
         )
+        .with_role_boundary(self.options.role_boundary.clone())
     }
 }

@@ -6,17 +6,22 @@
 //! their hash rides in the role description, so a spec change that alters
 //! them is seen without reading the policies on every pass. Grants on what
 //! exists only later (the data tier) are a second policy of their own node
-//! (`data_policy.rs`).
+//! (`data_policy.rs`). Every role carries the configured permissions
+//! boundary (`role_boundary.rs`), put back when removed or changed out of band.
 
 use aws_sdk_iam::types::{InstanceProfile as AwsInstanceProfile, Role as AwsRole, Tag};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::aws::prelude::*;
+use crate::aws::sts;
 use crate::identity::{NameRule, short_hash};
 
 mod data_policy;
 
+pub use crate::aws::role_boundary::{
+    BoundaryError, DEFAULT_BOUNDARY, RoleBoundary, partition_and_account,
+};
 pub use data_policy::{DATA_POLICY, DataPolicy, data_policy_key};
 
 pub struct RoleKind;
@@ -208,6 +213,38 @@ async fn attached_policies(cx: &Context, name: &str) -> Result<Vec<String>, AwsE
         .collect())
 }
 
+/// The `boundary` field of a role: the configured setting when the role
+/// carries the policy it names in the role's own account, otherwise the ARN
+/// the role carries ("" for none), which differs and so is put right.
+fn boundary_field(cx: &Context, role: &AwsRole) -> String {
+    let carried = role
+        .permissions_boundary()
+        .and_then(|b| b.permissions_boundary_arn())
+        .unwrap_or_default();
+    let wanted = partition_and_account(role.arn())
+        .map(|(partition, account)| cx.clients.role_boundary.arn(partition, account));
+    if wanted.as_deref() == Some(carried) {
+        cx.clients.role_boundary.to_string()
+    } else {
+        carried.to_string()
+    }
+}
+
+/// Sets the configured boundary on role `name` (ARN `arn`).
+async fn put_boundary(cx: &Context, name: &str, arn: &str) -> Result<(), AwsError> {
+    let (partition, account) =
+        partition_and_account(arn).ok_or_else(|| missing("PutRolePermissionsBoundary"))?;
+    cx.clients
+        .iam
+        .put_role_permissions_boundary()
+        .role_name(name)
+        .permissions_boundary(cx.clients.role_boundary.arn(partition, account))
+        .send()
+        .await
+        .map_err(sdk("PutRolePermissionsBoundary"))?;
+    Ok(())
+}
+
 fn observed(cx: &Context, role: &AwsRole) -> Option<Observed> {
     let component = role
         .path()
@@ -224,6 +261,7 @@ fn observed(cx: &Context, role: &AwsRole) -> Option<Observed> {
         "description".into(),
         role.description().unwrap_or_default().to_string(),
     );
+    fields.insert("boundary".into(), boundary_field(cx, role));
     Some(Observed {
         component,
         outputs: Fields::from([
@@ -259,7 +297,24 @@ impl KindOps<AwsClients> for RoleKind {
             .try_collect()
             .await
             .map_err(sdk("ListRoles"))?;
-        Ok(roles.iter().filter_map(|r| observed(cx, r)).collect())
+        // ListRoles leaves out the permissions boundary (on AWS as in moto):
+        // one GetRole per role (a stack has one or two).
+        let mut found = Vec::new();
+        for listed in &roles {
+            let got = cx
+                .clients
+                .iam
+                .get_role()
+                .role_name(listed.role_name())
+                .send()
+                .await
+                .map_err(sdk("GetRole"))
+                .found()?;
+            if let Some(role) = got.as_ref().and_then(|g| g.role()) {
+                found.extend(observed(cx, role));
+            }
+        }
+        Ok(found)
     }
 
     async fn delete(&self, cx: &Context, observed: &Observed) -> Result<Deletion, AwsError> {
@@ -299,15 +354,17 @@ impl Resource<AwsClients> for Role {
         &ROLE
     }
 
-    fn desired(&self, _key: &str, _cx: &Context, inputs: &Inputs) -> Fields {
+    fn desired(&self, _key: &str, cx: &Context, inputs: &Inputs) -> Fields {
         Fields::from([
             ("trust".to_string(), trust(&self.service).to_string()),
             ("description".to_string(), self.description(inputs)),
+            ("boundary".to_string(), cx.clients.role_boundary.to_string()),
         ])
     }
 
-    /// The role, each managed policy attached, the inline policy (when it
-    /// has grants), and the description written last.
+    /// The role (with its permissions boundary), each managed policy
+    /// attached, the inline policy (when it has grants), and the
+    /// description written last.
     fn create_calls(&self) -> Vec<&'static str> {
         let mut calls = vec!["CreateRole"];
         calls.extend(self.managed.iter().map(|_| "AttachRolePolicy"));
@@ -321,11 +378,19 @@ impl Resource<AwsClients> for Role {
     async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
         require_arns(&self.grants, inputs)?;
         let name = cx.identity.resource_name(&self.suffix, NameRule::IamRole);
+        // The boundary is part of the create call: the operator's policy
+        // allows CreateRole only with it.
+        let account = sts::caller_account(&cx.clients).await?;
+        let boundary = cx
+            .clients
+            .role_boundary
+            .arn(super::partition(&cx.region), &account);
         let mut create = cx
             .clients
             .iam
             .create_role()
             .role_name(&name)
+            .permissions_boundary(boundary)
             .path(format!("{}{key}/", path_prefix(cx)))
             // The policy hash goes in only once the policies are in place,
             // so a crash in between shows as a changed description.
@@ -365,6 +430,14 @@ impl Resource<AwsClients> for Role {
         changes: &[Change],
     ) -> Result<(), AwsError> {
         let iam = &cx.clients.iam;
+        // The boundary first: policies are never written on a role without it.
+        if changes.iter().any(|c| c.field == "boundary") {
+            let arn = current
+                .arn
+                .as_deref()
+                .ok_or_else(|| missing("PutRolePermissionsBoundary"))?;
+            put_boundary(cx, &current.id, arn).await?;
+        }
         for change in changes {
             match change.field.as_str() {
                 "trust" => {
