@@ -6,7 +6,8 @@ DeleteCacheSubnetGroup, cache parameter groups,
 ElastiCache replication groups that honour NumCacheClusters, answer their
 reader endpoint, take their
 final snapshot and finish deleting, S3's GetBucketVersioning answer, and
-CloudFront origins that keep their origin access control, and a latency
+CloudFront origins that keep their origin access control, metric filters
+that a second put replaces and that go with their log group, and a latency
 mode in which databases, caches, NAT gateways, load balancers and
 distributions take time to become available, as in AWS.
 
@@ -50,6 +51,8 @@ from moto.elasticache import models as elasticache_models
 from moto.elasticache.exceptions import ReplicationGroupNotFound
 from moto.elasticache.responses import ElastiCacheResponse
 from moto.iam import models as iam_models
+from moto.logs import metric_filters as logs_metric_filters
+from moto.logs import models as logs_models
 from moto.rds import models as rds_models
 from moto.s3.responses import S3Response
 from moto.server import main
@@ -438,6 +441,36 @@ def _origin_init_keeping_access(self, origin):
 
 
 cloudfront_models.Origin.__init__ = _origin_init_keeping_access
+
+
+_add_filter = logs_metric_filters.MetricFilters.add_filter
+
+
+def _add_filter_replacing(self, filter_name, filter_pattern, log_group_name, transformations):
+    """AWS's PutMetricFilter creates or replaces the filter of that name on
+    that group; moto 5.2 appends a second one."""
+    self.metric_filters = [
+        f
+        for f in self.metric_filters
+        if not (f["filterName"] == filter_name and f["logGroupName"] == log_group_name)
+    ]
+    _add_filter(self, filter_name, filter_pattern, log_group_name, transformations)
+
+
+logs_metric_filters.MetricFilters.add_filter = _add_filter_replacing
+
+_delete_log_group = logs_models.LogsBackend.delete_log_group
+
+
+def _delete_log_group_with_filters(self, log_group_name):
+    """AWS deletes a log group's metric filters with it; moto 5.2 keeps them."""
+    _delete_log_group(self, log_group_name)
+    self.filters.metric_filters = [
+        f for f in self.filters.metric_filters if f["logGroupName"] != log_group_name
+    ]
+
+
+logs_models.LogsBackend.delete_log_group = _delete_log_group_with_filters
 
 
 # Latency mode: real AWS takes minutes where moto takes nothing. With

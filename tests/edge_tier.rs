@@ -651,3 +651,110 @@ async fn teardown_disables_the_cdn_first_empties_delete_buckets_and_keeps_retain
         Some(&DeletionPolicy::Retain)
     );
 }
+
+/// (port, CIDRs, prefix list ids) of each ingress permission of group `id`.
+async fn ingress(cx: &Context, id: &str) -> Vec<(i32, Vec<String>, Vec<String>)> {
+    let found = cx
+        .clients
+        .ec2
+        .describe_security_groups()
+        .group_ids(id)
+        .send()
+        .await
+        .unwrap();
+    let mut rules: Vec<_> = found.security_groups()[0]
+        .ip_permissions()
+        .iter()
+        .map(|p| {
+            (
+                p.from_port().unwrap_or_default(),
+                p.ip_ranges()
+                    .iter()
+                    .filter_map(|r| r.cidr_ip().map(String::from))
+                    .collect(),
+                p.prefix_list_ids()
+                    .iter()
+                    .filter_map(|l| l.prefix_list_id().map(String::from))
+                    .collect(),
+            )
+        })
+        .collect();
+    rules.sort();
+    rules
+}
+
+#[tokio::test]
+async fn behind_the_cdn_the_load_balancer_admits_cloudfront_alone() {
+    let moto = MotoServer::start();
+    let (stack, pass) = created(&moto, &disposable("ecommerce.yaml"), "uid-origin-facing").await;
+    let cx = &stack.cx;
+    let lists = cx
+        .clients
+        .ec2
+        .describe_managed_prefix_lists()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("prefix-list-name")
+                .values("com.amazonaws.global.cloudfront.origin-facing")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let cloudfront = lists.prefix_lists()[0]
+        .prefix_list_id()
+        .unwrap()
+        .to_string();
+    // Port 80 (CloudFront's origin protocol) from CloudFront's addresses;
+    // nothing from the internet.
+    let lb = id(&pass, "network/sg-lb");
+    assert_eq!(
+        ingress(cx, &lb).await,
+        [(80, Vec::new(), vec![cloudfront.clone()])]
+    );
+
+    // Steady: the list is known by name, nothing to write, no new look-up.
+    let fresh = stack.reconnect(&moto.endpoint).await;
+    assert!(stack.converge(&fresh, 2).await.converged);
+    assert_eq!(fresh.clients.calls.mutating(), 0);
+    assert_eq!(
+        calls_of(&fresh.clients.calls, "DescribeManagedPrefixLists"),
+        0
+    );
+
+    // Someone opens the load balancer to the internet: closed again.
+    cx.clients
+        .ec2
+        .authorize_security_group_ingress()
+        .group_id(&lb)
+        .ip_protocol("tcp")
+        .from_port(443)
+        .to_port(443)
+        .cidr_ip("0.0.0.0/0")
+        .send()
+        .await
+        .unwrap();
+    let again = stack.reconnect(&moto.endpoint).await;
+    assert!(stack.converge(&again, 2).await.converged);
+    assert_eq!(
+        calls_of(&again.clients.calls, "RevokeSecurityGroupIngress"),
+        1
+    );
+    assert_eq!(ingress(cx, &lb).await, [(80, Vec::new(), vec![cloudfront])]);
+
+    // Without a CDN (booking has no front end), the internet reaches it.
+    let booking =
+        TestStack::new(&moto.endpoint, &disposable("booking.yaml"), "uid-public-lb").await;
+    let pass = booking.converge(&booking.cx, 8).await;
+    assert!(pass.converged, "{:?}", pass.terminal);
+    let public = ingress(cx, &id(&pass, "network/sg-lb")).await;
+    assert_eq!(
+        public,
+        [
+            (80, vec!["0.0.0.0/0".to_string()], Vec::new()),
+            (443, vec!["0.0.0.0/0".to_string()], Vec::new()),
+        ]
+    );
+    assert!(stack.destroy(&again, 10).await.converged);
+    assert!(booking.destroy(&booking.cx, 10).await.converged);
+}

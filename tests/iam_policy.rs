@@ -416,6 +416,9 @@ fn every_ec2_elb_and_auto_scaling_delete_needs_the_stack_tag_on_the_resource() {
     }
 }
 
+/// Where RDS exports a database's logs: a path stackops cannot choose.
+const RDS_LOG_GROUPS: &str = "arn:aws:logs:*:*:log-group:/aws/rds/instance/";
+
 #[test]
 fn iam_and_logs_grants_are_limited_to_the_stackops_path() {
     for (file, statement) in allow_statements() {
@@ -426,10 +429,21 @@ fn iam_and_logs_grants_are_limited_to_the_stackops_path() {
             .any(|a| a.starts_with("logs:") && !a.starts_with("logs:Describe"));
         if log_writes {
             assert!(
-                resources
-                    .iter()
-                    .all(|r| r.starts_with("arn:aws:logs:*:*:log-group:/stackops/")),
+                resources.iter().all(|r| {
+                    r.starts_with("arn:aws:logs:*:*:log-group:/stackops/")
+                        || r.starts_with(RDS_LOG_GROUPS)
+                }),
                 "{file}: {actions:?} on {resources:?}"
+            );
+        }
+        // RDS's path holds other databases' logs too: only groups stackops
+        // tagged may be deleted there.
+        if actions.iter().any(|a| a == "logs:DeleteLogGroup")
+            && resources.iter().any(|r| r.starts_with(RDS_LOG_GROUPS))
+        {
+            assert_eq!(
+                statement["Condition"]["Null"]["aws:ResourceTag/stackops.io/uid"], "false",
+                "{file}: deleting database log groups must require the stackops.io/uid tag"
             );
         }
         let iam_writes: Vec<&String> = actions

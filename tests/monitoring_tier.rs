@@ -155,6 +155,9 @@ async fn a_booking_stack_gets_its_alarms_topic_dashboard_and_logs_and_teardown_r
         "db-connections",
         "db-replica-1-lag",
         "db-replica-2-lag",
+        "sec-rejected-flows",
+        "sec-db-port-rejects",
+        "sec-db-auth-failures",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -462,7 +465,8 @@ async fn an_existing_topic_is_notified_and_no_topic_is_made() {
     assert_eq!((counts["SNSTopic"], counts["Dashboard"]), (0, 0));
     let found = alarms(&stack.cx).await;
     // No cache, no replicas in this example.
-    assert_eq!(found.len(), 8, "{:?}", found.keys());
+    // Eight of the tiers, three of the security metrics.
+    assert_eq!(found.len(), 11, "{:?}", found.keys());
     assert!(found.values().all(|a| a.alarm_actions() == [topic.clone()]));
 }
 

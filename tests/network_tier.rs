@@ -42,6 +42,8 @@ fn expected_booking() -> BTreeMap<&'static str, usize> {
         ("DBSubnetGroup", 1),
         ("DBParameterGroup", 1),
         ("DBInstance", 1),
+        // The PostgreSQL and upgrade logs' groups.
+        ("DBLogGroup", 2),
         ("DBReplica", 2),
         ("CacheSubnetGroup", 1),
         ("CacheParameterGroup", 1),
@@ -54,6 +56,8 @@ fn expected_booking() -> BTreeMap<&'static str, usize> {
         ("SNSTopic", 1),
         ("Alarms", 1),
         ("Dashboard", 1),
+        // Refused connections, refused database connections, failed logins.
+        ("MetricFilter", 3),
         // The servers' parameters and their grant to read them and the secrets.
         ("SSMParameters", 1),
         ("KMSKey", 1),
@@ -71,11 +75,10 @@ fn expected_ecommerce() -> BTreeMap<&'static str, usize> {
         ("NatGateway", 1),
         ("RouteTable", 4),
         ("VPCEndpoint", 1),
-        // Flow logs are off in this example: the one role is the servers'.
-        ("FlowLog", 0),
-        ("IAMRole", 1),
-        // The application's.
-        ("LogGroup", 1),
+        // Flow logs are on by default.
+        ("FlowLog", 1),
+        ("IAMRole", 2),
+        ("LogGroup", 2),
         ("TargetGroup", 1),
         ("LoadBalancer", 1),
         ("Listeners", 1),
@@ -88,6 +91,7 @@ fn expected_ecommerce() -> BTreeMap<&'static str, usize> {
         ("DBSubnetGroup", 1),
         ("DBParameterGroup", 1),
         ("DBInstance", 1),
+        ("DBLogGroup", 2),
         ("DBReplica", 0),
         // No cache in this example.
         ("CacheSubnetGroup", 0),
@@ -105,6 +109,7 @@ fn expected_ecommerce() -> BTreeMap<&'static str, usize> {
         ("SSMParameters", 1),
         ("IAMDataPolicy", 1),
         ("KMSKey", 1),
+        ("MetricFilter", 3),
     ])
 }
 
@@ -170,11 +175,12 @@ async fn apply_creates_everything_and_a_second_apply_makes_no_write() {
     // (booking has ten and SSM answers at most ten a page, with a token
     // for the next even when it turns out empty); the alarm topic's key
     // three reads after the tag look-up (state, rotation, policy), and the
-    // topic one of its attributes (its key).
-    assert_eq!(stack.blueprint.graph.kinds().len(), 36);
+    // topic one of its attributes (its key); the metric filters one read
+    // per security metric (three, where the first is counted as the kind's).
+    assert_eq!(stack.blueprint.graph.kinds().len(), 38);
     assert_eq!(
         cx.clients.calls.total(),
-        36 + 9 + 7 + 2 + 2 + 1 + 3 + 1,
+        38 + 9 + 7 + 2 + 2 + 1 + 3 + 1 + 2,
         "{:?}",
         cx.clients.calls.snapshot()
     );

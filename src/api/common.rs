@@ -80,6 +80,27 @@ pub enum NatMode {
     PerAz,
 }
 
+/// Which traffic VPC flow logs record.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum FlowLogTraffic {
+    /// Connections refused by a security group or network ACL.
+    #[default]
+    Reject,
+    /// Accepted and refused connections.
+    All,
+}
+
+impl FlowLogTraffic {
+    /// The EC2 API's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowLogTraffic::Reject => "REJECT",
+            FlowLogTraffic::All => "ALL",
+        }
+    }
+}
+
 /// Settings every stack kind shares at the top of its spec.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -121,8 +142,15 @@ pub struct NetworkSpec {
     /// EcommerceStack, `perAz` for a BookingPlatform.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nat_mode: Option<NatMode>,
-    /// Send VPC flow logs (rejected traffic) to a CloudWatch log group. Default false.
+    /// Send VPC flow logs to a CloudWatch log group, kept as long as
+    /// `monitoring.logRetentionDays`. Default true: the security alarms on
+    /// rejected traffic read them.
     pub flow_logs: bool,
+    /// What the flow logs record: `REJECT` (default: the connections the
+    /// security groups and network ACLs refused, which the security alarms
+    /// count, at a fraction of the volume) or `ALL` (accepted traffic too,
+    /// for forensics; CloudWatch Logs ingestion grows with traffic).
+    pub flow_log_traffic: FlowLogTraffic,
     /// Explicit subnet CIDRs instead of the computed plan; each list has one
     /// CIDR per AZ, all inside the VPC CIDR and not overlapping.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -135,7 +163,8 @@ impl Default for NetworkSpec {
             cidr: "10.0.0.0/16".into(),
             az_count: 2,
             nat_mode: None,
-            flow_logs: false,
+            flow_logs: true,
+            flow_log_traffic: FlowLogTraffic::Reject,
             subnets: None,
         }
     }
@@ -438,6 +467,11 @@ pub struct DatabaseSpec {
     pub kms_key_id: Option<String>,
     /// Turn on Performance Insights (7 days, free tier). Default true.
     pub performance_insights: bool,
+    /// Export the engine's logs to CloudWatch Logs, kept as long as
+    /// `monitoring.logRetentionDays`: `postgresql` and `upgrade` for
+    /// PostgreSQL, `error` and `slowquery` for MySQL. The
+    /// authentication-failure alarm reads them. Default true.
+    pub log_exports: bool,
     /// Name of the database created at launch. Default `app`.
     #[schemars(regex(pattern = r"^[A-Za-z][A-Za-z0-9_]{0,62}$"))]
     pub database_name: String,
@@ -468,6 +502,7 @@ impl Default for DatabaseSpec {
             deletion_policy: DeletionPolicy::Snapshot,
             kms_key_id: None,
             performance_insights: true,
+            log_exports: true,
             database_name: "app".into(),
             master_username: "app_admin".into(),
             read_replicas: 0,
@@ -799,6 +834,19 @@ pub struct AlarmThresholds {
     /// Cache evictions per 5 minutes. Default 100.
     #[schemars(range(min = 1))]
     pub cache_evictions: i32,
+    /// Connections refused anywhere in the VPC per 5 minutes (flow logs).
+    /// Default 500.
+    #[schemars(range(min = 1))]
+    pub rejected_flows: i32,
+    /// Connections to the database port refused inside the VPC per 5
+    /// minutes (flow logs): something that should not is trying the
+    /// database. Default 10.
+    #[schemars(range(min = 1))]
+    pub database_port_rejects: i32,
+    /// Failed database logins per 5 minutes (exported database logs).
+    /// Default 5.
+    #[schemars(range(min = 1))]
+    pub database_auth_failures: i32,
 }
 
 impl Default for AlarmThresholds {
@@ -815,6 +863,9 @@ impl Default for AlarmThresholds {
             cache_cpu_percent: 75,
             cache_memory_percent: 80,
             cache_evictions: 100,
+            rejected_flows: 500,
+            database_port_rejects: 10,
+            database_auth_failures: 5,
         }
     }
 }

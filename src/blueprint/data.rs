@@ -11,15 +11,17 @@ use crate::aws::elasticache::{
     ReplicationGroup,
 };
 use crate::aws::rds::{
-    self, DbInstance, DbParameterGroup, DbReplica, DbSubnetGroup, PRIMARY_KEY, SUBNET_GROUP_KEY,
+    self, DbInstance, DbLogGroup, DbParameterGroup, DbReplica, DbSubnetGroup, PRIMARY_KEY,
+    SUBNET_GROUP_KEY, db_log_group_key,
 };
 use crate::aws::secrets::AuthToken;
 use crate::engine::DataIntent;
 
 use super::network::{SG_CACHE, SG_DB, subnet_key};
 
-/// The database nodes over the data subnets of `zones`.
-pub fn database_nodes(spec: &DatabaseSpec, zones: &[String]) -> Vec<Node> {
+/// The database nodes over the data subnets of `zones`; exported logs are
+/// kept `log_retention_days`.
+pub fn database_nodes(spec: &DatabaseSpec, zones: &[String], log_retention_days: i32) -> Vec<Node> {
     let data: Vec<String> = (0..zones.len()).map(|az| subnet_key("data", az)).collect();
     let version = spec
         .engine_version
@@ -28,12 +30,38 @@ pub fn database_nodes(spec: &DatabaseSpec, zones: &[String]) -> Vec<Node> {
     let family = rds::family(spec.engine, &version);
     let parameters_key = rds::parameter_group_key(&family);
     let (parameter, value) = rds::force_tls(spec.engine);
-    let mut nodes = vec![
+    let mut parameters = vec![(parameter.to_string(), value.to_string())];
+    let log_exports: Vec<String> = if spec.log_exports {
+        parameters.extend(
+            rds::log_parameters(spec.engine)
+                .iter()
+                .map(|(p, v)| (p.to_string(), v.to_string())),
+        );
+        rds::exported_logs(spec.engine)
+            .iter()
+            .map(|log| log.to_string())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    // The groups exist before the instance, so RDS writes into groups
+    // that expire events rather than making its own that never do.
+    let log_groups: Vec<String> = log_exports.iter().map(|l| db_log_group_key(l)).collect();
+    let mut nodes: Vec<Node> = log_exports
+        .iter()
+        .map(|log| {
+            Node::new(
+                db_log_group_key(log),
+                DbLogGroup {
+                    log: log.clone(),
+                    retention_days: log_retention_days,
+                },
+            )
+        })
+        .collect();
+    nodes.extend([
         Node::new(SUBNET_GROUP_KEY, DbSubnetGroup::new(data.clone())).after(data),
-        Node::new(
-            &parameters_key,
-            DbParameterGroup::new(family, vec![(parameter.to_string(), value.to_string())]),
-        ),
+        Node::new(&parameters_key, DbParameterGroup::new(family, parameters)),
         Node::new(
             PRIMARY_KEY,
             DbInstance {
@@ -42,10 +70,12 @@ pub fn database_nodes(spec: &DatabaseSpec, zones: &[String]) -> Vec<Node> {
                 subnet_group: SUBNET_GROUP_KEY.into(),
                 parameter_group: parameters_key.clone(),
                 security_group: SG_DB.into(),
+                log_exports,
             },
         )
-        .after([SUBNET_GROUP_KEY, parameters_key.as_str(), SG_DB]),
-    ];
+        .after([SUBNET_GROUP_KEY, parameters_key.as_str(), SG_DB])
+        .after(log_groups),
+    ]);
     for index in 1..=spec.read_replicas as usize {
         // Replica i in zone i: away from the first zone, where a single-AZ
         // primary most often lands, and spread when there are several.

@@ -1,6 +1,8 @@
 //! The monitoring tier's nodes: the application log group, the alarm topic
 //! with its e-mail subscriptions (when the spec lists addresses), the
-//! alarms of every tier the stack has, and the dashboard.
+//! metric filters that count security events in the flow logs and the
+//! database's logs, the alarms of every tier the stack has, and the
+//! dashboard.
 
 use crate::api::common::MonitoringSpec;
 use crate::aws::Node;
@@ -9,7 +11,10 @@ use crate::aws::cloudwatch::{ALARMS_KEY, Alarms, DASHBOARD_KEY, Dashboard, Notif
 use crate::aws::elasticache::REPLICATION_GROUP_KEY;
 use crate::aws::elbv2::{LOAD_BALANCER_KEY, TARGET_GROUP_KEY};
 use crate::aws::kms::{CustomerKey, KeyUser};
-use crate::aws::logs::LogGroup;
+use crate::aws::logs::metric_filter::{
+    DATABASE_AUTH_FAILURES, DATABASE_PORT_REJECTS, REJECTED_FLOWS, rejected_flow_pattern,
+};
+use crate::aws::logs::{LogGroup, MetricFilter};
 use crate::aws::rds::{PRIMARY_KEY, replica_key};
 use crate::aws::sns::{AlarmTopic, TOPIC_KEY, TopicKey};
 
@@ -23,17 +28,52 @@ pub const APP_LOG_GROUP_KEY: &str = "app/logs";
 pub const DISTRIBUTION_KEY: &str = "edge/distribution";
 
 /// What else the stack has, for the alarms and the dashboard.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Tiers {
     pub read_replicas: usize,
     /// Nodes of the cache (its primary and replicas), 0 without a cache.
     pub cache_nodes: usize,
     /// Whether the graph has a `DISTRIBUTION_KEY` node.
     pub cdn: bool,
+    /// The CDN's web ACL ARN, when the spec names one.
+    pub web_acl: Option<String>,
+    /// The flow logs' log group node, when the VPC has flow logs.
+    pub flow_logs: Option<String>,
+    /// The database's port, whose refused connections are counted apart.
+    pub database_port: i32,
+    /// The exported database log refused logins show in (its node), and
+    /// the pattern that matches one, when the database exports its logs.
+    pub auth_log: Option<(String, &'static str)>,
+}
+
+/// The metric filters of the security metrics the stack's logs give.
+fn security_filters(tiers: &Tiers) -> Vec<MetricFilter> {
+    let mut filters = Vec::new();
+    if let Some(group) = &tiers.flow_logs {
+        filters.push(MetricFilter {
+            metric: REJECTED_FLOWS,
+            group: group.clone(),
+            pattern: rejected_flow_pattern(None),
+        });
+        filters.push(MetricFilter {
+            metric: DATABASE_PORT_REJECTS,
+            group: group.clone(),
+            pattern: rejected_flow_pattern(Some(tiers.database_port)),
+        });
+    }
+    if let Some((group, pattern)) = &tiers.auth_log {
+        filters.push(MetricFilter {
+            metric: DATABASE_AUTH_FAILURES,
+            group: group.clone(),
+            pattern: pattern.to_string(),
+        });
+    }
+    filters
 }
 
 /// The monitoring nodes of `spec` over the `tiers` a stack has.
 pub fn monitoring_nodes(spec: &MonitoringSpec, tiers: Tiers) -> Vec<Node> {
+    let filters = security_filters(&tiers);
     let sources = Sources {
         group: GROUP_KEY.into(),
         load_balancer: LOAD_BALANCER_KEY.into(),
@@ -43,6 +83,11 @@ pub fn monitoring_nodes(spec: &MonitoringSpec, tiers: Tiers) -> Vec<Node> {
         cache: (tiers.cache_nodes > 0).then(|| REPLICATION_GROUP_KEY.to_string()),
         cache_nodes: tiers.cache_nodes,
         distribution: tiers.cdn.then(|| DISTRIBUTION_KEY.to_string()),
+        security: filters
+            .iter()
+            .map(|f| (f.metric, f.metric.filter_key()))
+            .collect(),
+        web_acl: tiers.web_acl.clone(),
     };
     let mut nodes = vec![Node::new(
         APP_LOG_GROUP_KEY,
@@ -50,6 +95,10 @@ pub fn monitoring_nodes(spec: &MonitoringSpec, tiers: Tiers) -> Vec<Node> {
             retention_days: spec.log_retention_days,
         },
     )];
+    for filter in filters {
+        let group = filter.group.clone();
+        nodes.push(Node::new(filter.metric.filter_key(), filter).after([group]));
+    }
     let notifications = &spec.notifications;
     let notify = if let Some(arn) = &notifications.sns_topic_arn {
         Notify::Existing(arn.clone())
@@ -155,6 +204,7 @@ mod tests {
             read_replicas: 2,
             cache_nodes: 3,
             cdn: true,
+            ..Tiers::default()
         };
         let nodes = monitoring_nodes(&MonitoringSpec::default(), tiers);
         let alarms = &nodes[1].depends_on;
@@ -162,5 +212,44 @@ mod tests {
         // Alarms watch no CDN metric; the dashboard graphs it.
         assert!(!alarms.contains(&DISTRIBUTION_KEY.into()));
         assert!(nodes[2].depends_on.contains(&DISTRIBUTION_KEY.into()));
+    }
+
+    #[test]
+    fn security_filters_follow_the_logs_the_stack_has() {
+        let spec = MonitoringSpec::default();
+        let filter_keys = |tiers: Tiers| -> Vec<String> {
+            monitoring_nodes(&spec, tiers)
+                .into_iter()
+                .map(|n| n.key)
+                .filter(|k| k.starts_with("monitoring/filter-"))
+                .collect()
+        };
+        assert!(filter_keys(Tiers::default()).is_empty());
+        let tiers = Tiers {
+            flow_logs: Some("network/flow-logs".into()),
+            database_port: 5432,
+            auth_log: Some(("data/database-logs-postgresql".into(), "\"failed\"")),
+            ..Tiers::default()
+        };
+        assert_eq!(
+            filter_keys(tiers.clone()),
+            [
+                REJECTED_FLOWS.filter_key(),
+                DATABASE_PORT_REJECTS.filter_key(),
+                DATABASE_AUTH_FAILURES.filter_key()
+            ]
+        );
+        let nodes = monitoring_nodes(&spec, tiers);
+        let alarms = nodes.iter().find(|n| n.key == ALARMS_KEY).unwrap();
+        assert!(
+            alarms
+                .depends_on
+                .contains(&DATABASE_AUTH_FAILURES.filter_key())
+        );
+        let auth = nodes
+            .iter()
+            .find(|n| n.key == DATABASE_AUTH_FAILURES.filter_key())
+            .unwrap();
+        assert_eq!(auth.depends_on, ["data/database-logs-postgresql"]);
     }
 }

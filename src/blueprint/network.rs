@@ -3,9 +3,10 @@
 //! tables, the security group chain, the S3 gateway endpoint and, when
 //! asked for, VPC flow logs.
 
-use crate::api::common::NatMode;
+use crate::api::common::{FlowLogTraffic, NatMode};
 use crate::aws::Node;
 use crate::aws::ec2::flow_log::{FLOW_LOG_GROUP_KEY, FLOW_LOG_KEY};
+use crate::aws::ec2::security_group::CLOUDFRONT_ORIGIN_FACING;
 use crate::aws::ec2::{
     ElasticIp, FlowLog, InternetGateway, NatGateway, RouteTable, Rule, SecurityGroup, Subnet, Vpc,
     VpcEndpoint,
@@ -32,8 +33,12 @@ pub struct NetworkNeeds {
     pub app_port: i32,
     pub database_port: Option<i32>,
     pub cache_port: Option<i32>,
-    /// Flow logs of rejected traffic, kept this many days; `None`: off.
-    pub flow_logs: Option<i32>,
+    /// Flow logs recording this traffic, kept this many days; `None`: off.
+    pub flow_logs: Option<(FlowLogTraffic, i32)>,
+    /// Whether the CDN fronts the load balancer (routes paths to it): then
+    /// only CloudFront may reach it, so nobody goes around the CDN and its
+    /// firewall.
+    pub load_balancer_behind_cdn: bool,
 }
 
 /// The nodes of the network tier. `zones` are the region's zone names; the
@@ -149,8 +154,8 @@ pub fn nodes(plan: &SubnetPlan, zones: &[String], needs: &NetworkNeeds) -> Vec<N
     );
 
     nodes.extend(security_groups(needs));
-    if let Some(retention_days) = needs.flow_logs {
-        nodes.extend(flow_logs(retention_days));
+    if let Some((traffic, retention_days)) = needs.flow_logs {
+        nodes.extend(flow_logs(traffic, retention_days));
     }
     nodes
 }
@@ -163,20 +168,29 @@ fn security_groups(needs: &NetworkNeeds) -> Vec<Node> {
         ingress,
         egress,
     };
-    let mut nodes = vec![
-        Node::new(
-            SG_LB,
-            group(
-                "lb",
-                "load balancer: HTTP and HTTPS from the internet",
-                vec![
-                    Rule::from_cidr(80, "0.0.0.0/0"),
-                    Rule::from_cidr(443, "0.0.0.0/0"),
-                ],
-                true,
-            ),
+    // CloudFront reaches the load balancer over HTTP (port 80); a rule
+    // naming its prefix list weighs some 55 rules of the group's 60, so
+    // there is room for that one alone.
+    let load_balancer_group = if needs.load_balancer_behind_cdn {
+        group(
+            "lb",
+            "load balancer: HTTP from CloudFront only",
+            vec![Rule::from_prefix_list(80, CLOUDFRONT_ORIGIN_FACING)],
+            true,
         )
-        .after([VPC]),
+    } else {
+        group(
+            "lb",
+            "load balancer: HTTP and HTTPS from the internet",
+            vec![
+                Rule::from_cidr(80, "0.0.0.0/0"),
+                Rule::from_cidr(443, "0.0.0.0/0"),
+            ],
+            true,
+        )
+    };
+    let mut nodes = vec![
+        Node::new(SG_LB, load_balancer_group).after([VPC]),
         Node::new(
             SG_APP,
             group(
@@ -219,9 +233,9 @@ fn security_groups(needs: &NetworkNeeds) -> Vec<Node> {
     nodes
 }
 
-/// Flow logs of rejected traffic into a log group, through a role only the
-/// flow log service may assume, allowed to write to that group alone.
-fn flow_logs(retention_days: i32) -> Vec<Node> {
+/// Flow logs of `traffic` into a log group, through a role only the flow
+/// log service may assume, allowed to write to that group alone.
+fn flow_logs(traffic: FlowLogTraffic, retention_days: i32) -> Vec<Node> {
     const ROLE: &str = "network/flow-logs-role";
     vec![
         Node::new(FLOW_LOG_GROUP_KEY, LogGroup { retention_days }),
@@ -247,6 +261,7 @@ fn flow_logs(retention_days: i32) -> Vec<Node> {
             FLOW_LOG_KEY,
             FlowLog {
                 vpc: VPC.into(),
+                traffic: traffic.as_str().into(),
                 group: FLOW_LOG_GROUP_KEY.into(),
                 role: ROLE.into(),
             },

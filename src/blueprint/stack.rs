@@ -127,7 +127,10 @@ fn build_prepared(
             DatabaseEngine::Mysql => 3306,
         }),
         cache_port: parts.cache_port,
-        flow_logs: network_spec.flow_logs.then_some(parts.log_retention_days),
+        flow_logs: network_spec
+            .flow_logs
+            .then_some((network_spec.flow_log_traffic, parts.log_retention_days)),
+        load_balancer_behind_cdn: parts.frontend.is_some_and(|f| !f.cdn.api_paths.is_empty()),
     };
     let mut nodes = network::nodes(plan, zones, &needs);
     nodes.extend(super::application::load_balancer_nodes(
@@ -157,7 +160,11 @@ fn build_prepared(
         plan.app.len(),
         &access,
     ));
-    nodes.extend(super::data::database_nodes(database, &zones[..wanted]));
+    nodes.extend(super::data::database_nodes(
+        database,
+        &zones[..wanted],
+        parts.log_retention_days,
+    ));
     if let Some(cache) = parts.cache {
         nodes.extend(super::data::cache_nodes(cache, &zones[..wanted]));
     }
@@ -175,6 +182,15 @@ fn build_prepared(
             cdn: nodes
                 .iter()
                 .any(|n| n.key == super::monitoring::DISTRIBUTION_KEY),
+            web_acl: parts.frontend.and_then(|f| f.cdn.web_acl_arn.clone()),
+            flow_logs: network_spec
+                .flow_logs
+                .then(|| aws::ec2::flow_log::FLOW_LOG_GROUP_KEY.to_string()),
+            database_port: needs.database_port.unwrap_or_default(),
+            auth_log: database.log_exports.then(|| {
+                let (log, pattern) = aws::rds::auth_failure_log(database.engine);
+                (aws::rds::db_log_group_key(log), pattern)
+            }),
         };
         nodes.extend(super::monitoring::monitoring_nodes(monitoring, tiers));
     }

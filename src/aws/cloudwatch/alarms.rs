@@ -1,7 +1,9 @@
 //! The stack's metric alarms, as one node: servers' CPU, load balancer
 //! errors, latency and unhealthy targets, database CPU, free storage,
 //! connections and each read replica's lag, each cache node's engine CPU,
-//! memory and evictions. Thresholds come from `spec.monitoring.alarms`.
+//! memory and evictions, and the security metrics the stack's logs give
+//! (refused connections, refused connections to the database port, failed
+//! database logins). Thresholds come from `spec.monitoring.alarms`.
 //!
 //! Alarms carry tags, but `DescribeAlarms` does not return them: they are
 //! found by name, `stackops-<hash>-<stack>-<alarm>`, in one prefix-filtered
@@ -14,6 +16,8 @@ use aws_sdk_cloudwatch::types::{
 
 use super::{Sources, node_label, stem};
 use crate::api::common::AlarmThresholds;
+use crate::aws::logs::SecurityMetric;
+use crate::aws::logs::metric_filter::{DATABASE_PORT_REJECTS, REJECTED_FLOWS};
 
 use crate::aws::prelude::*;
 
@@ -49,7 +53,7 @@ struct Alarm {
     /// Name after the stack's stem.
     name: String,
     description: String,
-    namespace: &'static str,
+    namespace: String,
     metric: &'static str,
     /// A statistic (`Average`), or a percentile (`p90`).
     stat: &'static str,
@@ -100,7 +104,7 @@ fn alarm_field(
 impl Alarm {
     fn field(&self, actions: &[String]) -> String {
         alarm_field(
-            (self.namespace, self.metric, self.stat),
+            (&self.namespace, self.metric, self.stat),
             &dimensions_field(self.dimensions.iter().map(|(n, v)| (*n, v.as_str()))),
             self.period,
             self.evaluation_periods,
@@ -174,7 +178,7 @@ impl Alarms {
         let about = |what: String| format!("{what} (stack {stack}, managed by stackops)");
         let alarm = |name: &str,
                      what: String,
-                     metric: (&'static str, &'static str, &'static str),
+                     metric: (&str, &'static str, &'static str),
                      dimensions: Vec<(&'static str, String)>,
                      period: i32,
                      evaluation_periods: i32,
@@ -183,7 +187,7 @@ impl Alarms {
                      missing_data: &'static str| Alarm {
             name: name.to_string(),
             description: about(what),
-            namespace: metric.0,
+            namespace: metric.0.to_string(),
             metric: metric.1,
             stat: metric.2,
             dimensions,
@@ -381,6 +385,20 @@ impl Alarms {
                 ));
             }
         }
+        for (metric, filter) in &s.security {
+            let (threshold, what) = security_alarm(t, *metric);
+            alarms.push(alarm(
+                &format!("sec-{}", metric.slug),
+                what,
+                (&inputs.get(filter, "namespace"), metric.name, "Sum"),
+                Vec::new(),
+                300,
+                1,
+                AT_LEAST,
+                f64::from(threshold),
+                FINE,
+            ));
+        }
         alarms
     }
 
@@ -397,6 +415,9 @@ impl Alarms {
         }
         if let Some(cache) = &s.cache {
             inputs.require(cache, "memberClusters")?;
+        }
+        for (_, filter) in &s.security {
+            inputs.require(filter, "namespace")?;
         }
         if let Notify::Topic(key) = &self.notify {
             inputs.require(key, "arn")?;
@@ -417,7 +438,7 @@ impl Alarms {
             .put_metric_alarm()
             .alarm_name(format!("{}-{}", stem(cx), alarm.name))
             .alarm_description(&alarm.description)
-            .namespace(alarm.namespace)
+            .namespace(&alarm.namespace)
             .metric_name(alarm.metric)
             .period(alarm.period)
             .evaluation_periods(alarm.evaluation_periods)
@@ -483,6 +504,37 @@ impl Alarms {
                 set_field(names.iter().map(|n| format!("{stem}-{n}"))),
             ),
         ])
+    }
+}
+
+/// The threshold of a security metric's alarm, and what the alarm says:
+/// why the count matters.
+fn security_alarm(t: &AlarmThresholds, metric: SecurityMetric) -> (i32, String) {
+    match metric {
+        REJECTED_FLOWS => (
+            t.rejected_flows,
+            format!(
+                "At least {} connections refused in the VPC in 5 minutes: a scan, or \
+                 something misconfigured knocking on closed ports",
+                t.rejected_flows
+            ),
+        ),
+        DATABASE_PORT_REJECTS => (
+            t.database_port_rejects,
+            format!(
+                "At least {} connections to the database port refused in 5 minutes: \
+                 something outside the application servers is trying the database",
+                t.database_port_rejects
+            ),
+        ),
+        _ => (
+            t.database_auth_failures,
+            format!(
+                "At least {} failed database logins in 5 minutes: a guessed password, \
+                 or a client with a stale or leaked credential",
+                t.database_auth_failures
+            ),
+        ),
     }
 }
 

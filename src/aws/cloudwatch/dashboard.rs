@@ -1,8 +1,9 @@
 //! The stack's CloudWatch dashboard: a graph per tier it has (load
 //! balancer traffic, errors and latency, servers' CPU, database, cache,
-//! CDN). Found by `ListDashboards` with the stack's name prefix; its body is
-//! read back and compared by SHA-256 digest of its canonical JSON, so an
-//! edit out of band is put back by one `PutDashboard`.
+//! CDN, the CDN's firewall, the security metrics). Found by
+//! `ListDashboards` with the stack's name prefix; its body is read back
+//! and compared by SHA-256 digest of its canonical JSON, so an edit out of
+//! band is put back by one `PutDashboard`.
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -49,6 +50,14 @@ fn metric(namespace: &str, name: &str, dimensions: &[(&str, &str)], options: Val
     }
     line.push(options);
     Value::Array(line)
+}
+
+/// The name in a web ACL's ARN (`...:global/webacl/<name>/<id>`), which
+/// WAF's metrics are published by.
+fn web_acl_name(arn: &str) -> Option<&str> {
+    let mut parts = arn.rsplit('/');
+    parts.next()?;
+    parts.next()
 }
 
 impl Dashboard {
@@ -199,6 +208,41 @@ impl Dashboard {
                 ["4xxErrorRate", "5xxErrorRate", "TotalErrorRate"]
                     .iter()
                     .map(|m| metric(cdn, m, &dims, json!({"stat": "Average"})))
+                    .collect(),
+            ));
+        }
+        if !s.security.is_empty() {
+            graphs.push((
+                "Security: refused connections, failed logins (sum / 5 min)".into(),
+                None,
+                s.security
+                    .iter()
+                    .map(|(m, filter)| {
+                        metric(
+                            &inputs.get(filter, "namespace"),
+                            m.name,
+                            &[],
+                            json!({"stat": "Sum"}),
+                        )
+                    })
+                    .collect(),
+            ));
+        }
+        if let Some(web_acl) = s.web_acl.as_deref().and_then(web_acl_name) {
+            // A CloudFront web ACL's metrics live in us-east-1, like the CDN's.
+            graphs.push((
+                "CDN firewall: blocked and allowed requests (sum / 5 min)".into(),
+                Some(CLOUDFRONT_METRICS_REGION),
+                ["BlockedRequests", "AllowedRequests"]
+                    .iter()
+                    .map(|m| {
+                        metric(
+                            "AWS/WAFV2",
+                            m,
+                            &[("WebACL", web_acl), ("Rule", "ALL")],
+                            json!({"stat": "Sum"}),
+                        )
+                    })
                     .collect(),
             ));
         }
@@ -370,5 +414,12 @@ mod tests {
             digest(r#"{"b":1,"widgets":[]}"#)
         );
         assert_ne!(digest(r#"{"widgets":[]}"#), digest(r#"{"widgets":[1]}"#));
+    }
+
+    #[test]
+    fn waf_metrics_are_named_by_the_web_acls_name() {
+        let arn = "arn:aws:wafv2:us-east-1:123456789012:global/webacl/shop-acl/a1b2c3";
+        assert_eq!(web_acl_name(arn), Some("shop-acl"));
+        assert_eq!(web_acl_name("no-slash"), None);
     }
 }

@@ -16,6 +16,7 @@ pub use dashboard::{DASHBOARD, Dashboard};
 /// Every CloudWatch kind.
 pub const KINDS: &[Kind] = &[&ALARMS, &DASHBOARD];
 
+use crate::aws::logs::SecurityMetric;
 use crate::aws::prelude::*;
 use crate::identity::owned_stem;
 
@@ -50,6 +51,12 @@ pub struct Sources {
     pub cache_nodes: usize,
     /// CloudFront distribution (output `id`), when the stack has a CDN.
     pub distribution: Option<String>,
+    /// The security metrics the stack's logs give, each with its metric
+    /// filter's node (output `namespace`).
+    pub security: Vec<(SecurityMetric, String)>,
+    /// The CDN's web ACL ARN, when the spec names one (graphed only: an
+    /// alarm on it would live in us-east-1).
+    pub web_acl: Option<String>,
 }
 
 impl Sources {
@@ -64,6 +71,7 @@ impl Sources {
         keys.extend(self.replicas.iter().cloned());
         keys.extend(self.cache.iter().cloned());
         keys.extend(self.distribution.iter().cloned());
+        keys.extend(self.security.iter().map(|(_, filter)| filter.clone()));
         keys
     }
 

@@ -1,4 +1,4 @@
-//! VPC flow logs of rejected traffic, delivered to a CloudWatch Logs group
+//! VPC flow logs (refused traffic, or all of it), delivered to a CloudWatch Logs group
 //! through a role the flow log service assumes. Found by their log group's
 //! deterministic name (flow logs take tags, but not every emulator keeps them).
 
@@ -19,9 +19,10 @@ pub const FLOW_LOG_KEY: &str = "network/flow-log";
 pub const FLOW_LOG_GROUP_KEY: &str = "network/flow-logs";
 
 /// Flow logs of VPC node `vpc` into log group node `group`, delivered by
-/// role node `role`.
+/// role node `role`, recording `traffic` (`REJECT` or `ALL`).
 pub struct FlowLog {
     pub vpc: String,
+    pub traffic: String,
     pub group: String,
     pub role: String,
 }
@@ -111,10 +112,7 @@ impl Resource<AwsClients> for FlowLog {
     fn desired(&self, _key: &str, _cx: &Context, inputs: &Inputs) -> Fields {
         Fields::from([
             ("vpc".to_string(), inputs.get(&self.vpc, "id")),
-            (
-                "traffic".to_string(),
-                TrafficType::Reject.as_str().to_string(),
-            ),
+            ("traffic".to_string(), self.traffic.clone()),
             ("role".to_string(), inputs.get(&self.role, "arn")),
         ])
     }
@@ -130,7 +128,7 @@ impl Resource<AwsClients> for FlowLog {
             .create_flow_logs()
             .resource_type(FlowLogsResourceType::Vpc)
             .resource_ids(inputs.require(&self.vpc, "id")?)
-            .traffic_type(TrafficType::Reject)
+            .traffic_type(TrafficType::from(self.traffic.as_str()))
             .log_destination_type(LogDestinationType::CloudWatchLogs)
             .log_group_name(inputs.require(&self.group, "id")?)
             .deliver_logs_permission_arn(inputs.require(&self.role, "arn")?)

@@ -1,10 +1,17 @@
 //! Security groups, chained least-privilege: the load balancer takes
-//! 80/443 from the internet, the app takes its port only from the load
-//! balancer, the database and cache take their ports only from the app and
-//! send nothing out.
+//! 80/443 from the internet (or, behind the CDN, port 80 from CloudFront's
+//! origin-facing addresses alone), the app takes its port only from the
+//! load balancer, the database and cache take their ports only from the
+//! app and send nothing out.
+//!
+//! A rule from an AWS-managed prefix list names the list; its id differs
+//! per region but never changes, so each is looked up once per process.
+
+use std::sync::{LazyLock, Mutex};
 
 use aws_sdk_ec2::types::{
-    IpPermission, IpRange, ResourceType, SecurityGroup as AwsGroup, UserIdGroupPair,
+    Filter, IpPermission, IpRange, PrefixListId, ResourceType, SecurityGroup as AwsGroup,
+    UserIdGroupPair,
 };
 
 use super::{component, owned_filter, retag, tag_map, tag_spec};
@@ -20,7 +27,14 @@ pub enum Source {
     Cidr(String),
     /// Another security group node of the stack.
     Group(String),
+    /// An AWS-managed prefix list, by name.
+    PrefixList(&'static str),
 }
+
+/// CloudFront's origin-facing addresses. A rule naming it counts against
+/// the group's rules quota (60 by default) as many times as the list's
+/// maximum entries (about 55): one such rule per group fits, two do not.
+pub const CLOUDFRONT_ORIGIN_FACING: &str = "com.amazonaws.global.cloudfront.origin-facing";
 
 /// An ingress rule: TCP ports from a source.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,6 +57,107 @@ impl Rule {
             source: Source::Group(group.into()),
         }
     }
+
+    pub fn from_prefix_list(port: i32, name: &'static str) -> Self {
+        Self {
+            port,
+            source: Source::PrefixList(name),
+        }
+    }
+}
+
+/// How a rule's source names a prefix list: `prefix-list/<name>`.
+const PREFIX_LIST: &str = "prefix-list/";
+
+/// AWS-managed prefix lists seen: (region, name, id).
+static PREFIX_LISTS: LazyLock<Mutex<Vec<(String, String, String)>>> =
+    LazyLock::new(|| Mutex::new(Vec::new()));
+
+fn known_list(region: &str, matches: impl Fn(&str, &str) -> bool) -> Option<(String, String)> {
+    let lists = PREFIX_LISTS.lock().unwrap_or_else(|e| e.into_inner());
+    lists
+        .iter()
+        .find(|(r, name, id)| r == region && matches(name, id))
+        .map(|(_, name, id)| (name.clone(), id.clone()))
+}
+
+/// Remembers the lists of `found`.
+fn learn_lists(
+    region: &str,
+    found: &aws_sdk_ec2::operation::describe_managed_prefix_lists::DescribeManagedPrefixListsOutput,
+) {
+    let mut lists = PREFIX_LISTS.lock().unwrap_or_else(|e| e.into_inner());
+    for list in found.prefix_lists() {
+        if let (Some(name), Some(id)) = (list.prefix_list_name(), list.prefix_list_id())
+            && !lists.iter().any(|(r, _, i)| r == region && i == id)
+        {
+            lists.push((region.to_string(), name.to_string(), id.to_string()));
+        }
+    }
+}
+
+/// The names of prefix lists `ids`, looked up once.
+async fn learn_list_names(cx: &Context, ids: Vec<String>) -> Result<(), AwsError> {
+    let unknown: Vec<String> = ids
+        .into_iter()
+        .filter(|id| known_list(&cx.region, |_, i| i == id).is_none())
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let found = cx
+        .clients
+        .ec2
+        .describe_managed_prefix_lists()
+        .set_prefix_list_ids(Some(unknown))
+        .send()
+        .await
+        .map_err(sdk("DescribeManagedPrefixLists"))?;
+    learn_lists(&cx.region, &found);
+    Ok(())
+}
+
+/// The id of the AWS-managed prefix list `name` in the stack's region.
+async fn list_id(cx: &Context, name: &str) -> Result<String, AwsError> {
+    if let Some((_, id)) = known_list(&cx.region, |n, _| n == name) {
+        return Ok(id);
+    }
+    let found = cx
+        .clients
+        .ec2
+        .describe_managed_prefix_lists()
+        .filters(
+            Filter::builder()
+                .name("prefix-list-name")
+                .values(name)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(sdk("DescribeManagedPrefixLists"))?;
+    learn_lists(&cx.region, &found);
+    known_list(&cx.region, |n, _| n == name)
+        .map(|(_, id)| id)
+        .ok_or_else(|| {
+            AwsError::new(
+                ErrorClass::Terminal,
+                "DescribeManagedPrefixLists",
+                "PrefixListNotFound",
+                format!("region {} has no managed prefix list {name}", cx.region),
+            )
+        })
+}
+
+/// `rules` with each prefix list's name replaced by its id.
+async fn with_list_ids(cx: &Context, rules: &[&str]) -> Result<Vec<String>, AwsError> {
+    let mut out = Vec::new();
+    for rule in rules {
+        out.push(match rule.split_once(PREFIX_LIST) {
+            Some((ports, name)) => format!("{ports}{}", list_id(cx, name).await?),
+            None => rule.to_string(),
+        });
+    }
+    Ok(out)
 }
 
 /// A security group of VPC node `vpc`. `suffix` names it; `egress` false
@@ -58,8 +173,9 @@ pub struct SecurityGroup {
 const ALL_EGRESS: &str = "all:0.0.0.0/0";
 
 /// Canonical text of one permission per source: `tcp:80-80:0.0.0.0/0`,
-/// `tcp:8080-8080:sg-1`, `all:0.0.0.0/0`.
-fn canonical(permissions: &[IpPermission]) -> Vec<String> {
+/// `tcp:8080-8080:sg-1`, `all:0.0.0.0/0`,
+/// `tcp:80-80:prefix-list/<name>` (a list not looked up yet: its id).
+fn canonical(region: &str, permissions: &[IpPermission]) -> Vec<String> {
     let mut out = Vec::new();
     for p in permissions {
         let protocol = p.ip_protocol().unwrap_or("-1");
@@ -84,6 +200,15 @@ fn canonical(permissions: &[IpPermission]) -> Vec<String> {
                 .filter_map(|g| g.group_id())
                 .map(|g| format!("{prefix}:{g}")),
         );
+        out.extend(
+            p.prefix_list_ids()
+                .iter()
+                .filter_map(|l| l.prefix_list_id())
+                .map(|id| match known_list(region, |_, i| i == id) {
+                    Some((name, _)) => format!("{prefix}:{PREFIX_LIST}{name}"),
+                    None => format!("{prefix}:{id}"),
+                }),
+        );
     }
     out
 }
@@ -105,6 +230,10 @@ fn permission(rule: &str) -> IpPermission {
     if source.starts_with("sg-") {
         builder
             .user_id_group_pairs(UserIdGroupPair::builder().group_id(source).build())
+            .build()
+    } else if source.starts_with("pl-") {
+        builder
+            .prefix_list_ids(PrefixListId::builder().prefix_list_id(source).build())
             .build()
     } else {
         builder
@@ -156,11 +285,11 @@ fn observed(cx: &Context, group: &AwsGroup) -> Option<Observed> {
     fields.insert("vpc".into(), group.vpc_id().unwrap_or_default().into());
     fields.insert(
         "ingress".into(),
-        set_field(canonical(group.ip_permissions())),
+        set_field(canonical(&cx.region, group.ip_permissions())),
     );
     fields.insert(
         "egress".into(),
-        set_field(canonical(group.ip_permissions_egress())),
+        set_field(canonical(&cx.region, group.ip_permissions_egress())),
     );
     Some(Observed {
         component,
@@ -194,6 +323,13 @@ impl KindOps<AwsClients> for SecurityGroupKind {
             .try_collect()
             .await
             .map_err(sdk("DescribeSecurityGroups"))?;
+        let lists: Vec<String> = groups
+            .iter()
+            .flat_map(|g| g.ip_permissions())
+            .flat_map(|p| p.prefix_list_ids())
+            .filter_map(|l| l.prefix_list_id().map(String::from))
+            .collect();
+        learn_list_names(cx, lists).await?;
         Ok(groups.iter().filter_map(|g| observed(cx, g)).collect())
     }
 
@@ -238,6 +374,7 @@ impl SecurityGroup {
                 let source = match &rule.source {
                     Source::Cidr(cidr) => cidr.clone(),
                     Source::Group(node) => inputs.get(node, "id"),
+                    Source::PrefixList(name) => format!("{PREFIX_LIST}{name}"),
                 };
                 format!("tcp:{0}-{0}:{source}", rule.port)
             })
@@ -261,6 +398,7 @@ impl SecurityGroup {
         if rules.is_empty() {
             return Ok(());
         }
+        let rules = with_list_ids(cx, rules).await?;
         let permissions: Vec<IpPermission> = rules.iter().map(|r| permission(r)).collect();
         let ec2 = &cx.clients.ec2;
         if ingress {
@@ -285,6 +423,7 @@ impl SecurityGroup {
         if rules.is_empty() {
             return Ok(());
         }
+        let rules = with_list_ids(cx, rules).await?;
         let permissions: Vec<IpPermission> = rules.iter().map(|r| permission(r)).collect();
         let ec2 = &cx.clients.ec2;
         if ingress {
@@ -423,7 +562,27 @@ mod tests {
     #[test]
     fn rules_round_trip_through_their_canonical_form() {
         for rule in ["tcp:80-80:0.0.0.0/0", "tcp:5432-5432:sg-0123", ALL_EGRESS] {
-            assert_eq!(canonical(&[permission(rule)]), [rule]);
+            assert_eq!(canonical("eu-west-1", &[permission(rule)]), [rule]);
         }
+    }
+
+    #[test]
+    fn a_known_prefix_list_reads_by_name_and_an_unknown_by_id() {
+        let rule = permission("tcp:80-80:pl-4fa04526");
+        assert_eq!(
+            canonical("ap-south-2", std::slice::from_ref(&rule)),
+            ["tcp:80-80:pl-4fa04526"]
+        );
+        PREFIX_LISTS.lock().unwrap().push((
+            "ap-south-2".into(),
+            CLOUDFRONT_ORIGIN_FACING.into(),
+            "pl-4fa04526".into(),
+        ));
+        assert_eq!(
+            canonical("ap-south-2", std::slice::from_ref(&rule)),
+            [format!("tcp:80-80:{PREFIX_LIST}{CLOUDFRONT_ORIGIN_FACING}")]
+        );
+        // The same id in another region is another list.
+        assert_eq!(canonical("eu-west-1", &[rule]), ["tcp:80-80:pl-4fa04526"]);
     }
 }

@@ -1,6 +1,13 @@
-//! CloudWatch Logs log groups. A group is found by its deterministic name,
+//! CloudWatch Logs: the stack's log groups (and the helpers the database's
+//! exported-log groups share with them), and the metric filters the
+//! security alarms count.
+//! A stack's group is found by its deterministic name,
 //! `/stackops/<stack hash>/<node key>`: one prefix-filtered describe call
 //! finds all of a stack's groups without a tag lookup per group.
+
+pub mod metric_filter;
+
+pub use metric_filter::{METRIC_FILTER, MetricFilter, SecurityMetric};
 
 use aws_sdk_cloudwatchlogs::types::LogGroup as AwsLogGroup;
 
@@ -11,7 +18,7 @@ pub struct LogGroupKind;
 pub static LOG_GROUP: LogGroupKind = LogGroupKind;
 
 /// Every CloudWatch Logs kind.
-pub const KINDS: &[Kind] = &[&LOG_GROUP];
+pub const KINDS: &[Kind] = &[&LOG_GROUP, &METRIC_FILTER];
 
 /// A log group keeping events `retention_days` days.
 pub struct LogGroup {
@@ -28,16 +35,80 @@ pub fn group_name(cx: &Context, key: &str) -> String {
     format!("{}{key}", prefix(cx))
 }
 
-fn outputs(name: &str, arn: &str) -> Fields {
+pub(crate) fn outputs(name: &str, arn: &str) -> Fields {
     Fields::from([
         ("id".into(), name.to_string()),
         ("arn".into(), arn.to_string()),
     ])
 }
 
-fn observed(cx: &Context, group: &AwsLogGroup) -> Option<Observed> {
+/// Every log group whose name starts with `prefix`.
+pub(crate) async fn groups_named(cx: &Context, prefix: &str) -> Result<Vec<AwsLogGroup>, AwsError> {
+    cx.clients
+        .logs
+        .describe_log_groups()
+        .log_group_name_prefix(prefix)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(sdk("DescribeLogGroups"))
+}
+
+/// Creates group `name` tagged for node `key` (or finds it made by an
+/// earlier pass, or by the service that writes to it) and sets its
+/// retention.
+pub(crate) async fn ensure_group(
+    cx: &Context,
+    key: &str,
+    name: &str,
+    retention_days: i32,
+) -> Result<(), AwsError> {
+    let logs = &cx.clients.logs;
+    let mut create = logs.create_log_group().log_group_name(name);
+    for (k, v) in cx.identity.tags(key) {
+        create = create.tags(k, v);
+    }
+    match create.send().await.map_err(sdk("CreateLogGroup")) {
+        Ok(_) => {}
+        // Created by an earlier pass that did not live to see the answer.
+        Err(e) if e.code == "ResourceAlreadyExistsException" => {}
+        Err(e) => return Err(e),
+    }
+    put_retention(cx, name, retention_days).await
+}
+
+pub(crate) async fn put_retention(
+    cx: &Context,
+    name: &str,
+    retention_days: i32,
+) -> Result<(), AwsError> {
+    cx.clients
+        .logs
+        .put_retention_policy()
+        .log_group_name(name)
+        .retention_in_days(retention_days)
+        .send()
+        .await
+        .map_err(sdk("PutRetentionPolicy"))?;
+    Ok(())
+}
+
+pub(crate) async fn delete_group(cx: &Context, name: &str) -> Result<Deletion, AwsError> {
+    cx.clients
+        .logs
+        .delete_log_group()
+        .log_group_name(name)
+        .send()
+        .await
+        .map_err(sdk("DeleteLogGroup"))?;
+    Ok(Deletion::Done)
+}
+
+/// Group `group` observed as node `component`.
+pub(crate) fn observed_as(component: String, group: &AwsLogGroup) -> Option<Observed> {
     let name = group.log_group_name()?;
-    let component = name.strip_prefix(&prefix(cx))?.to_string();
     // Describe returns the ARN with a trailing `:*`; policies want that form.
     let arn = group.arn().unwrap_or_default().to_string();
     let mut fields = Fields::new();
@@ -69,29 +140,19 @@ impl KindOps<AwsClients> for LogGroupKind {
     }
 
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
-        let groups: Vec<AwsLogGroup> = cx
-            .clients
-            .logs
-            .describe_log_groups()
-            .log_group_name_prefix(prefix(cx))
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(sdk("DescribeLogGroups"))?;
-        Ok(groups.iter().filter_map(|g| observed(cx, g)).collect())
+        let prefix = prefix(cx);
+        Ok(groups_named(cx, &prefix)
+            .await?
+            .iter()
+            .filter_map(|g| {
+                let component = g.log_group_name()?.strip_prefix(&prefix)?.to_string();
+                observed_as(component, g)
+            })
+            .collect())
     }
 
     async fn delete(&self, cx: &Context, observed: &Observed) -> Result<Deletion, AwsError> {
-        cx.clients
-            .logs
-            .delete_log_group()
-            .log_group_name(&observed.id)
-            .send()
-            .await
-            .map_err(sdk("DeleteLogGroup"))?;
-        Ok(Deletion::Done)
+        delete_group(cx, &observed.id).await
     }
 }
 
@@ -111,23 +172,7 @@ impl Resource<AwsClients> for LogGroup {
 
     async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
         let name = group_name(cx, key);
-        let logs = &cx.clients.logs;
-        let mut create = logs.create_log_group().log_group_name(&name);
-        for (k, v) in cx.identity.tags(key) {
-            create = create.tags(k, v);
-        }
-        match create.send().await.map_err(sdk("CreateLogGroup")) {
-            Ok(_) => {}
-            // Created by an earlier pass that did not live to see the answer.
-            Err(e) if e.code == "ResourceAlreadyExistsException" => {}
-            Err(e) => return Err(e),
-        }
-        logs.put_retention_policy()
-            .log_group_name(&name)
-            .retention_in_days(self.retention_days)
-            .send()
-            .await
-            .map_err(sdk("PutRetentionPolicy"))?;
+        ensure_group(cx, key, &name, self.retention_days).await?;
         let found = LOG_GROUP.observe_all(cx).await?;
         let mut observed = found
             .into_iter()
@@ -145,14 +190,6 @@ impl Resource<AwsClients> for LogGroup {
         current: &Observed,
         _changes: &[Change],
     ) -> Result<(), AwsError> {
-        cx.clients
-            .logs
-            .put_retention_policy()
-            .log_group_name(&current.id)
-            .retention_in_days(self.retention_days)
-            .send()
-            .await
-            .map_err(sdk("PutRetentionPolicy"))?;
-        Ok(())
+        put_retention(cx, &current.id, self.retention_days).await
     }
 }

@@ -104,6 +104,14 @@ pub(super) fn instance_fields(
             flag(db.performance_insights_enabled()),
         ),
         ("deletionProtection".into(), flag(db.deletion_protection())),
+        (
+            "logExports".into(),
+            set_field(
+                db.enabled_cloudwatch_logs_exports()
+                    .iter()
+                    .map(String::as_str),
+            ),
+        ),
         ("publiclyAccessible".into(), flag(db.publicly_accessible())),
         (
             "copyTagsToSnapshot".into(),

@@ -1,15 +1,18 @@
 //! The relational database: DB subnet group, a parameter group per engine
-//! family that forces TLS, the primary instance and its read replicas.
+//! family that forces TLS, the log groups its logs are exported to, the
+//! primary instance and its read replicas.
 //! RDS cannot filter by tag, so each is found by its deterministic name
 //! (parameter groups by their description, which names the stack's uid)
 //! and its ownership checked on the tags RDS returns with it.
 
 mod fields;
+pub mod log_group;
 pub mod parameter_group;
 pub mod primary;
 pub mod replica;
 pub mod subnet_group;
 
+pub use log_group::{DB_LOG_GROUP, DbLogGroup, db_log_group_key};
 pub use parameter_group::{DB_PARAMETER_GROUP, DbParameterGroup};
 pub use primary::{DB_INSTANCE, DbInstance};
 pub use replica::{DB_REPLICA, DbReplica};
@@ -26,6 +29,7 @@ pub struct Rds;
 
 /// Every database kind.
 pub const KINDS: &[Kind] = &[
+    &DB_LOG_GROUP,
     &DB_SUBNET_GROUP,
     &DB_PARAMETER_GROUP,
     &DB_INSTANCE,
@@ -100,6 +104,42 @@ pub fn force_tls(engine: DatabaseEngine) -> (&'static str, &'static str) {
     match engine {
         DatabaseEngine::Postgres => ("rds.force_ssl", "1"),
         DatabaseEngine::Mysql => ("require_secure_transport", "ON"),
+    }
+}
+
+/// The engine logs exported to CloudWatch Logs: PostgreSQL's own log and
+/// its upgrade log; MySQL's error and slow-query logs.
+pub fn exported_logs(engine: DatabaseEngine) -> &'static [&'static str] {
+    match engine {
+        DatabaseEngine::Postgres => &["postgresql", "upgrade"],
+        DatabaseEngine::Mysql => &["error", "slowquery"],
+    }
+}
+
+/// Parameters the exported logs need: MySQL writes the slow-query log only
+/// when asked, to a file for RDS to ship, and notes refused logins only at
+/// the highest error-log verbosity. PostgreSQL logs refused logins as it is.
+pub fn log_parameters(engine: DatabaseEngine) -> &'static [(&'static str, &'static str)] {
+    match engine {
+        DatabaseEngine::Postgres => &[],
+        DatabaseEngine::Mysql => &[
+            ("slow_query_log", "1"),
+            ("long_query_time", "2"),
+            ("log_output", "FILE"),
+            ("log_error_verbosity", "3"),
+        ],
+    }
+}
+
+/// The exported log a refused login shows in, and a CloudWatch Logs
+/// filter pattern that matches one.
+pub fn auth_failure_log(engine: DatabaseEngine) -> (&'static str, &'static str) {
+    match engine {
+        DatabaseEngine::Postgres => (
+            "postgresql",
+            r#"?"password authentication failed" ?"no pg_hba.conf entry""#,
+        ),
+        DatabaseEngine::Mysql => ("error", r#""Access denied for user""#),
     }
 }
 

@@ -8,7 +8,7 @@
 //! Teardown honours deletion protection (it stops, and says which field to
 //! change) and the deletion policy (a final snapshot by default).
 
-use aws_sdk_rds::types::Tag;
+use aws_sdk_rds::types::{CloudwatchLogsExportConfiguration, Tag};
 
 use crate::api::common::{DatabaseEngine, DatabaseSpec, DeletionPolicy};
 use crate::aws::prelude::*;
@@ -27,6 +27,8 @@ pub struct DbInstance {
     pub subnet_group: String,
     pub parameter_group: String,
     pub security_group: String,
+    /// Engine logs exported to CloudWatch Logs (`postgresql`, `error`, ...).
+    pub log_exports: Vec<String>,
 }
 
 #[async_trait]
@@ -141,6 +143,13 @@ async fn needs(cx: &Context, observed: &Observed) -> Result<Vec<(&'static str, S
             .iter()
             .map(|g| (crate::aws::ec2::SECURITY_GROUP.name(), g.clone())),
     );
+    // Its exported logs go on being written to, and read.
+    keep.extend(set_items(&field("logExports")).into_iter().map(|log| {
+        (
+            super::DB_LOG_GROUP.name(),
+            format!("/aws/rds/instance/{}/{log}", observed.id),
+        )
+    }));
     keep.extend(
         set_items(&field("subnetIds"))
             .into_iter()
@@ -242,6 +251,28 @@ impl DbInstance {
             request = request.deletion_protection(spec.deletion_protection);
             any = true;
         }
+        if let Some(change) = changes.at("logExports") {
+            let had = change.from.clone().unwrap_or_default();
+            let had = set_items(&had);
+            let wanted: Vec<&str> = self.log_exports.iter().map(String::as_str).collect();
+            let exports = CloudwatchLogsExportConfiguration::builder()
+                .set_enable_log_types(Some(
+                    wanted
+                        .iter()
+                        .filter(|log| !had.contains(log))
+                        .map(|log| log.to_string())
+                        .collect(),
+                ))
+                .set_disable_log_types(Some(
+                    had.iter()
+                        .filter(|log| !wanted.contains(log))
+                        .map(|log| log.to_string())
+                        .collect(),
+                ))
+                .build();
+            request = request.cloudwatch_logs_export_configuration(exports);
+            any = true;
+        }
         if changed("publiclyAccessible") {
             request = request.publicly_accessible(false);
             any = true;
@@ -308,6 +339,10 @@ impl Resource<AwsClients> for DbInstance {
                 "deletionProtection".into(),
                 spec.deletion_protection.to_string(),
             ),
+            (
+                "logExports".into(),
+                set_field(self.log_exports.iter().map(String::as_str)),
+            ),
             ("publiclyAccessible".into(), "false".into()),
             ("copyTagsToSnapshot".into(), "true".into()),
             ("managedPassword".into(), "true".into()),
@@ -367,6 +402,9 @@ impl Resource<AwsClients> for DbInstance {
             .set_preferred_maintenance_window(spec.maintenance_window.clone())
             .enable_performance_insights(spec.performance_insights)
             .deletion_protection(spec.deletion_protection)
+            .set_enable_cloudwatch_logs_exports(
+                (!self.log_exports.is_empty()).then(|| self.log_exports.clone()),
+            )
             .publicly_accessible(false)
             .copy_tags_to_snapshot(true)
             .auto_minor_version_upgrade(true)

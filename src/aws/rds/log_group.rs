@@ -1,0 +1,100 @@
+//! The log groups RDS exports the primary database's logs to,
+//! `/aws/rds/instance/<instance id>/<log>`. RDS would make them itself, kept
+//! forever; made before the instance, they keep events as long as the
+//! spec says. Found by that name's prefix, in one call.
+
+use super::{PRIMARY_KEY, primary_id};
+use crate::aws::logs::{delete_group, ensure_group, groups_named, observed_as, put_retention};
+use crate::aws::prelude::*;
+
+pub struct DbLogGroupKind;
+pub static DB_LOG_GROUP: DbLogGroupKind = DbLogGroupKind;
+
+/// The group of database log `log` (`postgresql`, `error`, ...), keeping
+/// events `retention_days` days.
+pub struct DbLogGroup {
+    pub log: String,
+    pub retention_days: i32,
+}
+
+/// Node key of the group of database log `log`.
+pub fn db_log_group_key(log: &str) -> String {
+    format!("{PRIMARY_KEY}-logs-{log}")
+}
+
+/// Name prefix of the primary instance's groups.
+fn prefix(cx: &Context) -> String {
+    format!("/aws/rds/instance/{}/", primary_id(cx))
+}
+
+/// The group name of database log `log` of the stack's primary instance.
+pub fn db_log_group_name(cx: &Context, log: &str) -> String {
+    format!("{}{log}", prefix(cx))
+}
+
+#[async_trait]
+impl KindOps<AwsClients> for DbLogGroupKind {
+    fn name(&self) -> &'static str {
+        "DBLogGroup"
+    }
+
+    /// Below the instance that writes to it: gone only after the instance.
+    fn rank(&self) -> u8 {
+        0
+    }
+
+    async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
+        let prefix = prefix(cx);
+        Ok(groups_named(cx, &prefix)
+            .await?
+            .iter()
+            .filter_map(|g| {
+                let log = g.log_group_name()?.strip_prefix(&prefix)?;
+                observed_as(db_log_group_key(log), g)
+            })
+            .collect())
+    }
+
+    async fn delete(&self, cx: &Context, observed: &Observed) -> Result<Deletion, AwsError> {
+        delete_group(cx, &observed.id).await
+    }
+}
+
+#[async_trait]
+impl Resource<AwsClients> for DbLogGroup {
+    fn kind(&self) -> Kind {
+        &DB_LOG_GROUP
+    }
+
+    fn desired(&self, _key: &str, _cx: &Context, _inputs: &Inputs) -> Fields {
+        Fields::from([("retentionDays".to_string(), self.retention_days.to_string())])
+    }
+
+    fn create_calls(&self) -> Vec<&'static str> {
+        vec!["CreateLogGroup", "PutRetentionPolicy"]
+    }
+
+    async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
+        let name = db_log_group_name(cx, &self.log);
+        ensure_group(cx, key, &name, self.retention_days).await?;
+        let mut observed = DB_LOG_GROUP
+            .observe_all(cx)
+            .await?
+            .into_iter()
+            .find(|o| o.id == name)
+            .ok_or_else(|| missing("CreateLogGroup"))?;
+        observed.fields = self.desired(key, cx, inputs);
+        Ok(observed)
+    }
+
+    async fn update(
+        &self,
+        _key: &str,
+        cx: &Context,
+        _inputs: &Inputs,
+        current: &Observed,
+        _changes: &[Change],
+    ) -> Result<(), AwsError> {
+        put_retention(cx, &current.id, self.retention_days).await
+    }
+}
