@@ -413,6 +413,7 @@ async fn deletion_protection_stops_teardown_before_the_data_tier_until_lifted() 
         database_protection: Some(true),
         database_policy: Some(DeletionPolicy::Snapshot),
         cache_policy: None,
+        cache_needs: Vec::new(),
         bucket_policies: Default::default(),
     };
     let cx = stack.cx.clone().with_data_intent(intent);
@@ -462,6 +463,7 @@ async fn deletion_protection_stops_teardown_before_the_data_tier_until_lifted() 
         database_protection: Some(false),
         database_policy: Some(DeletionPolicy::Snapshot),
         cache_policy: None,
+        cache_needs: Vec::new(),
         bucket_policies: Default::default(),
     };
     let cx = stack.cx.clone().with_data_intent(lifted);
@@ -622,4 +624,85 @@ async fn the_same_stack_torn_down_twice_within_a_minute_finishes_both_times() {
         .filter_map(|s| s.db_snapshot_identifier())
         .collect();
     assert_eq!(names.len(), 2, "one final snapshot per teardown: {names:?}");
+}
+
+#[tokio::test]
+async fn a_retained_cache_stays_with_what_it_needs_and_teardown_finishes() {
+    let moto = MotoServer::start();
+    let mut retained = disposable("booking.yaml");
+    if let StackManifest::Booking(s) = &mut retained {
+        s.spec.cache.as_mut().unwrap().deletion_policy = DeletionPolicy::Retain;
+    }
+    let (stack, pass) = created(&moto, &retained, "uid-retain-cache").await;
+    let cache = id(&pass, "data/cache");
+    let token = id(&pass, "data/cache-auth-token");
+
+    let done = stack.destroy(&stack.cx, 10).await;
+    assert!(done.converged, "{:?}", done.nodes);
+    let node = done.nodes.iter().find(|n| n.key == "data/cache").unwrap();
+    assert_eq!(node.state, ResourceState::Retained);
+    assert!(
+        node.message
+            .as_deref()
+            .unwrap()
+            .contains("spec.cache.deletionPolicy is Retain"),
+        "{node:?}"
+    );
+    assert_eq!(
+        calls_of(&stack.cx.clients.calls, "DeleteReplicationGroup"),
+        0
+    );
+
+    // The cache and exactly what it needs stay; the database (policy
+    // Delete) and everything else are gone.
+    let left = stack.count_by_kind(&stack.cx).await;
+    for (kind, count) in [
+        ("ReplicationGroup", 1),
+        ("CacheSubnetGroup", 1),
+        ("CacheParameterGroup", 1),
+        ("Secret", 1),
+        ("SecurityGroup", 1),
+        ("Subnet", 3),
+        ("VPC", 1),
+        ("DBInstance", 0),
+        ("DBSubnetGroup", 0),
+        ("NatGateway", 0),
+        ("LoadBalancer", 0),
+        ("AutoScalingGroup", 0),
+        ("InternetGateway", 0),
+    ] {
+        assert_eq!(left[kind], count, "{kind}: {left:?}");
+    }
+    let secrets = stack
+        .cx
+        .clients
+        .secrets
+        .describe_secret()
+        .secret_id(&token)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        secrets.deleted_date().is_none(),
+        "the token clients log in with stays"
+    );
+    let groups = stack
+        .cx
+        .clients
+        .elasticache
+        .describe_replication_groups()
+        .replication_group_id(&cache)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(groups.replication_groups().len(), 1);
+    // A second teardown finds the same and changes nothing.
+    let again = stack.reconnect(&moto.endpoint).await;
+    assert!(stack.destroy(&again, 3).await.converged);
+    assert_eq!(
+        again.clients.calls.mutating(),
+        0,
+        "{:?}",
+        again.clients.calls.mutating_calls()
+    );
 }

@@ -17,7 +17,7 @@ use crate::aws::rds::{
 use crate::aws::secrets::AuthToken;
 use crate::engine::DataIntent;
 
-use super::network::{SG_CACHE, SG_DB, subnet_key};
+use super::network::{SG_CACHE, SG_DB, VPC, subnet_key};
 
 /// The database nodes over the data subnets of `zones`; exported logs are
 /// kept `log_retention_days`.
@@ -150,12 +150,36 @@ pub fn cache_nodes(spec: &CacheSpec, zones: &[String]) -> Vec<Node> {
     ]
 }
 
-/// What teardown should know of the spec's wishes for the data.
-pub fn data_intent(database: &DatabaseSpec, cache: Option<&CacheSpec>) -> DataIntent {
+/// What teardown should know of the spec's wishes for the data; the cache
+/// lives in `az_count` data subnets.
+pub fn data_intent(
+    database: &DatabaseSpec,
+    cache: Option<&CacheSpec>,
+    az_count: usize,
+) -> DataIntent {
     DataIntent {
         database_protection: Some(database.deletion_protection),
         database_policy: Some(database.deletion_policy),
         cache_policy: cache.map(|c| c.deletion_policy),
+        cache_needs: cache.map_or_else(Vec::new, |c| cache_needs(c, az_count)),
         bucket_policies: Default::default(),
     }
+}
+
+/// The nodes the cache needs to keep serving when it is retained.
+fn cache_needs(spec: &CacheSpec, az_count: usize) -> Vec<String> {
+    let version = spec
+        .engine_version
+        .clone()
+        .unwrap_or_else(|| elasticache::default_version(spec.engine).to_string());
+    let family = elasticache::family(spec.engine, &version);
+    let mut needs = vec![
+        elasticache::SUBNET_GROUP_KEY.to_string(),
+        elasticache::parameter_group_key(&family),
+        AUTH_TOKEN_KEY.to_string(),
+        SG_CACHE.to_string(),
+        VPC.to_string(),
+    ];
+    needs.extend((0..az_count).map(|az| subnet_key("data", az)));
+    needs
 }

@@ -28,6 +28,10 @@ pub struct DataIntent {
     pub database_policy: Option<DeletionPolicy>,
     /// `spec.cache.deletionPolicy`; without the spec, a final snapshot.
     pub cache_policy: Option<DeletionPolicy>,
+    /// The node keys a retained cache needs to keep serving (its subnet
+    /// and parameter groups, security group, AUTH token, data subnets and
+    /// VPC).
+    pub cache_needs: Vec<String>,
     /// Each bucket's deletion policy, by node key, over the bucket's tag.
     pub bucket_policies: BTreeMap<String, DeletionPolicy>,
 }

@@ -172,15 +172,7 @@ impl KindOps<AwsClients> for ReplicationGroupKind {
             .replication_group_id(&observed.id)
             .retain_primary_cluster(false);
         let (request, what) = match policy {
-            // Unfinished (the database's Retain is done, the cache's not yet):
-            // teardown waits before the cache, data safe.
-            DeletionPolicy::Retain => {
-                return Ok(Deletion::Blocked(format!(
-                    "spec.cache.deletionPolicy is Retain: replication group {} and the network \
-                     it lives in stay; set deletionPolicy to Snapshot or Delete to finish teardown",
-                    observed.id
-                )));
-            }
+            DeletionPolicy::Retain => return retain(cx, observed).await,
             DeletionPolicy::Snapshot => {
                 let snapshot = crate::aws::final_snapshot_name(&observed.id);
                 (
@@ -199,6 +191,43 @@ impl KindOps<AwsClients> for ReplicationGroupKind {
             .map_err(sdk("DeleteReplicationGroup"))
             .deleting(what)
     }
+}
+
+/// Leaves the group, untouched, with what it needs to keep serving: the
+/// resources of the nodes the spec names (`DataIntent::cache_needs`). Rules
+/// of its security group naming other groups of the stack are revoked, so
+/// those groups can go (the servers they let in are being deleted).
+async fn retain(cx: &Context, observed: &Observed) -> Result<Deletion, AwsError> {
+    use crate::aws::ec2::{SECURITY_GROUP, SUBNET, VPC};
+    let needs = &cx.data.cache_needs;
+    let kinds: [Kind; 6] = [
+        &super::CACHE_SUBNET_GROUP,
+        &super::CACHE_PARAMETER_GROUP,
+        &secrets::AUTH_TOKEN,
+        &SECURITY_GROUP,
+        &SUBNET,
+        &VPC,
+    ];
+    let mut keep = Vec::new();
+    for kind in kinds {
+        for found in kind.observe_all(cx).await? {
+            if !needs.contains(&found.component) {
+                continue;
+            }
+            if kind.name() == SECURITY_GROUP.name() {
+                crate::aws::ec2::security_group::revoke_group_references(cx, &found.id).await?;
+            }
+            keep.push((kind.name(), found.id));
+        }
+    }
+    Ok(Deletion::Retained {
+        message: format!(
+            "spec.cache.deletionPolicy is Retain: replication group {} stays in AWS, with its \
+             subnet group, parameter group, security group, AUTH token, data subnets and VPC",
+            observed.id
+        ),
+        keep,
+    })
 }
 
 impl ReplicationGroup {
