@@ -167,3 +167,38 @@ fn destroy_stops_at_a_protected_database_and_resumes_when_the_spec_lifts_it() {
         "the Snapshot policy keeps the data: {stdout}"
     );
 }
+
+#[test]
+fn destroying_an_orphan_stack_deletes_nothing_and_calls_no_aws() {
+    let moto = MotoServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shop.yaml");
+    let text = std::fs::read_to_string(example("ecommerce.yaml"))
+        .unwrap()
+        .replacen("  region: ", "  deletionPolicy: Orphan\n  region: ", 1);
+    assert!(text.contains("deletionPolicy: Orphan"), "{text}");
+    std::fs::write(&path, text).unwrap();
+    let file = path.to_string_lossy().to_string();
+    let apply = stackops(&moto, &["apply", "-f", &file]);
+    assert_eq!(
+        apply.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&apply.stderr)
+    );
+
+    let destroy = stackops(&moto, &["destroy", "-f", &file]);
+    let stdout = String::from_utf8_lossy(&destroy.stdout);
+    assert_eq!(destroy.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("deletionPolicy is Orphan: nothing is deleted"),
+        "{stdout}"
+    );
+    // Everything is still there: a plan finds nothing to do.
+    let plan = stackops(&moto, &["plan", "-f", &file]);
+    let stdout = String::from_utf8_lossy(&plan.stdout);
+    assert!(
+        stdout.contains("Plan: 0 to create, 0 to update, 0 to delete, 47 unchanged."),
+        "{stdout}"
+    );
+}

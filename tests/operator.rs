@@ -742,3 +742,52 @@ async fn an_unowned_secret_is_left_alone_and_deleting_an_observe_only_stack_leav
     );
     cluster.shutdown().await;
 }
+
+#[tokio::test]
+async fn deleting_an_orphan_stack_releases_it_and_leaves_every_aws_resource() {
+    let moto = MotoServer::start();
+    let cluster = Cluster::start().await;
+    let api: Api<EcommerceStack> = Api::namespaced(cluster.client.clone(), "default");
+    let metrics_port = free_port();
+    let _operator = start_operator(
+        &cluster.kubeconfig,
+        &moto,
+        &cluster.path("operator.log"),
+        metrics_port,
+    );
+    api.create(&PostParams::default(), &example())
+        .await
+        .unwrap();
+    let stack = wait_for(&api, "shop", "Ready", ready_for_generation).await;
+    let aws = TestStack::new(
+        &moto.endpoint,
+        &stackops::api::StackManifest::Ecommerce(Box::new(stack.clone())),
+        &stack.metadata.uid.clone().unwrap(),
+    )
+    .await;
+    let before = aws.count_by_kind(&aws.cx).await;
+    assert_eq!(before.values().sum::<usize>(), 47);
+
+    api.patch(
+        "shop",
+        &PatchParams::default(),
+        &Patch::Merge(serde_json::json!({"spec": {"deletionPolicy": "Orphan"}})),
+    )
+    .await
+    .unwrap();
+    wait_for(&api, "shop", "Orphan observed", ready_for_generation).await;
+    api.delete("shop", &DeleteParams::default()).await.unwrap();
+    let deadline = Instant::now() + TIMEOUT;
+    while api.get_opt("shop").await.unwrap().is_some() {
+        assert!(Instant::now() < deadline, "the stack was not released");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(aws.count_by_kind(&aws.cx).await, before, "nothing deleted");
+    let deletes: u64 = calls_by_operation(metrics_port)
+        .iter()
+        .filter(|(op, _)| op.starts_with("Delete") || op.starts_with("Terminate"))
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(deletes, 0);
+    cluster.shutdown().await;
+}

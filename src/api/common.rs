@@ -64,6 +64,17 @@ pub enum ManagementPolicy {
     ObserveOnly,
 }
 
+/// What deleting the stack does to its AWS resources (Crossplane's names).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum StackDeletionPolicy {
+    /// Tear everything down, honouring the data's own deletion policies.
+    #[default]
+    Delete,
+    /// Leave every AWS resource in place, still tagged; only the finalizer
+    /// goes. For handing a stack to other tooling, or moving it.
+    Orphan,
+}
+
 /// How private subnets reach the internet: the trade between cost and
 /// availability.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
@@ -116,6 +127,11 @@ pub struct StackSettings {
     /// and reports). Default false.
     #[serde(default)]
     pub paused: bool,
+    /// `Delete` (default): deleting the stack tears its AWS resources down;
+    /// `Orphan`: they all stay in AWS, still tagged, and only the
+    /// Kubernetes object goes.
+    #[serde(default)]
+    pub deletion_policy: StackDeletionPolicy,
     /// Extra tags put on every AWS resource of the stack. Keys under `aws:` and
     /// `stackops.io/` are reserved.
     #[serde(default)]

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 use crate::api::StackManifest;
+use crate::api::common::StackDeletionPolicy;
 use crate::api::manifest;
 use crate::aws::Context;
 use crate::aws::calls::CallCounter;
@@ -98,6 +99,14 @@ async fn run_stack(verb: Verb, stack: &StackManifest, options: &RunOptions) -> u
             return 1;
         }
     };
+    if verb == Verb::Destroy && stack.settings().deletion_policy == StackDeletionPolicy::Orphan {
+        println!(
+            "deletionPolicy is Orphan: nothing is deleted; every AWS resource of the stack \
+             stays, tagged stackops.io/uid={}.",
+            cli_uid(stack)
+        );
+        return 0;
+    }
     let sdk = config::sdk_config(&settings).await;
     let calls = CallCounter::default();
     let clients = AwsClients::counted(&sdk, calls.clone(), &[])

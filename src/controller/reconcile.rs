@@ -22,7 +22,7 @@ use super::connection::Ensured;
 use super::context::OperatorContext;
 use super::following::Follow;
 use super::{Error, FINALIZER};
-use crate::api::common::ManagementPolicy;
+use crate::api::common::{ManagementPolicy, StackDeletionPolicy};
 use crate::api::status::StackStatus;
 use crate::api::{BookingPlatform, EcommerceStack, StackManifest};
 use crate::aws::Context;
@@ -300,19 +300,22 @@ async fn cleanup_stack<K: Stack>(
     let uid = obj.meta().uid.clone().ok_or(Error::Incomplete("uid"))?;
     let settings = manifest.settings();
     let region = settings.region.clone();
-    if settings.management_policy == ManagementPolicy::ObserveOnly {
-        // stackops never wrote to this stack's resources and does not start
-        // by deleting them: they stay in AWS, still tagged.
+    // Either way the resources stay in AWS, still tagged: an observed
+    // stack was never stackops' to delete, an orphaned one is handed on.
+    let orphaned = if settings.management_policy == ManagementPolicy::ObserveOnly {
+        Some("managementPolicy is ObserveOnly")
+    } else if settings.deletion_policy == StackDeletionPolicy::Orphan {
+        Some("deletionPolicy is Orphan")
+    } else {
+        None
+    };
+    if let Some(why) = orphaned {
         ctx.metrics
             .stack_gone(&K::kind(&()), manifest.namespace(), manifest.name());
-        publish(
-            ctx,
-            obj,
-            EventType::Normal,
-            "Orphaned",
-            "managementPolicy is ObserveOnly: every AWS resource of the stack is left in AWS",
-        )
-        .await;
+        let note = format!(
+            "{why}: every AWS resource of the stack is left in AWS, tagged stackops.io/uid={uid}"
+        );
+        publish(ctx, obj, EventType::Normal, "Orphaned", &note).await;
         return Ok(Action::await_change());
     }
     let identity = blueprint::stack::identity(&manifest, &uid);
