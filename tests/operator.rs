@@ -480,6 +480,25 @@ async fn semantic_errors_observe_only_and_paused_make_no_aws_write() {
 }
 
 /// AWS calls the operator made, by operation, from its metrics.
+/// Waits until stack `name` is gone from the API server (its finalizer
+/// removed).
+async fn wait_released(api: &Api<EcommerceStack>, name: &str) {
+    let deadline = Instant::now() + TIMEOUT;
+    while api.get_opt(name).await.unwrap().is_some() {
+        assert!(Instant::now() < deadline, "the stack was not released");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// AWS delete and terminate calls the operator has made.
+fn deletes_made(metrics_port: u16) -> u64 {
+    calls_by_operation(metrics_port)
+        .iter()
+        .filter(|(op, _)| op.starts_with("Delete") || op.starts_with("Terminate"))
+        .map(|(_, n)| n)
+        .sum()
+}
+
 fn calls_by_operation(metrics_port: u16) -> std::collections::BTreeMap<String, u64> {
     let (_, body) = get(metrics_port, "/metrics");
     assert!(body.ends_with("# EOF\n"), "incomplete /metrics: {body}");
@@ -724,18 +743,9 @@ async fn an_unowned_secret_is_left_alone_and_deleting_an_observe_only_stack_leav
     })
     .await;
     api.delete("shop", &DeleteParams::default()).await.unwrap();
-    let deadline = Instant::now() + TIMEOUT;
-    while api.get_opt("shop").await.unwrap().is_some() {
-        assert!(Instant::now() < deadline, "the stack was not released");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_released(&api, "shop").await;
     assert_eq!(aws.count_by_kind(&aws.cx).await, before, "nothing deleted");
-    let deletes: u64 = calls_by_operation(metrics_port)
-        .iter()
-        .filter(|(op, _)| op.starts_with("Delete") || op.starts_with("Terminate"))
-        .map(|(_, n)| n)
-        .sum();
-    assert_eq!(deletes, 0);
+    assert_eq!(deletes_made(metrics_port), 0);
     assert!(
         secrets.get_opt("shop-connection").await.unwrap().is_some(),
         "the Secret that was never the stack's stays"
@@ -777,17 +787,8 @@ async fn deleting_an_orphan_stack_releases_it_and_leaves_every_aws_resource() {
     .unwrap();
     wait_for(&api, "shop", "Orphan observed", ready_for_generation).await;
     api.delete("shop", &DeleteParams::default()).await.unwrap();
-    let deadline = Instant::now() + TIMEOUT;
-    while api.get_opt("shop").await.unwrap().is_some() {
-        assert!(Instant::now() < deadline, "the stack was not released");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_released(&api, "shop").await;
     assert_eq!(aws.count_by_kind(&aws.cx).await, before, "nothing deleted");
-    let deletes: u64 = calls_by_operation(metrics_port)
-        .iter()
-        .filter(|(op, _)| op.starts_with("Delete") || op.starts_with("Terminate"))
-        .map(|(_, n)| n)
-        .sum();
-    assert_eq!(deletes, 0);
+    assert_eq!(deletes_made(metrics_port), 0);
     cluster.shutdown().await;
 }

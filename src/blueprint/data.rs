@@ -98,14 +98,21 @@ pub fn database_nodes(spec: &DatabaseSpec, zones: &[String], log_retention_days:
     nodes
 }
 
-/// The cache nodes over the data subnets of `zones`.
-pub fn cache_nodes(spec: &CacheSpec, zones: &[String]) -> Vec<Node> {
-    let data: Vec<String> = (0..zones.len()).map(|az| subnet_key("data", az)).collect();
+/// The cache's engine version (the spec's, or the engine's default) and
+/// its parameter group family.
+fn cache_version(spec: &CacheSpec) -> (String, String) {
     let version = spec
         .engine_version
         .clone()
         .unwrap_or_else(|| elasticache::default_version(spec.engine).to_string());
     let family = elasticache::family(spec.engine, &version);
+    (version, family)
+}
+
+/// The cache nodes over the data subnets of `zones`.
+pub fn cache_nodes(spec: &CacheSpec, zones: &[String]) -> Vec<Node> {
+    let data: Vec<String> = (0..zones.len()).map(|az| subnet_key("data", az)).collect();
+    let (version, family) = cache_version(spec);
     let parameters_key = elasticache::parameter_group_key(&family);
     vec![
         Node::new(
@@ -168,11 +175,7 @@ pub fn data_intent(
 
 /// The nodes the cache needs to keep serving when it is retained.
 fn cache_needs(spec: &CacheSpec, az_count: usize) -> Vec<String> {
-    let version = spec
-        .engine_version
-        .clone()
-        .unwrap_or_else(|| elasticache::default_version(spec.engine).to_string());
-    let family = elasticache::family(spec.engine, &version);
+    let (_, family) = cache_version(spec);
     let mut needs = vec![
         elasticache::SUBNET_GROUP_KEY.to_string(),
         elasticache::parameter_group_key(&family),

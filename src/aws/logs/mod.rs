@@ -56,15 +56,20 @@ pub(crate) async fn groups_named(cx: &Context, prefix: &str) -> Result<Vec<AwsLo
         .map_err(sdk("DescribeLogGroups"))
 }
 
+/// The fields of a group keeping events `retention_days` days.
+pub(crate) fn retention_fields(retention_days: i32) -> Fields {
+    Fields::from([("retentionDays".to_string(), retention_days.to_string())])
+}
+
 /// Creates group `name` tagged for node `key` (or finds it made by an
-/// earlier pass, or by the service that writes to it) and sets its
-/// retention.
-pub(crate) async fn ensure_group(
+/// earlier pass, or by the service that writes to it), sets its retention
+/// and answers it as observed.
+pub(crate) async fn create_group(
     cx: &Context,
     key: &str,
     name: &str,
     retention_days: i32,
-) -> Result<(), AwsError> {
+) -> Result<Observed, AwsError> {
     let logs = &cx.clients.logs;
     let mut create = logs.create_log_group().log_group_name(name);
     for (k, v) in cx.identity.tags(key) {
@@ -76,7 +81,16 @@ pub(crate) async fn ensure_group(
         Err(e) if e.code == "ResourceAlreadyExistsException" => {}
         Err(e) => return Err(e),
     }
-    put_retention(cx, name, retention_days).await
+    put_retention(cx, name, retention_days).await?;
+    // Its name as the prefix: one call, for the ARN.
+    let found = groups_named(cx, name).await?;
+    let mut observed = found
+        .iter()
+        .filter(|g| g.log_group_name() == Some(name))
+        .find_map(|g| observed_as(key.to_string(), g))
+        .ok_or_else(|| missing("CreateLogGroup"))?;
+    observed.fields = retention_fields(retention_days);
+    Ok(observed)
 }
 
 pub(crate) async fn put_retention(
@@ -163,23 +177,20 @@ impl Resource<AwsClients> for LogGroup {
     }
 
     fn desired(&self, _key: &str, _cx: &Context, _inputs: &Inputs) -> Fields {
-        Fields::from([("retentionDays".to_string(), self.retention_days.to_string())])
+        retention_fields(self.retention_days)
     }
 
     fn create_calls(&self) -> Vec<&'static str> {
         vec!["CreateLogGroup", "PutRetentionPolicy"]
     }
 
-    async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
-        let name = group_name(cx, key);
-        ensure_group(cx, key, &name, self.retention_days).await?;
-        let found = LOG_GROUP.observe_all(cx).await?;
-        let mut observed = found
-            .into_iter()
-            .find(|o| o.id == name)
-            .ok_or_else(|| missing("CreateLogGroup"))?;
-        observed.fields = self.desired(key, cx, inputs);
-        Ok(observed)
+    async fn create(
+        &self,
+        key: &str,
+        cx: &Context,
+        _inputs: &Inputs,
+    ) -> Result<Observed, AwsError> {
+        create_group(cx, key, &group_name(cx, key), self.retention_days).await
     }
 
     async fn update(

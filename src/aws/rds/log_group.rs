@@ -4,7 +4,9 @@
 //! spec says. Found by that name's prefix, in one call.
 
 use super::{PRIMARY_KEY, primary_id};
-use crate::aws::logs::{delete_group, ensure_group, groups_named, observed_as, put_retention};
+use crate::aws::logs::{
+    create_group, delete_group, groups_named, observed_as, put_retention, retention_fields,
+};
 use crate::aws::prelude::*;
 
 pub struct DbLogGroupKind;
@@ -22,14 +24,14 @@ pub fn db_log_group_key(log: &str) -> String {
     format!("{PRIMARY_KEY}-logs-{log}")
 }
 
-/// Name prefix of the primary instance's groups.
-fn prefix(cx: &Context) -> String {
-    format!("/aws/rds/instance/{}/", primary_id(cx))
+/// Name prefix of the groups of DB instance `instance`.
+fn prefix(instance: &str) -> String {
+    format!("/aws/rds/instance/{instance}/")
 }
 
-/// The group name of database log `log` of the stack's primary instance.
-pub fn db_log_group_name(cx: &Context, log: &str) -> String {
-    format!("{}{log}", prefix(cx))
+/// The group RDS exports log `log` of DB instance `instance` to.
+pub fn db_log_group_name(instance: &str, log: &str) -> String {
+    format!("{}{log}", prefix(instance))
 }
 
 #[async_trait]
@@ -44,7 +46,7 @@ impl KindOps<AwsClients> for DbLogGroupKind {
     }
 
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
-        let prefix = prefix(cx);
+        let prefix = prefix(&primary_id(cx));
         Ok(groups_named(cx, &prefix)
             .await?
             .iter()
@@ -67,24 +69,21 @@ impl Resource<AwsClients> for DbLogGroup {
     }
 
     fn desired(&self, _key: &str, _cx: &Context, _inputs: &Inputs) -> Fields {
-        Fields::from([("retentionDays".to_string(), self.retention_days.to_string())])
+        retention_fields(self.retention_days)
     }
 
     fn create_calls(&self) -> Vec<&'static str> {
         vec!["CreateLogGroup", "PutRetentionPolicy"]
     }
 
-    async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
-        let name = db_log_group_name(cx, &self.log);
-        ensure_group(cx, key, &name, self.retention_days).await?;
-        let mut observed = DB_LOG_GROUP
-            .observe_all(cx)
-            .await?
-            .into_iter()
-            .find(|o| o.id == name)
-            .ok_or_else(|| missing("CreateLogGroup"))?;
-        observed.fields = self.desired(key, cx, inputs);
-        Ok(observed)
+    async fn create(
+        &self,
+        key: &str,
+        cx: &Context,
+        _inputs: &Inputs,
+    ) -> Result<Observed, AwsError> {
+        let name = db_log_group_name(&primary_id(cx), &self.log);
+        create_group(cx, key, &name, self.retention_days).await
     }
 
     async fn update(

@@ -147,7 +147,7 @@ async fn needs(cx: &Context, observed: &Observed) -> Result<Vec<(&'static str, S
     keep.extend(set_items(&field("logExports")).into_iter().map(|log| {
         (
             super::DB_LOG_GROUP.name(),
-            format!("/aws/rds/instance/{}/{log}", observed.id),
+            super::log_group::db_log_group_name(&observed.id, log),
         )
     }));
     keep.extend(
