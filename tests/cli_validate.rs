@@ -251,10 +251,40 @@ fn validate_refuses_a_load_balancer_certificate_from_another_region() {
         "ecommerce.yaml",
         &[(
             "idleTimeoutSeconds: 60",
-            "idleTimeoutSeconds: 60\n    certificateArn: arn:aws:acm:eu-west-1:123456789012:certificate/abc-123",
+            "idleTimeoutSeconds: 60\n    certificateArn: arn:aws:acm:eu-west-1:123456789012:certificate/abc-123\n    domainName: origin.shop.example.com",
         )],
     );
     assert_eq!(code, Some(0), "{stderr}");
+}
+
+#[test]
+fn behind_the_cdn_a_load_balancer_certificate_needs_the_name_it_covers() {
+    // CloudFront reaches it over HTTPS: at a name the certificate covers.
+    let (code, _, stderr) = validate_variant(
+        "ecommerce.yaml",
+        &[(
+            "idleTimeoutSeconds: 60",
+            "idleTimeoutSeconds: 60\n    certificateArn: arn:aws:acm:eu-west-1:123456789012:certificate/abc-123",
+        )],
+    );
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("spec.loadBalancer.domainName: Required value: with a certificate and the CDN's API paths"),
+        "{stderr}"
+    );
+    // A name without a certificate means nothing: refused as the API server would.
+    let (code, _, stderr) = validate_variant(
+        "ecommerce.yaml",
+        &[(
+            "idleTimeoutSeconds: 60",
+            "idleTimeoutSeconds: 60\n    domainName: origin.shop.example.com",
+        )],
+    );
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("spec.loadBalancer.domainName: Invalid value: \"object\": domainName is the name the certificate covers: it needs certificateArn"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -758,3 +758,260 @@ async fn behind_the_cdn_the_load_balancer_admits_cloudfront_alone() {
     assert!(stack.destroy(&again, 10).await.converged);
     assert!(booking.destroy(&booking.cx, 10).await.converged);
 }
+
+/// The listeners of the load balancer of `pass`: (protocol, port, default
+/// action type, fixed status) and their rules (header name, values, target).
+async fn listeners(
+    cx: &Context,
+    pass: &PassOutcome,
+) -> (
+    Vec<(String, i32, String, Option<String>)>,
+    Vec<(String, Vec<String>, String)>,
+) {
+    let found = cx
+        .clients
+        .elb
+        .describe_listeners()
+        .load_balancer_arn(id(pass, "app/load-balancer"))
+        .send()
+        .await
+        .unwrap();
+    let mut shapes = Vec::new();
+    let mut rules = Vec::new();
+    for listener in found.listeners() {
+        let action = &listener.default_actions()[0];
+        shapes.push((
+            listener.protocol().unwrap().as_str().to_string(),
+            listener.port().unwrap(),
+            action.r#type().unwrap().as_str().to_string(),
+            action
+                .fixed_response_config()
+                .and_then(|f| f.status_code())
+                .map(String::from),
+        ));
+        let found = cx
+            .clients
+            .elb
+            .describe_rules()
+            .listener_arn(listener.listener_arn().unwrap())
+            .send()
+            .await
+            .unwrap();
+        for rule in found
+            .rules()
+            .iter()
+            .filter(|r| r.is_default() != Some(true))
+        {
+            let header = rule.conditions()[0].http_header_config().unwrap();
+            rules.push((
+                header.http_header_name().unwrap().to_string(),
+                header.values().to_vec(),
+                rule.actions()[0].target_group_arn().unwrap().to_string(),
+            ));
+        }
+    }
+    (shapes, rules)
+}
+
+/// The distribution's API origin: domain, protocol policy, custom headers.
+async fn api_origin(cx: &Context, pass: &PassOutcome) -> (String, String, Vec<(String, String)>) {
+    let got = cx
+        .clients
+        .cloudfront
+        .get_distribution_config()
+        .id(id(pass, "edge/distribution"))
+        .send()
+        .await
+        .unwrap();
+    let config = got.distribution_config().unwrap();
+    let origin = config
+        .origins()
+        .unwrap()
+        .items()
+        .iter()
+        .find(|o| o.id() == "load-balancer")
+        .unwrap()
+        .clone();
+    let headers = origin
+        .custom_headers()
+        .map(|h| h.items().to_vec())
+        .unwrap_or_default()
+        .iter()
+        .map(|h| (h.header_name().to_string(), h.header_value().to_string()))
+        .collect();
+    (
+        origin.domain_name().to_string(),
+        origin
+            .custom_origin_config()
+            .unwrap()
+            .origin_protocol_policy()
+            .as_str()
+            .to_string(),
+        headers,
+    )
+}
+
+#[tokio::test]
+async fn behind_the_cdn_the_load_balancer_forwards_only_what_carries_the_origin_header() {
+    let moto = MotoServer::start();
+    let mut manifest = disposable("ecommerce.yaml");
+    let (stack, pass) = created(&moto, &manifest, "uid-origin-header").await;
+    let cx = &stack.cx;
+    let secret_arn = id(&pass, "edge/origin-secret");
+    let value = cx
+        .clients
+        .secrets
+        .get_secret_value()
+        .secret_id(&secret_arn)
+        .send()
+        .await
+        .unwrap()
+        .secret_string()
+        .unwrap()
+        .to_string();
+    assert_eq!(value.len(), 48);
+    let target_group = id(&pass, "app/target-group");
+
+    // Requests without the header get 403; the one rule forwards the rest.
+    let (shapes, rules) = listeners(cx, &pass).await;
+    assert_eq!(
+        shapes,
+        [(
+            "HTTP".to_string(),
+            80,
+            "fixed-response".to_string(),
+            Some("403".to_string())
+        )]
+    );
+    let forwarding = vec![(
+        "X-Origin-Verify".to_string(),
+        vec![value.clone()],
+        target_group.clone(),
+    )];
+    assert_eq!(rules, forwarding);
+    // CloudFront sends it, over HTTP to the balancer's AWS name (no certificate).
+    let lb_dns = pass.node("app/load-balancer").unwrap().outputs["dnsName"].clone();
+    assert_eq!(
+        api_origin(cx, &pass).await,
+        (
+            lb_dns,
+            "http-only".to_string(),
+            vec![("X-Origin-Verify".to_string(), value.clone())]
+        )
+    );
+    // The value never reaches what the engine reports.
+    assert!(!format!("{pass:?}").contains(&value));
+
+    // Steady: one DescribeRules, no secret read, no write.
+    let fresh = stack.reconnect(&moto.endpoint).await;
+    let steady = stack.converge(&fresh, 2).await;
+    assert!(steady.converged);
+    assert_eq!(fresh.clients.calls.mutating(), 0);
+    assert_eq!(calls_of(&fresh.clients.calls, "DescribeRules"), 1);
+    assert_eq!(calls_of(&fresh.clients.calls, "GetSecretValue"), 0);
+    assert!(!format!("{steady:?}").contains(&value));
+
+    // The rule deleted out of band (the balancer now refuses everything):
+    // put back with one read of the secret and one CreateRule.
+    let rule_arn = cx
+        .clients
+        .elb
+        .describe_rules()
+        .listener_arn(
+            cx.clients
+                .elb
+                .describe_listeners()
+                .load_balancer_arn(id(&pass, "app/load-balancer"))
+                .send()
+                .await
+                .unwrap()
+                .listeners()[0]
+                .listener_arn()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .rules()
+        .iter()
+        .find(|r| r.is_default() != Some(true))
+        .unwrap()
+        .rule_arn()
+        .unwrap()
+        .to_string();
+    cx.clients
+        .elb
+        .delete_rule()
+        .rule_arn(rule_arn)
+        .send()
+        .await
+        .unwrap();
+    let again = stack.reconnect(&moto.endpoint).await;
+    assert!(stack.converge(&again, 2).await.converged);
+    assert_eq!(calls_of(&again.clients.calls, "CreateRule"), 1);
+    assert_eq!(calls_of(&again.clients.calls, "GetSecretValue"), 1);
+    assert_eq!(again.clients.calls.mutating(), 1);
+    assert_eq!(listeners(cx, &pass).await.1, forwarding);
+
+    // With a certificate: HTTPS alone, from CloudFront alone on 443, and
+    // CloudFront dials the name the certificate covers.
+    let issued = moto.json_call(
+        &cx.region,
+        "acm",
+        "CertificateManager.RequestCertificate",
+        &serde_json::json!({"DomainName": "origin.shop.example.com"}),
+    );
+    let certificate = issued["CertificateArn"].as_str().unwrap().to_string();
+    if let StackManifest::Ecommerce(s) = &mut manifest {
+        s.spec.load_balancer.certificate_arn = Some(certificate);
+        s.spec.load_balancer.domain_name = Some("origin.shop.example.com".into());
+    }
+    let tls = TestStack::new(&moto.endpoint, &manifest, "uid-origin-header").await;
+    let pass = tls.converge(&tls.cx, 6).await;
+    assert!(pass.converged, "{:?}", pass.terminal);
+    let (shapes, rules) = listeners(cx, &pass).await;
+    assert_eq!(
+        shapes,
+        [(
+            "HTTPS".to_string(),
+            443,
+            "fixed-response".to_string(),
+            Some("403".to_string())
+        )]
+    );
+    assert_eq!(rules, forwarding);
+    assert_eq!(
+        api_origin(cx, &pass).await,
+        (
+            "origin.shop.example.com".to_string(),
+            "https-only".to_string(),
+            vec![("X-Origin-Verify".to_string(), value.clone())]
+        )
+    );
+    let ports: Vec<i32> = ingress(cx, &id(&pass, "network/sg-lb"))
+        .await
+        .iter()
+        .map(|(port, cidrs, lists)| {
+            assert!(cidrs.is_empty() && lists.len() == 1);
+            *port
+        })
+        .collect();
+    assert_eq!(ports, [443]);
+    let settled = tls.reconnect(&moto.endpoint).await;
+    assert!(tls.converge(&settled, 2).await.converged);
+    assert_eq!(settled.clients.calls.mutating(), 0);
+
+    // Teardown takes the secret with the rest.
+    assert!(tls.destroy(&settled, 10).await.converged);
+    let gone = cx
+        .clients
+        .secrets
+        .describe_secret()
+        .secret_id(&secret_arn)
+        .send()
+        .await;
+    assert!(
+        gone.is_err() || gone.unwrap().deleted_date().is_some(),
+        "the origin secret outlived the stack"
+    );
+}

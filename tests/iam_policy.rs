@@ -404,8 +404,13 @@ fn every_ec2_elb_and_auto_scaling_delete_needs_the_stack_tag_on_the_resource() {
                 || name.starts_with("Release")
                 || name.starts_with("Modify")
                 || name.starts_with("Update");
-            // Listeners carry no tag condition (see docs/iam-policy.md).
-            if !guarded_service || !destructive || action == "elasticloadbalancing:DeleteListener" {
+            // Listeners and their rules carry no tag condition (see docs/iam-policy.md).
+            let listener_action = [
+                "elasticloadbalancing:DeleteListener",
+                "elasticloadbalancing:DeleteRule",
+            ]
+            .contains(&action.as_str());
+            if !guarded_service || !destructive || listener_action {
                 continue;
             }
             assert_eq!(

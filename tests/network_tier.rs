@@ -97,7 +97,8 @@ fn expected_ecommerce() -> BTreeMap<&'static str, usize> {
         ("CacheSubnetGroup", 0),
         ("CacheParameterGroup", 0),
         ("ReplicationGroup", 0),
-        ("Secret", 0),
+        // The origin header CloudFront sends the load balancer.
+        ("Secret", 1),
         ("OriginAccessControl", 1),
         ("Distribution", 1),
         // The web bucket.

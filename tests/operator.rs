@@ -144,7 +144,7 @@ async fn a_stack_goes_ready_stays_quiet_survives_a_crash_and_is_torn_down() {
         })
     })
     .await;
-    assert_eq!(status.resources.len(), 47, "{:?}", status.resources);
+    assert_eq!(status.resources.len(), 48, "{:?}", status.resources);
     // The site's address is the CDN's.
     assert!(
         status.outputs.load_balancer_dns.is_some()
@@ -176,7 +176,7 @@ async fn a_stack_goes_ready_stays_quiet_survives_a_crash_and_is_torn_down() {
     let counts = aws.count_by_kind(&aws.cx).await;
     assert_eq!(
         counts.values().sum::<usize>(),
-        47,
+        48,
         "no duplicates after the crash: {counts:?}"
     );
 
@@ -215,7 +215,7 @@ async fn a_stack_goes_ready_stays_quiet_survives_a_crash_and_is_torn_down() {
         "{metrics}"
     );
     assert!(
-        metrics.contains("stackops_managed_resources{kind=\"EcommerceStack\"} 47"),
+        metrics.contains("stackops_managed_resources{kind=\"EcommerceStack\"} 48"),
         "{metrics}"
     );
     assert!(
@@ -431,7 +431,7 @@ async fn semantic_errors_observe_only_and_paused_make_no_aws_write() {
         (ready.status.as_str(), ready.reason.as_str()),
         ("False", "Drifted")
     );
-    assert!(ready.message.contains("47 missing"), "{}", ready.message);
+    assert!(ready.message.contains("48 missing"), "{}", ready.message);
     assert_eq!(condition(&observed, "Degraded").unwrap().status, "True");
     let resources = &observed.status.as_ref().unwrap().resources;
     assert!(resources.iter().all(|r| r.id.is_none()), "{resources:?}");
@@ -776,7 +776,7 @@ async fn deleting_an_orphan_stack_releases_it_and_leaves_every_aws_resource() {
     )
     .await;
     let before = aws.count_by_kind(&aws.cx).await;
-    assert_eq!(before.values().sum::<usize>(), 47);
+    assert_eq!(before.values().sum::<usize>(), 48);
 
     api.patch(
         "shop",

@@ -203,6 +203,7 @@ pub struct SubnetOverrides {
 /// The Application Load Balancer in front of the servers.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
+#[schemars(extend("x-kubernetes-validations" = [{"rule": "!has(self.domainName) || has(self.certificateArn)", "message": "domainName is the name the certificate covers: it needs certificateArn", "fieldPath": ".domainName"}]))]
 pub struct LoadBalancerSpec {
     /// ACM certificate for HTTPS. When set the load balancer listens on 443
     /// with a modern TLS policy and redirects HTTP to HTTPS; otherwise it
@@ -210,6 +211,17 @@ pub struct LoadBalancerSpec {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = ACM_ARN_PATTERN), length(max = 2048))]
     pub certificate_arn: Option<String>,
+    /// A DNS name of yours that points at the load balancer (a CNAME or
+    /// alias to its `LOAD_BALANCER_DNS` output) and that the certificate
+    /// covers. With a CDN in front and a certificate, CloudFront reaches the
+    /// load balancer over HTTPS at this name, and checks the certificate
+    /// against it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        regex(pattern = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"),
+        length(max = 253)
+    )]
+    pub domain_name: Option<String>,
     /// Idle connection timeout in seconds, 1 to 4000. Default 60.
     #[schemars(range(min = 1, max = 4000))]
     pub idle_timeout_seconds: i32,
@@ -228,6 +240,7 @@ impl Default for LoadBalancerSpec {
     fn default() -> Self {
         Self {
             certificate_arn: None,
+            domain_name: None,
             idle_timeout_seconds: 60,
             deregistration_delay_seconds: 30,
             deletion_protection: false,

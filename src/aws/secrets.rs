@@ -1,25 +1,39 @@
-//! The cache's AUTH token, in AWS Secrets Manager. Secrets Manager draws it
+//! Generated secrets in AWS Secrets Manager: the cache's AUTH token and the
+//! header CloudFront sends its origin. Secrets Manager draws the value
 //! (GetRandomPassword) and keeps it; stackops reads it only to hand it to
-//! ElastiCache when it creates the replication group, and never writes it
-//! to a field, an output, a message or a log line: observations carry the
-//! secret's ARN alone.
+//! the call that needs it, and never writes it to a field, an output, a
+//! message or a log line. Observations carry the secret's ARN and a short
+//! digest of the value (a tag written with it), so whoever holds a copy of
+//! the value can tell it is current without reading the secret.
 
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, Tag};
 
 use crate::aws::prelude::*;
 use crate::identity::{TAG_COMPONENT, TAG_UID, short_hash};
 
-pub struct AuthTokenKind;
-pub static AUTH_TOKEN: AuthTokenKind = AuthTokenKind;
+pub struct SecretKind;
+pub static SECRET: SecretKind = SecretKind;
 
 /// Every Secrets Manager kind.
-pub const KINDS: &[Kind] = &[&AUTH_TOKEN];
+pub const KINDS: &[Kind] = &[&SECRET];
 
-/// A generated token of `length` characters (letters and digits: every
-/// character ElastiCache accepts in an AUTH token, none a shell mangles).
-pub struct AuthToken {
+/// Tag holding the short digest of the value.
+const TAG_DIGEST: &str = "stackops.io/value-digest";
+
+/// A generated value of `length` characters (letters and digits: every
+/// character an ElastiCache AUTH token or a load balancer header match
+/// accepts literally, none a shell mangles), stored as
+/// `stackops/<stack>-<hash>/<suffix>`.
+pub struct GeneratedSecret {
     pub suffix: String,
     pub length: i64,
+    /// What the value guards, for the secret's description.
+    pub purpose: String,
+}
+
+/// The short digest of a secret value that fields and tags may carry.
+pub fn value_digest(value: &str) -> String {
+    crate::identity::short_hash(value)
 }
 
 fn secret_name(cx: &Context, suffix: &str) -> String {
@@ -46,15 +60,16 @@ pub(crate) async fn read(cx: &Context, arn: &str) -> Result<String, AwsError> {
         .ok_or_else(|| missing("GetSecretValue"))
 }
 
-fn outputs(arn: &str) -> Fields {
+fn outputs(arn: &str, digest: &str) -> Fields {
     Fields::from([
         ("id".to_string(), arn.to_string()),
         ("arn".into(), arn.to_string()),
+        ("digest".into(), digest.to_string()),
     ])
 }
 
 #[async_trait]
-impl KindOps<AwsClients> for AuthTokenKind {
+impl KindOps<AwsClients> for SecretKind {
     fn name(&self) -> &'static str {
         "Secret"
     }
@@ -99,7 +114,7 @@ impl KindOps<AwsClients> for AuthTokenKind {
                     id: arn.to_string(),
                     arn: Some(arn.to_string()),
                     fields: Fields::new(),
-                    outputs: outputs(arn),
+                    outputs: outputs(arn, tag(TAG_DIGEST).unwrap_or_default()),
                     status: Status::Ready,
                 })
             })
@@ -107,8 +122,8 @@ impl KindOps<AwsClients> for AuthTokenKind {
     }
 
     async fn delete(&self, cx: &Context, observed: &Observed) -> Result<Deletion, AwsError> {
-        // The token guards only the cache, which is gone by now (lower rank):
-        // no recovery window.
+        // What the value guards (the cache, the listener rule) is gone by
+        // now (lower rank): no recovery window.
         let deleted = cx
             .clients
             .secrets
@@ -123,9 +138,9 @@ impl KindOps<AwsClients> for AuthTokenKind {
 }
 
 #[async_trait]
-impl Resource<AwsClients> for AuthToken {
+impl Resource<AwsClients> for GeneratedSecret {
     fn kind(&self) -> Kind {
-        &AUTH_TOKEN
+        &SECRET
     }
 
     fn desired(&self, _key: &str, _cx: &Context, _inputs: &Inputs) -> Fields {
@@ -155,17 +170,20 @@ impl Resource<AwsClients> for AuthToken {
         let token = drawn
             .random_password()
             .ok_or_else(|| missing("GetRandomPassword"))?;
-        let tags: Vec<Tag> = cx
+        let digest = value_digest(token);
+        let mut tags: Vec<Tag> = cx
             .identity
             .tags(key)
             .into_iter()
             .map(|(k, v)| Tag::builder().key(k).value(v).build())
             .collect();
+        tags.push(Tag::builder().key(TAG_DIGEST).value(&digest).build());
         let created = secrets
             .create_secret()
             .name(secret_name(cx, &self.suffix))
             .description(format!(
-                "AUTH token of the cache of {}, managed by stackops",
+                "{} of {}, managed by stackops",
+                self.purpose,
                 cx.identity.stack_tag()
             ))
             .secret_string(token)
@@ -179,7 +197,7 @@ impl Resource<AwsClients> for AuthToken {
             id: arn.to_string(),
             arn: Some(arn.to_string()),
             fields: Fields::new(),
-            outputs: outputs(arn),
+            outputs: outputs(arn, &digest),
             status: Status::Ready,
         })
     }

@@ -65,3 +65,8 @@ pub fn created(key: &str, id: &str, fields: Fields, outputs: Fields) -> Observed
         status: Status::Ready,
     }
 }
+
+/// The header CloudFront adds to every request it sends the load balancer,
+/// carrying the stack's origin secret; the load balancer forwards only
+/// requests that carry it.
+pub const ORIGIN_HEADER: &str = "X-Origin-Verify";

@@ -27,7 +27,14 @@ const SSM_POLICY: &str = "AmazonSSMManagedInstanceCore";
 
 /// Target group on the app port, an internet-facing ALB over the public
 /// subnets of every AZ behind the load balancer security group, listeners.
-pub fn load_balancer_nodes(spec: &LoadBalancerSpec, app: &AppSpec, az_count: usize) -> Vec<Node> {
+/// Behind a CDN, `origin_secret` names the node of the header value the
+/// listeners require.
+pub fn load_balancer_nodes(
+    spec: &LoadBalancerSpec,
+    app: &AppSpec,
+    az_count: usize,
+    origin_secret: Option<&str>,
+) -> Vec<Node> {
     let public: Vec<String> = (0..az_count).map(|az| subnet_key("public", az)).collect();
     vec![
         Node::new(
@@ -58,9 +65,11 @@ pub fn load_balancer_nodes(spec: &LoadBalancerSpec, app: &AppSpec, az_count: usi
                 load_balancer: LOAD_BALANCER_KEY.into(),
                 target_group: TARGET_GROUP_KEY.into(),
                 certificate_arn: spec.certificate_arn.clone(),
+                origin_secret: origin_secret.map(String::from),
             },
         )
-        .after([LOAD_BALANCER_KEY, TARGET_GROUP_KEY]),
+        .after([LOAD_BALANCER_KEY, TARGET_GROUP_KEY])
+        .after(origin_secret),
     ]
 }
 

@@ -14,7 +14,7 @@ use crate::aws::rds::{
     self, DbInstance, DbLogGroup, DbParameterGroup, DbReplica, DbSubnetGroup, PRIMARY_KEY,
     SUBNET_GROUP_KEY, db_log_group_key,
 };
-use crate::aws::secrets::AuthToken;
+use crate::aws::secrets::GeneratedSecret;
 use crate::engine::DataIntent;
 
 use super::network::{SG_CACHE, SG_DB, VPC, subnet_key};
@@ -132,9 +132,10 @@ pub fn cache_nodes(spec: &CacheSpec, zones: &[String]) -> Vec<Node> {
         .after(data),
         Node::new(
             AUTH_TOKEN_KEY,
-            AuthToken {
+            GeneratedSecret {
                 suffix: "cache-auth-token".into(),
                 length: 64,
+                purpose: "AUTH token of the cache".into(),
             },
         ),
         Node::new(

@@ -2,25 +2,58 @@
 //! distribution (origin access control; API paths to the load balancer),
 //! and the media bucket.
 
-use crate::api::common::{BucketSpec, FrontendSpec};
+use crate::api::common::{BucketSpec, FrontendSpec, LoadBalancerSpec};
 use crate::aws::Node;
-use crate::aws::cloudfront::{DISTRIBUTION_KEY, Distribution, OAC_KEY, OriginAccessControl};
+use crate::aws::cloudfront::{
+    ApiOrigin, DISTRIBUTION_KEY, Distribution, OAC_KEY, OriginAccessControl,
+};
 use crate::aws::elbv2::LOAD_BALANCER_KEY;
 use crate::aws::s3::{Bucket, BucketRole, MEDIA_BUCKET_KEY, WEB_BUCKET_KEY};
+use crate::aws::secrets::GeneratedSecret;
 
-/// Access control, distribution, and the web bucket only it may read.
-pub fn frontend_nodes(spec: &FrontendSpec) -> Vec<Node> {
-    vec![
+/// The secret CloudFront sends the load balancer as its origin header.
+pub const ORIGIN_SECRET_KEY: &str = "edge/origin-secret";
+
+/// Access control, distribution, and the web bucket only it may read; with
+/// API paths, the origin header's secret, which the load balancer's
+/// listener requires.
+pub fn frontend_nodes(spec: &FrontendSpec, load_balancer: &LoadBalancerSpec) -> Vec<Node> {
+    let api = !spec.cdn.api_paths.is_empty();
+    let mut nodes = Vec::new();
+    if api {
+        nodes.push(Node::new(
+            ORIGIN_SECRET_KEY,
+            GeneratedSecret {
+                suffix: "origin-header".into(),
+                length: 48,
+                purpose: "Header CloudFront sends the load balancer".into(),
+            },
+        ));
+    }
+    let api_origin = api.then(|| ApiOrigin {
+        load_balancer: LOAD_BALANCER_KEY.into(),
+        secret: ORIGIN_SECRET_KEY.into(),
+        // With a certificate, HTTPS to the name it covers.
+        https_domain: load_balancer
+            .certificate_arn
+            .as_ref()
+            .and(load_balancer.domain_name.clone()),
+    });
+    let mut after = vec![OAC_KEY];
+    if api {
+        after.extend([LOAD_BALANCER_KEY, ORIGIN_SECRET_KEY]);
+    }
+    nodes.extend([
         Node::new(OAC_KEY, OriginAccessControl),
         Node::new(
             DISTRIBUTION_KEY,
             Distribution {
                 spec: spec.cdn.clone(),
                 access_control: OAC_KEY.into(),
-                load_balancer: Some(LOAD_BALANCER_KEY.into()),
+                api_origin,
             },
         )
-        .after([OAC_KEY, LOAD_BALANCER_KEY]),
+        .after(after),
         // After the distribution: its policy names the distribution's ARN.
         Node::new(
             WEB_BUCKET_KEY,
@@ -31,7 +64,8 @@ pub fn frontend_nodes(spec: &FrontendSpec) -> Vec<Node> {
             },
         )
         .after([DISTRIBUTION_KEY]),
-    ]
+    ]);
+    nodes
 }
 
 /// The media bucket.

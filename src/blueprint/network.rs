@@ -35,10 +35,10 @@ pub struct NetworkNeeds {
     pub cache_port: Option<i32>,
     /// Flow logs recording this traffic, kept this many days; `None`: off.
     pub flow_logs: Option<(FlowLogTraffic, i32)>,
-    /// Whether the CDN fronts the load balancer (routes paths to it): then
-    /// only CloudFront may reach it, so nobody goes around the CDN and its
-    /// firewall.
-    pub load_balancer_behind_cdn: bool,
+    /// The port CloudFront reaches the load balancer on, when the CDN
+    /// fronts it (routes paths to it): then only CloudFront may reach it, so
+    /// nobody goes around the CDN and its firewall.
+    pub cdn_origin_port: Option<i32>,
 }
 
 /// The nodes of the network tier. `zones` are the region's zone names; the
@@ -168,14 +168,14 @@ fn security_groups(needs: &NetworkNeeds) -> Vec<Node> {
         ingress,
         egress,
     };
-    // CloudFront reaches the load balancer over HTTP (port 80); a rule
-    // naming its prefix list weighs some 55 rules of the group's 60, so
-    // there is room for that one alone.
-    let load_balancer_group = if needs.load_balancer_behind_cdn {
+    // CloudFront reaches the load balancer on one port (443 with a
+    // certificate, else 80); a rule naming its prefix list weighs some 55
+    // rules of the group's 60, so there is room for that one alone.
+    let load_balancer_group = if let Some(port) = needs.cdn_origin_port {
         group(
             "lb",
-            "load balancer: HTTP from CloudFront only",
-            vec![Rule::from_prefix_list(80, CLOUDFRONT_ORIGIN_FACING)],
+            &format!("load balancer: port {port} from CloudFront only"),
+            vec![Rule::from_prefix_list(port, CLOUDFRONT_ORIGIN_FACING)],
             true,
         )
     } else {

@@ -123,6 +123,7 @@ fn build_prepared(
             region: settings.region.clone(),
         });
     }
+    let behind_cdn = parts.frontend.is_some_and(|f| !f.cdn.api_paths.is_empty());
     let needs = NetworkNeeds {
         nat: network_spec.nat_mode.unwrap_or(parts.default_nat),
         app_port: parts.app_port,
@@ -134,13 +135,18 @@ fn build_prepared(
         flow_logs: network_spec
             .flow_logs
             .then_some((network_spec.flow_log_traffic, parts.log_retention_days)),
-        load_balancer_behind_cdn: parts.frontend.is_some_and(|f| !f.cdn.api_paths.is_empty()),
+        cdn_origin_port: behind_cdn.then_some(if parts.load_balancer.certificate_arn.is_some() {
+            443
+        } else {
+            80
+        }),
     };
     let mut nodes = network::nodes(plan, zones, &needs);
     nodes.extend(super::application::load_balancer_nodes(
         parts.load_balancer,
         parts.app,
         plan.public.len(),
+        behind_cdn.then_some(super::edge::ORIGIN_SECRET_KEY),
     ));
     let stack_identity = identity(stack, uid);
     let access = super::application::ServerAccess {
@@ -173,7 +179,7 @@ fn build_prepared(
         nodes.extend(super::data::cache_nodes(cache, &zones[..wanted]));
     }
     if let Some(frontend) = parts.frontend {
-        nodes.extend(super::edge::frontend_nodes(frontend));
+        nodes.extend(super::edge::frontend_nodes(frontend, parts.load_balancer));
     }
     if let Some(media) = parts.media {
         nodes.extend(super::edge::media_nodes(media));

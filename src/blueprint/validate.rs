@@ -7,7 +7,8 @@
 use std::collections::BTreeSet;
 
 use crate::api::common::{
-    AppSpec, BucketSpec, DatabaseEngine, DatabaseSpec, FrontendSpec, NetworkSpec, StorageClass,
+    AppSpec, BucketSpec, DatabaseEngine, DatabaseSpec, FrontendSpec, LoadBalancerSpec, NetworkSpec,
+    StorageClass,
 };
 use crate::api::{FieldError, StackManifest};
 
@@ -25,6 +26,7 @@ pub fn check(stack: &StackManifest) -> Vec<FieldError> {
             errors.extend(app(&spec.app));
             errors.extend(database(&spec.database));
             errors.extend(frontend(&spec.frontend, "spec.frontend"));
+            errors.extend(origin(&spec.load_balancer, Some(&spec.frontend)));
         }
         StackManifest::Booking(s) => {
             let spec = &s.spec;
@@ -35,6 +37,7 @@ pub fn check(stack: &StackManifest) -> Vec<FieldError> {
             if let Some(frontend_spec) = &spec.frontend {
                 errors.extend(frontend(frontend_spec, "spec.frontend"));
             }
+            errors.extend(origin(&spec.load_balancer, spec.frontend.as_ref()));
         }
     }
     errors
@@ -147,6 +150,21 @@ fn frontend(spec: &FrontendSpec, path: &str) -> Vec<FieldError> {
         }
     }
     errors
+}
+
+/// Behind a CDN, a load balancer with a certificate is reached over HTTPS
+/// at a name the certificate covers: its AWS host name is covered by none.
+fn origin(load_balancer: &LoadBalancerSpec, frontend: Option<&FrontendSpec>) -> Vec<FieldError> {
+    let behind_cdn = frontend.is_some_and(|f| !f.cdn.api_paths.is_empty());
+    if behind_cdn && load_balancer.certificate_arn.is_some() && load_balancer.domain_name.is_none()
+    {
+        return vec![FieldError::new(
+            "spec.loadBalancer.domainName",
+            "Required value: with a certificate and the CDN's API paths, CloudFront reaches the \
+             load balancer over HTTPS at a name the certificate covers",
+        )];
+    }
+    Vec::new()
 }
 
 /// Colder classes rank higher; S3 only moves objects to colder storage.

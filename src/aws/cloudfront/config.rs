@@ -2,17 +2,20 @@
 //! fields of a distribution as a list call returns it.
 
 use aws_sdk_cloudfront::types::{
-    Aliases, AllowedMethods, CacheBehavior, CacheBehaviors, CachedMethods, CustomOriginConfig,
-    DefaultCacheBehavior, DistributionConfig, DistributionSummary, GeoRestriction,
-    GeoRestrictionType, HttpVersion, Method, MinimumProtocolVersion, Origin, OriginProtocolPolicy,
-    OriginSslProtocols, Origins, PriceClass as AwsPriceClass, Restrictions, S3OriginConfig,
-    SslProtocol, SslSupportMethod, ViewerCertificate, ViewerProtocolPolicy,
+    Aliases, AllowedMethods, CacheBehavior, CacheBehaviors, CachedMethods, CustomHeaders,
+    CustomOriginConfig, DefaultCacheBehavior, DistributionConfig, DistributionSummary,
+    GeoRestriction, GeoRestrictionType, HttpVersion, Method, MinimumProtocolVersion, Origin,
+    OriginCustomHeader, OriginProtocolPolicy, OriginSslProtocols, Origins,
+    PriceClass as AwsPriceClass, Restrictions, S3OriginConfig, SslProtocol, SslSupportMethod,
+    ViewerCertificate, ViewerProtocolPolicy,
 };
 use aws_smithy_types::error::operation::BuildError;
 use sha2::{Digest, Sha256};
 
 use crate::api::common::{CdnSpec, PriceClass};
 use crate::aws::prelude::*;
+use crate::aws::secrets::value_digest;
+use crate::aws::shared::ORIGIN_HEADER;
 
 /// AWS managed cache policy "CachingOptimized" (static files).
 pub const CACHING_OPTIMIZED: &str = "658327ea-f89d-4fab-a63d-7e88639e58f6";
@@ -36,8 +39,29 @@ pub struct Origins2 {
     /// The web bucket's regional domain name.
     pub bucket_domain: String,
     pub access_control_id: String,
-    /// The load balancer's DNS name, when the stack has one.
-    pub load_balancer_dns: Option<String>,
+    /// The load balancer, when the API paths go to it.
+    pub api: Option<ApiTarget>,
+}
+
+/// How CloudFront reaches the load balancer.
+pub struct ApiTarget {
+    /// The load balancer's AWS host name (HTTP), or with a certificate the
+    /// name it covers (HTTPS).
+    pub domain: String,
+    pub https: bool,
+    /// The origin header's value when building the configuration; its
+    /// digest when comparing fields.
+    pub header: String,
+}
+
+impl ApiTarget {
+    fn protocol(&self) -> OriginProtocolPolicy {
+        if self.https {
+            OriginProtocolPolicy::HttpsOnly
+        } else {
+            OriginProtocolPolicy::HttpOnly
+        }
+    }
 }
 
 fn price_class(p: PriceClass) -> &'static str {
@@ -79,16 +103,18 @@ fn viewer_certificate_field(spec: &CdnSpec) -> String {
     }
 }
 
-fn origins_field(
-    bucket_domain: &str,
-    access_control: &str,
-    load_balancer_dns: Option<&str>,
-) -> String {
+/// `load-balancer=<domain> https-only X-Origin-Verify=<digest>`.
+fn origins_field(bucket_domain: &str, access_control: &str, api: Option<&ApiTarget>) -> String {
     let mut origins = vec![format!(
         "{WEB_ORIGIN}={bucket_domain} s3 oac:{access_control}"
     )];
-    if let Some(dns) = load_balancer_dns {
-        origins.push(format!("{API_ORIGIN}={dns} http-only"));
+    if let Some(api) = api {
+        origins.push(format!(
+            "{API_ORIGIN}={} {} {ORIGIN_HEADER}={}",
+            api.domain,
+            api.protocol().as_str(),
+            api.header
+        ));
     }
     origins.join(", ")
 }
@@ -105,16 +131,16 @@ fn api_behavior_field(path: &str) -> String {
     )
 }
 
-/// The fields the spec asks for.
+/// The fields the spec asks for; `api.header` is the header's digest.
 pub fn desired_fields(
     cx: &Context,
     key: &str,
     spec: &CdnSpec,
     bucket_domain: &str,
     access_control: &str,
-    load_balancer_dns: Option<&str>,
+    api_target: Option<&ApiTarget>,
 ) -> Fields {
-    let api: Vec<String> = if load_balancer_dns.is_some() {
+    let api: Vec<String> = if api_target.is_some() {
         spec.api_paths
             .iter()
             .map(|p| api_behavior_field(p))
@@ -136,7 +162,7 @@ pub fn desired_fields(
         ),
         (
             "origins".into(),
-            origins_field(bucket_domain, access_control, load_balancer_dns),
+            origins_field(bucket_domain, access_control, api_target),
         ),
         ("defaultBehavior".into(), default_behavior_field()),
         ("apiBehaviors".into(), api.join("; ")),
@@ -147,15 +173,24 @@ pub fn desired_fields(
 pub fn observed_fields(d: &DistributionSummary) -> Fields {
     let listed = d.origins().map(|o| o.items()).unwrap_or_default();
     // An origin without a custom (HTTP) configuration is an S3 origin.
+    // Custom headers show as the digests of their values.
     let origin_text = |o: &aws_sdk_cloudfront::types::Origin| {
         let policy = o
             .custom_origin_config()
             .map(|c| c.origin_protocol_policy().as_str().to_string())
             .unwrap_or_else(|| "s3".into());
-        match o.origin_access_control_id().filter(|id| !id.is_empty()) {
-            Some(oac) => format!("{}={} {policy} oac:{oac}", o.id(), o.domain_name()),
-            None => format!("{}={} {policy}", o.id(), o.domain_name()),
+        let mut text = format!("{}={} {policy}", o.id(), o.domain_name());
+        if let Some(oac) = o.origin_access_control_id().filter(|id| !id.is_empty()) {
+            text.push_str(&format!(" oac:{oac}"));
         }
+        for header in o.custom_headers().map(|h| h.items()).unwrap_or_default() {
+            text.push_str(&format!(
+                " {}={}",
+                header.header_name(),
+                value_digest(header.header_value())
+            ));
+        }
+        text
     };
     let mut origins_text: Vec<String> = [WEB_ORIGIN, API_ORIGIN]
         .iter()
@@ -263,13 +298,14 @@ pub fn build(
             .origin_access_control_id(&origins.access_control_id)
             .build()?,
     ];
-    if let Some(dns) = &origins.load_balancer_dns {
-        // HTTP to the load balancer: its certificate (if any) names the
-        // stack's domain, not the balancer's AWS host name CloudFront dials.
+    if let Some(api) = &origins.api {
+        // HTTPS to the name the load balancer's certificate covers, or
+        // without a certificate HTTP to its AWS host name; the header proves
+        // to the listener that the request came through this distribution.
         let custom = CustomOriginConfig::builder()
             .http_port(80)
             .https_port(443)
-            .origin_protocol_policy(OriginProtocolPolicy::HttpOnly)
+            .origin_protocol_policy(api.protocol())
             .origin_ssl_protocols(
                 OriginSslProtocols::builder()
                     .quantity(1)
@@ -279,11 +315,16 @@ pub fn build(
             .origin_read_timeout(30)
             .origin_keepalive_timeout(5)
             .build()?;
+        let header = OriginCustomHeader::builder()
+            .header_name(ORIGIN_HEADER)
+            .header_value(&api.header)
+            .build()?;
         items.push(
             Origin::builder()
                 .id(API_ORIGIN)
-                .domain_name(dns)
+                .domain_name(&api.domain)
                 .custom_origin_config(custom)
+                .custom_headers(CustomHeaders::builder().quantity(1).items(header).build()?)
                 .build()?,
         );
     }
@@ -314,7 +355,7 @@ pub fn build(
         .build()?;
 
     let mut behaviors = Vec::new();
-    if origins.load_balancer_dns.is_some() {
+    if origins.api.is_some() {
         let (all, all_n) = methods(&[
             Method::Get,
             Method::Head,

@@ -6,20 +6,40 @@
 
 use aws_sdk_cloudfront::types::{DistributionConfigWithTags, DistributionSummary, Tag, Tags};
 
-use super::config::{self, Origins2};
+use super::config::{self, ApiTarget, Origins2};
 use crate::api::common::CdnSpec;
 use crate::aws::prelude::*;
-use crate::aws::{built_wrongly, missing, s3};
+use crate::aws::{built_wrongly, missing, s3, secrets};
 
 pub struct DistributionKind;
 pub static DISTRIBUTION: DistributionKind = DistributionKind;
 
 /// The stack's distribution, reading the access control node and, for the
-/// API paths, the load balancer node.
+/// API paths, the load balancer and origin secret nodes.
 pub struct Distribution {
     pub spec: CdnSpec,
     pub access_control: String,
-    pub load_balancer: Option<String>,
+    pub api_origin: Option<ApiOrigin>,
+}
+
+/// Where the API paths go: the load balancer node, reached over HTTPS at
+/// `https_domain` when set (a name its certificate covers), else over HTTP
+/// at its AWS host name; every request carries the header from `secret`.
+pub struct ApiOrigin {
+    pub load_balancer: String,
+    pub secret: String,
+    pub https_domain: Option<String>,
+}
+
+impl ApiOrigin {
+    /// The target, with `header` as given (the value, or its digest).
+    fn target(&self, dns: String, header: String) -> ApiTarget {
+        ApiTarget {
+            domain: self.https_domain.clone().unwrap_or(dns),
+            https: self.https_domain.is_some(),
+            header,
+        }
+    }
 }
 
 /// CloudFront's state once a configuration is live everywhere.
@@ -87,15 +107,19 @@ async fn list(cx: &Context) -> Result<Vec<Observed>, AwsError> {
 }
 
 impl Distribution {
-    fn origins(&self, cx: &Context, inputs: &Inputs) -> Result<Origins2, AwsError> {
+    /// The origins, with the header's value read from its secret.
+    async fn origins(&self, cx: &Context, inputs: &Inputs) -> Result<Origins2, AwsError> {
+        let api = match &self.api_origin {
+            Some(origin) => {
+                let value = secrets::read(cx, &inputs.require(&origin.secret, "arn")?).await?;
+                Some(origin.target(inputs.require(&origin.load_balancer, "dnsName")?, value))
+            }
+            None => None,
+        };
         Ok(Origins2 {
             bucket_domain: bucket_domain(cx),
             access_control_id: inputs.require(&self.access_control, "id")?,
-            load_balancer_dns: self
-                .load_balancer
-                .as_ref()
-                .map(|lb| inputs.require(lb, "dnsName"))
-                .transpose()?,
+            api,
         })
     }
 }
@@ -175,10 +199,12 @@ impl Resource<AwsClients> for Distribution {
     }
 
     fn desired(&self, key: &str, cx: &Context, inputs: &Inputs) -> Fields {
-        let dns = self
-            .load_balancer
-            .as_ref()
-            .map(|lb| inputs.get(lb, "dnsName"));
+        let api = self.api_origin.as_ref().map(|origin| {
+            origin.target(
+                inputs.get(&origin.load_balancer, "dnsName"),
+                inputs.get(&origin.secret, "digest"),
+            )
+        });
         let access_control = inputs.get(&self.access_control, "id");
         config::desired_fields(
             cx,
@@ -186,7 +212,7 @@ impl Resource<AwsClients> for Distribution {
             &self.spec,
             &bucket_domain(cx),
             &access_control,
-            dns.as_deref(),
+            api.as_ref(),
         )
     }
 
@@ -196,9 +222,14 @@ impl Resource<AwsClients> for Distribution {
 
     async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
         let reference = caller_reference(cx, key);
-        let distribution =
-            config::build(cx, key, &self.spec, &self.origins(cx, inputs)?, &reference)
-                .map_err(built_wrongly("CloudFront"))?;
+        let distribution = config::build(
+            cx,
+            key,
+            &self.spec,
+            &self.origins(cx, inputs).await?,
+            &reference,
+        )
+        .map_err(built_wrongly("CloudFront"))?;
         let tags = cx
             .identity
             .tags(key)
@@ -273,9 +304,14 @@ impl Resource<AwsClients> for Distribution {
             .distribution_config()
             .map(|c| c.caller_reference().to_string())
             .unwrap_or_else(|| caller_reference(cx, key));
-        let distribution =
-            config::build(cx, key, &self.spec, &self.origins(cx, inputs)?, &reference)
-                .map_err(built_wrongly("CloudFront"))?;
+        let distribution = config::build(
+            cx,
+            key,
+            &self.spec,
+            &self.origins(cx, inputs).await?,
+            &reference,
+        )
+        .map_err(built_wrongly("CloudFront"))?;
         cloudfront
             .update_distribution()
             .id(&current.id)

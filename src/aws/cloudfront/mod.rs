@@ -12,7 +12,7 @@ mod oac;
 
 use crate::aws::Kind;
 
-pub use distribution::{DISTRIBUTION, Distribution};
+pub use distribution::{ApiOrigin, DISTRIBUTION, Distribution};
 pub use oac::{ORIGIN_ACCESS_CONTROL, OriginAccessControl};
 
 /// Every CloudFront kind.

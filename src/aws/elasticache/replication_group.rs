@@ -203,7 +203,7 @@ async fn retain(cx: &Context, observed: &Observed) -> Result<Deletion, AwsError>
     let kinds: [Kind; 6] = [
         &super::CACHE_SUBNET_GROUP,
         &super::CACHE_PARAMETER_GROUP,
-        &secrets::AUTH_TOKEN,
+        &secrets::SECRET,
         &SECURITY_GROUP,
         &SUBNET,
         &VPC,
