@@ -211,6 +211,42 @@ def _modify_db_instance_keeping_insights(self, db_instance_identifier, db_kwargs
 rds_models.DBInstance.__init__ = _db_instance_init
 
 
+_create_read_replica = rds_models.RDSBackend.create_db_instance_read_replica
+
+
+def _create_read_replica_with_own_exports(self, db_kwargs):
+    """AWS exports a read replica's logs as its create call says; moto 5.2
+    ignores EnableCloudwatchLogsExports and shares the primary's list, so a
+    change to one would change both."""
+    exports = db_kwargs.get("enable_cloudwatch_logs_exports") or []
+    replica = _create_read_replica(self, db_kwargs)
+    replica.enabled_cloudwatch_logs_exports = list(exports)
+    return replica
+
+
+rds_models.RDSBackend.create_db_instance_read_replica = _create_read_replica_with_own_exports
+
+
+_describe_option_groups = rds_models.RDSBackend.describe_option_groups
+
+
+def _describe_option_groups_listing_none(self, option_group_kwargs):
+    """AWS lists no option groups as an empty list; moto 5.2 raises
+    OptionGroupNotFoundFault unless a name was asked for."""
+    if option_group_kwargs.get("option_group_name"):
+        return _describe_option_groups(self, option_group_kwargs)
+    kwargs = dict(option_group_kwargs, option_group_name=None)
+    if not self.option_groups:
+        return []
+    try:
+        return _describe_option_groups(self, kwargs)
+    except rds_models.OptionGroupNotFoundFaultError:
+        return []
+
+
+rds_models.RDSBackend.describe_option_groups = _describe_option_groups_listing_none
+
+
 # moto 5.2 has no IncreaseReplicaCount / DecreaseReplicaCount: resize the
 # one node group of a cluster-mode-disabled replication group in place.
 def _resize_replicas(self):

@@ -342,7 +342,9 @@ async fn scaling_replicas_down_deletes_only_the_newest() {
     assert_eq!(calls_of(calls, "PutDashboard"), 1);
     // And the servers' parameter listing the readers.
     assert_eq!(calls_of(calls, "PutParameter"), 1);
-    assert_eq!(calls.mutating(), 4, "{:?}", calls.mutating_calls());
+    // And the groups its logs were exported to.
+    assert_eq!(calls_of(calls, "DeleteLogGroup"), 2);
+    assert_eq!(calls.mutating(), 6, "{:?}", calls.mutating_calls());
     let gone = changed
         .cx
         .clients

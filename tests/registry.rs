@@ -16,13 +16,25 @@ fn example(name: &str) -> Value {
     manifest::documents(&text).remove(0).unwrap()
 }
 
-/// Specs that together ask for every tier and option: both examples, and
-/// the booking example with a CDN front end and every replica.
+/// Specs that together ask for every tier and option: both examples, the
+/// booking example with a CDN front end and every replica, and the
+/// ecommerce example on MySQL.
 fn specs() -> Vec<Value> {
     let mut booking = example("booking.yaml");
     booking["spec"]["frontend"] = example("ecommerce.yaml")["spec"]["frontend"].clone();
     booking["spec"]["database"]["readReplicas"] = 5.into();
-    vec![example("ecommerce.yaml"), example("booking.yaml"), booking]
+    let mut mysql = example("ecommerce.yaml");
+    mysql["spec"]["database"]["engine"] = "mysql".into();
+    mysql["spec"]["database"]
+        .as_object_mut()
+        .unwrap()
+        .remove("engineVersion");
+    vec![
+        example("ecommerce.yaml"),
+        example("booking.yaml"),
+        booking,
+        mysql,
+    ]
 }
 
 /// Kind names of every node the specs' blueprints hold.

@@ -265,7 +265,61 @@ async fn mysql_exports_its_error_and_slow_query_logs_and_all_traffic_can_be_logg
     assert!(pass.converged, "{:?}", pass.terminal);
     let cx = &stack.cx;
     let db = node_id(&pass, "data/database");
-    assert_eq!(exports(cx, &db).await, ["error", "slowquery"]);
+    assert_eq!(exports(cx, &db).await, ["audit", "error", "slowquery"]);
+
+    // The audit log comes from the plugin in the stack's option group.
+    let options = node_id(&pass, "data/db-options-8-0");
+    let plugin = |group: &aws_sdk_rds::types::OptionGroup| {
+        group
+            .options()
+            .iter()
+            .map(|o| {
+                let settings: Vec<String> = o
+                    .option_settings()
+                    .iter()
+                    .map(|s| format!("{}={}", s.name().unwrap(), s.value().unwrap()))
+                    .collect();
+                format!("{} {}", o.option_name().unwrap(), settings.join(" "))
+            })
+            .collect::<Vec<_>>()
+    };
+    let described = cx
+        .clients
+        .rds
+        .describe_option_groups()
+        .option_group_name(&options)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        plugin(&described.option_groups_list()[0]),
+        ["MARIADB_AUDIT_PLUGIN SERVER_AUDIT_EVENTS=CONNECT,QUERY_DCL,QUERY_DDL"]
+    );
+    let instance = cx
+        .clients
+        .rds
+        .describe_db_instances()
+        .db_instance_identifier(&db)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        instance.db_instances()[0].option_group_memberships()[0].option_group_name(),
+        Some(options.as_str())
+    );
+    // The plugin removed out of band: included again, one call.
+    cx.clients
+        .rds
+        .modify_option_group()
+        .option_group_name(&options)
+        .options_to_remove("MARIADB_AUDIT_PLUGIN")
+        .send()
+        .await
+        .unwrap();
+    let again = stack.reconnect(&moto.endpoint).await;
+    assert!(stack.converge(&again, 2).await.converged);
+    assert_eq!(calls_of(&again.clients.calls, "ModifyOptionGroup"), 1);
+    assert_eq!(again.clients.calls.mutating(), 1);
 
     // The slow-query log is written, to a file RDS ships.
     let parameters = cx
@@ -351,4 +405,73 @@ async fn a_retained_database_keeps_its_log_groups_and_signals_can_be_turned_off(
     );
     assert_eq!(calls_of(&other.cx.clients.calls, "PutMetricFilter"), 0);
     assert!(other.destroy(&other.cx, 10).await.converged);
+}
+
+#[tokio::test]
+async fn read_replicas_export_their_logs_into_groups_of_their_own() {
+    let moto = MotoServer::start();
+    let manifest = ecommerce(|spec| spec.database.read_replicas = 2);
+    let stack = TestStack::new(&moto.endpoint, &manifest, "uid-replica-logs").await;
+    let pass = stack.converge(&stack.cx, 8).await;
+    assert!(pass.converged, "{:?}", pass.terminal);
+    let cx = &stack.cx;
+    let replicas = [1, 2].map(|i| node_id(&pass, &format!("data/database-replica-{i}")));
+    for replica in &replicas {
+        assert_eq!(exports(cx, replica).await, ["postgresql", "upgrade"]);
+        let prefix = format!("/aws/rds/instance/{replica}/");
+        assert_eq!(
+            groups(cx, &prefix).await,
+            [
+                (format!("{prefix}postgresql"), Some(30)),
+                (format!("{prefix}upgrade"), Some(30)),
+            ]
+        );
+    }
+    // The primary's groups are its own; the metric filters stay on them.
+    let db = node_id(&pass, "data/database");
+    assert_eq!(
+        groups(cx, &format!("/aws/rds/instance/{db}/")).await.len(),
+        2
+    );
+
+    // Steady: nothing to write.
+    let fresh = stack.reconnect(&moto.endpoint).await;
+    assert!(stack.converge(&fresh, 2).await.converged);
+    assert_eq!(fresh.clients.calls.mutating(), 0);
+
+    // A replica's export turned off out of band: one ModifyDBInstance, on it.
+    cx.clients
+        .rds
+        .modify_db_instance()
+        .db_instance_identifier(&replicas[1])
+        .cloudwatch_logs_export_configuration(
+            CloudwatchLogsExportConfiguration::builder()
+                .disable_log_types("upgrade")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(exports(cx, &replicas[1]).await, ["postgresql"]);
+    assert_eq!(exports(cx, &db).await, ["postgresql", "upgrade"]);
+    let again = stack.reconnect(&moto.endpoint).await;
+    assert!(stack.converge(&again, 2).await.converged);
+    assert_eq!(calls_of(&again.clients.calls, "ModifyDBInstance"), 1);
+    assert_eq!(again.clients.calls.mutating(), 1);
+    assert_eq!(exports(cx, &replicas[1]).await, ["postgresql", "upgrade"]);
+
+    // One replica fewer: it goes with its groups.
+    let fewer = ecommerce(|spec| spec.database.read_replicas = 1);
+    let changed = TestStack::new(&moto.endpoint, &fewer, "uid-replica-logs").await;
+    let pass = changed.converge(&changed.cx, 6).await;
+    assert!(pass.converged, "{:?}", pass.terminal);
+    let prefix = format!("/aws/rds/instance/{}/", replicas[1]);
+    assert!(groups(cx, &prefix).await.is_empty());
+    assert_eq!(
+        groups(cx, &format!("/aws/rds/instance/{}/", replicas[0]))
+            .await
+            .len(),
+        2
+    );
+    assert!(changed.destroy(&changed.cx, 10).await.converged);
 }

@@ -4,15 +4,15 @@
 //! in Secrets Manager, parameter group for the eviction policy, replication
 //! group).
 
-use crate::api::common::{CacheSpec, DatabaseSpec};
+use crate::api::common::{CacheSpec, DatabaseEngine, DatabaseSpec};
 use crate::aws::Node;
 use crate::aws::elasticache::{
     self, AUTH_TOKEN_KEY, CacheParameterGroup, CacheSubnetGroup, REPLICATION_GROUP_KEY,
     ReplicationGroup,
 };
 use crate::aws::rds::{
-    self, DbInstance, DbLogGroup, DbParameterGroup, DbReplica, DbSubnetGroup, PRIMARY_KEY,
-    SUBNET_GROUP_KEY, db_log_group_key,
+    self, DbInstance, DbLogGroup, DbOptionGroup, DbParameterGroup, DbReplica, DbSubnetGroup,
+    PRIMARY_KEY, SUBNET_GROUP_KEY, db_log_group_key, option_group_key, replica_log_group_key,
 };
 use crate::aws::secrets::GeneratedSecret;
 use crate::engine::DataIntent;
@@ -46,19 +46,35 @@ pub fn database_nodes(spec: &DatabaseSpec, zones: &[String], log_retention_days:
     };
     // The groups exist before the instance, so RDS writes into groups
     // that expire events rather than making its own that never do.
+    let log_group = |replica: Option<usize>, log: &String| {
+        let key = match replica {
+            Some(index) => replica_log_group_key(index, log),
+            None => db_log_group_key(log),
+        };
+        Node::new(
+            key,
+            DbLogGroup {
+                replica,
+                log: log.clone(),
+                retention_days: log_retention_days,
+            },
+        )
+    };
     let log_groups: Vec<String> = log_exports.iter().map(|l| db_log_group_key(l)).collect();
-    let mut nodes: Vec<Node> = log_exports
-        .iter()
-        .map(|log| {
-            Node::new(
-                db_log_group_key(log),
-                DbLogGroup {
-                    log: log.clone(),
-                    retention_days: log_retention_days,
-                },
-            )
-        })
-        .collect();
+    let mut nodes: Vec<Node> = log_exports.iter().map(|l| log_group(None, l)).collect();
+    // MySQL's audit log comes from a plugin in an option group of its own.
+    let option_group = (spec.engine == DatabaseEngine::Mysql && spec.log_exports).then(|| {
+        let major = rds::major_version(&version);
+        let key = option_group_key(&major);
+        nodes.push(Node::new(
+            &key,
+            DbOptionGroup {
+                engine: spec.engine,
+                major,
+            },
+        ));
+        key
+    });
     nodes.extend([
         Node::new(SUBNET_GROUP_KEY, DbSubnetGroup::new(data.clone())).after(data),
         Node::new(&parameters_key, DbParameterGroup::new(family, parameters)),
@@ -70,16 +86,19 @@ pub fn database_nodes(spec: &DatabaseSpec, zones: &[String], log_retention_days:
                 subnet_group: SUBNET_GROUP_KEY.into(),
                 parameter_group: parameters_key.clone(),
                 security_group: SG_DB.into(),
-                log_exports,
+                log_exports: log_exports.clone(),
+                option_group: option_group.clone(),
             },
         )
         .after([SUBNET_GROUP_KEY, parameters_key.as_str(), SG_DB])
-        .after(log_groups),
+        .after(log_groups)
+        .after(option_group),
     ]);
     for index in 1..=spec.read_replicas as usize {
         // Replica i in zone i: away from the first zone, where a single-AZ
         // primary most often lands, and spread when there are several.
         let zone = zones[index % zones.len()].clone();
+        nodes.extend(log_exports.iter().map(|l| log_group(Some(index), l)));
         nodes.push(
             Node::new(
                 rds::replica_key(index),
@@ -90,9 +109,11 @@ pub fn database_nodes(spec: &DatabaseSpec, zones: &[String], log_retention_days:
                     zone,
                     security_group: SG_DB.into(),
                     performance_insights: spec.performance_insights,
+                    log_exports: log_exports.clone(),
                 },
             )
-            .after([PRIMARY_KEY, SG_DB]),
+            .after([PRIMARY_KEY, SG_DB])
+            .after(log_exports.iter().map(|l| replica_log_group_key(index, l))),
         );
     }
     nodes

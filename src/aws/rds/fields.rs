@@ -3,7 +3,7 @@
 //! maintenance window in place of the current value, and what RDS may move
 //! ahead of the spec on its own.
 
-use aws_sdk_rds::types::{DbInstance as AwsInstance, Filter};
+use aws_sdk_rds::types::{CloudwatchLogsExportConfiguration, DbInstance as AwsInstance, Filter};
 
 use crate::api::common::DeletionPolicy;
 use crate::aws::ec2::component;
@@ -112,6 +112,14 @@ pub(super) fn instance_fields(
                     .map(String::as_str),
             ),
         ),
+        (
+            "optionGroup".into(),
+            db.option_group_memberships()
+                .first()
+                .and_then(|m| m.option_group_name())
+                .unwrap_or_default()
+                .to_string(),
+        ),
         ("publiclyAccessible".into(), flag(db.publicly_accessible())),
         (
             "copyTagsToSnapshot".into(),
@@ -187,6 +195,31 @@ pub(super) fn instance_fields(
         );
     }
     (fields, pending)
+}
+
+/// The in-place change from the exports a `logExports` change had to
+/// `wanted`: what to turn on and what to turn off.
+pub(super) fn exports_change(
+    change: &Change,
+    wanted: &[String],
+) -> CloudwatchLogsExportConfiguration {
+    let had = change.from.clone().unwrap_or_default();
+    let had = set_items(&had);
+    CloudwatchLogsExportConfiguration::builder()
+        .set_enable_log_types(Some(
+            wanted
+                .iter()
+                .filter(|log| !had.contains(&log.as_str()))
+                .cloned()
+                .collect(),
+        ))
+        .set_disable_log_types(Some(
+            had.iter()
+                .filter(|log| !wanted.iter().any(|w| w == *log))
+                .map(|log| log.to_string())
+                .collect(),
+        ))
+        .build()
 }
 
 pub(super) fn observed(cx: &Context, db: &AwsInstance) -> Option<Observed> {

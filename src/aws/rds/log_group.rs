@@ -1,9 +1,10 @@
-//! The log groups RDS exports the primary database's logs to,
-//! `/aws/rds/instance/<instance id>/<log>`. RDS would make them itself, kept
-//! forever; made before the instance, they keep events as long as the
-//! spec says. Found by that name's prefix, in one call.
+//! The log groups RDS exports the database's logs to, the primary's and
+//! each read replica's: `/aws/rds/instance/<instance id>/<log>`. RDS would
+//! make them itself, kept forever; made before the instance, they keep
+//! events as long as the spec says. Found by the prefix all the stack's
+//! instance ids share, in one call.
 
-use super::{PRIMARY_KEY, primary_id};
+use super::{MAX_REPLICAS, PRIMARY_KEY, primary_id, replica_id, replica_key};
 use crate::aws::logs::{
     create_group, delete_group, groups_named, observed_as, put_retention, retention_fields,
 };
@@ -12,16 +13,45 @@ use crate::aws::prelude::*;
 pub struct DbLogGroupKind;
 pub static DB_LOG_GROUP: DbLogGroupKind = DbLogGroupKind;
 
-/// The group of database log `log` (`postgresql`, `error`, ...), keeping
-/// events `retention_days` days.
+/// The group of database log `log` (`postgresql`, `error`, ...) of the
+/// primary or of read replica `replica`, keeping events `retention_days`
+/// days.
 pub struct DbLogGroup {
+    pub replica: Option<usize>,
     pub log: String,
     pub retention_days: i32,
 }
 
-/// Node key of the group of database log `log`.
+/// Node key of the group of the primary's log `log`.
 pub fn db_log_group_key(log: &str) -> String {
     format!("{PRIMARY_KEY}-logs-{log}")
+}
+
+/// Node key of the group of read replica `index`'s log `log`.
+pub fn replica_log_group_key(index: usize, log: &str) -> String {
+    format!("{}-logs-{log}", replica_key(index))
+}
+
+/// Each instance the stack may have: its id and the node key its groups' keys start with.
+fn instances(cx: &Context) -> Vec<(String, String)> {
+    let mut all = vec![(primary_id(cx), PRIMARY_KEY.to_string())];
+    all.extend((1..=MAX_REPLICAS).map(|i| (replica_id(cx, i), replica_key(i))));
+    all
+}
+
+/// The longest prefix every one of `names` starts with.
+fn common_prefix(names: &[String]) -> String {
+    let first = names.first().map(String::as_str).unwrap_or_default();
+    let length = names.iter().fold(first.len(), |length, name| {
+        first
+            .bytes()
+            .zip(name.bytes())
+            .take(length)
+            .take_while(|(a, b)| a == b)
+            .count()
+    });
+    // Instance ids are ASCII; a cut inside a character would take nothing.
+    first.get(..length).unwrap_or_default().to_string()
 }
 
 /// Name prefix of the groups of DB instance `instance`.
@@ -46,13 +76,18 @@ impl KindOps<AwsClients> for DbLogGroupKind {
     }
 
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
-        let prefix = prefix(&primary_id(cx));
-        Ok(groups_named(cx, &prefix)
+        let instances = instances(cx);
+        let prefixes: Vec<String> = instances.iter().map(|(id, _)| prefix(id)).collect();
+        Ok(groups_named(cx, &common_prefix(&prefixes))
             .await?
             .iter()
             .filter_map(|g| {
-                let log = g.log_group_name()?.strip_prefix(&prefix)?;
-                observed_as(db_log_group_key(log), g)
+                let name = g.log_group_name()?;
+                let (log, owner) = prefixes
+                    .iter()
+                    .zip(&instances)
+                    .find_map(|(p, (_, key))| Some((name.strip_prefix(p.as_str())?, key)))?;
+                observed_as(format!("{owner}-logs-{log}"), g)
             })
             .collect())
     }
@@ -82,7 +117,11 @@ impl Resource<AwsClients> for DbLogGroup {
         cx: &Context,
         _inputs: &Inputs,
     ) -> Result<Observed, AwsError> {
-        let name = db_log_group_name(&primary_id(cx), &self.log);
+        let instance = match self.replica {
+            Some(index) => replica_id(cx, index),
+            None => primary_id(cx),
+        };
+        let name = db_log_group_name(&instance, &self.log);
         create_group(cx, key, &name, self.retention_days).await
     }
 
@@ -95,5 +134,23 @@ impl Resource<AwsClients> for DbLogGroup {
         _changes: &[Change],
     ) -> Result<(), AwsError> {
         put_retention(cx, &current.id, self.retention_days).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::common_prefix;
+
+    #[test]
+    fn the_common_prefix_of_instance_prefixes() {
+        let names = [
+            "/x/shop-ab12-db/",
+            "/x/shop-ab12-db-r1/",
+            "/x/sho-ab12-db-r5/",
+        ]
+        .map(String::from);
+        assert_eq!(common_prefix(&names), "/x/sho");
+        assert_eq!(common_prefix(&names[..2]), "/x/shop-ab12-db");
+        assert_eq!(common_prefix(&[]), "");
     }
 }

@@ -1,18 +1,21 @@
 //! The relational database: DB subnet group, a parameter group per engine
-//! family that forces TLS, the log groups its logs are exported to, the
-//! primary instance and its read replicas.
+//! family that forces TLS, for MySQL an option group with the audit plugin,
+//! the log groups its logs are exported to, the primary instance and its
+//! read replicas.
 //! RDS cannot filter by tag, so each is found by its deterministic name
 //! (parameter groups by their description, which names the stack's uid)
 //! and its ownership checked on the tags RDS returns with it.
 
 mod fields;
 pub mod log_group;
+pub mod option_group;
 pub mod parameter_group;
 pub mod primary;
 pub mod replica;
 pub mod subnet_group;
 
-pub use log_group::{DB_LOG_GROUP, DbLogGroup, db_log_group_key};
+pub use log_group::{DB_LOG_GROUP, DbLogGroup, db_log_group_key, replica_log_group_key};
+pub use option_group::{DB_OPTION_GROUP, DbOptionGroup, option_group_key};
 pub use parameter_group::{DB_PARAMETER_GROUP, DbParameterGroup};
 pub use primary::{DB_INSTANCE, DbInstance};
 pub use replica::{DB_REPLICA, DbReplica};
@@ -32,6 +35,7 @@ pub const KINDS: &[Kind] = &[
     &DB_LOG_GROUP,
     &DB_SUBNET_GROUP,
     &DB_PARAMETER_GROUP,
+    &DB_OPTION_GROUP,
     &DB_INSTANCE,
     &DB_REPLICA,
 ];
@@ -108,12 +112,28 @@ pub fn force_tls(engine: DatabaseEngine) -> (&'static str, &'static str) {
 }
 
 /// The engine logs exported to CloudWatch Logs: PostgreSQL's own log and
-/// its upgrade log; MySQL's error and slow-query logs.
+/// its upgrade log; MySQL's audit (from the option group's plugin), error
+/// and slow-query logs.
 pub fn exported_logs(engine: DatabaseEngine) -> &'static [&'static str] {
     match engine {
         DatabaseEngine::Postgres => &["postgresql", "upgrade"],
-        DatabaseEngine::Mysql => &["error", "slowquery"],
+        DatabaseEngine::Mysql => &["audit", "error", "slowquery"],
     }
+}
+
+/// The major version option groups are made for: `8.0` of MySQL 8.0.39.
+pub fn major_version(version: &str) -> String {
+    let parts: Vec<&str> = version.split('.').collect();
+    format!("{}.{}", parts[0], parts.get(1).copied().unwrap_or("0"))
+}
+
+/// The option group RDS gives an instance that names none.
+pub fn default_option_group(engine: DatabaseEngine, version: &str) -> String {
+    format!(
+        "default:{}-{}",
+        engine_name(engine),
+        major_version(version).replace('.', "-")
+    )
 }
 
 /// Parameters the exported logs need: MySQL writes the slow-query log only

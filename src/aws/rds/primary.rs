@@ -8,12 +8,14 @@
 //! Teardown honours deletion protection (it stops, and says which field to
 //! change) and the deletion policy (a final snapshot by default).
 
-use aws_sdk_rds::types::{CloudwatchLogsExportConfiguration, Tag};
+use aws_sdk_rds::types::Tag;
 
 use crate::api::common::{DatabaseEngine, DatabaseSpec, DeletionPolicy};
 use crate::aws::prelude::*;
 
-use super::fields::{describe, observed, parse_policy, policy_name, satisfies, version_parts};
+use super::fields::{
+    describe, exports_change, observed, parse_policy, policy_name, satisfies, version_parts,
+};
 use super::{TAG_DELETION_POLICY, engine_name, modify_protection_off, primary_id, retag, tags};
 
 pub struct DbInstanceKind;
@@ -29,6 +31,22 @@ pub struct DbInstance {
     pub security_group: String,
     /// Engine logs exported to CloudWatch Logs (`postgresql`, `error`, ...).
     pub log_exports: Vec<String>,
+    /// MySQL: the option group node carrying the audit plugin, or `None`
+    /// for the engine's default group. PostgreSQL: `None`, not compared.
+    pub option_group: Option<String>,
+}
+
+impl DbInstance {
+    /// The option group the instance should be in, when it matters.
+    fn option_group_name(&self, inputs: &Inputs) -> Option<String> {
+        match (&self.option_group, self.engine()) {
+            (Some(node), _) => Some(inputs.get(node, "id")),
+            (None, DatabaseEngine::Mysql) => {
+                Some(super::default_option_group(self.engine(), &self.version))
+            }
+            (None, DatabaseEngine::Postgres) => None,
+        }
+    }
 }
 
 #[async_trait]
@@ -119,8 +137,8 @@ impl KindOps<AwsClients> for DbInstanceKind {
     }
 }
 
-/// What the instance needs to keep running: its subnet and parameter
-/// groups, security group, subnets and VPC. Rules of its security group that
+/// What the instance needs to keep running: its subnet, parameter and
+/// option groups, security group, subnets and VPC. Rules of its security group that
 /// name other groups of the stack are revoked, so those groups can go (the
 /// application they let in is being deleted).
 async fn needs(cx: &Context, observed: &Observed) -> Result<Vec<(&'static str, String)>, AwsError> {
@@ -143,6 +161,10 @@ async fn needs(cx: &Context, observed: &Observed) -> Result<Vec<(&'static str, S
             .iter()
             .map(|g| (crate::aws::ec2::SECURITY_GROUP.name(), g.clone())),
     );
+    let options = field("optionGroup");
+    if !options.is_empty() && !options.starts_with("default:") {
+        keep.push((super::DB_OPTION_GROUP.name(), options));
+    }
     // Its exported logs go on being written to, and read.
     keep.extend(set_items(&field("logExports")).into_iter().map(|log| {
         (
@@ -252,25 +274,8 @@ impl DbInstance {
             any = true;
         }
         if let Some(change) = changes.at("logExports") {
-            let had = change.from.clone().unwrap_or_default();
-            let had = set_items(&had);
-            let wanted: Vec<&str> = self.log_exports.iter().map(String::as_str).collect();
-            let exports = CloudwatchLogsExportConfiguration::builder()
-                .set_enable_log_types(Some(
-                    wanted
-                        .iter()
-                        .filter(|log| !had.contains(log))
-                        .map(|log| log.to_string())
-                        .collect(),
-                ))
-                .set_disable_log_types(Some(
-                    had.iter()
-                        .filter(|log| !wanted.contains(log))
-                        .map(|log| log.to_string())
-                        .collect(),
-                ))
-                .build();
-            request = request.cloudwatch_logs_export_configuration(exports);
+            request = request
+                .cloudwatch_logs_export_configuration(exports_change(change, &self.log_exports));
             any = true;
         }
         if changed("publiclyAccessible") {
@@ -287,6 +292,10 @@ impl DbInstance {
         }
         if changed("parameterGroup") {
             request = request.db_parameter_group_name(inputs.require(&self.parameter_group, "id")?);
+            any = true;
+        }
+        if changed("optionGroup") {
+            request = request.set_option_group_name(self.option_group_name(inputs));
             any = true;
         }
         if changed("securityGroups") {
@@ -362,6 +371,9 @@ impl Resource<AwsClients> for DbInstance {
         if let Some(window) = &spec.maintenance_window {
             fields.insert("maintenanceWindow".into(), window.to_lowercase());
         }
+        if let Some(group) = self.option_group_name(inputs) {
+            fields.insert("optionGroup".into(), group);
+        }
         fields
     }
 
@@ -413,6 +425,12 @@ impl Resource<AwsClients> for DbInstance {
             .manage_master_user_password(true)
             .db_subnet_group_name(inputs.require(&self.subnet_group, "id")?)
             .db_parameter_group_name(inputs.require(&self.parameter_group, "id")?)
+            .set_option_group_name(
+                self.option_group
+                    .as_ref()
+                    .map(|node| inputs.require(node, "id"))
+                    .transpose()?,
+            )
             .vpc_security_group_ids(inputs.require(&self.security_group, "id")?)
             .set_tags(Some(all_tags));
         if spec.performance_insights {

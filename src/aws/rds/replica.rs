@@ -4,7 +4,7 @@
 
 use crate::aws::prelude::*;
 
-use super::fields::{describe, observed};
+use super::fields::{describe, exports_change, observed};
 use super::{MAX_REPLICAS, modify_protection_off, replica_id, retag, tags};
 
 pub struct DbReplicaKind;
@@ -18,6 +18,8 @@ pub struct DbReplica {
     pub zone: String,
     pub security_group: String,
     pub performance_insights: bool,
+    /// Logs exported to CloudWatch Logs, into groups made before it.
+    pub log_exports: Vec<String>,
 }
 
 #[async_trait]
@@ -81,6 +83,10 @@ impl Resource<AwsClients> for DbReplica {
             ("source".into(), inputs.get(&self.primary, "id")),
             ("publiclyAccessible".into(), "false".into()),
             ("deletionProtection".into(), "false".into()),
+            (
+                "logExports".into(),
+                set_field(self.log_exports.iter().map(String::as_str)),
+            ),
         ]);
         fields
     }
@@ -103,6 +109,9 @@ impl Resource<AwsClients> for DbReplica {
             .copy_tags_to_snapshot(true)
             .auto_minor_version_upgrade(true)
             .enable_performance_insights(self.performance_insights)
+            .set_enable_cloudwatch_logs_exports(
+                (!self.log_exports.is_empty()).then(|| self.log_exports.clone()),
+            )
             .vpc_security_group_ids(inputs.require(&self.security_group, "id")?)
             .set_tags(Some(tags(cx, key)))
             .send()
@@ -141,9 +150,13 @@ impl Resource<AwsClients> for DbReplica {
                 ),
             ));
         }
+        let exports = changes
+            .at("logExports")
+            .map(|change| exports_change(change, &self.log_exports));
         if changed("instanceClass")
             || changed("publiclyAccessible")
             || changed("deletionProtection")
+            || exports.is_some()
         {
             cx.clients
                 .rds
@@ -152,6 +165,7 @@ impl Resource<AwsClients> for DbReplica {
                 .db_instance_class(&self.instance_class)
                 .publicly_accessible(false)
                 .deletion_protection(false)
+                .set_cloudwatch_logs_export_configuration(exports)
                 .apply_immediately(true)
                 .send()
                 .await
