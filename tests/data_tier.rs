@@ -127,25 +127,34 @@ async fn the_database_is_private_encrypted_tls_only_with_a_password_stackops_nev
 #[tokio::test]
 async fn no_secret_reaches_the_cli_output_or_its_logs() {
     let moto = MotoServer::start();
-    // The booking example has both secrets: the database's master password
-    // (made by RDS) and the cache's AUTH token (drawn by Secrets Manager,
-    // handed by stackops to ElastiCache).
-    let file = format!("{}/examples/booking.yaml", env!("CARGO_MANIFEST_DIR"));
+    // The booking example has the database's master password (made by
+    // RDS) and the cache's AUTH token (drawn by Secrets Manager, handed by
+    // stackops to ElastiCache); the ecommerce example a master password and
+    // the header CloudFront sends the load balancer (drawn, handed to
+    // CloudFront and to the listener rule).
     let mut captured = String::new();
-    for verb in ["apply", "plan"] {
-        let out = Command::new(env!("CARGO_BIN_EXE_stackops"))
-            .args([verb, "-f", &file])
-            .envs(moto.env())
-            .env("RUST_LOG", "debug")
-            .output()
-            .unwrap();
-        captured.push_str(&String::from_utf8_lossy(&out.stdout));
-        captured.push_str(&String::from_utf8_lossy(&out.stderr));
+    for example in ["booking.yaml", "ecommerce.yaml"] {
+        let file = format!("{}/examples/{example}", env!("CARGO_MANIFEST_DIR"));
+        for verb in ["apply", "plan"] {
+            let out = Command::new(env!("CARGO_BIN_EXE_stackops"))
+                .args([verb, "-f", &file])
+                .envs(moto.env())
+                .env("RUST_LOG", "debug")
+                .output()
+                .unwrap();
+            captured.push_str(&String::from_utf8_lossy(&out.stdout));
+            captured.push_str(&String::from_utf8_lossy(&out.stderr));
+        }
     }
-    assert!(captured.contains("Ready:"), "{captured}");
+    assert_eq!(captured.matches("Ready:").count(), 2, "{captured}");
     assert!(captured.contains("data/cache"), "{captured}");
+    assert!(captured.contains("edge/origin-secret"), "{captured}");
     let values = moto.secret_values("eu-west-1");
-    assert_eq!(values.len(), 2, "the master password and the AUTH token");
+    assert_eq!(
+        values.len(),
+        4,
+        "two master passwords, the AUTH token, the origin header"
+    );
     for value in &values {
         assert!(value.len() >= 16);
         assert!(!captured.contains(value.as_str()), "a secret leaked");

@@ -42,8 +42,11 @@ fn expected_booking() -> BTreeMap<&'static str, usize> {
         ("DBSubnetGroup", 1),
         ("DBParameterGroup", 1),
         ("DBInstance", 1),
-        // The PostgreSQL and upgrade logs' groups.
-        ("DBLogGroup", 2),
+        // The PostgreSQL and upgrade logs' groups, the primary's and each
+        // replica's.
+        ("DBLogGroup", 6),
+        // PostgreSQL needs no option group.
+        ("DBOptionGroup", 0),
         ("DBReplica", 2),
         ("CacheSubnetGroup", 1),
         ("CacheParameterGroup", 1),
@@ -92,6 +95,7 @@ fn expected_ecommerce() -> BTreeMap<&'static str, usize> {
         ("DBParameterGroup", 1),
         ("DBInstance", 1),
         ("DBLogGroup", 2),
+        ("DBOptionGroup", 0),
         ("DBReplica", 0),
         // No cache in this example.
         ("CacheSubnetGroup", 0),
@@ -178,10 +182,10 @@ async fn apply_creates_everything_and_a_second_apply_makes_no_write() {
     // three reads after the tag look-up (state, rotation, policy), and the
     // topic one of its attributes (its key); the metric filters one read
     // per security metric (three, where the first is counted as the kind's).
-    assert_eq!(stack.blueprint.graph.kinds().len(), 38);
+    assert_eq!(stack.blueprint.graph.kinds().len(), 39);
     assert_eq!(
         cx.clients.calls.total(),
-        38 + 9 + 7 + 2 + 2 + 1 + 3 + 1 + 2,
+        39 + 9 + 7 + 2 + 2 + 1 + 3 + 1 + 2,
         "{:?}",
         cx.clients.calls.snapshot()
     );
