@@ -778,6 +778,14 @@ pub struct CdnSpec {
     pub web_acl_arn: Option<String>,
 }
 
+impl CdnSpec {
+    /// Whether the distribution routes paths to the load balancer, which
+    /// then answers only CloudFront (and only with the origin header).
+    pub fn fronts_load_balancer(&self) -> bool {
+        !self.api_paths.is_empty()
+    }
+}
+
 impl Default for CdnSpec {
     fn default() -> Self {
         Self {

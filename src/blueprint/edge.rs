@@ -18,7 +18,7 @@ pub const ORIGIN_SECRET_KEY: &str = "edge/origin-secret";
 /// API paths, the origin header's secret, which the load balancer's
 /// listener requires.
 pub fn frontend_nodes(spec: &FrontendSpec, load_balancer: &LoadBalancerSpec) -> Vec<Node> {
-    let api = !spec.cdn.api_paths.is_empty();
+    let api = spec.cdn.fronts_load_balancer();
     let mut nodes = Vec::new();
     if api {
         nodes.push(Node::new(

@@ -123,7 +123,7 @@ fn build_prepared(
             region: settings.region.clone(),
         });
     }
-    let behind_cdn = parts.frontend.is_some_and(|f| !f.cdn.api_paths.is_empty());
+    let behind_cdn = parts.frontend.is_some_and(|f| f.cdn.fronts_load_balancer());
     let needs = NetworkNeeds {
         nat: network_spec.nat_mode.unwrap_or(parts.default_nat),
         app_port: parts.app_port,

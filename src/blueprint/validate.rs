@@ -155,7 +155,7 @@ fn frontend(spec: &FrontendSpec, path: &str) -> Vec<FieldError> {
 /// Behind a CDN, a load balancer with a certificate is reached over HTTPS
 /// at a name the certificate covers: its AWS host name is covered by none.
 fn origin(load_balancer: &LoadBalancerSpec, frontend: Option<&FrontendSpec>) -> Vec<FieldError> {
-    let behind_cdn = frontend.is_some_and(|f| !f.cdn.api_paths.is_empty());
+    let behind_cdn = frontend.is_some_and(|f| f.cdn.fronts_load_balancer());
     if behind_cdn && load_balancer.certificate_arn.is_some() && load_balancer.domain_name.is_none()
     {
         return vec![FieldError::new(
