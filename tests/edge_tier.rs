@@ -969,6 +969,9 @@ async fn behind_the_cdn_the_load_balancer_forwards_only_what_carries_the_origin_
     let tls = TestStack::new(&moto.endpoint, &manifest, "uid-origin-header").await;
     let pass = tls.converge(&tls.cx, 6).await;
     assert!(pass.converged, "{:?}", pass.terminal);
+    // The HTTP listener went with its rule: no call for the rule alone.
+    assert_eq!(calls_of(&tls.cx.clients.calls, "DeleteListener"), 1);
+    assert_eq!(calls_of(&tls.cx.clients.calls, "DeleteRule"), 0);
     let (shapes, rules) = listeners(cx, &pass).await;
     assert_eq!(
         shapes,

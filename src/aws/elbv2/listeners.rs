@@ -459,6 +459,8 @@ impl Resource<AwsClients> for Listeners {
                 let port = spec.split('>').next().unwrap_or_default();
                 outputs.retain(|k, _| k != key && !k.starts_with(&format!("rule:{port}#")));
             } else if let Some(rule) = key.strip_prefix("rule:")
+                // Not gone already with its listener, above.
+                && outputs.contains_key(key)
                 && !wanted_rules.iter().any(|w| w == rule)
             {
                 let deleted = cx
