@@ -11,6 +11,9 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_types::sdk_config::SharedCredentialsProvider;
 
+use aws_config::identity::IdentityCache;
+
+use super::assume_role::{AssumedRoleProvider, RoleToAssume};
 use super::calls::{CallCounter, CountingInterceptor};
 use super::role_boundary::RoleBoundary;
 
@@ -31,6 +34,14 @@ pub struct AwsSettings {
     /// configurations, e.g. one per region in the operator; otherwise a new
     /// one for this configuration's clients.
     pub http_client: Option<SharedHttpClient>,
+    /// Named profile of the shared config files; otherwise `AWS_PROFILE`.
+    pub profile: Option<String>,
+    /// Work as this role, assumed with the identity the rest resolves to.
+    pub role: Option<RoleToAssume>,
+    /// Length of each assumed-role session.
+    pub role_session: Duration,
+    /// A session is renewed this long before it expires.
+    pub refresh_margin: Duration,
 }
 
 impl Default for AwsSettings {
@@ -41,12 +52,50 @@ impl Default for AwsSettings {
             max_attempts: 5,
             credentials: None,
             http_client: None,
+            profile: None,
+            role: None,
+            role_session: Duration::from_secs(3600),
+            refresh_margin: Duration::from_secs(300),
         }
     }
 }
 
-/// The one SDK configuration every client is built from.
+/// The one SDK configuration every client is built from. With a role to
+/// assume, its credentials come from STS, asked with the identity the
+/// settings resolve to without the role.
 pub async fn sdk_config(settings: &AwsSettings) -> SdkConfig {
+    let base = base_config(settings).await;
+    match &settings.role {
+        None => base,
+        Some(role) => assumed_config(&base, role, settings, CallCounter::default()).await,
+    }
+}
+
+/// `base`, working as `role`: the same region, endpoint, retries and HTTP
+/// client, with session credentials renewed `refresh_margin` before they
+/// expire. The AssumeRole calls count into `calls`.
+pub async fn assumed_config(
+    base: &SdkConfig,
+    role: &RoleToAssume,
+    settings: &AwsSettings,
+    calls: CallCounter,
+) -> SdkConfig {
+    let sts = AwsClients::counted(base, calls, &[]).sts;
+    let provider = AssumedRoleProvider {
+        sts,
+        role: role.clone(),
+        session: settings.role_session,
+    };
+    let cache = IdentityCache::lazy()
+        .buffer_time(settings.refresh_margin)
+        .build();
+    base.to_builder()
+        .credentials_provider(SharedCredentialsProvider::new(provider))
+        .identity_cache(cache)
+        .build()
+}
+
+async fn base_config(settings: &AwsSettings) -> SdkConfig {
     let retry = RetryConfig::standard()
         .with_max_attempts(settings.max_attempts.max(1))
         .with_initial_backoff(Duration::from_millis(200))
@@ -63,6 +112,9 @@ pub async fn sdk_config(settings: &AwsSettings) -> SdkConfig {
     }
     if let Some(endpoint) = &settings.endpoint_url {
         loader = loader.endpoint_url(endpoint.clone());
+    }
+    if let Some(profile) = &settings.profile {
+        loader = loader.profile_name(profile);
     }
     if let Some(credentials) = &settings.credentials {
         loader = loader.credentials_provider(credentials.clone());

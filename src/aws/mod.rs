@@ -2,6 +2,7 @@
 //! it, and one module per resource family implementing the engine's
 //! resource traits.
 
+pub mod assume_role;
 pub mod autoscaling;
 pub mod calls;
 pub mod cloudfront;

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::aws::assume_role::{AllowedRoles, RoleToAssume};
 use crate::aws::role_boundary::{DEFAULT_BOUNDARY, RoleBoundary};
 
 /// Manage whole AWS application stacks (EcommerceStack, BookingPlatform).
@@ -65,6 +66,21 @@ enum Command {
         /// Seconds a leader may go without renewing before another takes over.
         #[arg(long, default_value_t = 15)]
         lease_seconds: u64,
+        /// IAM role ARN patterns (comma-separated, `*` matches anything)
+        /// the operator may assume for namespaces annotated
+        /// `stackops.io/aws-role-arn`. Empty (default): it assumes none.
+        #[arg(long, env = "STACKOPS_ALLOWED_ROLE_ARNS", value_name = "PATTERNS", default_value = "")]
+        allowed_role_arns: AllowedRoles,
+        /// Refuse stacks in namespaces that name no role, instead of working
+        /// as the operator's own identity.
+        #[arg(long, env = "STACKOPS_REQUIRE_NAMESPACE_ROLE", default_value_t = false)]
+        require_namespace_role: bool,
+        /// Length of each assumed-role session (900 to the role's maximum).
+        #[arg(long, env = "STACKOPS_ROLE_SESSION_SECONDS", default_value_t = 3600)]
+        role_session_seconds: u64,
+        /// Renew an assumed-role session this long before it expires.
+        #[arg(long, env = "STACKOPS_ROLE_REFRESH_SECONDS", default_value_t = 300)]
+        role_refresh_seconds: u64,
     },
     /// Check stack manifests as the API server would (schema and CEL rules),
     /// plus the checks no schema can express. Exits 1 on any problem.
@@ -92,6 +108,16 @@ struct StackArgs {
     /// `path/name` in the account of the credentials, or a policy ARN.
     #[arg(long, env = "STACKOPS_ROLE_BOUNDARY", value_name = "POLICY", default_value = DEFAULT_BOUNDARY)]
     role_boundary: RoleBoundary,
+    /// Named profile of the shared AWS config files (as `AWS_PROFILE`).
+    #[arg(long, value_name = "NAME")]
+    profile: Option<String>,
+    /// Work as this IAM role, assumed with the identity the standard chain
+    /// (or `--profile`) resolves to: e.g. a stack in another account.
+    #[arg(long, value_name = "ARN")]
+    role_arn: Option<String>,
+    /// External id the role's trust policy asks for.
+    #[arg(long, value_name = "ID", requires = "role_arn")]
+    external_id: Option<String>,
 }
 
 impl StackArgs {
@@ -100,6 +126,11 @@ impl StackArgs {
             endpoint_url: self.endpoint_url.clone(),
             timeout: std::time::Duration::from_secs(self.timeout),
             role_boundary: self.role_boundary.clone(),
+            profile: self.profile.clone(),
+            role: self
+                .role_arn
+                .clone()
+                .map(|arn| RoleToAssume::new(arn, self.external_id.clone())),
         };
         stack::run(verb, &self.file, &options)
     }
@@ -152,7 +183,17 @@ impl Cli {
                 leader_elect,
                 lease_namespace,
                 lease_seconds,
+                allowed_role_arns,
+                require_namespace_role,
+                role_session_seconds,
+                role_refresh_seconds,
             } => run_operator(crate::controller::OperatorOptions {
+                tenancy: crate::controller::tenancy::TenancyOptions {
+                    allowed_roles: allowed_role_arns,
+                    require_role: require_namespace_role,
+                    role_session: std::time::Duration::from_secs(role_session_seconds),
+                    refresh_margin: std::time::Duration::from_secs(role_refresh_seconds),
+                },
                 leader_election: leader_elect.then(|| crate::controller::leader::LeaseConfig {
                     namespace: lease_namespace,
                     name: "stackops-leader".into(),

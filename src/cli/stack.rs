@@ -32,6 +32,10 @@ pub struct RunOptions {
     pub timeout: Duration,
     /// Permissions boundary of the roles the stack's blueprint creates.
     pub role_boundary: RoleBoundary,
+    /// Named profile of the shared AWS config files.
+    pub profile: Option<String>,
+    /// Work as this role, assumed with the standard chain's identity.
+    pub role: Option<crate::aws::assume_role::RoleToAssume>,
 }
 
 pub fn run(verb: Verb, file: &Path, options: &RunOptions) -> ExitCode {
@@ -89,6 +93,8 @@ async fn run_stack(verb: Verb, stack: &StackManifest, options: &RunOptions) -> u
     let settings = AwsSettings {
         region: Some(region.clone()),
         endpoint_url: options.endpoint_url.clone(),
+        profile: options.profile.clone(),
+        role: options.role.clone(),
         ..AwsSettings::default()
     };
     // Every check that needs no AWS call comes before the first one.

@@ -233,6 +233,7 @@ pub fn after_apply(
         outputs,
         endpoint,
         connection_secret: old.and_then(|o| o.connection_secret.clone()),
+        account_id: old.and_then(|o| o.account_id.clone()),
     }
 }
 
@@ -314,6 +315,16 @@ pub fn invalid(
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join("; ");
+    refused("InvalidSpec", message, old, generation)
+}
+
+/// Status of a stack refused before any AWS write, for `reason`.
+pub fn refused(
+    reason: &'static str,
+    message: String,
+    old: Option<&StackStatus>,
+    generation: Option<i64>,
+) -> StackStatus {
     StackStatus {
         observed_generation: generation,
         conditions: build(
@@ -321,19 +332,19 @@ pub fn invalid(
                 Want {
                     type_: READY,
                     status: false,
-                    reason: "InvalidSpec",
+                    reason,
                     message: message.clone(),
                 },
                 Want {
                     type_: PROGRESSING,
                     status: false,
-                    reason: "InvalidSpec",
+                    reason,
                     message: String::new(),
                 },
                 Want {
                     type_: DEGRADED,
                     status: true,
-                    reason: "InvalidSpec",
+                    reason,
                     message,
                 },
             ],

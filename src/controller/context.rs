@@ -12,7 +12,9 @@ use tokio::sync::Mutex;
 
 use crate::aws::calls::CallCounter;
 use crate::aws::role_boundary::RoleBoundary;
-use crate::aws::{AwsClients, AwsSettings, config, http};
+use super::tenancy::{Access, TenancyOptions};
+use crate::aws::{AwsClients, AwsSettings, config, http, sts};
+use crate::engine::AwsError;
 
 /// How the operator runs.
 #[derive(Clone, Debug)]
@@ -31,6 +33,8 @@ pub struct OperatorOptions {
     pub leader_election: Option<super::leader::LeaseConfig>,
     /// Permissions boundary of every IAM role the stacks' blueprints create.
     pub role_boundary: RoleBoundary,
+    /// Which AWS identity each namespace's stacks work as.
+    pub tenancy: TenancyOptions,
 }
 
 impl Default for OperatorOptions {
@@ -43,6 +47,7 @@ impl Default for OperatorOptions {
             metrics_addr: Some(std::net::SocketAddr::from(([0, 0, 0, 0], 8080))),
             leader_election: None,
             role_boundary: RoleBoundary::default(),
+            tenancy: TenancyOptions::default(),
         }
     }
 }
@@ -56,7 +61,11 @@ pub struct OperatorContext {
     pub metrics: std::sync::Arc<super::metrics::Metrics>,
     /// Stacks waiting on AWS, between reconciles.
     pub following: super::following::Following,
-    sdk_configs: Mutex<BTreeMap<String, SdkConfig>>,
+    /// One configuration per region and identity: assumed-role sessions
+    /// are cached (and renewed) per role, not per stack.
+    sdk_configs: Mutex<BTreeMap<(String, Access), SdkConfig>>,
+    /// The operator's own account, asked of STS once.
+    operator_account: tokio::sync::OnceCell<String>,
     /// The connection pool of every region's configuration.
     http_client: SharedHttpClient,
 }
@@ -75,30 +84,55 @@ impl OperatorContext {
             metrics: Default::default(),
             following: Default::default(),
             sdk_configs: Mutex::new(BTreeMap::new()),
+            operator_account: tokio::sync::OnceCell::new(),
             http_client: http::shared_https_client(),
         }
     }
 
-    /// Clients for one pass in `region`: the region's shared configuration,
-    /// counting into a fresh counter and the process-wide one. Every region
-    /// shares one HTTP client: one connection pool and one set of TLS roots
-    /// per process, not per region.
-    pub async fn clients(&self, region: &str) -> AwsClients {
+    /// Clients for one pass in `region` as `access`: the shared
+    /// configuration of that region and identity, counting into a fresh
+    /// counter and the process-wide one. Every region shares one HTTP
+    /// client: one connection pool and one set of TLS roots per process.
+    pub async fn clients(&self, region: &str, access: &Access) -> AwsClients {
+        let key = (region.to_string(), access.clone());
         let mut configs = self.sdk_configs.lock().await;
-        if !configs.contains_key(region) {
+        if !configs.contains_key(&key) {
             let settings = AwsSettings {
                 region: Some(region.to_string()),
                 endpoint_url: self.options.endpoint_url.clone(),
                 http_client: Some(self.http_client.clone()),
+                role_session: self.options.tenancy.role_session,
+                refresh_margin: self.options.tenancy.refresh_margin,
                 ..AwsSettings::default()
             };
-            configs.insert(region.to_string(), config::sdk_config(&settings).await);
+            let base_key = (region.to_string(), Access::Operator);
+            if !configs.contains_key(&base_key) {
+                configs.insert(base_key.clone(), config::sdk_config(&settings).await);
+            }
+            if let Access::Role(role) = access {
+                let assumed =
+                    config::assumed_config(&configs[&base_key], role, &settings, self.calls.clone())
+                        .await;
+                configs.insert(key.clone(), assumed);
+            }
         }
         AwsClients::counted(
-            &configs[region],
+            &configs[&key],
             CallCounter::default(),
             std::slice::from_ref(&self.calls),
         )
         .with_role_boundary(self.options.role_boundary.clone())
+    }
+
+    /// The account `access` works in: a role's from its ARN, the
+    /// operator's own from STS, once per process.
+    pub async fn account(&self, access: &Access, clients: &AwsClients) -> Result<String, AwsError> {
+        if let Some(account) = access.role().and_then(|r| r.account()) {
+            return Ok(account.to_string());
+        }
+        self.operator_account
+            .get_or_try_init(|| sts::caller_account(clients))
+            .await
+            .cloned()
     }
 }

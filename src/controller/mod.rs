@@ -11,6 +11,7 @@ pub mod leader;
 pub mod metrics;
 pub mod reconcile;
 pub mod run;
+pub mod tenancy;
 
 pub use context::{OperatorContext, OperatorOptions};
 pub use run::run;

@@ -21,6 +21,7 @@ use super::conditions;
 use super::connection::Ensured;
 use super::context::OperatorContext;
 use super::following::Follow;
+use super::tenancy;
 use super::{Error, FINALIZER};
 use crate::api::common::{ManagementPolicy, StackDeletionPolicy};
 use crate::api::status::StackStatus;
@@ -175,9 +176,26 @@ async fn apply_stack<K: Stack>(
         }
     };
 
+    // Which account: the namespace's role (if allowed) or the operator's own.
+    let namespace = obj.namespace().ok_or(Error::Incomplete("namespace"))?;
+    let access = match tenancy::resolve(&ctx.client, &namespace, &ctx.options.tenancy).await? {
+        Ok(access) => access,
+        Err(refusal) => return refuse(api, obj, ctx, refusal).await,
+    };
     let region = manifest.settings().region.clone();
-    let clients = ctx.clients(&region).await;
-    let zones = zones::available_zones(&clients, &region).await?;
+    let clients = ctx.clients(&region, &access).await;
+    let account = match ctx.account(&access, &clients).await {
+        Ok(account) => account,
+        Err(error) => return not_assumable(api, obj, ctx, &access, error).await,
+    };
+    let pinned = old.and_then(|o| o.account_id.as_deref());
+    if let Some(refusal) = tenancy::account_change(pinned, &account) {
+        return refuse(api, obj, ctx, refusal).await;
+    }
+    let zones = match zones::available_zones(&clients, &region).await {
+        Ok(zones) => zones,
+        Err(error) => return not_assumable(api, obj, ctx, &access, error).await,
+    };
     let blueprint = match prepared.build(&uid, &zones) {
         Ok(blueprint) => blueprint,
         // Too few zones in the region: the account or region must change.
@@ -230,6 +248,8 @@ async fn apply_stack<K: Stack>(
         generation,
         &blueprint.not_implemented,
     );
+    let mut status = status;
+    status.account_id = Some(account);
     observe_readiness(ctx, obj, &status);
     let serving = serving_reason(Some(&status)).map(String::from);
     let serving = serving.as_deref();
@@ -237,7 +257,6 @@ async fn apply_stack<K: Stack>(
         let note = condition_message(&status, conditions::SERVING);
         publish(ctx, obj, EventType::Warning, "ServersUnhealthy", &note).await;
     }
-    let mut status = status;
     match super::connection::ensure(ctx.client.clone(), obj, &status.outputs).await? {
         Ensured::Written => info!("connection secret written"),
         Ensured::Unchanged => {}
@@ -271,6 +290,56 @@ async fn apply_stack<K: Stack>(
     } else {
         Action::requeue(ctx.options.resync)
     })
+}
+
+/// Writes a refusal (no identity, or the wrong account) as the stack's
+/// status, with an event when it is news; looks again at the next resync,
+/// since the namespace's annotations or the operator's flags may change.
+async fn refuse<K: Stack>(
+    api: &Api<K>,
+    obj: &K,
+    ctx: &OperatorContext,
+    refusal: tenancy::Refusal,
+) -> Result<Action, Error> {
+    let old = obj.stack_status();
+    let known = old.is_some_and(|o| conditions::degraded_for(o, refusal.reason));
+    let status = conditions::refused(
+        refusal.reason,
+        refusal.message.clone(),
+        old,
+        obj.meta().generation,
+    );
+    observe_readiness(ctx, obj, &status);
+    write_status(api, obj, old, status).await?;
+    if !known {
+        publish(ctx, obj, EventType::Warning, refusal.reason, &refusal.message).await;
+    }
+    Ok(Action::requeue(ctx.options.resync))
+}
+
+/// A first call that failed: when the stack works in an assumed role and
+/// STS refused it, a condition says so; anything else is retried.
+async fn not_assumable<K: Stack>(
+    api: &Api<K>,
+    obj: &K,
+    ctx: &OperatorContext,
+    access: &tenancy::Access,
+    error: crate::engine::AwsError,
+) -> Result<Action, Error> {
+    let Some(role) = access.role() else {
+        return Err(error.into());
+    };
+    if !error.to_string().contains("AssumeRole") {
+        return Err(error.into());
+    }
+    let refusal = tenancy::Refusal {
+        reason: "RoleNotAssumable",
+        message: format!(
+            "the operator cannot assume {} (check the role's trust policy and external id): {error}",
+            role.arn
+        ),
+    };
+    refuse(api, obj, ctx, refusal).await
 }
 
 /// The reason of the Serving condition while it is False.
@@ -318,12 +387,43 @@ async fn cleanup_stack<K: Stack>(
         publish(ctx, obj, EventType::Normal, "Orphaned", &note).await;
         return Ok(Action::await_change());
     }
+    // Tear down only in the account the stack was built in.
+    let old = obj.stack_status();
+    let pinned = old.and_then(|o| o.account_id.clone());
+    let namespace = obj.namespace().ok_or(Error::Incomplete("namespace"))?;
+    let access = tenancy::resolve(&ctx.client, &namespace, &ctx.options.tenancy).await?;
+    let clients = match &access {
+        Ok(access) => {
+            let clients = ctx.clients(&region, access).await;
+            let account = ctx.account(access, &clients).await?;
+            match tenancy::account_change(pinned.as_deref(), &account) {
+                None => Ok(clients),
+                Some(refusal) => Err(refusal),
+            }
+        }
+        Err(refusal) => Err(refusal.clone()),
+    };
+    let clients = match clients {
+        Ok(clients) => clients,
+        // Never built anywhere: nothing to delete in any account.
+        Err(refusal) if pinned.is_none() => {
+            ctx.metrics
+                .stack_gone(&K::kind(&()), manifest.namespace(), manifest.name());
+            let note = format!("{}; the stack was never built, nothing to delete", refusal.message);
+            publish(ctx, obj, EventType::Normal, "Deleted", &note).await;
+            return Ok(Action::await_change());
+        }
+        Err(refusal) => {
+            refuse(api, obj, ctx, refusal.clone()).await?;
+            return Err(Error::TeardownPending(refusal.message, ctx.options.resync));
+        }
+    };
     let identity = blueprint::stack::identity(&manifest, &uid);
     let engine = Engine::new(EngineOptions {
         paused: settings.paused,
         ..EngineOptions::default()
     });
-    let cx = Context::new(identity, region.clone(), ctx.clients(&region).await)
+    let cx = Context::new(identity, region.clone(), clients)
         .with_data_intent(blueprint::stack::data_intent(&manifest));
     let pass = engine
         .destroy(&cx, &crate::aws::registry::all_kinds())
@@ -345,7 +445,6 @@ async fn cleanup_stack<K: Stack>(
         .await;
         return Ok(Action::await_change());
     }
-    let old = obj.stack_status();
     write_status(
         api,
         obj,
