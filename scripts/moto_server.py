@@ -7,7 +7,9 @@ ElastiCache replication groups that honour NumCacheClusters, answer their
 reader endpoint, take their
 final snapshot and finish deleting, S3's GetBucketVersioning answer, and
 CloudFront origins that keep their origin access control, metric filters
-that a second put replaces and that go with their log group, and a latency
+that a second put replaces and that go with their log group, the answers
+preflight asks for (orderable RDS versions, ElastiCache node types, applied
+quotas), and a latency
 mode in which databases, caches, NAT gateways, load balancers and
 distributions take time to become available, as in AWS.
 
@@ -507,6 +509,145 @@ def _delete_log_group_with_filters(self, log_group_name):
 
 
 logs_models.LogsBackend.delete_log_group = _delete_log_group_with_filters
+
+
+# Preflight's questions, which moto 5.2 cannot answer for the engines and
+# accounts stackops builds: which RDS engine versions are orderable per
+# class (moto lists Aurora PostgreSQL and Neptune only), which node types
+# ElastiCache sells (no DescribeReservedCacheNodesOfferings), and the
+# applied value of the Elastic IP quota (moto knows VPC quotas only). The
+# emulated account has raised quotas (1000 VPCs, Elastic IPs and NAT gateways
+# per zone), so many stacks fit in one server; STACKOPS_MOTO_QUOTAS
+# ("vpc/L-F678F1CE=1,ec2/L-0263D0A3=2") sets others.
+ORDERABLE_VERSIONS = {
+    "postgres": ("15.8", "16.4", "16.6", "17.2", "17.4"),
+    "mysql": ("8.0.39", "8.0.40", "8.4.3"),
+}
+DB_CLASSES = tuple(
+    f"db.{family}.{size}"
+    for family, sizes in {
+        "t3": ("micro", "small", "medium", "large"),
+        "t4g": ("micro", "small", "medium", "large"),
+        "m6g": ("large", "xlarge"),
+        "m7g": ("large", "xlarge", "2xlarge"),
+        "r6g": ("large", "xlarge"),
+        "r7g": ("large", "xlarge", "2xlarge"),
+    }.items()
+    for size in sizes
+)
+CACHE_NODE_TYPES = tuple(
+    f"cache.{family}.{size}"
+    for family, sizes in {
+        "t3": ("micro", "small", "medium"),
+        "t4g": ("micro", "small", "medium"),
+        "m6g": ("large", "xlarge"),
+        "m7g": ("large", "xlarge"),
+        "r6g": ("large", "xlarge"),
+        "r7g": ("large", "xlarge", "2xlarge"),
+    }.items()
+    for size in sizes
+)
+_describe_orderable = rds_models.RDSBackend.describe_orderable_db_instance_options
+
+
+def _describe_orderable_with_engines(self, engine, engine_version):
+    if engine not in ORDERABLE_VERSIONS:
+        return _describe_orderable(self, engine, engine_version)
+    zones = [f"{self.region_name}{z}" for z in "abc"]
+    return [
+        {
+            "Engine": engine,
+            "EngineVersion": version,
+            "DBInstanceClass": db_class,
+            "LicenseModel": "general-public-license",
+            "AvailabilityZones": [{"Name": zone} for zone in zones],
+            "MultiAZCapable": True,
+            "ReadReplicaCapable": True,
+            "Vpc": True,
+            "StorageType": "gp3",
+        }
+        for version in ORDERABLE_VERSIONS[engine]
+        if not engine_version or version == engine_version
+        for db_class in DB_CLASSES
+    ]
+
+
+def describe_orderable_db_instance_options(self):
+    """As moto's, also filtered by DBInstanceClass, as AWS filters."""
+    options = self.backend.describe_orderable_db_instance_options(
+        self.params.get("Engine"), self.params.get("EngineVersion")
+    )
+    wanted = self.params.get("DBInstanceClass")
+    if wanted:
+        options = [o for o in options if o.get("DBInstanceClass") == wanted]
+    return ActionResult({"OrderableDBInstanceOptions": options})
+
+
+def describe_reserved_cache_nodes_offerings(self):
+    wanted = self.params.get("CacheNodeType")
+    offerings = [
+        {
+            "ReservedCacheNodesOfferingId": str(uuid.uuid5(uuid.NAMESPACE_URL, node_type)),
+            "CacheNodeType": node_type,
+            "Duration": 31536000,
+            "FixedPrice": 0.0,
+            "UsagePrice": 0.0,
+            "ProductDescription": "redis",
+            "OfferingType": "No Upfront",
+        }
+        for node_type in CACHE_NODE_TYPES
+        if not wanted or node_type == wanted
+    ]
+    return ActionResult({"ReservedCacheNodesOfferings": offerings})
+
+
+rds_models.RDSBackend.describe_orderable_db_instance_options = _describe_orderable_with_engines
+from moto.rds.responses import RDSResponse  # noqa: E402
+
+RDSResponse.describe_orderable_db_instance_options = describe_orderable_db_instance_options
+ElastiCacheResponse.describe_reserved_cache_nodes_offerings = describe_reserved_cache_nodes_offerings
+
+QUOTAS_ENV = "STACKOPS_MOTO_QUOTAS"
+QUOTA_NAMES = {
+    ("vpc", "L-F678F1CE"): "VPCs per Region",
+    ("vpc", "L-FE5A380F"): "NAT gateways per Availability Zone",
+    ("ec2", "L-0263D0A3"): "EC2-VPC Elastic IPs",
+}
+
+
+def _applied_quotas():
+    applied = {key: 1000.0 for key in QUOTA_NAMES}
+    for item in filter(None, os.environ.get(QUOTAS_ENV, "").split(",")):
+        key, _, value = item.partition("=")
+        service, _, code = key.strip().partition("/")
+        applied[(service, code)] = float(value)
+    return applied
+
+
+APPLIED_QUOTAS = _applied_quotas()
+from moto.servicequotas import models as quotas_models  # noqa: E402
+
+_get_service_quota = quotas_models.ServiceQuotasBackend.get_service_quota
+
+
+def _get_applied_quota(self, service_code, quota_code):
+    key = (service_code, quota_code)
+    if key not in APPLIED_QUOTAS:
+        return _get_service_quota(self, service_code, quota_code)
+    return {
+        "ServiceCode": service_code,
+        "QuotaArn": f"arn:aws:servicequotas:{self.region_name}:{self.account_id}:"
+        f"{service_code}/{quota_code}",
+        "QuotaCode": quota_code,
+        "QuotaName": QUOTA_NAMES.get(key, quota_code),
+        "Value": APPLIED_QUOTAS[key],
+        "Unit": "None",
+        "Adjustable": True,
+        "GlobalQuota": False,
+    }
+
+
+quotas_models.ServiceQuotasBackend.get_service_quota = _get_applied_quota
 
 
 # Latency mode: real AWS takes minutes where moto takes nothing. With

@@ -124,7 +124,11 @@ async fn wait_reason(api: &Api<EcommerceStack>, name: &str, reason: &str) -> Eco
         {
             return stack;
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {name}: {reason}");
+        let now = api.get(name).await.ok().and_then(|s| s.status);
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {name}: {reason}; status: {now:?}"
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
@@ -209,6 +213,18 @@ async fn each_namespace_works_in_its_own_account_and_no_other() {
         condition_message(&refused)
     );
     assert_eq!(refused.status.as_ref().unwrap().account_id, None);
+    // The operator's own identity, and a spec the account cannot build:
+    // preflight says so before the first write.
+    let own: Api<EcommerceStack> = Api::namespaced(client.clone(), "default");
+    let mut unbuildable = example("shop", "default");
+    unbuildable.spec.app.instance_type = "t3z.small".into();
+    own.create(&PostParams::default(), &unbuildable).await.unwrap();
+    let failed = wait_reason(&own, "shop", "PreflightFailed").await;
+    assert!(
+        condition_message(&failed).starts_with(r#"spec.app.instanceType: Unsupported value: "t3z.small""#),
+        "{}",
+        condition_message(&failed)
+    );
     let calls = calls_by_operation(metrics_port);
     assert!(calls.keys().all(|op| !is_write(op)), "{calls:?}");
     assert_eq!(calls.get("AssumeRole"), None);
@@ -269,4 +285,85 @@ async fn each_namespace_works_in_its_own_account_and_no_other() {
         .sum();
     assert_eq!(writes_after, writes_before);
     cluster.shutdown().await;
+}
+
+/// `stackops VERB -f FILE` against `moto`: (exit code, stdout, stderr).
+fn cli(moto: &MotoServer, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stackops"))
+        .args(args)
+        .envs(moto.env())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn preflight_finds_what_the_account_cannot_build_before_any_write() {
+    // The account may hold one VPC, and its default VPC is that one.
+    let moto = MotoServer::start_with_quotas("vpc/L-F678F1CE=1,ec2/L-0263D0A3=2");
+    let pending = moto.json_call(
+        "eu-west-1",
+        "acm",
+        "CertificateManager.RequestCertificate",
+        &serde_json::json!({"DomainName": "bookings.example.com"}),
+    )["CertificateArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let text = std::fs::read_to_string(format!(
+        "{}/examples/booking.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bookings.yaml");
+    let file = path.to_string_lossy().to_string();
+    let broken = text
+        .replace("instanceType: m7g.large", "instanceType: m7gx.large")
+        .replace(
+            "al2023-ami-kernel-default-arm64",
+            "al2023-ami-kernel-default-arm65",
+        )
+        .replace("engineVersion: \"16.4\"", "engineVersion: \"16.3\"")
+        .replace("nodeType: cache.r7g.large", "nodeType: cache.r7gx.large")
+        .replace(
+            "  loadBalancer:\n",
+            &format!("  loadBalancer:\n    certificateArn: {pending}\n"),
+        );
+    std::fs::write(&path, &broken).unwrap();
+    for verb in ["plan", "apply"] {
+        let (code, stdout, stderr) = cli(&moto, &[verb, "-f", &file]);
+        assert_eq!(code, 1, "{verb}: {stdout}{stderr}");
+        for expected in [
+            "error: preflight: the account cannot build this spec; nothing was changed",
+            r#"spec.app.instanceType: Unsupported value: "m7gx.large": EC2 does not offer it in eu-west-1a, eu-west-1b, eu-west-1c"#,
+            r#"spec.app.amiParameter: Not found: "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm65""#,
+            r#"spec.database.engineVersion: Unsupported value: "16.3": postgres 16.3 is not orderable as db.r7g.large in eu-west-1"#,
+            r#"spec.cache.nodeType: Unsupported value: "cache.r7gx.large": ElastiCache offers no such node type in eu-west-1"#,
+            "the certificate is PENDING_VALIDATION, not ISSUED",
+            "spec.network: Forbidden: the stack needs 1 VPC and the account has 1 of its 1 (L-F678F1CE)",
+            "the stack needs 3 Elastic IPs (one per NAT gateway) and the account has 0 of its 2 (L-0263D0A3)",
+        ] {
+            assert!(stderr.contains(expected), "{verb}: missing {expected:?} in\n{stderr}");
+        }
+        assert!(stdout.contains("(0 mutating)"), "{stdout}");
+    }
+    // Nothing of the stack exists: the region still has only its default VPC.
+    let (code, stdout, _) = cli(&moto, &["destroy", "-f", &file]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("AWS calls:") && stdout.contains("(0 mutating"), "{stdout}");
+
+    // A certificate ACM has never heard of, in the region it must be in.
+    let unknown = broken.replace(&pending, &pending.replace("certificate/", "certificate/0"));
+    std::fs::write(&path, unknown).unwrap();
+    let (_, _, stderr) = cli(&moto, &["plan", "-f", &file]);
+    assert!(
+        stderr.contains("spec.loadBalancer.certificateArn: Invalid value:")
+            && stderr.contains("no such certificate in ACM in eu-west-1"),
+        "{stderr}"
+    );
 }

@@ -348,6 +348,8 @@ async fn default_install_is_a_valid_restricted_two_replica_operator() {
         release.kinds(),
         [
             "ClusterRole",
+            "ClusterRole",
+            "ClusterRoleBinding",
             "ClusterRoleBinding",
             "Deployment",
             "PodDisruptionBudget",
@@ -395,6 +397,9 @@ async fn default_install_is_a_valid_restricted_two_replica_operator() {
         "AWS_ACCESS_KEY_ID",
         "AWS_SECRET_ACCESS_KEY",
         "AWS_REGION",
+        // Nothing assumed until an admin allows it.
+        "STACKOPS_ALLOWED_ROLE_ARNS",
+        "STACKOPS_REQUIRE_NAMESPACE_ROLE",
     ] {
         assert!(!env.contains_key(absent), "{absent} is not set by default");
     }
@@ -464,6 +469,10 @@ async fn options_render_irsa_secret_credentials_endpoint_namespace_monitoring_an
             "roleBoundary": "arn:aws:iam::123456789012:policy/team/Boundary",
             "credentials": {"existingSecret": "aws-creds", "sessionTokenKey": "token"}
         },
+        "tenancy": {
+            "allowedRoleArns": ["arn:aws:iam::*:role/stackops-tenant", "arn:aws:iam::111111111111:role/shop"],
+            "requireNamespaceRole": true
+        },
         "serviceMonitor": {"enabled": true, "labels": {"release": "prometheus"}},
         "networkPolicy": {
             "enabled": true,
@@ -495,9 +504,20 @@ async fn options_render_irsa_secret_credentials_endpoint_namespace_monitoring_an
     }
     assert!(release.args().contains(&"--namespace=shop".to_string()));
 
-    // Watching one namespace: no cluster-wide grant at all.
-    assert!(release.all("ClusterRole").is_empty());
-    assert!(release.all("ClusterRoleBinding").is_empty());
+    // Watching one namespace: nothing cluster-wide but reading that one
+    // Namespace (cluster-scoped), for its AWS role annotation.
+    let cluster_roles = release.all("ClusterRole");
+    assert_eq!(cluster_roles.len(), 1);
+    assert_eq!(
+        cluster_roles[0]["rules"],
+        json!([{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get"], "resourceNames": ["shop"]}])
+    );
+    assert_eq!(release.all("ClusterRoleBinding").len(), 1);
+    assert_eq!(
+        env["STACKOPS_ALLOWED_ROLE_ARNS"]["value"],
+        "arn:aws:iam::*:role/stackops-tenant,arn:aws:iam::111111111111:role/shop"
+    );
+    assert_eq!(env["STACKOPS_REQUIRE_NAMESPACE_ROLE"]["value"], "true");
     let namespaces: BTreeSet<&str> = release
         .all("Role")
         .iter()
@@ -549,6 +569,10 @@ async fn values_schema_refuses_wrong_values() {
             "/serviceAccount/roleArn",
         ),
         (json!({"watchNamespace": "Shop"}), "/watchNamespace"),
+        (
+            json!({"tenancy": {"allowedRoleArns": ["stackops-tenant"]}}),
+            "/tenancy/allowedRoleArns/0",
+        ),
         (
             json!({"grafanaDashboard": {"enabled": "yes"}}),
             "/grafanaDashboard/enabled",
@@ -650,6 +674,14 @@ const NEEDS: &[Need] = &[
         verbs: &["create", "patch"],
     },
     // Leader election: read, create and replace the Lease.
+    // The namespace's role annotation, read per reconcile.
+    Need {
+        file: "src/controller/tenancy.rs",
+        evidence: "namespaces\n        .get_opt(namespace)",
+        group: "",
+        resources: &["namespaces"],
+        verbs: &["get"],
+    },
     Need {
         file: "src/controller/leader.rs",
         evidence: "self.api.get_opt(",
@@ -699,6 +731,7 @@ const KNOWN_API_TYPES: &[(&str, &str)] = &[
     ("BookingPlatform", "a stack kind"),
     ("Lease", "leader election"),
     ("Secret", "the connection Secret"),
+    ("Namespace", "the namespace's AWS role annotation"),
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -822,6 +855,14 @@ async fn rbac_grants_exactly_what_the_controller_needs() {
                     vec!["stackops-leader".into()]
                 };
                 assert_eq!(names, &expected, "leases {verb}");
+            } else if resource == "namespaces" {
+                // One namespace read when the operator watches one.
+                let expected: Vec<String> = if release == "one-namespace" {
+                    vec!["shop".into()]
+                } else {
+                    vec![]
+                };
+                assert_eq!(names, &expected, "namespaces {verb}");
             } else {
                 assert!(names.is_empty(), "{group} {resource} {verb}");
             }

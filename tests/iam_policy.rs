@@ -35,6 +35,9 @@ const SERVICE_BY_MODULE: &[(&str, &str)] = &[
     ("ssm", "ssm"),
     ("kms", "kms"),
     ("sts", "sts"),
+    ("assume_role", "sts"),
+    ("acm", "acm"),
+    ("quotas", "servicequotas"),
 ];
 
 /// Calls AWS authorizes without any permission: never in the policy.

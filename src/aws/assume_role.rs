@@ -133,8 +133,8 @@ impl AssumedRoleProvider {
             .send()
             .await
             .map_err(|e| {
-                let e = aws_smithy_types::error::display::DisplayErrorContext(e);
-                CredentialsError::provider_error(format!("AssumeRole {}: {e}", self.role.arn))
+                let error = super::sdk("AssumeRole")(e);
+                CredentialsError::provider_error(format!("{} ({error})", self.role.arn))
             })?;
         let session = answer
             .credentials()

@@ -147,6 +147,8 @@ pub struct AwsClients {
     pub kms: aws_sdk_kms::Client,
     pub tagging: aws_sdk_resourcegroupstagging::Client,
     pub sts: aws_sdk_sts::Client,
+    pub acm: aws_sdk_acm::Client,
+    pub quotas: aws_sdk_servicequotas::Client,
     /// The permissions boundary of every role stackops creates.
     pub role_boundary: RoleBoundary,
     /// Counts the calls of these clients.
@@ -199,6 +201,8 @@ impl AwsClients {
             kms: client!(aws_sdk_kms),
             tagging: client!(aws_sdk_resourcegroupstagging),
             sts: client!(aws_sdk_sts),
+            acm: client!(aws_sdk_acm),
+            quotas: client!(aws_sdk_servicequotas),
             role_boundary: RoleBoundary::default(),
             calls,
         }

@@ -2,6 +2,7 @@
 //! it, and one module per resource family implementing the engine's
 //! resource traits.
 
+pub mod acm;
 pub mod assume_role;
 pub mod autoscaling;
 pub mod calls;
@@ -17,6 +18,8 @@ pub mod iam;
 pub mod kms;
 pub mod logs;
 pub mod prelude;
+pub mod preflight;
+pub mod quotas;
 pub mod rds;
 pub mod registry;
 pub mod role_boundary;

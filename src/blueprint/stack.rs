@@ -25,6 +25,8 @@ pub struct Blueprint {
     pub options: EngineOptions,
     /// Parts of the spec not built yet, by field.
     pub not_implemented: Vec<String>,
+    /// What must hold in the account before the first write.
+    pub preflight: aws::preflight::Preflight,
 }
 
 #[derive(Debug, Error)]
@@ -111,8 +113,8 @@ fn build_prepared(
     let (network_spec, database) = (parts.network, parts.database);
     let not_implemented: Vec<String> = parts
         .not_implemented
-        .into_iter()
-        .map(String::from)
+        .iter()
+        .map(|s| s.to_string())
         .collect();
 
     let wanted = plan.public.len();
@@ -208,7 +210,9 @@ fn build_prepared(
     let server_data = super::parameters::server_data_nodes(&nodes);
     nodes.extend(server_data);
     let graph = Graph::new(nodes)?.also_owns(aws::registry::all_kinds());
+    let preflight = preflight(&parts, &settings.region, &zones[..wanted], needs.nat);
     Ok(Blueprint {
+        preflight,
         graph,
         identity: stack_identity,
         region: settings.region.clone(),
@@ -219,6 +223,58 @@ fn build_prepared(
         },
         not_implemented,
     })
+}
+
+/// What preflight checks for the stack of `parts`, spread over `zones`.
+fn preflight(
+    parts: &StackParts<'_>,
+    region: &str,
+    zones: &[String],
+    nat: NatMode,
+) -> aws::preflight::Preflight {
+    use aws::preflight::{CertificateCheck, NetworkNeed, Preflight};
+    let database = parts.database;
+    let mut certificates = Vec::new();
+    if let Some(arn) = &parts.load_balancer.certificate_arn {
+        certificates.push(CertificateCheck {
+            field: "spec.loadBalancer.certificateArn",
+            arn: arn.clone(),
+            region: region.to_string(),
+        });
+    }
+    if let Some(arn) = parts.frontend.and_then(|f| f.cdn.certificate_arn.as_ref()) {
+        certificates.push(CertificateCheck {
+            field: "spec.frontend.cdn.certificateArn",
+            arn: arn.clone(),
+            region: "us-east-1".into(),
+        });
+    }
+    let nat_zones = match nat {
+        NatMode::None => vec![],
+        NatMode::Single => zones[..1].to_vec(),
+        NatMode::PerAz => zones.to_vec(),
+    };
+    Preflight {
+        region: region.to_string(),
+        zones: zones.to_vec(),
+        instance_type: parts.app.instance_type.clone(),
+        ami_parameter: parts
+            .app
+            .ami
+            .is_none()
+            .then(|| parts.app.ami_parameter.clone()),
+        database: (
+            aws::rds::engine_name(database.engine),
+            database
+                .engine_version
+                .clone()
+                .unwrap_or_else(|| aws::rds::default_version(database.engine).to_string()),
+            database.instance_class.clone(),
+        ),
+        cache_node_type: parts.cache.map(|c| c.node_type.clone()),
+        certificates,
+        network: Some(NetworkNeed { nat_zones }),
+    }
 }
 
 /// What the blueprint reads from either kind of spec.

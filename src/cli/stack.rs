@@ -131,6 +131,23 @@ async fn run_stack(verb: Verb, stack: &StackManifest, options: &RunOptions) -> u
             return 1;
         }
     };
+    if verb != Verb::Destroy && blueprint.options.managed && !blueprint.options.paused {
+        match crate::aws::preflight::check(&clients, &blueprint.preflight, &cli_uid(stack)).await {
+            Ok(problems) if problems.is_empty() => {}
+            Ok(problems) => {
+                eprintln!("error: preflight: the account cannot build this spec; nothing was changed");
+                for problem in problems {
+                    eprintln!("  {problem}");
+                }
+                println!("AWS calls: {} (0 mutating)", calls.total());
+                return 1;
+            }
+            Err(e) => {
+                eprintln!("error: preflight: {e}");
+                return 1;
+            }
+        }
+    }
     let cx = Context::new(blueprint.identity.clone(), region, clients)
         .with_data_intent(blueprint::stack::data_intent(stack));
     let engine = Engine::new(blueprint.options.clone());

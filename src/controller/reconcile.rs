@@ -71,6 +71,11 @@ const PROGRESS_REQUEUE: Duration = Duration::from_secs(5);
 /// Reason of the Degraded condition while another Secret holds the
 /// connection Secret's name.
 const SECRET_CONFLICT: &str = "SecretConflict";
+/// Reason of the conditions while preflight finds the account cannot
+/// build the spec.
+const PREFLIGHT_FAILED: &str = "PreflightFailed";
+/// Requeue while preflight fails.
+const PREFLIGHT_REQUEUE: Duration = Duration::from_secs(120);
 /// Requeue while servers start and pass their first health checks.
 const SERVING_REQUEUE: Duration = Duration::from_secs(30);
 
@@ -207,6 +212,29 @@ async fn apply_stack<K: Stack>(
             return Ok(Action::requeue(ctx.options.resync));
         }
     };
+    // Preflight, for each new generation (and again while it fails): what
+    // the account can tell before the first write. ObserveOnly and paused
+    // stacks write nothing, so they need none.
+    let new_generation = old.and_then(|o| o.observed_generation) != generation
+        || old.is_some_and(|o| conditions::degraded_for(o, PREFLIGHT_FAILED));
+    if new_generation && blueprint.options.managed && !blueprint.options.paused {
+        let problems = crate::aws::preflight::check(&clients, &blueprint.preflight, &uid).await?;
+        if !problems.is_empty() {
+            let message = problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ");
+            let refusal = tenancy::Refusal {
+                reason: PREFLIGHT_FAILED,
+                message,
+            };
+            refuse(api, obj, ctx, refusal).await?;
+            // A certificate being validated or a quota being raised can
+            // change within minutes: look again sooner than a resync.
+            return Ok(Action::requeue(PREFLIGHT_REQUEUE.min(ctx.options.resync)));
+        }
+    }
     let cx = Context::new(blueprint.identity.clone(), region, clients)
         .with_data_intent(blueprint::stack::data_intent(&manifest));
     let engine = Engine::new(blueprint.options.clone());

@@ -71,11 +71,13 @@ impl AwsError {
                 "ResponseError",
                 format!("unreadable response (HTTP {})", status.unwrap_or(0)),
             ),
+            // With its causes: e.g. credentials that could not be had
+            // (an assumed role STS refused) say why only in their source.
             other => Self::new(
                 ErrorClass::Terminal,
                 operation,
                 "ClientError",
-                format!("{other}"),
+                aws_smithy_types::error::display::DisplayErrorContext(other).to_string(),
             ),
         }
     }

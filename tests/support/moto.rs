@@ -43,6 +43,17 @@ impl MotoServer {
     /// new resources of those services take that many seconds to become
     /// available, as in AWS (see `scripts/moto_server.py`).
     pub fn start_with_latency(latency: &str) -> Self {
+        Self::start_with(&[("STACKOPS_MOTO_LATENCY", latency)])
+    }
+
+    /// Starts moto whose account has these applied quotas, like
+    /// `vpc/L-F678F1CE=1` (see `scripts/moto_server.py`).
+    pub fn start_with_quotas(quotas: &str) -> Self {
+        Self::start_with(&[("STACKOPS_MOTO_QUOTAS", quotas)])
+    }
+
+    /// Starts moto with the launcher's settings in `env`.
+    pub fn start_with(env: &[(&str, &str)]) -> Self {
         let python = test_venv().join("bin/python");
         assert!(
             test_venv().join("bin/moto_server").exists(),
@@ -53,7 +64,7 @@ impl MotoServer {
         let port = free_port();
         let child = Command::new(&python)
             .args([launcher, "-H", "127.0.0.1", "-p", &port.to_string()])
-            .env("STACKOPS_MOTO_LATENCY", latency)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -4,6 +4,7 @@
 //! call and checks the tags again on the client side (some emulators ignore
 //! tag filters on some calls).
 
+pub mod account;
 pub mod elastic_ip;
 pub mod flow_log;
 pub mod internet_gateway;

@@ -6,6 +6,7 @@
 //! type, replica count, failover, snapshot retention and parameters change
 //! in place.
 
+pub mod offerings;
 pub mod parameter_group;
 pub mod replication_group;
 pub mod subnet_group;

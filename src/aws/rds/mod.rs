@@ -9,6 +9,7 @@
 mod fields;
 pub mod log_group;
 pub mod option_group;
+pub mod orderable;
 pub mod parameter_group;
 pub mod primary;
 pub mod replica;

@@ -1,0 +1,114 @@
+//! What the account offers and already uses in a region, for preflight:
+//! instance types offered per zone, and the VPCs, Elastic IPs and NAT
+//! gateways that count against the quotas a new stack would spend.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_ec2::types::{Filter, LocationType};
+
+use crate::engine::AwsError;
+use crate::identity::TAG_UID;
+
+use super::super::{AwsClients, sdk};
+
+fn filter(name: &str, values: impl IntoIterator<Item = impl Into<String>>) -> Filter {
+    let mut filter = Filter::builder().name(name);
+    for value in values {
+        filter = filter.values(value);
+    }
+    filter.build()
+}
+
+/// The zones among `zones` where `instance_type` is offered.
+pub async fn zones_offering(
+    clients: &AwsClients,
+    instance_type: &str,
+    zones: &[String],
+) -> Result<BTreeSet<String>, AwsError> {
+    let answer = clients
+        .ec2
+        .describe_instance_type_offerings()
+        .location_type(LocationType::AvailabilityZone)
+        .filters(filter("instance-type", [instance_type]))
+        .filters(filter("location", zones.iter().cloned()))
+        .send()
+        .await
+        .map_err(sdk("DescribeInstanceTypeOfferings"))?;
+    Ok(answer
+        .instance_type_offerings()
+        .iter()
+        .filter(|o| o.instance_type().map(|t| t.as_str()) == Some(instance_type))
+        .filter_map(|o| o.location().map(String::from))
+        .collect())
+}
+
+/// VPCs in the region: how many, and whether one carries stack `uid`.
+pub async fn vpcs(clients: &AwsClients, uid: &str) -> Result<(usize, bool), AwsError> {
+    let mut count = 0;
+    let mut owned = false;
+    let mut pages = clients.ec2.describe_vpcs().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(sdk("DescribeVpcs"))?;
+        for vpc in page.vpcs() {
+            count += 1;
+            owned |= vpc
+                .tags()
+                .iter()
+                .any(|t| t.key() == Some(TAG_UID) && t.value() == Some(uid));
+        }
+    }
+    Ok((count, owned))
+}
+
+/// Elastic IP addresses allocated in the region.
+pub async fn elastic_ips(clients: &AwsClients) -> Result<usize, AwsError> {
+    let answer = clients
+        .ec2
+        .describe_addresses()
+        .filters(filter("domain", ["vpc"]))
+        .send()
+        .await
+        .map_err(sdk("DescribeAddresses"))?;
+    Ok(answer.addresses().len())
+}
+
+/// NAT gateways that count against the per-zone quota (pending or
+/// available), by zone.
+pub async fn nat_gateways_by_zone(
+    clients: &AwsClients,
+) -> Result<BTreeMap<String, usize>, AwsError> {
+    let mut subnets = Vec::new();
+    let mut pages = clients
+        .ec2
+        .describe_nat_gateways()
+        .filter(filter("state", ["pending", "available"]))
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(sdk("DescribeNatGateways"))?;
+        subnets.extend(page.nat_gateways().iter().filter_map(|n| n.subnet_id().map(String::from)));
+    }
+    let mut by_zone = BTreeMap::new();
+    if subnets.is_empty() {
+        return Ok(by_zone);
+    }
+    let unique: BTreeSet<&String> = subnets.iter().collect();
+    let answer = clients
+        .ec2
+        .describe_subnets()
+        .filters(filter("subnet-id", unique.into_iter().cloned()))
+        .send()
+        .await
+        .map_err(sdk("DescribeSubnets"))?;
+    let zone_of: BTreeMap<&str, &str> = answer
+        .subnets()
+        .iter()
+        .filter_map(|s| Some((s.subnet_id()?, s.availability_zone()?)))
+        .collect();
+    for subnet in &subnets {
+        if let Some(zone) = zone_of.get(subnet.as_str()) {
+            *by_zone.entry(zone.to_string()).or_insert(0) += 1;
+        }
+    }
+    Ok(by_zone)
+}
