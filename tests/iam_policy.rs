@@ -38,6 +38,7 @@ const SERVICE_BY_MODULE: &[(&str, &str)] = &[
     ("assume_role", "sts"),
     ("acm", "acm"),
     ("quotas", "servicequotas"),
+    ("tagged", "tag"),
 ];
 
 /// Calls AWS authorizes without any permission: never in the policy.

@@ -792,3 +792,106 @@ async fn deleting_an_orphan_stack_releases_it_and_leaves_every_aws_resource() {
     assert_eq!(deletes_made(metrics_port), 0);
     cluster.shutdown().await;
 }
+
+/// AWS calls that create something, made by the operator so far.
+fn creates_made(metrics_port: u16) -> u64 {
+    calls_by_operation(metrics_port)
+        .iter()
+        .filter(|(op, _)| {
+            ["Create", "Run", "Allocate", "Request", "Import"]
+                .iter()
+                .any(|verb| op.starts_with(verb))
+        })
+        .map(|(_, n)| n)
+        .sum()
+}
+
+#[tokio::test]
+async fn a_new_stack_adopts_what_an_orphaned_one_left_and_deletes_it_all_later() {
+    let moto = MotoServer::start();
+    let cluster = Cluster::start().await;
+    let api: Api<EcommerceStack> = Api::namespaced(cluster.client.clone(), "default");
+    let metrics_port = free_port();
+    let _operator = start_operator(
+        &cluster.kubeconfig,
+        &moto,
+        &cluster.path("operator.log"),
+        metrics_port,
+    );
+    let mut disposable = example();
+    disposable.spec.database.deletion_protection = false;
+    disposable.spec.database.deletion_policy = stackops::api::common::DeletionPolicy::Delete;
+    let mut orphan = disposable.clone();
+    orphan.spec.settings.deletion_policy = stackops::api::common::StackDeletionPolicy::Orphan;
+    api.create(&PostParams::default(), &orphan).await.unwrap();
+    let stack = wait_for(&api, "shop", "Ready", ready_for_generation).await;
+    let old_uid = stack.metadata.uid.clone().unwrap();
+    let aws = TestStack::new(
+        &moto.endpoint,
+        &stackops::api::StackManifest::Ecommerce(Box::new(stack.clone())),
+        &old_uid,
+    )
+    .await;
+    let built = aws.count_by_kind(&aws.cx).await;
+    assert_eq!(built.values().sum::<usize>(), 48);
+    api.delete("shop", &DeleteParams::default()).await.unwrap();
+    wait_released(&api, "shop").await;
+    assert_eq!(aws.count_by_kind(&aws.cx).await, built, "orphaned: all kept");
+
+    let adopting = |namespace: &str| {
+        let mut stack = disposable.clone();
+        stack.metadata.namespace = Some(namespace.into());
+        stack.metadata.annotations = Some(
+            [("stackops.io/adopt-uid".to_string(), old_uid.clone())].into(),
+        );
+        stack
+    };
+    // Another namespace cannot take them, even under the same name.
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(cluster.client.clone());
+    namespaces
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(serde_json::json!({"metadata": {"name": "intruder"}})).unwrap(),
+        )
+        .await
+        .unwrap();
+    let intruder: Api<EcommerceStack> = Api::namespaced(cluster.client.clone(), "intruder");
+    intruder
+        .create(&PostParams::default(), &adopting("intruder"))
+        .await
+        .unwrap();
+    let refused = wait_for(&intruder, "shop", "AdoptionRefused", |s| {
+        s.status.as_ref().is_some_and(|st| {
+            st.conditions
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.reason == "AdoptionRefused")
+        })
+    })
+    .await;
+    let message = &refused.status.unwrap().conditions[0].message;
+    assert!(message.contains(r#"belong to stack "default/shop", not intruder/shop"#), "{message}");
+    intruder.delete("shop", &DeleteParams::default()).await.unwrap();
+    wait_released(&intruder, "shop").await;
+    assert_eq!(aws.count_by_kind(&aws.cx).await, built, "the refused stack touched nothing");
+
+    // The same namespace and name: Ready on what exists, nothing created.
+    let creates_before = creates_made(metrics_port);
+    api.create(&PostParams::default(), &adopting("default"))
+        .await
+        .unwrap();
+    let adopted = wait_for(&api, "shop", "Ready", ready_for_generation).await;
+    assert_ne!(adopted.metadata.uid.as_deref(), Some(old_uid.as_str()));
+    assert_eq!(creates_made(metrics_port), creates_before, "zero creates");
+    assert_eq!(aws.count_by_kind(&aws.cx).await, built);
+
+    // Deleted normally: everything goes, the adopted resources included.
+    api.delete("shop", &DeleteParams::default()).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while api.get_opt("shop").await.unwrap().is_some() {
+        assert!(Instant::now() < deadline, "teardown did not finish");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let left = aws.count_by_kind(&aws.cx).await;
+    assert_eq!(left.values().sum::<usize>(), 0, "{left:?}");
+    cluster.shutdown().await;
+}

@@ -29,6 +29,7 @@ pub mod shared;
 pub mod sns;
 pub mod ssm;
 pub mod sts;
+pub mod tagged;
 pub mod zones;
 
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;

@@ -71,11 +71,19 @@ pub fn run(verb: Verb, file: &Path, options: &RunOptions) -> ExitCode {
     ExitCode::from(code)
 }
 
-/// The uid the CLI tags a stack's resources with: `metadata.uid` when the
+/// The uid the CLI tags a stack's resources with: the uid the
+/// `stackops.io/adopt-uid` annotation names, else `metadata.uid` when the
 /// manifest has one (a stack exported from a cluster), otherwise derived
 /// from namespace and name so every run finds the same resources.
 pub fn cli_uid(stack: &StackManifest) -> String {
-    stack.metadata().uid.clone().unwrap_or_else(|| {
+    let adopted = stack
+        .metadata()
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(crate::controller::adoption::ADOPT_ANNOTATION))
+        .map(|uid| uid.trim().to_string())
+        .filter(|uid| !uid.is_empty());
+    adopted.or_else(|| stack.metadata().uid.clone()).unwrap_or_else(|| {
         let digest = Sha256::digest(format!("{}/{}", stack.namespace(), stack.name()));
         let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
         format!("cli-{hex}")

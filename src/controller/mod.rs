@@ -3,6 +3,7 @@
 //! custom resource until everything it owns in AWS is gone, and a
 //! connection Secret per stack.
 
+pub mod adoption;
 pub mod conditions;
 pub mod connection;
 pub mod context;

@@ -20,6 +20,7 @@ use tracing::{Instrument, info, warn};
 use super::conditions;
 use super::connection::Ensured;
 use super::context::OperatorContext;
+use super::adoption;
 use super::following::Follow;
 use super::tenancy;
 use super::{Error, FINALIZER};
@@ -158,6 +159,8 @@ async fn apply_stack<K: Stack>(
     let manifest = obj.manifest();
     let generation = obj.meta().generation;
     let uid = obj.meta().uid.clone().ok_or(Error::Incomplete("uid"))?;
+    // The uid the AWS resources carry: the adopted one, else the object's.
+    let aws_uid = adoption::aws_uid(obj).unwrap_or_else(|| uid.clone());
     let old = obj.stack_status();
 
     // Checks no schema can express, before any AWS call.
@@ -201,7 +204,7 @@ async fn apply_stack<K: Stack>(
         Ok(zones) => zones,
         Err(error) => return not_assumable(api, obj, ctx, &access, error).await,
     };
-    let blueprint = match prepared.build(&uid, &zones) {
+    let blueprint = match prepared.build(&aws_uid, &zones) {
         Ok(blueprint) => blueprint,
         // Too few zones in the region: the account or region must change.
         Err(other) => {
@@ -212,13 +215,33 @@ async fn apply_stack<K: Stack>(
             return Ok(Action::requeue(ctx.options.resync));
         }
     };
+    // Adopting what a deleted stack left: checked once, before the first
+    // pass under this object (afterwards the stack's account is pinned).
+    if aws_uid != uid && pinned.is_none() {
+        let others: Vec<(String, Option<String>)> = api
+            .list(&kube::api::ListParams::default())
+            .await?
+            .items
+            .iter()
+            .filter(|other| other.meta().uid.as_deref() != Some(uid.as_str()))
+            .map(|other| {
+                let adopted = other.annotations().get(adoption::ADOPT_ANNOTATION).cloned();
+                (other.meta().uid.clone().unwrap_or_default(), adopted)
+            })
+            .collect();
+        let stack = format!("{namespace}/{}", obj.name_any());
+        if let Some(refusal) = adoption::refusal(&clients, &stack, &aws_uid, &others).await? {
+            return refuse(api, obj, ctx, refusal).await;
+        }
+    }
     // Preflight, for each new generation (and again while it fails): what
     // the account can tell before the first write. ObserveOnly and paused
     // stacks write nothing, so they need none.
     let new_generation = old.and_then(|o| o.observed_generation) != generation
         || old.is_some_and(|o| conditions::degraded_for(o, PREFLIGHT_FAILED));
     if new_generation && blueprint.options.managed && !blueprint.options.paused {
-        let problems = crate::aws::preflight::check(&clients, &blueprint.preflight, &uid).await?;
+        let problems =
+            crate::aws::preflight::check(&clients, &blueprint.preflight, &aws_uid).await?;
         if !problems.is_empty() {
             let message = problems
                 .iter()
@@ -395,6 +418,7 @@ async fn cleanup_stack<K: Stack>(
 ) -> Result<Action, Error> {
     let manifest = obj.manifest();
     let uid = obj.meta().uid.clone().ok_or(Error::Incomplete("uid"))?;
+    let aws_uid = adoption::aws_uid(obj).unwrap_or_else(|| uid.clone());
     let settings = manifest.settings();
     let region = settings.region.clone();
     // Either way the resources stay in AWS, still tagged: an observed
@@ -410,7 +434,10 @@ async fn cleanup_stack<K: Stack>(
         ctx.metrics
             .stack_gone(&K::kind(&()), manifest.namespace(), manifest.name());
         let note = format!(
-            "{why}: every AWS resource of the stack is left in AWS, tagged stackops.io/uid={uid}"
+            "{why}: every AWS resource of the stack is left in AWS, tagged stackops.io/uid={aws_uid} \
+             (a new stack of this namespace and name takes them over with the annotation \
+             {}: {aws_uid})",
+            adoption::ADOPT_ANNOTATION
         );
         publish(ctx, obj, EventType::Normal, "Orphaned", &note).await;
         return Ok(Action::await_change());
@@ -418,6 +445,18 @@ async fn cleanup_stack<K: Stack>(
     // Tear down only in the account the stack was built in.
     let old = obj.stack_status();
     let pinned = old.and_then(|o| o.account_id.clone());
+    // An adoption never verified (refused, or not yet looked at) took
+    // nothing over: the resources it named are another stack's business.
+    if aws_uid != uid && pinned.is_none() {
+        ctx.metrics
+            .stack_gone(&K::kind(&()), manifest.namespace(), manifest.name());
+        let note = format!(
+            "the stack never took over the resources tagged stackops.io/uid={aws_uid}: \
+             nothing deleted"
+        );
+        publish(ctx, obj, EventType::Normal, "Deleted", &note).await;
+        return Ok(Action::await_change());
+    }
     let namespace = obj.namespace().ok_or(Error::Incomplete("namespace"))?;
     let access = tenancy::resolve(&ctx.client, &namespace, &ctx.options.tenancy).await?;
     let clients = match &access {
@@ -446,7 +485,7 @@ async fn cleanup_stack<K: Stack>(
             return Err(Error::TeardownPending(refusal.message, ctx.options.resync));
         }
     };
-    let identity = blueprint::stack::identity(&manifest, &uid);
+    let identity = blueprint::stack::identity(&manifest, &aws_uid);
     let engine = Engine::new(EngineOptions {
         paused: settings.paused,
         ..EngineOptions::default()
