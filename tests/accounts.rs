@@ -58,7 +58,10 @@ async fn assumed_role_sessions_are_renewed_before_they_expire() {
     let base = config::sdk_config(&settings_for(&moto.endpoint)).await;
     // `margin` ahead of expiry counts as expired: with a margin of twice the
     // 900 s session, every session is stale within two seconds.
-    for (margin, sessions) in [(Duration::from_secs(1796), 3), (Duration::from_secs(300), 1)] {
+    for (margin, sessions) in [
+        (Duration::from_secs(1796), 3),
+        (Duration::from_secs(300), 1),
+    ] {
         let settings = AwsSettings {
             refresh_margin: margin,
             role_session: Duration::from_secs(900),
@@ -75,7 +78,11 @@ async fn assumed_role_sessions_are_renewed_before_they_expire() {
             let me = clients.sts.get_caller_identity().send().await.unwrap();
             assert_eq!(me.account(), Some("111111111111"));
         }
-        assert_eq!(calls_of(&sts_calls, "AssumeRole"), sessions, "margin {margin:?}");
+        assert_eq!(
+            calls_of(&sts_calls, "AssumeRole"),
+            sessions,
+            "margin {margin:?}"
+        );
     }
 }
 
@@ -92,7 +99,10 @@ async fn namespace(client: &kube::Client, name: &str, role: Option<&str>) {
     let annotations = role.map(|role| {
         [
             ("stackops.io/aws-role-arn".to_string(), role.to_string()),
-            ("stackops.io/aws-external-id".to_string(), format!("{name}-id")),
+            (
+                "stackops.io/aws-external-id".to_string(),
+                format!("{name}-id"),
+            ),
         ]
         .into()
     });
@@ -218,10 +228,13 @@ async fn each_namespace_works_in_its_own_account_and_no_other() {
     let own: Api<EcommerceStack> = Api::namespaced(client.clone(), "default");
     let mut unbuildable = example("shop", "default");
     unbuildable.spec.app.instance_type = "t3z.small".into();
-    own.create(&PostParams::default(), &unbuildable).await.unwrap();
+    own.create(&PostParams::default(), &unbuildable)
+        .await
+        .unwrap();
     let failed = wait_reason(&own, "shop", "PreflightFailed").await;
     assert!(
-        condition_message(&failed).starts_with(r#"spec.app.instanceType: Unsupported value: "t3z.small""#),
+        condition_message(&failed)
+            .starts_with(r#"spec.app.instanceType: Unsupported value: "t3z.small""#),
         "{}",
         condition_message(&failed)
     );
@@ -251,7 +264,11 @@ async fn each_namespace_works_in_its_own_account_and_no_other() {
         }
         let mut own = settings_for(&moto.endpoint);
         own.region = Some(region.clone());
-        assert_eq!(vpcs_of(&own, &uid).await, 0, "nothing in the operator's account");
+        assert_eq!(
+            vpcs_of(&own, &uid).await,
+            0,
+            "nothing in the operator's account"
+        );
     }
     // One session per role for the whole run, however many passes.
     let sessions = calls_by_operation(metrics_port)["AssumeRole"];
@@ -277,7 +294,10 @@ async fn each_namespace_works_in_its_own_account_and_no_other() {
     let team_a = &uids[0].2;
     let moved = wait_reason(team_a, "shop", "AccountChanged").await;
     assert!(condition_message(&moved).contains("lives in AWS account 111111111111"));
-    assert_eq!(moved.status.unwrap().account_id.as_deref(), Some("111111111111"));
+    assert_eq!(
+        moved.status.unwrap().account_id.as_deref(),
+        Some("111111111111")
+    );
     let writes_after: u64 = calls_by_operation(metrics_port)
         .iter()
         .filter(|(op, _)| is_write(op))
@@ -348,14 +368,20 @@ fn preflight_finds_what_the_account_cannot_build_before_any_write() {
             "spec.network: Forbidden: the stack needs 1 VPC and the account has 1 of its 1 (L-F678F1CE)",
             "the stack needs 3 Elastic IPs (one per NAT gateway) and the account has 0 of its 2 (L-0263D0A3)",
         ] {
-            assert!(stderr.contains(expected), "{verb}: missing {expected:?} in\n{stderr}");
+            assert!(
+                stderr.contains(expected),
+                "{verb}: missing {expected:?} in\n{stderr}"
+            );
         }
         assert!(stdout.contains("(0 mutating)"), "{stdout}");
     }
     // Nothing of the stack exists: the region still has only its default VPC.
     let (code, stdout, _) = cli(&moto, &["destroy", "-f", &file]);
     assert_eq!(code, 0, "{stdout}");
-    assert!(stdout.contains("AWS calls:") && stdout.contains("(0 mutating"), "{stdout}");
+    assert!(
+        stdout.contains("AWS calls:") && stdout.contains("(0 mutating"),
+        "{stdout}"
+    );
 
     // A certificate ACM has never heard of, in the region it must be in.
     let unknown = broken.replace(&pending, &pending.replace("certificate/", "certificate/0"));

@@ -836,14 +836,17 @@ async fn a_new_stack_adopts_what_an_orphaned_one_left_and_deletes_it_all_later()
     assert_eq!(built.values().sum::<usize>(), 48);
     api.delete("shop", &DeleteParams::default()).await.unwrap();
     wait_released(&api, "shop").await;
-    assert_eq!(aws.count_by_kind(&aws.cx).await, built, "orphaned: all kept");
+    assert_eq!(
+        aws.count_by_kind(&aws.cx).await,
+        built,
+        "orphaned: all kept"
+    );
 
     let adopting = |namespace: &str| {
         let mut stack = disposable.clone();
         stack.metadata.namespace = Some(namespace.into());
-        stack.metadata.annotations = Some(
-            [("stackops.io/adopt-uid".to_string(), old_uid.clone())].into(),
-        );
+        stack.metadata.annotations =
+            Some([("stackops.io/adopt-uid".to_string(), old_uid.clone())].into());
         stack
     };
     // Another namespace cannot take them, even under the same name.
@@ -869,10 +872,20 @@ async fn a_new_stack_adopts_what_an_orphaned_one_left_and_deletes_it_all_later()
     })
     .await;
     let message = &refused.status.unwrap().conditions[0].message;
-    assert!(message.contains(r#"belong to stack "default/shop", not intruder/shop"#), "{message}");
-    intruder.delete("shop", &DeleteParams::default()).await.unwrap();
+    assert!(
+        message.contains(r#"belong to stack "default/shop", not intruder/shop"#),
+        "{message}"
+    );
+    intruder
+        .delete("shop", &DeleteParams::default())
+        .await
+        .unwrap();
     wait_released(&intruder, "shop").await;
-    assert_eq!(aws.count_by_kind(&aws.cx).await, built, "the refused stack touched nothing");
+    assert_eq!(
+        aws.count_by_kind(&aws.cx).await,
+        built,
+        "the refused stack touched nothing"
+    );
 
     // The same namespace and name: Ready on what exists, nothing created.
     let creates_before = creates_made(metrics_port);

@@ -166,9 +166,10 @@ mod tests {
 
     #[test]
     fn patterns_match_with_stars_and_nothing_else() {
-        let allowed: AllowedRoles = "arn:aws:iam::*:role/stackops-*, arn:aws:iam::111111111111:role/exact"
-            .parse()
-            .unwrap();
+        let allowed: AllowedRoles =
+            "arn:aws:iam::*:role/stackops-*, arn:aws:iam::111111111111:role/exact"
+                .parse()
+                .unwrap();
         assert!(allowed.permits("arn:aws:iam::222222222222:role/stackops-tenant"));
         assert!(allowed.permits("arn:aws:iam::111111111111:role/exact"));
         assert!(!allowed.permits("arn:aws:iam::111111111111:role/exactly"));

@@ -96,7 +96,10 @@ async fn servers(clients: &AwsClients, plan: &Preflight) -> Result<Vec<FieldErro
     {
         problems.push(FieldError::new(
             "spec.app.amiParameter",
-            format!("Not found: {name:?}: no such public SSM parameter in {}", plan.region),
+            format!(
+                "Not found: {name:?}: no such public SSM parameter in {}",
+                plan.region
+            ),
         ));
     }
     Ok(problems)
@@ -148,10 +151,7 @@ async fn cache(clients: &AwsClients, plan: &Preflight) -> Result<Vec<FieldError>
     )
 }
 
-async fn certificates(
-    clients: &AwsClients,
-    plan: &Preflight,
-) -> Result<Vec<FieldError>, AwsError> {
+async fn certificates(clients: &AwsClients, plan: &Preflight) -> Result<Vec<FieldError>, AwsError> {
     let mut problems = Vec::new();
     for check in &plan.certificates {
         let status = acm::certificate_status(clients, &check.arn, &check.region).await?;

@@ -69,7 +69,12 @@ enum Command {
         /// IAM role ARN patterns (comma-separated, `*` matches anything)
         /// the operator may assume for namespaces annotated
         /// `stackops.io/aws-role-arn`. Empty (default): it assumes none.
-        #[arg(long, env = "STACKOPS_ALLOWED_ROLE_ARNS", value_name = "PATTERNS", default_value = "")]
+        #[arg(
+            long,
+            env = "STACKOPS_ALLOWED_ROLE_ARNS",
+            value_name = "PATTERNS",
+            default_value = ""
+        )]
         allowed_role_arns: AllowedRoles,
         /// Refuse stacks in namespaces that name no role, instead of working
         /// as the operator's own identity.

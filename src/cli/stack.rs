@@ -83,11 +83,13 @@ pub fn cli_uid(stack: &StackManifest) -> String {
         .and_then(|a| a.get(crate::controller::adoption::ADOPT_ANNOTATION))
         .map(|uid| uid.trim().to_string())
         .filter(|uid| !uid.is_empty());
-    adopted.or_else(|| stack.metadata().uid.clone()).unwrap_or_else(|| {
-        let digest = Sha256::digest(format!("{}/{}", stack.namespace(), stack.name()));
-        let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-        format!("cli-{hex}")
-    })
+    adopted
+        .or_else(|| stack.metadata().uid.clone())
+        .unwrap_or_else(|| {
+            let digest = Sha256::digest(format!("{}/{}", stack.namespace(), stack.name()));
+            let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+            format!("cli-{hex}")
+        })
 }
 
 async fn run_stack(verb: Verb, stack: &StackManifest, options: &RunOptions) -> u8 {
@@ -143,7 +145,9 @@ async fn run_stack(verb: Verb, stack: &StackManifest, options: &RunOptions) -> u
         match crate::aws::preflight::check(&clients, &blueprint.preflight, &cli_uid(stack)).await {
             Ok(problems) if problems.is_empty() => {}
             Ok(problems) => {
-                eprintln!("error: preflight: the account cannot build this spec; nothing was changed");
+                eprintln!(
+                    "error: preflight: the account cannot build this spec; nothing was changed"
+                );
                 for problem in problems {
                     eprintln!("  {problem}");
                 }

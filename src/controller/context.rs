@@ -10,9 +10,9 @@ use kube::Client;
 use kube::runtime::events::{Recorder, Reporter};
 use tokio::sync::Mutex;
 
+use super::tenancy::{Access, TenancyOptions};
 use crate::aws::calls::CallCounter;
 use crate::aws::role_boundary::RoleBoundary;
-use super::tenancy::{Access, TenancyOptions};
 use crate::aws::{AwsClients, AwsSettings, config, http, sts};
 use crate::engine::AwsError;
 
@@ -110,9 +110,13 @@ impl OperatorContext {
                 configs.insert(base_key.clone(), config::sdk_config(&settings).await);
             }
             if let Access::Role(role) = access {
-                let assumed =
-                    config::assumed_config(&configs[&base_key], role, &settings, self.calls.clone())
-                        .await;
+                let assumed = config::assumed_config(
+                    &configs[&base_key],
+                    role,
+                    &settings,
+                    self.calls.clone(),
+                )
+                .await;
                 configs.insert(key.clone(), assumed);
             }
         }

@@ -17,10 +17,10 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 use tracing::{Instrument, info, warn};
 
+use super::adoption;
 use super::conditions;
 use super::connection::Ensured;
 use super::context::OperatorContext;
-use super::adoption;
 use super::following::Follow;
 use super::tenancy;
 use super::{Error, FINALIZER};
@@ -363,7 +363,14 @@ async fn refuse<K: Stack>(
     observe_readiness(ctx, obj, &status);
     write_status(api, obj, old, status).await?;
     if !known {
-        publish(ctx, obj, EventType::Warning, refusal.reason, &refusal.message).await;
+        publish(
+            ctx,
+            obj,
+            EventType::Warning,
+            refusal.reason,
+            &refusal.message,
+        )
+        .await;
     }
     Ok(Action::requeue(ctx.options.resync))
 }
@@ -476,7 +483,10 @@ async fn cleanup_stack<K: Stack>(
         Err(refusal) if pinned.is_none() => {
             ctx.metrics
                 .stack_gone(&K::kind(&()), manifest.namespace(), manifest.name());
-            let note = format!("{}; the stack was never built, nothing to delete", refusal.message);
+            let note = format!(
+                "{}; the stack was never built, nothing to delete",
+                refusal.message
+            );
             publish(ctx, obj, EventType::Normal, "Deleted", &note).await;
             return Ok(Action::await_change());
         }

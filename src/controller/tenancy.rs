@@ -197,10 +197,16 @@ mod tests {
             Ok(Access::Role(RoleToAssume::new(arn, Some("team-a".into()))))
         );
         let other = access_for("a", &named, &allowing("arn:aws:iam::*:role/other")).unwrap_err();
-        assert!(other.message.contains("may assume only arn:aws:iam::*:role/other"));
+        assert!(
+            other
+                .message
+                .contains("may assume only arn:aws:iam::*:role/other")
+        );
         let garbage = annotations(&[(ROLE_ANNOTATION, "tenant")]);
         assert_eq!(
-            access_for("a", &garbage, &allowing("*")).unwrap_err().reason,
+            access_for("a", &garbage, &allowing("*"))
+                .unwrap_err()
+                .reason,
             "RoleNotAllowed"
         );
     }

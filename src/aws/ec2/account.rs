@@ -86,7 +86,11 @@ pub async fn nat_gateways_by_zone(
         .send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(sdk("DescribeNatGateways"))?;
-        subnets.extend(page.nat_gateways().iter().filter_map(|n| n.subnet_id().map(String::from)));
+        subnets.extend(
+            page.nat_gateways()
+                .iter()
+                .filter_map(|n| n.subnet_id().map(String::from)),
+        );
     }
     let mut by_zone = BTreeMap::new();
     if subnets.is_empty() {
