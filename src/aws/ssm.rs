@@ -286,6 +286,22 @@ impl Resource<AwsClients> for Parameters {
     }
 }
 
+/// Whether the public parameter `name` (an AMI's, under `/aws/service/`)
+/// exists in the clients' region: preflight, before any write.
+pub async fn public_parameter_exists(clients: &AwsClients, name: &str) -> Result<bool, AwsError> {
+    match clients.ssm.get_parameter().name(name).send().await {
+        Ok(_) => Ok(true),
+        Err(e) => {
+            let error = crate::aws::sdk("GetParameter")(e);
+            if error.is_not_found() {
+                Ok(false)
+            } else {
+                Err(error)
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,21 +318,5 @@ mod tests {
             path(&identity),
             format!("/stackops/{}/web.prod", short_hash("uid-1"))
         );
-    }
-}
-
-/// Whether the public parameter `name` (an AMI's, under `/aws/service/`)
-/// exists in the clients' region: preflight, before any write.
-pub async fn public_parameter_exists(clients: &AwsClients, name: &str) -> Result<bool, AwsError> {
-    match clients.ssm.get_parameter().name(name).send().await {
-        Ok(_) => Ok(true),
-        Err(e) => {
-            let error = crate::aws::sdk("GetParameter")(e);
-            if error.is_not_found() {
-                Ok(false)
-            } else {
-                Err(error)
-            }
-        }
     }
 }
