@@ -166,7 +166,65 @@ fn set(object: &mut Value, pointer: &str, value: Value) {
     }
 }
 
+/// A network of an existing VPC with `az_count` subnets per tier.
+fn existing_network(az_count: usize) -> Value {
+    let ids = |tier: usize| -> Vec<String> {
+        (0..az_count)
+            .map(|az| format!("subnet-{tier}{az}abcdef"))
+            .collect()
+    };
+    json!({
+        "azCount": az_count,
+        "existing": {
+            "vpcId": "vpc-0a1b2c3d",
+            "publicSubnetIds": ids(1),
+            "appSubnetIds": ids(2),
+            "dataSubnetIds": ids(3),
+        },
+    })
+}
+
 const VARIANTS: &[Variant] = &[
+    Variant {
+        what: "existing network with a NAT mode",
+        example: "ecommerce.yaml",
+        change: |o| {
+            set(o, "/spec/network", existing_network(2));
+            set(o, "/spec/network/natMode", json!("single"));
+        },
+        field: "spec.network.existing",
+    },
+    Variant {
+        what: "existing network with fewer subnets than AZs",
+        example: "booking.yaml",
+        change: |o| {
+            set(o, "/spec/network", existing_network(2));
+            set(o, "/spec/network/azCount", json!(3));
+        },
+        field: "spec.network.existing",
+    },
+    Variant {
+        what: "existing network whose VPC id is not one",
+        example: "ecommerce.yaml",
+        change: |o| {
+            set(o, "/spec/network", existing_network(2));
+            set(o, "/spec/network/existing/vpcId", json!("sg-0a1b2c3d"));
+        },
+        field: "spec.network.existing.vpcId",
+    },
+    Variant {
+        what: "existing network naming a subnet twice",
+        example: "ecommerce.yaml",
+        change: |o| {
+            set(o, "/spec/network", existing_network(2));
+            set(
+                o,
+                "/spec/network/existing/dataSubnetIds/0",
+                json!("subnet-20abcdef"),
+            );
+        },
+        field: "spec.network.existing.dataSubnetIds[0]",
+    },
     Variant {
         what: "CIDR prefix out of range",
         example: "booking.yaml",
@@ -546,6 +604,40 @@ fn immutable_fields_are_refused_on_update() {
     assert!(
         admission.check(&scaled, Some(&old)).is_empty(),
         "mutable fields may change"
+    );
+}
+
+#[test]
+fn a_stack_cannot_move_between_its_own_and_an_existing_network() {
+    let crd = crds::all()
+        .into_iter()
+        .find(|c| c.spec.names.kind == "EcommerceStack")
+        .unwrap();
+    let admission = Admission::new(&crd);
+    let own = example("ecommerce.yaml");
+    let mut existing = own.clone();
+    set(&mut existing, "/spec/network", existing_network(2));
+    assert!(admission.check(&existing, None).is_empty());
+    for (new, old) in [(&existing, &own), (&own, &existing)] {
+        let errors = admission.check(new, Some(old));
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.path.starts_with("spec.network")
+                    && e.message.contains("cannot move between")),
+            "{errors:?}"
+        );
+    }
+    let mut moved = existing.clone();
+    set(
+        &mut moved,
+        "/spec/network/existing/appSubnetIds/0",
+        json!("subnet-99abcdef"),
+    );
+    let errors = admission.check(&moved, Some(&existing));
+    assert!(
+        errors.iter().any(|e| e.path == "spec.network.existing"),
+        "{errors:?}"
     );
 }
 

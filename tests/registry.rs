@@ -18,7 +18,7 @@ fn example(name: &str) -> Value {
 
 /// Specs that together ask for every tier and option: both examples, the
 /// booking example with a CDN front end and every replica, and the
-/// ecommerce example on MySQL.
+/// ecommerce example on MySQL, and one in an existing network.
 fn specs() -> Vec<Value> {
     let mut booking = example("booking.yaml");
     booking["spec"]["frontend"] = example("ecommerce.yaml")["spec"]["frontend"].clone();
@@ -29,7 +29,24 @@ fn specs() -> Vec<Value> {
         .as_object_mut()
         .unwrap()
         .remove("engineVersion");
+    let mut existing = example("ecommerce.yaml");
+    let ids = |tier: u8| -> Value {
+        (0..2)
+            .map(|az| format!("subnet-{tier}{az}aaaaaa").into())
+            .collect::<Vec<Value>>()
+            .into()
+    };
+    existing["spec"]["network"] = serde_json::json!({
+        "azCount": 2,
+        "existing": {
+            "vpcId": "vpc-0123abcd",
+            "publicSubnetIds": ids(1),
+            "appSubnetIds": ids(2),
+            "dataSubnetIds": ids(3),
+        },
+    });
     vec![
+        existing,
         example("ecommerce.yaml"),
         example("booking.yaml"),
         booking,

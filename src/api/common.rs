@@ -16,6 +16,10 @@ use serde::{Deserialize, Serialize};
 pub const VPC_CIDR_PATTERN: &str = r"^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])/(1[6-9]|2[0-8])$";
 /// Pattern of an IPv4 CIDR block for a subnet (/16../28).
 pub const SUBNET_CIDR_PATTERN: &str = VPC_CIDR_PATTERN;
+/// An EC2 VPC id.
+pub const VPC_ID_PATTERN: &str = r"^vpc-([0-9a-f]{8}|[0-9a-f]{17})$";
+/// An EC2 subnet id.
+pub const SUBNET_ID_PATTERN: &str = r"^subnet-([0-9a-f]{8}|[0-9a-f]{17})$";
 /// Pattern of an AWS region name such as `eu-west-1` or `us-gov-west-1`.
 pub const REGION_PATTERN: &str = r"^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$";
 /// Pattern of an ACM certificate ARN.
@@ -143,7 +147,7 @@ pub struct StackSettings {
 /// The stack's own VPC.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
-#[schemars(extend("x-kubernetes-validations" = [{"rule": "!has(self.subnets) || (size(self.subnets.public) == self.azCount && size(self.subnets.app) == self.azCount && size(self.subnets.data) == self.azCount)", "message": "subnets must list exactly azCount CIDRs in each of public, app and data", "fieldPath": ".subnets"}, {"rule": "int(self.cidr.split('/')[1]) + (self.azCount > 4 ? 5 : 4) <= 28 || has(self.subnets)", "message": "the VPC CIDR is too small for azCount: three tiers of azCount subnets, each at least /28, must fit", "fieldPath": ".cidr"}]))]
+#[schemars(extend("x-kubernetes-validations" = [{"rule": "!has(self.subnets) || (size(self.subnets.public) == self.azCount && size(self.subnets.app) == self.azCount && size(self.subnets.data) == self.azCount)", "message": "subnets must list exactly azCount CIDRs in each of public, app and data", "fieldPath": ".subnets"}, {"rule": "int(self.cidr.split('/')[1]) + (self.azCount > 4 ? 5 : 4) <= 28 || has(self.subnets) || has(self.existing)", "message": "the VPC CIDR is too small for azCount: three tiers of azCount subnets, each at least /28, must fit", "fieldPath": ".cidr"}, {"rule": "!has(self.existing) || (size(self.existing.publicSubnetIds) == self.azCount && size(self.existing.appSubnetIds) == self.azCount && size(self.existing.dataSubnetIds) == self.azCount)", "message": "existing must list exactly azCount subnet ids in each of publicSubnetIds, appSubnetIds and dataSubnetIds", "fieldPath": ".existing"}, {"rule": "!has(self.existing) || (!has(self.subnets) && !has(self.natMode))", "message": "an existing network brings its own subnets and NAT: subnets and natMode apply only to a VPC the stack creates", "fieldPath": ".existing"}, {"rule": "has(self.existing) == has(oldSelf.existing)", "message": "a stack cannot move between a VPC of its own and an existing one"}]))]
 pub struct NetworkSpec {
     /// IPv4 CIDR of the VPC, /16 to /28. Default 10.0.0.0/16. Immutable.
     #[schemars(regex(pattern = VPC_CIDR_PATTERN), length(max = 18))]
@@ -171,6 +175,52 @@ pub struct NetworkSpec {
     /// CIDR per AZ, all inside the VPC CIDR and not overlapping.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subnets: Option<SubnetOverrides>,
+    /// Build inside a VPC and subnets that already exist (a network team's)
+    /// instead of creating them: the stack adds its security groups, load
+    /// balancer, servers and subnet groups, and never changes or deletes
+    /// the network. `cidr`, `subnets`, `natMode` and `flowLogs` are the
+    /// network owner's then. Immutable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": "self == oldSelf", "message": "the existing network is immutable"}]))]
+    pub existing: Option<ExistingNetwork>,
+}
+
+impl NetworkSpec {
+    /// Whether the stack creates its own VPC (else it builds in `existing`).
+    pub fn owns_vpc(&self) -> bool {
+        self.existing.is_none()
+    }
+}
+
+/// A VPC and subnets the stack uses but does not own: one subnet per AZ
+/// and tier, `azCount` of each, in AZ order.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExistingNetwork {
+    /// The VPC, e.g. `vpc-0a1b2c3d4e5f67890`.
+    #[schemars(regex(pattern = VPC_ID_PATTERN), length(max = 21))]
+    pub vpc_id: String,
+    /// Subnets routed to an internet gateway: the load balancer's.
+    #[schemars(length(min = 2, max = 6), inner(regex(pattern = SUBNET_ID_PATTERN), length(max = 24)))]
+    pub public_subnet_ids: Vec<String>,
+    /// Private subnets for the servers; no route to an internet gateway.
+    #[schemars(length(min = 2, max = 6), inner(regex(pattern = SUBNET_ID_PATTERN), length(max = 24)))]
+    pub app_subnet_ids: Vec<String>,
+    /// Private subnets for the database and cache; no route to an internet
+    /// gateway.
+    #[schemars(length(min = 2, max = 6), inner(regex(pattern = SUBNET_ID_PATTERN), length(max = 24)))]
+    pub data_subnet_ids: Vec<String>,
+}
+
+impl ExistingNetwork {
+    /// Each tier's spec field and subnet ids, in AZ order.
+    pub fn tiers(&self) -> [(&'static str, &'static str, &[String]); 3] {
+        [
+            ("public", "publicSubnetIds", &self.public_subnet_ids),
+            ("app", "appSubnetIds", &self.app_subnet_ids),
+            ("data", "dataSubnetIds", &self.data_subnet_ids),
+        ]
+    }
 }
 
 impl Default for NetworkSpec {
@@ -182,6 +232,7 @@ impl Default for NetworkSpec {
             flow_logs: true,
             flow_log_traffic: FlowLogTraffic::Reject,
             subnets: None,
+            existing: None,
         }
     }
 }

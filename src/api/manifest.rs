@@ -7,7 +7,7 @@ use thiserror::Error;
 use kube::api::ObjectMeta;
 
 use super::admission::Admission;
-use super::common::StackSettings;
+use super::common::{NetworkSpec, StackSettings};
 use super::{BookingPlatform, EcommerceStack, FieldError, crds};
 
 /// One stack manifest, typed.
@@ -30,6 +30,14 @@ impl StackManifest {
         match self {
             Self::Ecommerce(s) => &s.spec.settings,
             Self::Booking(s) => &s.spec.settings,
+        }
+    }
+
+    /// The network the stack builds in.
+    pub fn network(&self) -> &NetworkSpec {
+        match self {
+            Self::Ecommerce(s) => &s.spec.network,
+            Self::Booking(s) => &s.spec.network,
         }
     }
 

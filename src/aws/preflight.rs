@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 
 use crate::api::FieldError;
+use crate::api::common::ExistingNetwork;
 use crate::engine::AwsError;
 
 use super::{AwsClients, acm, ec2, elasticache, quotas, rds, ssm};
@@ -42,6 +43,8 @@ pub struct Preflight {
     pub certificates: Vec<CertificateCheck>,
     /// `None` when the stack builds in a network it does not create.
     pub network: Option<NetworkNeed>,
+    /// The network the stack builds in, when it does not create its own.
+    pub existing: Option<ExistingNetwork>,
 }
 
 /// Service Quotas codes of what a new network spends.
@@ -56,25 +59,45 @@ pub async fn check(
     plan: &Preflight,
     uid: &str,
 ) -> Result<Vec<FieldError>, AwsError> {
+    // In an existing network the servers run in the zones of its app
+    // subnets, which only the account knows.
+    let (mut problems, zones) = match &plan.existing {
+        Some(existing) => {
+            let inspection = ec2::existing_network::inspect(clients, existing).await?;
+            let mut zones = inspection.app_zones;
+            zones.sort();
+            zones.dedup();
+            (inspection.problems, zones)
+        }
+        None => (Vec::new(), plan.zones.clone()),
+    };
     let (servers, database, cache, certificates, network) = tokio::join!(
-        servers(clients, plan),
+        servers(clients, plan, &zones),
         database(clients, plan),
         cache(clients, plan),
         certificates(clients, plan),
         network(clients, plan, uid),
     );
-    let mut problems = Vec::new();
     for found in [servers, database, cache, certificates, network] {
         problems.extend(found?);
     }
     Ok(problems)
 }
 
-async fn servers(clients: &AwsClients, plan: &Preflight) -> Result<Vec<FieldError>, AwsError> {
+async fn servers(
+    clients: &AwsClients,
+    plan: &Preflight,
+    zones: &[String],
+) -> Result<Vec<FieldError>, AwsError> {
     let mut problems = Vec::new();
-    let offered = ec2::account::zones_offering(clients, &plan.instance_type, &plan.zones).await?;
-    let missing: Vec<&str> = plan
-        .zones
+    // No zones: the existing network's app subnets were not found, which
+    // is reported already.
+    let offered = if zones.is_empty() {
+        BTreeSet::new()
+    } else {
+        ec2::account::zones_offering(clients, &plan.instance_type, zones).await?
+    };
+    let missing: Vec<&str> = zones
         .iter()
         .filter(|z| !offered.contains(*z))
         .map(String::as_str)
@@ -87,7 +110,7 @@ async fn servers(clients: &AwsClients, plan: &Preflight) -> Result<Vec<FieldErro
                  spread over {})",
                 plan.instance_type,
                 missing.join(", "),
-                plan.zones.join(", ")
+                zones.join(", ")
             ),
         ));
     }

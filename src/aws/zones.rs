@@ -37,3 +37,18 @@ pub async fn available_zones(clients: &AwsClients, region: &str) -> Result<Vec<S
         .insert(region.to_string(), zones.clone());
     Ok(zones)
 }
+
+/// The zones a stack spreads its data over: the region's available zones,
+/// or, in an existing network, the zones of its data subnets in order.
+pub async fn for_stack(
+    clients: &AwsClients,
+    region: &str,
+    existing: Option<&crate::api::common::ExistingNetwork>,
+) -> Result<Vec<String>, AwsError> {
+    match existing {
+        Some(network) => {
+            super::ec2::existing_network::zones_of(clients, &network.data_subnet_ids).await
+        }
+        None => available_zones(clients, region).await,
+    }
+}

@@ -1,15 +1,18 @@
 //! The network tier's nodes: VPC, subnets per tier and AZ, internet
 //! gateway, NAT gateways with their Elastic IPs (per `NatMode`), route
 //! tables, the security group chain, the S3 gateway endpoint and, when
-//! asked for, VPC flow logs.
+//! asked for, VPC flow logs. In an existing network, only the security
+//! groups: the VPC and subnets are borrowed, by id.
 
-use crate::api::common::{FlowLogTraffic, NatMode};
+use std::collections::BTreeMap;
+
+use crate::api::common::{ExistingNetwork, FlowLogTraffic, NatMode};
 use crate::aws::Node;
 use crate::aws::ec2::flow_log::{FLOW_LOG_GROUP_KEY, FLOW_LOG_KEY};
 use crate::aws::ec2::security_group::CLOUDFRONT_ORIGIN_FACING;
 use crate::aws::ec2::{
-    ElasticIp, FlowLog, InternetGateway, NatGateway, RouteTable, Rule, SecurityGroup, Subnet, Vpc,
-    VpcEndpoint,
+    BorrowedSubnet, BorrowedVpc, ElasticIp, FlowLog, InternetGateway, NatGateway, RouteTable, Rule,
+    SecurityGroup, Subnet, Vpc, VpcEndpoint,
 };
 use crate::aws::iam::{Grant, Role};
 use crate::aws::logs::LogGroup;
@@ -158,6 +161,37 @@ pub fn nodes(plan: &SubnetPlan, zones: &[String], needs: &NetworkNeeds) -> Vec<N
         nodes.extend(flow_logs(traffic, retention_days));
     }
     nodes
+}
+
+/// The nodes of the network tier inside `existing`: the VPC and subnets
+/// under the keys the other tiers refer to, and the stack's security groups.
+/// No gateways, route tables, endpoint or flow logs: the network's owner
+/// runs those.
+pub fn existing_nodes(existing: &ExistingNetwork, needs: &NetworkNeeds) -> Vec<Node> {
+    let mut nodes = vec![Node::new(
+        VPC,
+        BorrowedVpc {
+            id: existing.vpc_id.clone(),
+        },
+    )];
+    for (key, id) in borrowed(existing) {
+        if key != VPC {
+            nodes.push(Node::new(key, BorrowedSubnet { id }).after([VPC]));
+        }
+    }
+    nodes.extend(security_groups(needs));
+    nodes
+}
+
+/// The ids of `existing` by the node keys they stand in for.
+pub fn borrowed(existing: &ExistingNetwork) -> BTreeMap<String, String> {
+    let mut ids = BTreeMap::from([(VPC.to_string(), existing.vpc_id.clone())]);
+    for (tier, _, subnets) in existing.tiers() {
+        for (az, id) in subnets.iter().enumerate() {
+            ids.insert(subnet_key(tier, az), id.clone());
+        }
+    }
+    ids
 }
 
 fn security_groups(needs: &NetworkNeeds) -> Vec<Node> {

@@ -2,11 +2,13 @@
 //! engine does not build yet (reported in status and by `plan`, never
 //! silently skipped).
 
+use std::collections::BTreeMap;
+
 use thiserror::Error;
 
 use crate::api::common::{
-    AppSpec, BucketSpec, CacheSpec, DatabaseEngine, DatabaseSpec, FrontendSpec, LoadBalancerSpec,
-    MonitoringSpec, NatMode, NetworkSpec,
+    AppSpec, BucketSpec, CacheSpec, DatabaseEngine, DatabaseSpec, ExistingNetwork, FrontendSpec,
+    LoadBalancerSpec, MonitoringSpec, NatMode, NetworkSpec,
 };
 use crate::api::{FieldError, StackManifest};
 use crate::aws;
@@ -27,6 +29,8 @@ pub struct Blueprint {
     pub not_implemented: Vec<String>,
     /// What must hold in the account before the first write.
     pub preflight: aws::preflight::Preflight,
+    /// The existing VPC and subnets the stack builds in, by node key.
+    pub borrowed: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Error)]
@@ -68,11 +72,20 @@ pub fn data_intent(stack: &StackManifest) -> crate::engine::DataIntent {
     }
 }
 
-/// A spec that passed every check, with its subnet plan: what can be known
-/// before any AWS call. Callers prepare first, so an invalid spec costs none.
+/// A spec that passed every check, with its subnet plan (none in an
+/// existing network): what can be known before any AWS call. Callers
+/// prepare first, so an invalid spec costs none.
 pub struct Prepared<'a> {
     stack: &'a StackManifest,
-    plan: network_plan::SubnetPlan,
+    layout: Layout<'a>,
+}
+
+/// Where the stack's network comes from.
+enum Layout<'a> {
+    /// A VPC of its own, cut up by the plan.
+    Own(network_plan::SubnetPlan),
+    /// A VPC and subnets that exist already.
+    Existing(&'a ExistingNetwork),
 }
 
 /// Checks `stack` (semantic checks and subnet plan), without AWS.
@@ -81,9 +94,12 @@ pub fn prepare(stack: &StackManifest) -> Result<Prepared<'_>, BlueprintError> {
     if !problems.is_empty() {
         return Err(BlueprintError::Invalid(problems));
     }
-    let plan =
-        network_plan::plan(StackParts::of(stack).network).map_err(BlueprintError::Invalid)?;
-    Ok(Prepared { stack, plan })
+    let network = StackParts::of(stack).network;
+    let layout = match &network.existing {
+        Some(existing) => Layout::Existing(existing),
+        None => Layout::Own(network_plan::plan(network).map_err(BlueprintError::Invalid)?),
+    };
+    Ok(Prepared { stack, layout })
 }
 
 /// The blueprint of `stack`, whose resources carry `uid`, over `zones`.
@@ -98,13 +114,13 @@ pub fn build(
 impl Prepared<'_> {
     /// The blueprint, once the region's availability `zones` are known.
     pub fn build(self, uid: &str, zones: &[String]) -> Result<Blueprint, BlueprintError> {
-        build_prepared(self.stack, &self.plan, uid, zones)
+        build_prepared(self.stack, &self.layout, uid, zones)
     }
 }
 
 fn build_prepared(
     stack: &StackManifest,
-    plan: &network_plan::SubnetPlan,
+    layout: &Layout<'_>,
     uid: &str,
     zones: &[String],
 ) -> Result<Blueprint, BlueprintError> {
@@ -117,7 +133,7 @@ fn build_prepared(
         .map(|s| s.to_string())
         .collect();
 
-    let wanted = plan.public.len();
+    let wanted = network_spec.az_count.max(0) as usize;
     if zones.len() < wanted {
         return Err(BlueprintError::TooFewZones {
             wanted,
@@ -134,8 +150,8 @@ fn build_prepared(
             DatabaseEngine::Mysql => 3306,
         }),
         cache_port: parts.cache_port,
-        flow_logs: network_spec
-            .flow_logs
+        // In an existing network, flow logs are its owner's.
+        flow_logs: (network_spec.flow_logs && network_spec.owns_vpc())
             .then_some((network_spec.flow_log_traffic, parts.log_retention_days)),
         cdn_origin_port: behind_cdn.then_some(if parts.load_balancer.certificate_arn.is_some() {
             443
@@ -143,11 +159,17 @@ fn build_prepared(
             80
         }),
     };
-    let mut nodes = network::nodes(plan, zones, &needs);
+    let (mut nodes, borrowed) = match layout {
+        Layout::Own(plan) => (network::nodes(plan, zones, &needs), BTreeMap::new()),
+        Layout::Existing(existing) => (
+            network::existing_nodes(existing, &needs),
+            network::borrowed(existing),
+        ),
+    };
     nodes.extend(super::application::load_balancer_nodes(
         parts.load_balancer,
         parts.app,
-        plan.public.len(),
+        wanted,
         behind_cdn.then_some(super::edge::ORIGIN_SECRET_KEY),
     ));
     let stack_identity = identity(stack, uid);
@@ -167,11 +189,7 @@ fn build_prepared(
             .and_then(|m| m.kms_key_id.clone())
             .map(|key| (key, settings.region.clone())),
     };
-    nodes.extend(super::application::server_nodes(
-        parts.app,
-        plan.app.len(),
-        &access,
-    ));
+    nodes.extend(super::application::server_nodes(parts.app, wanted, &access));
     nodes.extend(super::data::database_nodes(
         database,
         &zones[..wanted],
@@ -195,9 +213,9 @@ fn build_prepared(
                 .iter()
                 .any(|n| n.key == super::monitoring::DISTRIBUTION_KEY),
             web_acl: parts.frontend.and_then(|f| f.cdn.web_acl_arn.clone()),
-            flow_logs: network_spec
+            flow_logs: needs
                 .flow_logs
-                .then(|| aws::ec2::flow_log::FLOW_LOG_GROUP_KEY.to_string()),
+                .map(|_| aws::ec2::flow_log::FLOW_LOG_GROUP_KEY.to_string()),
             database_port: needs.database_port.unwrap_or_default(),
             auth_log: database.log_exports.then(|| {
                 let (log, pattern) = aws::rds::auth_failure_log(database.engine);
@@ -213,6 +231,7 @@ fn build_prepared(
     let preflight = preflight(&parts, &settings.region, &zones[..wanted], needs.nat);
     Ok(Blueprint {
         preflight,
+        borrowed,
         graph,
         identity: stack_identity,
         region: settings.region.clone(),
@@ -273,7 +292,11 @@ fn preflight(
         ),
         cache_node_type: parts.cache.map(|c| c.node_type.clone()),
         certificates,
-        network: Some(NetworkNeed { nat_zones }),
+        network: parts
+            .network
+            .owns_vpc()
+            .then_some(NetworkNeed { nat_zones }),
+        existing: parts.network.existing.clone(),
     }
 }
 

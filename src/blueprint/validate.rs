@@ -44,7 +44,25 @@ pub fn check(stack: &StackManifest) -> Vec<FieldError> {
 }
 
 fn network(spec: &NetworkSpec) -> Vec<FieldError> {
-    network_plan::plan(spec).err().unwrap_or_default()
+    let Some(existing) = &spec.existing else {
+        return network_plan::plan(spec).err().unwrap_or_default();
+    };
+    // Each subnet serves one tier in one zone: a subnet named twice would
+    // put the servers beside the database, or two "zones" in one.
+    let mut errors = Vec::new();
+    let mut seen = std::collections::BTreeMap::new();
+    for (_, field, ids) in existing.tiers() {
+        for (i, id) in ids.iter().enumerate() {
+            let path = format!("spec.network.existing.{field}[{i}]");
+            if let Some(first) = seen.insert(id.as_str(), path.clone()) {
+                errors.push(FieldError::new(
+                    path,
+                    format!("Duplicate value: {id:?} is also {first}"),
+                ));
+            }
+        }
+    }
+    errors
 }
 
 fn app(spec: &AppSpec) -> Vec<FieldError> {

@@ -127,7 +127,7 @@ async fn run_stack(verb: Verb, stack: &StackManifest, options: &RunOptions) -> u
     let calls = CallCounter::default();
     let clients = AwsClients::counted(&sdk, calls.clone(), &[])
         .with_role_boundary(options.role_boundary.clone());
-    let zones = match zones::available_zones(&clients, &region).await {
+    let zones = match zones::for_stack(&clients, &region, stack.network().existing.as_ref()).await {
         Ok(zones) => zones,
         Err(e) => {
             eprintln!("error: cannot list availability zones: {e}");
@@ -162,6 +162,13 @@ async fn run_stack(verb: Verb, stack: &StackManifest, options: &RunOptions) -> u
     }
     let cx = Context::new(blueprint.identity.clone(), region, clients)
         .with_data_intent(blueprint::stack::data_intent(stack));
+    // Teardown works from the stack's tags alone, as the operator's does:
+    // a network the stack borrowed is not even looked at.
+    let cx = if verb == Verb::Destroy {
+        cx
+    } else {
+        cx.with_borrowed(blueprint.borrowed.clone())
+    };
     let engine = Engine::new(blueprint.options.clone());
     let code = match verb {
         Verb::Plan => plan(&engine, &cx, &blueprint).await,

@@ -200,10 +200,11 @@ async fn apply_stack<K: Stack>(
     if let Some(refusal) = tenancy::account_change(pinned, &account) {
         return refuse(api, obj, ctx, refusal).await;
     }
-    let zones = match zones::available_zones(&clients, &region).await {
-        Ok(zones) => zones,
-        Err(error) => return not_assumable(api, obj, ctx, &access, error).await,
-    };
+    let zones =
+        match zones::for_stack(&clients, &region, manifest.network().existing.as_ref()).await {
+            Ok(zones) => zones,
+            Err(error) => return not_assumable(api, obj, ctx, &access, error).await,
+        };
     let blueprint = match prepared.build(&aws_uid, &zones) {
         Ok(blueprint) => blueprint,
         // Too few zones in the region: the account or region must change.
@@ -259,7 +260,8 @@ async fn apply_stack<K: Stack>(
         }
     }
     let cx = Context::new(blueprint.identity.clone(), region, clients)
-        .with_data_intent(blueprint::stack::data_intent(&manifest));
+        .with_data_intent(blueprint::stack::data_intent(&manifest))
+        .with_borrowed(blueprint.borrowed.clone());
     let engine = Engine::new(blueprint.options.clone());
     // While AWS works on the stack, each look continues from the last pass
     // and observes only what is still moving; a resync looks at everything.

@@ -43,6 +43,10 @@ pub struct Context<C> {
     pub region: String,
     pub clients: C,
     pub data: DataIntent,
+    /// Resources the stack uses but did not create (an existing VPC and its
+    /// subnets), by node key: their kinds find them by these ids, since
+    /// they carry no stack tag, and never change or delete them.
+    pub borrowed: BTreeMap<String, String>,
 }
 
 impl<C> Context<C> {
@@ -52,7 +56,14 @@ impl<C> Context<C> {
             region: region.into(),
             clients,
             data: DataIntent::default(),
+            borrowed: BTreeMap::new(),
         }
+    }
+
+    /// The same context, with the resources the stack borrows by node key.
+    pub fn with_borrowed(mut self, borrowed: BTreeMap<String, String>) -> Self {
+        self.borrowed = borrowed;
+        self
     }
 
     /// The same context, with the spec's word on deleting data.

@@ -54,7 +54,8 @@ impl TestStack {
         settings.region = Some(stack.settings().region.clone());
         let sdk = config::sdk_config(&settings).await;
         let clients = AwsClients::counted(&sdk, CallCounter::default(), &[]);
-        let zones = zones::available_zones(&clients, &stack.settings().region.clone())
+        let existing = stack.network().existing.as_ref();
+        let zones = zones::for_stack(&clients, &stack.settings().region, existing)
             .await
             .unwrap();
         let blueprint = blueprint::build(stack, uid, &zones).unwrap();
@@ -63,7 +64,8 @@ impl TestStack {
             stack.settings().region.clone(),
             clients,
         )
-        .with_data_intent(blueprint::stack::data_intent(stack));
+        .with_data_intent(blueprint::stack::data_intent(stack))
+        .with_borrowed(blueprint.borrowed.clone());
         Self { blueprint, cx }
     }
 
@@ -75,6 +77,7 @@ impl TestStack {
         let clients = AwsClients::counted(&sdk, CallCounter::default(), &[]);
         Context::new(self.cx.identity.clone(), self.cx.region.clone(), clients)
             .with_data_intent(self.cx.data.clone())
+            .with_borrowed(self.cx.borrowed.clone())
     }
 
     pub fn engine(&self) -> Engine {

@@ -5,7 +5,9 @@
 //! tag filters on some calls).
 
 pub mod account;
+pub mod borrowed;
 pub mod elastic_ip;
+pub mod existing_network;
 pub mod flow_log;
 pub mod internet_gateway;
 pub mod launch_template;
@@ -23,6 +25,7 @@ use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use crate::aws::prelude::*;
 use crate::identity::TAG_UID;
 
+pub use borrowed::{BORROWED_SUBNET, BORROWED_VPC, BorrowedSubnet, BorrowedVpc};
 pub use elastic_ip::{ELASTIC_IP, ElasticIp};
 pub use flow_log::{FLOW_LOG, FlowLog};
 pub use internet_gateway::{INTERNET_GATEWAY, InternetGateway};
@@ -38,6 +41,8 @@ pub use vpc_endpoint::{VPC_ENDPOINT, VpcEndpoint};
 pub const KINDS: &[Kind] = &[
     &VPC,
     &SUBNET,
+    &BORROWED_VPC,
+    &BORROWED_SUBNET,
     &INTERNET_GATEWAY,
     &ELASTIC_IP,
     &SECURITY_GROUP,

@@ -1,0 +1,199 @@
+//! What an existing network must be for a stack to build in it, asked of
+//! the account before the first write: the subnets exist and belong to the
+//! VPC, each tier covers two zones or more, the public tier routes to an
+//! internet gateway and the app and data tiers do not.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+use aws_sdk_ec2::types::{Filter, RouteTable as AwsRouteTable, Subnet as AwsSubnet};
+
+use crate::api::FieldError;
+use crate::api::common::ExistingNetwork;
+use crate::aws::prelude::*;
+
+const FIELD: &str = "spec.network.existing";
+
+/// What the account says of an existing network.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Inspection {
+    /// Every reason the stack cannot build in it, by spec field.
+    pub problems: Vec<FieldError>,
+    /// The zones of the app subnets: where the servers run.
+    pub app_zones: Vec<String>,
+}
+
+fn filter(name: &str, values: impl IntoIterator<Item = String>) -> Filter {
+    Filter::builder()
+        .name(name)
+        .set_values(Some(values.into_iter().collect()))
+        .build()
+}
+
+async fn subnets(clients: &AwsClients, ids: Vec<String>) -> Result<Vec<AwsSubnet>, AwsError> {
+    clients
+        .ec2
+        .describe_subnets()
+        .filters(filter("subnet-id", ids))
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(sdk("DescribeSubnets"))
+}
+
+async fn route_tables(clients: &AwsClients, vpc: &str) -> Result<Vec<AwsRouteTable>, AwsError> {
+    clients
+        .ec2
+        .describe_route_tables()
+        .filters(filter("vpc-id", [vpc.to_string()]))
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(sdk("DescribeRouteTables"))
+}
+
+/// Inspects `network` with three calls.
+pub async fn inspect(
+    clients: &AwsClients,
+    network: &ExistingNetwork,
+) -> Result<Inspection, AwsError> {
+    let ids: Vec<String> = network
+        .tiers()
+        .iter()
+        .flat_map(|(_, _, ids)| ids.iter().cloned())
+        .collect();
+    let ec2 = &clients.ec2;
+    let (vpcs, found, tables) = tokio::join!(
+        ec2.describe_vpcs()
+            .filters(filter("vpc-id", [network.vpc_id.clone()]))
+            .send(),
+        subnets(clients, ids),
+        route_tables(clients, &network.vpc_id),
+    );
+    let vpc_exists = !vpcs.map_err(sdk("DescribeVpcs"))?.vpcs().is_empty();
+    let found = found?;
+    let tables = tables?;
+    if !vpc_exists {
+        return Ok(Inspection {
+            problems: vec![FieldError::new(
+                format!("{FIELD}.vpcId"),
+                format!(
+                    "{} does not exist in this account and region",
+                    network.vpc_id
+                ),
+            )],
+            app_zones: Vec::new(),
+        });
+    }
+    let mut inspection = Inspection::default();
+    for (tier, field, ids) in network.tiers() {
+        let mut zones = BTreeSet::new();
+        for (i, id) in ids.iter().enumerate() {
+            let path = format!("{FIELD}.{field}[{i}]");
+            let Some(subnet) = found.iter().find(|s| s.subnet_id() == Some(id)) else {
+                inspection.problems.push(FieldError::new(
+                    path,
+                    format!("{id} does not exist in this account and region"),
+                ));
+                continue;
+            };
+            let vpc = subnet.vpc_id().unwrap_or_default();
+            if vpc != network.vpc_id {
+                inspection.problems.push(FieldError::new(
+                    path,
+                    format!("{id} is in {vpc}, not in {}", network.vpc_id),
+                ));
+                continue;
+            }
+            let zone = subnet.availability_zone().unwrap_or_default().to_string();
+            if tier == "app" {
+                inspection.app_zones.push(zone.clone());
+            }
+            zones.insert(zone);
+            if let Some(problem) = route_problem(tier, id, &tables) {
+                inspection.problems.push(FieldError::new(path, problem));
+            }
+        }
+        if zones.len() == 1 {
+            let zone = zones.first().cloned().unwrap_or_default();
+            inspection.problems.push(FieldError::new(
+                format!("{FIELD}.{field}"),
+                format!(
+                    "every {tier} subnet is in {zone}; the tier must cover at least two \
+                     availability zones"
+                ),
+            ));
+        }
+    }
+    Ok(inspection)
+}
+
+/// The route table `subnet` uses: its own association, else the VPC's main
+/// table.
+fn table_of<'a>(subnet: &str, tables: &'a [AwsRouteTable]) -> Option<&'a AwsRouteTable> {
+    let associated = |t: &&AwsRouteTable| {
+        t.associations()
+            .iter()
+            .any(|a| a.subnet_id() == Some(subnet))
+    };
+    let main = |t: &&AwsRouteTable| t.associations().iter().any(|a| a.main() == Some(true));
+    tables
+        .iter()
+        .find(associated)
+        .or_else(|| tables.iter().find(main))
+}
+
+/// What is wrong with the routes of subnet `id` of `tier`, if anything.
+fn route_problem(tier: &str, id: &str, tables: &[AwsRouteTable]) -> Option<String> {
+    let table = table_of(id, tables);
+    let table_id = table.and_then(|t| t.route_table_id()).unwrap_or("none");
+    let to_internet = table.into_iter().flat_map(|t| t.routes()).find(|r| {
+        r.gateway_id().is_some_and(|g| g.starts_with("igw-"))
+            && r.destination_cidr_block() == Some("0.0.0.0/0")
+    });
+    match (tier, to_internet) {
+        ("public", None) => Some(format!(
+            "{id} has no default route to an internet gateway (route table {table_id}); \
+             an internet-facing load balancer there is unreachable"
+        )),
+        ("app" | "data", Some(route)) => Some(format!(
+            "{id} routes 0.0.0.0/0 to internet gateway {} (route table {table_id}); {tier} \
+             subnets must not reach the internet directly",
+            route.gateway_id().unwrap_or_default()
+        )),
+        _ => None,
+    }
+}
+
+/// Zone of each subnet, by id: a subnet never moves, so once per process.
+static ZONES: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
+
+/// The zones of `ids`, in order; an empty name for a subnet that does not
+/// exist (preflight reports it). One call the first time, none after.
+pub async fn zones_of(clients: &AwsClients, ids: &[String]) -> Result<Vec<String>, AwsError> {
+    let unknown: Vec<String> = {
+        let known = ZONES.lock().expect("subnet zones");
+        ids.iter()
+            .filter(|id| !known.contains_key(*id))
+            .cloned()
+            .collect()
+    };
+    if !unknown.is_empty() {
+        let found = subnets(clients, unknown).await?;
+        let mut known = ZONES.lock().expect("subnet zones");
+        for subnet in &found {
+            if let (Some(id), Some(zone)) = (subnet.subnet_id(), subnet.availability_zone()) {
+                known.insert(id.to_string(), zone.to_string());
+            }
+        }
+    }
+    let known = ZONES.lock().expect("subnet zones");
+    Ok(ids
+        .iter()
+        .map(|id| known.get(id).cloned().unwrap_or_default())
+        .collect())
+}
