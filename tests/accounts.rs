@@ -15,7 +15,9 @@ use stackops::api::EcommerceStack;
 use stackops::aws::assume_role::RoleToAssume;
 use stackops::aws::calls::CallCounter;
 use stackops::aws::{AwsClients, AwsSettings, config};
+use support::cli::stackops as cli;
 use support::cluster::{Cluster, Operator};
+use support::metrics::calls_by_operation;
 use support::moto::{MotoServer, free_port, settings_for};
 use support::stack::calls_of;
 
@@ -154,32 +156,6 @@ fn condition_message(stack: &EcommerceStack) -> String {
         .clone()
 }
 
-/// The operator's AWS calls by operation, from its metrics.
-fn calls_by_operation(port: u16) -> std::collections::BTreeMap<String, u64> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let mut calls = std::collections::BTreeMap::new();
-    for line in response.lines() {
-        let Some(rest) = line.strip_prefix("stackops_aws_calls_total{") else {
-            continue;
-        };
-        let (labels, value) = rest.split_once("} ").unwrap();
-        let operation = labels
-            .split(',')
-            .find_map(|l| l.strip_prefix("operation=\""))
-            .unwrap()
-            .trim_end_matches('"')
-            .to_string();
-        *calls.entry(operation).or_insert(0) += value.trim().parse::<u64>().unwrap();
-    }
-    calls
-}
-
 fn is_write(operation: &str) -> bool {
     !["Describe", "Get", "List", "AssumeRole"]
         .iter()
@@ -305,20 +281,6 @@ async fn each_namespace_works_in_its_own_account_and_no_other() {
         .sum();
     assert_eq!(writes_after, writes_before);
     cluster.shutdown().await;
-}
-
-/// `stackops VERB -f FILE` against `moto`: (exit code, stdout, stderr).
-fn cli(moto: &MotoServer, args: &[&str]) -> (i32, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stackops"))
-        .args(args)
-        .envs(moto.env())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]

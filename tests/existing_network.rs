@@ -138,16 +138,7 @@ fn stack_in(network: &TeamNetwork) -> String {
 
 /// `stackops VERB -f FILE` against `moto`: (exit code, stdout, stderr).
 fn cli(moto: &MotoServer, verb: &str, file: &str) -> (i32, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stackops"))
-        .args([verb, "-f", file])
-        .envs(moto.env())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    support::cli::stackops(moto, &[verb, "-f", file])
 }
 
 /// Subnet ids of `vpc`, sorted.

@@ -12,23 +12,11 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use stackops::api::status::ResourceState;
 use stackops::api::{BookingPlatform, EcommerceStack};
 use support::cluster::{Cluster, Operator};
+use support::metrics::{calls_by_operation, get};
 use support::moto::{MotoServer, free_port};
 use support::stack::TestStack;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
-
-/// GET `path` from the operator's metrics listener: (status line, body).
-fn get(port: u16, path: &str) -> (String, String) {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    // The server keeps connections alive unless asked not to; this reads to EOF.
-    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    (head.lines().next().unwrap().to_string(), body.to_string())
-}
 
 /// The operator with a 2 s resync and its metrics on `metrics_port`.
 fn start_operator(kubeconfig: &Path, moto: &MotoServer, log: &Path, metrics_port: u16) -> Operator {
@@ -497,26 +485,6 @@ fn deletes_made(metrics_port: u16) -> u64 {
         .filter(|(op, _)| op.starts_with("Delete") || op.starts_with("Terminate"))
         .map(|(_, n)| n)
         .sum()
-}
-
-fn calls_by_operation(metrics_port: u16) -> std::collections::BTreeMap<String, u64> {
-    let (_, body) = get(metrics_port, "/metrics");
-    assert!(body.ends_with("# EOF\n"), "incomplete /metrics: {body}");
-    let mut calls = std::collections::BTreeMap::new();
-    for line in body.lines() {
-        let Some(rest) = line.strip_prefix("stackops_aws_calls_total{") else {
-            continue;
-        };
-        let (labels, value) = rest.split_once("} ").unwrap();
-        let operation = labels
-            .split(',')
-            .find_map(|l| l.strip_prefix("operation=\""))
-            .unwrap()
-            .trim_end_matches('"')
-            .to_string();
-        *calls.entry(operation).or_insert(0) += value.trim().parse::<u64>().unwrap();
-    }
-    calls
 }
 
 #[tokio::test]

@@ -11,8 +11,8 @@ use crate::aws::Node;
 use crate::aws::ec2::flow_log::{FLOW_LOG_GROUP_KEY, FLOW_LOG_KEY};
 use crate::aws::ec2::security_group::CLOUDFRONT_ORIGIN_FACING;
 use crate::aws::ec2::{
-    BorrowedSubnet, BorrowedVpc, ElasticIp, FlowLog, InternetGateway, NatGateway, RouteTable, Rule,
-    SecurityGroup, Subnet, Vpc, VpcEndpoint,
+    Borrowed, ElasticIp, FlowLog, InternetGateway, NatGateway, RouteTable, Rule, SecurityGroup,
+    Subnet, Vpc, VpcEndpoint,
 };
 use crate::aws::iam::{Grant, Role};
 use crate::aws::logs::LogGroup;
@@ -168,15 +168,10 @@ pub fn nodes(plan: &SubnetPlan, zones: &[String], needs: &NetworkNeeds) -> Vec<N
 /// No gateways, route tables, endpoint or flow logs: the network's owner
 /// runs those.
 pub fn existing_nodes(existing: &ExistingNetwork, needs: &NetworkNeeds) -> Vec<Node> {
-    let mut nodes = vec![Node::new(
-        VPC,
-        BorrowedVpc {
-            id: existing.vpc_id.clone(),
-        },
-    )];
+    let mut nodes = vec![Node::new(VPC, Borrowed::vpc(&existing.vpc_id))];
     for (key, id) in borrowed(existing) {
         if key != VPC {
-            nodes.push(Node::new(key, BorrowedSubnet { id }).after([VPC]));
+            nodes.push(Node::new(key, Borrowed::subnet(id)).after([VPC]));
         }
     }
     nodes.extend(security_groups(needs));

@@ -12,14 +12,29 @@ pub static BORROWED_VPC: BorrowedVpcKind = BorrowedVpcKind;
 pub struct BorrowedSubnetKind;
 pub static BORROWED_SUBNET: BorrowedSubnetKind = BorrowedSubnetKind;
 
-/// The existing VPC `id`.
-pub struct BorrowedVpc {
-    pub id: String,
+/// An existing VPC or subnet, by id.
+pub struct Borrowed {
+    kind: Kind,
+    what: &'static str,
+    id: String,
 }
 
-/// The existing subnet `id`.
-pub struct BorrowedSubnet {
-    pub id: String,
+impl Borrowed {
+    pub fn vpc(id: impl Into<String>) -> Self {
+        Self {
+            kind: &BORROWED_VPC,
+            what: "VPC",
+            id: id.into(),
+        }
+    }
+
+    pub fn subnet(id: impl Into<String>) -> Self {
+        Self {
+            kind: &BORROWED_SUBNET,
+            what: "subnet",
+            id: id.into(),
+        }
+    }
 }
 
 /// The borrowed ids of one resource type (`vpc-`, `subnet-`), with the
@@ -153,10 +168,11 @@ impl KindOps<AwsClients> for BorrowedSubnetKind {
     }
 }
 
+/// Nothing to build or change: what exists is used as it is.
 #[async_trait]
-impl Resource<AwsClients> for BorrowedVpc {
+impl Resource<AwsClients> for Borrowed {
     fn kind(&self) -> Kind {
-        &BORROWED_VPC
+        self.kind
     }
 
     fn desired(&self, _key: &str, _cx: &Context, _inputs: &Inputs) -> Fields {
@@ -173,42 +189,7 @@ impl Resource<AwsClients> for BorrowedVpc {
         _cx: &Context,
         _inputs: &Inputs,
     ) -> Result<Observed, AwsError> {
-        Err(gone("VPC", &self.id))
-    }
-
-    async fn update(
-        &self,
-        _key: &str,
-        _cx: &Context,
-        _inputs: &Inputs,
-        _current: &Observed,
-        _changes: &[Change],
-    ) -> Result<(), AwsError> {
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl Resource<AwsClients> for BorrowedSubnet {
-    fn kind(&self) -> Kind {
-        &BORROWED_SUBNET
-    }
-
-    fn desired(&self, _key: &str, _cx: &Context, _inputs: &Inputs) -> Fields {
-        Fields::new()
-    }
-
-    fn create_calls(&self) -> Vec<&'static str> {
-        Vec::new()
-    }
-
-    async fn create(
-        &self,
-        _key: &str,
-        _cx: &Context,
-        _inputs: &Inputs,
-    ) -> Result<Observed, AwsError> {
-        Err(gone("subnet", &self.id))
+        Err(gone(self.what, &self.id))
     }
 
     async fn update(

@@ -25,7 +25,7 @@ use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use crate::aws::prelude::*;
 use crate::identity::TAG_UID;
 
-pub use borrowed::{BORROWED_SUBNET, BORROWED_VPC, BorrowedSubnet, BorrowedVpc};
+pub use borrowed::{BORROWED_SUBNET, BORROWED_VPC, Borrowed};
 pub use elastic_ip::{ELASTIC_IP, ElasticIp};
 pub use flow_log::{FLOW_LOG, FlowLog};
 pub use internet_gateway::{INTERNET_GATEWAY, InternetGateway};
