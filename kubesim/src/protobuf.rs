@@ -59,9 +59,14 @@ fn strings(msg: &[u8], names: &[(u64, &str)]) -> Option<Map<String, Value>> {
 }
 
 /// Go's protobuf encoder writes unset strings, zero numbers and empty
-/// messages too; those carry nothing and are skipped.
-fn is_zero(b: &[u8]) -> bool {
-    b.iter().all(|x| *x == 0) || fields(b).is_some_and(|f| f.iter().all(|(_, v)| is_zero(v)))
+/// messages (a zero `Time` is `seconds: 0, nanos: 0`) too; those carry
+/// nothing and are skipped. Only a field this decoder does not read as a
+/// string or map is tested as a message: any short string also parses as
+/// one (`h0` is field 13 with the number 48), so testing strings this way
+/// would drop them.
+fn is_unset(b: &[u8]) -> bool {
+    let zero = |b: &[u8]| b.iter().all(|x| *x == 0);
+    zero(b) || fields(b).is_some_and(|f| f.iter().all(|(_, v)| zero(v)))
 }
 
 fn utf8(bytes: Vec<u8>) -> Result<String, String> {
@@ -105,7 +110,7 @@ fn object_meta(msg: &[u8]) -> Result<Value, String> {
     let mut meta = json!({});
     for (n, b) in fields(msg).ok_or("malformed metadata")? {
         match n {
-            _ if is_zero(&b) => {}
+            1..=3 if b.is_empty() => {}
             1 => meta["name"] = json!(utf8(b)?),
             2 => meta["generateName"] = json!(utf8(b)?),
             3 => meta["namespace"] = json!(utf8(b)?),
@@ -117,6 +122,7 @@ fn object_meta(msg: &[u8]) -> Result<Value, String> {
                 list.push(json!(utf8(b)?));
                 meta["finalizers"] = Value::Array(list);
             }
+            _ if is_unset(&b) => {}
             _ => return Err(format!("metadata field {n} is not decoded by kubesim")),
         }
     }
@@ -139,13 +145,14 @@ pub fn object(body: &[u8]) -> Option<Result<Value, String>> {
         let mut obj = Value::Object(type_meta.clone());
         for (n, b) in fields(&raw).ok_or("malformed object")? {
             match (kind.as_str(), n) {
-                _ if is_zero(&b) => {}
                 (_, 1) => obj["metadata"] = object_meta(&b)?,
                 ("ConfigMap", 2) => insert_entry(&mut obj, "data", &b, false)?,
                 ("ConfigMap", 3) => insert_entry(&mut obj, "binaryData", &b, true)?,
                 ("Secret", 2) => insert_entry(&mut obj, "data", &b, true)?,
+                ("Secret", 3) if b.is_empty() => {}
                 ("Secret", 3) => obj["type"] = json!(utf8(b)?),
                 ("Secret", 4) => insert_entry(&mut obj, "stringData", &b, false)?,
+                _ if is_unset(&b) => {}
                 _ => return Err(format!("{kind} field {n} is not decoded by kubesim")),
             }
         }
@@ -240,6 +247,48 @@ mod tests {
         ]
         .concat();
         assert!(object(&odd).unwrap().is_err());
+    }
+
+    /// Strings of characters whose low three bits are zero (`h`, `p`, `x`,
+    /// `0`, `8`) also parse as protobuf messages of zero numbers; they are
+    /// names, keys and values all the same.
+    #[test]
+    fn short_strings_are_kept_whatever_their_bytes() {
+        let type_meta = [field(1, b"v1"), field(2, b"ConfigMap")].concat();
+        // A zero creationTimestamp, as kubectl sends it: skipped.
+        let empty_time = [8u8 << 3 | 2, 4, 0x08, 0x00, 0x10, 0x00];
+        for text in ["h0", "hh", "0h", "p8", "x", "8"] {
+            let meta = [field(1, text.as_bytes()), empty_time.to_vec()].concat();
+            let data = field(
+                2,
+                &[field(1, text.as_bytes()), field(2, text.as_bytes())].concat(),
+            );
+            let body = [
+                MAGIC.to_vec(),
+                field(1, &type_meta),
+                field(2, &[field(1, &meta), data].concat()),
+            ]
+            .concat();
+            let cm = object(&body).unwrap().unwrap();
+            assert_eq!(cm["metadata"], json!({"name": text}), "{text}");
+            assert_eq!(cm["data"], json!({text: text}), "{text}");
+        }
+        let secret_meta = field(2, b"Secret");
+        let body = [
+            MAGIC.to_vec(),
+            field(1, &[field(1, b"v1"), secret_meta].concat()),
+            field(
+                2,
+                &[
+                    field(1, &field(1, b"s")),
+                    field(2, &[field(1, b"hh"), field(2, b"0h")].concat()),
+                ]
+                .concat(),
+            ),
+        ]
+        .concat();
+        let secret = object(&body).unwrap().unwrap();
+        assert_eq!(secret["data"], json!({"hh": "MGg="}));
     }
 
     fn field(n: u8, payload: &[u8]) -> Vec<u8> {
