@@ -855,6 +855,28 @@ async fn a_new_stack_adopts_what_an_orphaned_one_left_and_deletes_it_all_later()
         "the refused stack touched nothing"
     );
 
+    // The same stack with a tier dropped would delete that tier on its
+    // first pass: adoption never deletes, so it is refused.
+    let mut shrunk = adopting("default");
+    shrunk.spec.monitoring = None;
+    api.create(&PostParams::default(), &shrunk).await.unwrap();
+    let refused = wait_for(&api, "shop", "AdoptionRefused", |s| {
+        s.status.as_ref().is_some_and(|st| {
+            st.conditions
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.reason == "AdoptionRefused")
+        })
+    })
+    .await;
+    let message = &refused.status.unwrap().conditions[0].message;
+    assert!(
+        message.contains("monitoring/") && message.contains("adopting would delete"),
+        "{message}"
+    );
+    api.delete("shop", &DeleteParams::default()).await.unwrap();
+    wait_released(&api, "shop").await;
+    assert_eq!(aws.count_by_kind(&aws.cx).await, built, "nothing touched");
+
     // The same namespace and name: Ready on what exists, nothing created.
     let creates_before = creates_made(metrics_port);
     api.create(&PostParams::default(), &adopting("default"))

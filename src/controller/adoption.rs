@@ -7,8 +7,10 @@
 //! Resources keep the uid they were built with: names derive from it, so
 //! re-tagging them could not make them the new object's anyway. What the
 //! operator checks, once, before the first pass: the resources carrying
-//! that uid name this very stack (namespace and name), and no other live
-//! object holds them.
+//! that uid name this very stack (namespace and name), no other live
+//! object holds them, and the new spec has every one of them (adopting
+//! never deletes: a spec of another kind, or one that dropped a tier,
+//! would prune what it lacks on its first pass).
 
 use kube::ResourceExt;
 
@@ -29,13 +31,15 @@ pub fn aws_uid<K: kube::Resource>(obj: &K) -> Option<String> {
         .or_else(|| obj.meta().uid.clone())
 }
 
-/// Whether the stack `namespace/name` may take over the resources tagged
-/// `uid`, given the other live objects of its kind in its namespace
-/// (their uid and the uid they adopt). `None`: it may.
+/// Whether the stack `namespace/name`, whose blueprint has the nodes
+/// `components`, may take over the resources tagged `uid`, given the other
+/// live objects of its kind in its namespace (their uid and the uid they
+/// adopt). `None`: it may.
 pub async fn refusal(
     clients: &AwsClients,
     stack: &str,
     uid: &str,
+    components: &std::collections::BTreeSet<String>,
     others: &[(String, Option<String>)],
 ) -> Result<Option<Refusal>, AwsError> {
     let refuse = |message: String| {
@@ -52,7 +56,8 @@ pub async fn refusal(
             "{ADOPT_ANNOTATION}: {uid} is held by another live stack ({holder}); delete it first"
         ));
     }
-    let stacks = tagged::stacks_of_uid(clients, uid).await?;
+    let found = tagged::resources_of_uid(clients, uid).await?;
+    let stacks = &found.stacks;
     if stacks.is_empty() {
         return refuse(format!(
             "{ADOPT_ANNOTATION}: no AWS resource in the stack's region carries {TAG_UID}={uid}"
@@ -62,6 +67,20 @@ pub async fn refusal(
         return refuse(format!(
             "{ADOPT_ANNOTATION}: the resources carrying {TAG_UID}={uid} belong to stack {other:?}, \
              not {stack}: a stack takes over only what was built under its own namespace and name"
+        ));
+    }
+    let missing: Vec<&str> = found
+        .components
+        .iter()
+        .filter(|c| !components.contains(*c))
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() {
+        return refuse(format!(
+            "{ADOPT_ANNOTATION}: the resources carrying {TAG_UID}={uid} include {} that this \
+             spec does not have, so adopting would delete them; adopt with a spec that has them \
+             (the orphaned stack's), then change it",
+            missing.join(", ")
         ));
     }
     Ok(None)

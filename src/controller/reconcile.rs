@@ -231,7 +231,17 @@ async fn apply_stack<K: Stack>(
             })
             .collect();
         let stack = format!("{namespace}/{}", obj.name_any());
-        if let Some(refusal) = adoption::refusal(&clients, &stack, &aws_uid, &others).await? {
+        // The nodes, and the servers the launch template tags as theirs.
+        let components = blueprint
+            .graph
+            .nodes()
+            .iter()
+            .map(|node| node.key.clone())
+            .chain([crate::aws::ec2::launch_template::SERVERS_COMPONENT.to_string()])
+            .collect();
+        if let Some(refusal) =
+            adoption::refusal(&clients, &stack, &aws_uid, &components, &others).await?
+        {
             return refuse(api, obj, ctx, refusal).await;
         }
     }
