@@ -13,6 +13,40 @@ enum Requirement {
     DoesNotExist(String),
 }
 
+impl Requirement {
+    fn key(&self) -> &str {
+        match self {
+            Self::Equals(k, _)
+            | Self::NotEquals(k, _)
+            | Self::In(k, _)
+            | Self::NotIn(k, _)
+            | Self::Exists(k)
+            | Self::DoesNotExist(k) => k,
+        }
+    }
+
+    fn values(&self) -> Vec<&str> {
+        match self {
+            Self::Equals(_, v) | Self::NotEquals(_, v) => vec![v.as_str()],
+            Self::In(_, vs) | Self::NotIn(_, vs) => vs.iter().map(String::as_str).collect(),
+            Self::Exists(_) | Self::DoesNotExist(_) => Vec::new(),
+        }
+    }
+}
+
+/// A label value as apimachinery validates it: at most 63 characters,
+/// empty or alphanumeric at both ends with `-`, `_`, `.` between.
+fn valid_value(value: &str) -> bool {
+    let alnum = |c: char| c.is_ascii_alphanumeric();
+    value.is_empty()
+        || (value.len() <= 63
+            && value.starts_with(alnum)
+            && value.ends_with(alnum)
+            && value
+                .chars()
+                .all(|c| alnum(c) || matches!(c, '-' | '_' | '.')))
+}
+
 /// A parsed label selector; the empty selector matches everything.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LabelSelector(Vec<Requirement>);
@@ -25,9 +59,20 @@ impl LabelSelector {
             if term.is_empty() {
                 continue;
             }
-            reqs.push(parse_requirement(term).ok_or_else(|| {
+            let requirement = parse_requirement(term).ok_or_else(|| {
                 ApiError::BadRequest(format!("unable to parse requirement: {term:?}"))
-            })?);
+            })?;
+            if let Some(bad) = requirement.values().iter().find(|v| !valid_value(v)) {
+                return Err(ApiError::BadRequest(format!(
+                    "unable to parse requirement: values[0][{}]: Invalid value: {bad:?}: \
+                     a valid label must be an empty string or consist of alphanumeric \
+                     characters, '-', '_' or '.', and must start and end with an alphanumeric \
+                     character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for \
+                     validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
+                    requirement.key()
+                )));
+            }
+            reqs.push(requirement);
         }
         Ok(LabelSelector(reqs))
     }
@@ -185,6 +230,20 @@ mod tests {
     #[test]
     fn bad_selector_is_rejected() {
         assert!(LabelSelector::parse("a in b").is_err());
+        // A value is a label value: `b=c` is not one (upstream: 400).
+        for bad in [
+            "a=b=c",
+            "a!=b=c",
+            "a in (x,b=c)",
+            "a=-b",
+            "a=b.",
+            &format!("a={}", "v".repeat(64)),
+        ] {
+            assert!(LabelSelector::parse(bad).is_err(), "{bad}");
+        }
+        for good in ["a=", "a=b", "a==b-c.d_e", "a notin (x, y)", "!a", "a"] {
+            assert!(LabelSelector::parse(good).is_ok(), "{good}");
+        }
         assert!(FieldSelector::parse("spec.x=1", &[]).is_err());
     }
 
