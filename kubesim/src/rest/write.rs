@@ -195,9 +195,10 @@ pub fn update(
             "the name of the object ({body_name}) does not match the name on the URL ({name})"
         )));
     }
-    // Custom resources refuse unconditional updates (AllowUnconditionalUpdate
-    // is false for them upstream); PATCH is unaffected.
-    if info.custom
+    // Custom resources and CRDs refuse unconditional updates
+    // (AllowUnconditionalUpdate is false for both upstream); PATCH is
+    // unaffected.
+    if (info.custom || super::is_crd(info))
         && body["metadata"]["resourceVersion"]
             .as_str()
             .unwrap_or("")
