@@ -43,9 +43,14 @@ fn namespace(obj: &mut Value) {
 }
 
 /// type ClusterIP, a cluster IP (kept across updates), port protocol and
-/// targetPort defaults. Allocated IPs are derived from the uid rather than
+/// targetPort defaults, and an empty status on create. Allocated IPs are derived from the uid rather than
 /// tracked, so two services could in principle collide.
 fn service(obj: &mut Value, old: Option<&Value>) {
+    // A new Service's status is reset to the empty one, written out as
+    // `loadBalancer: {}` (ServiceStatus has no omitempty on it).
+    if old.is_none() {
+        obj["status"] = json!({"loadBalancer": {}});
+    }
     let uid = obj["metadata"]["uid"].as_str().unwrap_or("").to_string();
     let spec = &mut obj["spec"];
     if !spec.is_object() {
@@ -103,6 +108,7 @@ mod tests {
     fn service_keeps_its_cluster_ip() {
         let mut s = json!({"metadata": {"name": "svc"}, "spec": {"ports": [{"port": 80}]}});
         apply("", "services", &mut s, None);
+        assert_eq!(s["status"], json!({"loadBalancer": {}}));
         let ip = s["spec"]["clusterIP"].clone();
         assert!(ip.as_str().unwrap().starts_with("10.96."));
         assert_eq!(

@@ -61,7 +61,7 @@ pub fn delete(
         return Ok(if waits {
             Deleted::Pending(present(info, &old))
         } else {
-            Deleted::Gone(success(info, &old))
+            Deleted::Gone(deleted(info, &old))
         });
     }
     if waits {
@@ -84,7 +84,20 @@ pub fn delete(
     }
     let gone = store.commit(EventType::Deleted, k, obj);
     after_removal(store, info, &gone);
-    Ok(Deleted::Gone(success(info, &gone)))
+    Ok(Deleted::Gone(deleted(info, &gone)))
+}
+
+/// What a completed DELETE answers: the object itself for the kinds whose
+/// upstream store sets `ReturnDeletedObject` (Services, ServiceAccounts),
+/// a `Status` of success for the rest.
+fn deleted(info: &ResourceInfo, gone: &Value) -> Value {
+    let returns_object =
+        info.group.is_empty() && matches!(info.plural.as_str(), "services" | "serviceaccounts");
+    if returns_object {
+        present(info, gone)
+    } else {
+        success(info, gone)
+    }
 }
 
 fn has_instances(store: &Store, crd: &Value) -> bool {

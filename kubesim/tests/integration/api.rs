@@ -72,6 +72,22 @@ async fn create_sets_system_fields_and_update_detects_conflicts() {
         "widgets.test.kubesim.io \"a\" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update"
     );
 
+    // Nor does a CRD.
+    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
+        Api::all(sim.client.clone());
+    let mut crd = crds.get("widgets.test.kubesim.io").await.unwrap();
+    crd.metadata.resource_version = None;
+    crd.metadata.managed_fields = None;
+    let refused = api_error(
+        crds.replace("widgets.test.kubesim.io", &PostParams::default(), &crd)
+            .await,
+    );
+    assert_eq!(refused.code, 422);
+    assert_eq!(
+        refused.message,
+        "customresourcedefinitions.apiextensions.k8s.io \"widgets.test.kubesim.io\" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update"
+    );
+
     let missing = api_error(api.get("nope").await);
     assert_eq!((missing.code, missing.reason.as_str()), (404, "NotFound"));
     assert_eq!(
@@ -845,4 +861,51 @@ async fn crd_selectable_fields_work_as_field_selectors() {
         (400, "field label not supported: spec.tier")
     );
     sim.stop().await;
+}
+
+/// A Service as upstream's strategy shapes it: created with an empty
+/// `status.loadBalancer`, and a DELETE that answers with the deleted
+/// Service (ReturnDeletedObject), which generated clients decode as one.
+#[tokio::test]
+async fn services_are_created_with_a_status_and_deleted_with_their_body() {
+    use k8s_openapi::api::core::v1::{Service, ServiceAccount};
+    let sim = Sim::start().await;
+    let services: Api<Service> = Api::namespaced(sim.client.clone(), "default");
+    let service: Service = serde_json::from_value(json!({
+        "metadata": {"name": "web"},
+        "spec": {"ports": [{"port": 80}]},
+        "status": {"loadBalancer": {"ingress": [{"ip": "1.2.3.4"}]}},
+    }))
+    .unwrap();
+    let created = services
+        .create(&PostParams::default(), &service)
+        .await
+        .unwrap();
+    let status = serde_json::to_value(created.status).unwrap();
+    assert_eq!(status, json!({"loadBalancer": {}}));
+    let deleted = services
+        .delete("web", &DeleteParams::default())
+        .await
+        .unwrap();
+    let body = deleted.left().expect("the deleted Service, not a Status");
+    assert_eq!(body.metadata.name.as_deref(), Some("web"));
+
+    let accounts: Api<ServiceAccount> = Api::namespaced(sim.client.clone(), "default");
+    let account: ServiceAccount =
+        serde_json::from_value(json!({"metadata": {"name": "robot"}})).unwrap();
+    accounts
+        .create(&PostParams::default(), &account)
+        .await
+        .unwrap();
+    let deleted = accounts
+        .delete("robot", &DeleteParams::default())
+        .await
+        .unwrap();
+    assert!(deleted.left().is_some(), "the deleted ServiceAccount");
+    // Other kinds answer with a Status.
+    let maps: Api<ConfigMap> = Api::namespaced(sim.client.clone(), "default");
+    let map: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "m"}})).unwrap();
+    maps.create(&PostParams::default(), &map).await.unwrap();
+    let deleted = maps.delete("m", &DeleteParams::default()).await.unwrap();
+    assert!(deleted.right().is_some(), "a Status for a ConfigMap");
 }
