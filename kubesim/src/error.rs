@@ -179,6 +179,77 @@ impl ApiError {
     }
 }
 
+/// A `metav1.Status` as upstream writes it: fields in the Go struct's
+/// order (`kind`, `apiVersion`, `metadata`, `status`, `message`, `reason`,
+/// `details`, `code`; details and causes likewise), and the newline Go's
+/// JSON encoder ends every body with.
+pub fn status_body(status: &Value) -> Vec<u8> {
+    const STATUS: &[&str] = &[
+        "kind",
+        "apiVersion",
+        "metadata",
+        "status",
+        "message",
+        "reason",
+        "details",
+        "code",
+    ];
+    const DETAILS: &[&str] = &[
+        "name",
+        "group",
+        "kind",
+        "uid",
+        "causes",
+        "retryAfterSeconds",
+    ];
+    const CAUSE: &[&str] = &["reason", "message", "field"];
+    fn ordered(
+        value: &Value,
+        order: &[&str],
+        out: &mut String,
+        nested: &dyn Fn(&str, &Value, &mut String),
+    ) {
+        let Value::Object(map) = value else {
+            out.push_str(&value.to_string());
+            return;
+        };
+        let mut keys: Vec<&String> = map.keys().collect();
+        keys.sort_by_key(|k| order.iter().position(|o| o == k).unwrap_or(order.len()));
+        out.push('{');
+        for (i, key) in keys.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&Value::String((*key).clone()).to_string());
+            out.push(':');
+            nested(key, &map[*key], out);
+        }
+        out.push('}');
+    }
+    let mut out = String::new();
+    ordered(status, STATUS, &mut out, &|key, value, out| {
+        if key != "details" {
+            out.push_str(&value.to_string());
+            return;
+        }
+        ordered(value, DETAILS, out, &|key, value, out| match (key, value) {
+            ("causes", Value::Array(causes)) => {
+                out.push('[');
+                for (i, cause) in causes.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    ordered(cause, CAUSE, out, &|_, v, out| out.push_str(&v.to_string()));
+                }
+                out.push(']');
+            }
+            _ => out.push_str(&value.to_string()),
+        });
+    });
+    out.push('\n');
+    out.into_bytes()
+}
+
 fn subject_details(s: &Subject) -> Value {
     let mut d = serde_json::Map::new();
     if !s.name.is_empty() {
@@ -192,3 +263,41 @@ fn subject_details(s: &Subject) -> Value {
 }
 
 pub type Result<T, E = ApiError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod status_tests {
+    use super::*;
+
+    #[test]
+    fn status_bodies_keep_go_field_order_and_end_with_a_newline() {
+        let error = ApiError::Invalid {
+            subject: Subject {
+                group: "test.kubesim.io".into(),
+                kind: "widgets".into(),
+                name: "a".into(),
+            },
+            causes: vec![Cause {
+                reason: "FieldValueInvalid",
+                field: "spec.size".into(),
+                message: "Invalid value: 0".into(),
+            }],
+        };
+        let body = String::from_utf8(status_body(&error.status())).unwrap();
+        assert!(body.ends_with("}\n"), "{body}");
+        let at = |key: &str| body.find(&format!("\"{key}\":")).unwrap();
+        let order = [
+            "kind",
+            "apiVersion",
+            "metadata",
+            "status",
+            "message",
+            "reason",
+            "details",
+            "code",
+        ];
+        assert!(order.windows(2).all(|w| at(w[0]) < at(w[1])), "{body}");
+        assert!(body.contains(r#""details":{"name":"a","group":"test.kubesim.io","kind":"widgets","causes":[{"reason":"FieldValueInvalid","message":"Invalid value: 0","field":"spec.size"}]}"#), "{body}");
+        let parsed: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(parsed, error.status());
+    }
+}

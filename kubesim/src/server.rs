@@ -219,7 +219,11 @@ pub async fn handle(
     }
     Ok(match reply {
         Reply::Json(code, v) => {
-            let body = serde_json::to_vec(&v).unwrap_or_default();
+            let body = if v["kind"] == "Status" {
+                crate::error::status_body(&v)
+            } else {
+                serde_json::to_vec(&v).unwrap_or_default()
+            };
             Response::builder()
                 .status(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
                 .header(header::CONTENT_TYPE, "application/json")
