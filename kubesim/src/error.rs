@@ -77,6 +77,16 @@ pub enum ApiError {
     Forbidden { subject: Subject, message: String },
     #[error("{0}")]
     Expired(String),
+    /// A continue token whose snapshot is compacted: the Status carries a
+    /// new token that continues, inconsistently, from the latest version.
+    #[error(
+        "The provided continue parameter is too old to display a consistent list result. You \
+         can start a new list without the continue parameter, or use the continue token in this \
+         response to retrieve the remainder of the results. Continuing with the provided token \
+         results in an inconsistent list - objects that were created, modified, or deleted \
+         between the time the first chunk was returned and now may show up in the list."
+    )]
+    ExpiredContinue { next: String },
     /// A watch started from a compacted resourceVersion.
     #[error("too old resource version: {requested} ({oldest})")]
     Gone { requested: u64, oldest: u64 },
@@ -111,7 +121,7 @@ impl ApiError {
             ApiError::Invalid { .. } | ApiError::UnprocessablePatch(_) => 422,
             ApiError::BadRequest(_) => 400,
             ApiError::Forbidden { .. } => 403,
-            ApiError::Expired(_) | ApiError::Gone { .. } => 410,
+            ApiError::Expired(_) | ApiError::ExpiredContinue { .. } | ApiError::Gone { .. } => 410,
             ApiError::UnsupportedMediaType(_) => 415,
             ApiError::MethodNotSupported(_) => 405,
             ApiError::Internal(_) => 500,
@@ -126,7 +136,9 @@ impl ApiError {
             ApiError::Invalid { .. } | ApiError::UnprocessablePatch(_) => "Invalid",
             ApiError::BadRequest(_) => "BadRequest",
             ApiError::Forbidden { .. } => "Forbidden",
-            ApiError::Expired(_) | ApiError::Gone { .. } => "Expired",
+            ApiError::Expired(_) | ApiError::ExpiredContinue { .. } | ApiError::Gone { .. } => {
+                "Expired"
+            }
             ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
             ApiError::MethodNotSupported(_) => "MethodNotAllowed",
             ApiError::Internal(_) => "InternalError",
@@ -174,6 +186,9 @@ impl ApiError {
         };
         if let Some(d) = details {
             status["details"] = d;
+        }
+        if let ApiError::ExpiredContinue { next } = self {
+            status["metadata"] = json!({"continue": next});
         }
         status
     }

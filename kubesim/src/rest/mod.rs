@@ -153,19 +153,21 @@ pub fn list(
     }
     let gr = info.storage_key();
     // Every page of a list reads the same snapshot, as etcd serves it.
-    let snapshot = store.snapshot(&gr, ns, list_rv).ok_or_else(|| {
-        ApiError::Expired(if opts.continue_token.is_some() {
-            "The provided continue parameter is too old to display a consistent list result. \
-             You can start a new list without the continue parameter, or use the continue token \
-             in this response to retrieve the remainder of the results. Continuing with the \
-             provided token results in an inconsistent list - objects that were created, \
-             modified, or deleted between the time the first chunk was returned and now may \
-             show up in the list."
-                .into()
-        } else {
-            "The resourceVersion for the provided list is too old.".to_string()
-        })
-    })?;
+    let snapshot = store
+        .snapshot(&gr, ns, list_rv)
+        .ok_or_else(|| match &after {
+            // Upstream hands out a token for the rest of the list at the
+            // latest version, with the 410.
+            Some(after) => ApiError::ExpiredContinue {
+                next: encode_continue(&ContinueToken {
+                    rv: current,
+                    after: after.clone(),
+                }),
+            },
+            None => {
+                ApiError::Expired("The resourceVersion for the provided list is too old.".into())
+            }
+        })?;
     let matching: Vec<(&ObjectKey, &Value)> = snapshot
         .iter()
         .filter(|(k, _)| {
@@ -188,10 +190,7 @@ pub fn list(
             rv: list_rv,
             after: format!("{}/{}", last.namespace, last.name),
         };
-        metadata["continue"] = Value::String(
-            base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .encode(serde_json::to_vec(&token).unwrap_or_default()),
-        );
+        metadata["continue"] = Value::String(encode_continue(&token));
         metadata["remainingItemCount"] = json!(rest.len());
     }
     Ok(json!({
@@ -256,6 +255,11 @@ fn qualified(info: &ResourceInfo) -> String {
     } else {
         format!("{}.{}", info.plural, info.group)
     }
+}
+
+fn encode_continue(token: &ContinueToken) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(serde_json::to_vec(token).unwrap_or_default())
 }
 
 fn is_crd(info: &ResourceInfo) -> bool {

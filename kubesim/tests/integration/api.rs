@@ -837,6 +837,27 @@ async fn lists_read_consistent_snapshots() {
             .await,
     );
     assert_eq!((expired.code, expired.reason.as_str()), (410, "Expired"));
+    // As its message says, it carries a token for the rest of the list at
+    // the latest version.
+    assert!(
+        expired
+            .message
+            .contains("use the continue token in this response")
+    );
+    let next = expired
+        .metadata
+        .and_then(|m| m.continue_)
+        .expect("a continue token in the 410");
+    let rest = cms
+        .list(&ListParams::default().continue_token(&next))
+        .await
+        .unwrap();
+    let names: Vec<_> = rest
+        .items
+        .iter()
+        .map(|c| c.metadata.name.clone().unwrap())
+        .collect();
+    assert_eq!(names, ["c"], "after b, as the list is now");
     sim.stop().await;
 }
 
