@@ -60,6 +60,15 @@ async fn wait_for(
     }
 }
 
+fn adoption_refused(stack: &EcommerceStack) -> bool {
+    stack.status.as_ref().is_some_and(|status| {
+        status
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.reason == "AdoptionRefused")
+    })
+}
+
 fn ready_for_generation(stack: &EcommerceStack) -> bool {
     let Some(status) = &stack.status else {
         return false;
@@ -831,14 +840,7 @@ async fn a_new_stack_adopts_what_an_orphaned_one_left_and_deletes_it_all_later()
         .create(&PostParams::default(), &adopting("intruder"))
         .await
         .unwrap();
-    let refused = wait_for(&intruder, "shop", "AdoptionRefused", |s| {
-        s.status.as_ref().is_some_and(|st| {
-            st.conditions
-                .iter()
-                .any(|c| c.type_ == "Ready" && c.reason == "AdoptionRefused")
-        })
-    })
-    .await;
+    let refused = wait_for(&intruder, "shop", "AdoptionRefused", adoption_refused).await;
     let message = &refused.status.unwrap().conditions[0].message;
     assert!(
         message.contains(r#"belong to stack "default/shop", not intruder/shop"#),
@@ -860,14 +862,7 @@ async fn a_new_stack_adopts_what_an_orphaned_one_left_and_deletes_it_all_later()
     let mut shrunk = adopting("default");
     shrunk.spec.monitoring = None;
     api.create(&PostParams::default(), &shrunk).await.unwrap();
-    let refused = wait_for(&api, "shop", "AdoptionRefused", |s| {
-        s.status.as_ref().is_some_and(|st| {
-            st.conditions
-                .iter()
-                .any(|c| c.type_ == "Ready" && c.reason == "AdoptionRefused")
-        })
-    })
-    .await;
+    let refused = wait_for(&api, "shop", "AdoptionRefused", adoption_refused).await;
     let message = &refused.status.unwrap().conditions[0].message;
     assert!(
         message.contains("monitoring/") && message.contains("adopting would delete"),

@@ -46,9 +46,7 @@ pub async fn for_stack(
     existing: Option<&crate::api::common::ExistingNetwork>,
 ) -> Result<Vec<String>, AwsError> {
     match existing {
-        Some(network) => {
-            super::ec2::existing_network::zones_of(clients, &network.data_subnet_ids).await
-        }
+        Some(network) => super::ec2::subnet_zones(clients, &network.data_subnet_ids).await,
         None => available_zones(clients, region).await,
     }
 }

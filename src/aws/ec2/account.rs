@@ -4,20 +4,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aws_sdk_ec2::types::{Filter, LocationType};
+use aws_sdk_ec2::types::LocationType;
 
 use crate::engine::AwsError;
 use crate::identity::TAG_UID;
 
 use super::super::{AwsClients, sdk};
-
-fn filter(name: &str, values: impl IntoIterator<Item = impl Into<String>>) -> Filter {
-    let mut filter = Filter::builder().name(name);
-    for value in values {
-        filter = filter.values(value);
-    }
-    filter.build()
-}
+use super::{filter, subnet_zones};
 
 /// The zones among `zones` where `instance_type` is offered.
 pub async fn zones_offering(
@@ -96,22 +89,9 @@ pub async fn nat_gateways_by_zone(
     if subnets.is_empty() {
         return Ok(by_zone);
     }
-    let unique: BTreeSet<&String> = subnets.iter().collect();
-    let answer = clients
-        .ec2
-        .describe_subnets()
-        .filters(filter("subnet-id", unique.into_iter().cloned()))
-        .send()
-        .await
-        .map_err(sdk("DescribeSubnets"))?;
-    let zone_of: BTreeMap<&str, &str> = answer
-        .subnets()
-        .iter()
-        .filter_map(|s| Some((s.subnet_id()?, s.availability_zone()?)))
-        .collect();
-    for subnet in &subnets {
-        if let Some(zone) = zone_of.get(subnet.as_str()) {
-            *by_zone.entry(zone.to_string()).or_insert(0) += 1;
+    for zone in subnet_zones(clients, &subnets).await? {
+        if !zone.is_empty() {
+            *by_zone.entry(zone).or_insert(0) += 1;
         }
     }
     Ok(by_zone)

@@ -3,7 +3,9 @@
 //! names (`Context::borrowed`), and nothing here changes or deletes them:
 //! the stack's resources only read their ids.
 
-use aws_sdk_ec2::types::{Filter, Subnet as AwsSubnet, Vpc as AwsVpc};
+use aws_sdk_ec2::types::Vpc as AwsVpc;
+
+use super::{filter, subnets_by_id};
 
 use crate::aws::prelude::*;
 
@@ -92,15 +94,11 @@ impl KindOps<AwsClients> for BorrowedVpcKind {
         if wanted.is_empty() {
             return Ok(Vec::new());
         }
-        let filter = Filter::builder()
-            .name("vpc-id")
-            .set_values(Some(wanted.iter().map(|(_, id)| id.to_string()).collect()))
-            .build();
         let vpcs: Vec<AwsVpc> = cx
             .clients
             .ec2
             .describe_vpcs()
-            .filters(filter)
+            .filters(filter("vpc-id", wanted.iter().map(|(_, id)| *id)))
             .into_paginator()
             .items()
             .send()
@@ -134,21 +132,7 @@ impl KindOps<AwsClients> for BorrowedSubnetKind {
         if wanted.is_empty() {
             return Ok(Vec::new());
         }
-        let filter = Filter::builder()
-            .name("subnet-id")
-            .set_values(Some(wanted.iter().map(|(_, id)| id.to_string()).collect()))
-            .build();
-        let subnets: Vec<AwsSubnet> = cx
-            .clients
-            .ec2
-            .describe_subnets()
-            .filters(filter)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(sdk("DescribeSubnets"))?;
+        let subnets = subnets_by_id(&cx.clients, wanted.iter().map(|(_, id)| *id)).await?;
         Ok(wanted
             .iter()
             .filter_map(|(key, id)| {

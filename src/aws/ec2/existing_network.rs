@@ -3,10 +3,11 @@
 //! VPC, each tier covers two zones or more, the public tier routes to an
 //! internet gateway and the app and data tiers do not.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
+use std::collections::BTreeSet;
 
-use aws_sdk_ec2::types::{Filter, RouteTable as AwsRouteTable, Subnet as AwsSubnet};
+use aws_sdk_ec2::types::RouteTable as AwsRouteTable;
+
+use super::{filter, subnets_by_id};
 
 use crate::api::FieldError;
 use crate::api::common::ExistingNetwork;
@@ -21,26 +22,6 @@ pub struct Inspection {
     pub problems: Vec<FieldError>,
     /// The zones of the app subnets: where the servers run.
     pub app_zones: Vec<String>,
-}
-
-fn filter(name: &str, values: impl IntoIterator<Item = String>) -> Filter {
-    Filter::builder()
-        .name(name)
-        .set_values(Some(values.into_iter().collect()))
-        .build()
-}
-
-async fn subnets(clients: &AwsClients, ids: Vec<String>) -> Result<Vec<AwsSubnet>, AwsError> {
-    clients
-        .ec2
-        .describe_subnets()
-        .filters(filter("subnet-id", ids))
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(sdk("DescribeSubnets"))
 }
 
 async fn route_tables(clients: &AwsClients, vpc: &str) -> Result<Vec<AwsRouteTable>, AwsError> {
@@ -71,7 +52,7 @@ pub async fn inspect(
         ec2.describe_vpcs()
             .filters(filter("vpc-id", [network.vpc_id.clone()]))
             .send(),
-        subnets(clients, ids),
+        subnets_by_id(clients, ids),
         route_tables(clients, &network.vpc_id),
     );
     let vpc_exists = !vpcs.map_err(sdk("DescribeVpcs"))?.vpcs().is_empty();
@@ -167,33 +148,4 @@ fn route_problem(tier: &str, id: &str, tables: &[AwsRouteTable]) -> Option<Strin
         )),
         _ => None,
     }
-}
-
-/// Zone of each subnet, by id: a subnet never moves, so once per process.
-static ZONES: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
-
-/// The zones of `ids`, in order; an empty name for a subnet that does not
-/// exist (preflight reports it). One call the first time, none after.
-pub async fn zones_of(clients: &AwsClients, ids: &[String]) -> Result<Vec<String>, AwsError> {
-    let unknown: Vec<String> = {
-        let known = ZONES.lock().expect("subnet zones");
-        ids.iter()
-            .filter(|id| !known.contains_key(*id))
-            .cloned()
-            .collect()
-    };
-    if !unknown.is_empty() {
-        let found = subnets(clients, unknown).await?;
-        let mut known = ZONES.lock().expect("subnet zones");
-        for subnet in &found {
-            if let (Some(id), Some(zone)) = (subnet.subnet_id(), subnet.availability_zone()) {
-                known.insert(id.to_string(), zone.to_string());
-            }
-        }
-    }
-    let known = ZONES.lock().expect("subnet zones");
-    Ok(ids
-        .iter()
-        .map(|id| known.get(id).cloned().unwrap_or_default())
-        .collect())
 }

@@ -19,8 +19,9 @@ pub mod vpc;
 pub mod vpc_endpoint;
 
 use std::collections::BTreeMap;
+use std::sync::Mutex;
 
-use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+use aws_sdk_ec2::types::{Filter, ResourceType, Subnet as AwsSubnet, Tag, TagSpecification};
 
 use crate::aws::prelude::*;
 use crate::identity::TAG_UID;
@@ -54,6 +55,61 @@ pub const KINDS: &[Kind] = &[
 ];
 
 pub(crate) use super::shared::component;
+
+/// A describe filter on `name` matching any of `values`.
+pub(crate) fn filter(name: &str, values: impl IntoIterator<Item = impl Into<String>>) -> Filter {
+    let mut filter = Filter::builder().name(name);
+    for value in values {
+        filter = filter.values(value);
+    }
+    filter.build()
+}
+
+/// The subnets among `ids` that exist (no error for those that do not).
+pub(crate) async fn subnets_by_id(
+    clients: &AwsClients,
+    ids: impl IntoIterator<Item = impl Into<String>>,
+) -> Result<Vec<AwsSubnet>, AwsError> {
+    clients
+        .ec2
+        .describe_subnets()
+        .filters(filter("subnet-id", ids))
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(sdk("DescribeSubnets"))
+}
+
+/// Zone of each subnet, by id: a subnet never moves, so once per process.
+static SUBNET_ZONES: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
+
+/// The zones of `ids`, in order; an empty name for a subnet that does not
+/// exist. One call for the ids not seen before, none after.
+pub async fn subnet_zones(clients: &AwsClients, ids: &[String]) -> Result<Vec<String>, AwsError> {
+    let unknown: Vec<String> = {
+        let known = SUBNET_ZONES.lock().expect("subnet zones");
+        ids.iter()
+            .filter(|id| !known.contains_key(*id))
+            .cloned()
+            .collect()
+    };
+    if !unknown.is_empty() {
+        let found = subnets_by_id(clients, unknown).await?;
+        let mut known = SUBNET_ZONES.lock().expect("subnet zones");
+        for subnet in &found {
+            if let (Some(id), Some(zone)) = (subnet.subnet_id(), subnet.availability_zone()) {
+                known.insert(id.to_string(), zone.to_string());
+            }
+        }
+    }
+    let known = SUBNET_ZONES.lock().expect("subnet zones");
+    Ok(ids
+        .iter()
+        .map(|id| known.get(id).cloned().unwrap_or_default())
+        .collect())
+}
 
 /// The filter selecting the stack's resources.
 pub(crate) fn owned_filter(cx: &Context) -> Filter {
