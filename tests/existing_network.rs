@@ -305,6 +305,47 @@ async fn subnets_that_do_not_fit_are_refused_before_any_write() {
         .await
         .unwrap();
     let same_zone = subnet(ec2, &network.vpc, "10.40.31.0/24", &zone_a).await;
+    // A data subnet whose table sends one narrow range to the gateway: any
+    // route to an internet gateway exposes a private tier, not only 0.0.0.0/0.
+    let narrow = subnet(ec2, &network.vpc, "10.40.33.0/24", &zone_a).await;
+    let igw = ec2
+        .describe_internet_gateways()
+        .filters(
+            Filter::builder()
+                .name("attachment.vpc-id")
+                .values(&network.vpc)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .internet_gateways()[0]
+        .internet_gateway_id()
+        .unwrap()
+        .to_string();
+    let narrow_table = ec2
+        .create_route_table()
+        .vpc_id(&network.vpc)
+        .send()
+        .await
+        .unwrap()
+        .route_table()
+        .and_then(|t| t.route_table_id())
+        .unwrap()
+        .to_string();
+    ec2.create_route()
+        .route_table_id(&narrow_table)
+        .destination_cidr_block("203.0.113.0/24")
+        .gateway_id(&igw)
+        .send()
+        .await
+        .unwrap();
+    ec2.associate_route_table()
+        .route_table_id(&narrow_table)
+        .subnet_id(&narrow)
+        .send()
+        .await
+        .unwrap();
     let closed = subnet(ec2, &network.vpc, "10.40.32.0/24", &format!("{REGION}b")).await;
     let default_vpc = ec2
         .describe_subnets()
@@ -324,7 +365,7 @@ async fn subnets_that_do_not_fit_are_refused_before_any_write() {
         vpc: network.vpc.clone(),
         public: vec![network.public[0].clone(), closed.clone()],
         app: vec![foreign.clone(), exposed.clone()],
-        data: vec![network.data[0].clone(), same_zone],
+        data: vec![narrow.clone(), same_zone],
         public_table: network.public_table.clone(),
     };
     let dir = tempfile::tempdir().unwrap();
@@ -344,6 +385,9 @@ async fn subnets_that_do_not_fit_are_refused_before_any_write() {
             ),
             format!(
                 "spec.network.existing.appSubnetIds[1]: {exposed} routes 0.0.0.0/0 to internet gateway igw-"
+            ),
+            format!(
+                "spec.network.existing.dataSubnetIds[0]: {narrow} routes 203.0.113.0/24 to internet gateway {igw}"
             ),
             format!(
                 "spec.network.existing.dataSubnetIds: every data subnet is in {zone_a}; the tier must cover at least two availability zones"

@@ -132,18 +132,27 @@ fn table_of<'a>(subnet: &str, tables: &'a [AwsRouteTable]) -> Option<&'a AwsRout
 fn route_problem(tier: &str, id: &str, tables: &[AwsRouteTable]) -> Option<String> {
     let table = table_of(id, tables);
     let table_id = table.and_then(|t| t.route_table_id()).unwrap_or("none");
-    let to_internet = table.into_iter().flat_map(|t| t.routes()).find(|r| {
-        r.gateway_id().is_some_and(|g| g.starts_with("igw-"))
-            && r.destination_cidr_block() == Some("0.0.0.0/0")
-    });
-    match (tier, to_internet) {
-        ("public", None) => Some(format!(
+    let routes = || table.into_iter().flat_map(|t| t.routes());
+    let via_gateway =
+        |r: &&aws_sdk_ec2::types::Route| r.gateway_id().is_some_and(|g| g.starts_with("igw-"));
+    // A public subnet needs the IPv4 default route; a private one must have
+    // no route at all to a gateway, however narrow and of either family.
+    let default_route = routes()
+        .filter(via_gateway)
+        .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"));
+    let any_route = routes().find(via_gateway);
+    match (tier, default_route, any_route) {
+        ("public", None, _) => Some(format!(
             "{id} has no default route to an internet gateway (route table {table_id}); \
              an internet-facing load balancer there is unreachable"
         )),
-        ("app" | "data", Some(route)) => Some(format!(
-            "{id} routes 0.0.0.0/0 to internet gateway {} (route table {table_id}); {tier} \
+        ("app" | "data", _, Some(route)) => Some(format!(
+            "{id} routes {} to internet gateway {} (route table {table_id}); {tier} \
              subnets must not reach the internet directly",
+            route
+                .destination_cidr_block()
+                .or(route.destination_ipv6_cidr_block())
+                .unwrap_or_default(),
             route.gateway_id().unwrap_or_default()
         )),
         _ => None,
