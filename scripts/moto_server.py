@@ -5,11 +5,14 @@ replica count API (IncreaseReplicaCount, DecreaseReplicaCount),
 DeleteCacheSubnetGroup, cache parameter groups,
 ElastiCache replication groups that honour NumCacheClusters, answer their
 reader endpoint, take their
-final snapshot and finish deleting, S3's GetBucketVersioning answer, and
+final snapshot and finish deleting, AWS Budgets' UpdateBudget and
+DescribeSubscribersForNotification, S3's GetBucketVersioning answer, and
 CloudFront origins that keep their origin access control, metric filters
 that a second put replaces and that go with their log group, the answers
 preflight asks for (orderable RDS versions, ElastiCache node types, applied
-quotas), and a latency
+quotas), the Price List API's GetProducts and DescribeServices (list prices
+from moto_prices.py, beside this script), Spot price history priced from
+those On-Demand prices, and a latency
 mode in which databases, caches, NAT gateways, load balancers and
 distributions take time to become available, as in AWS.
 
@@ -20,7 +23,10 @@ responses before starting the usual server (same arguments as moto_server).
 
 The emulation follows AWS: one active refresh per group (a second start is
 refused with InstanceRefreshInProgress); a refresh with a desired
-configuration applies it to the group when it succeeds. Time is replaced by
+configuration applies it to the group when it succeeds (a launch template,
+or a whole MixedInstancesPolicy for a group buying Spot). As in AWS, an
+UpdateAutoScalingGroup that names neither keeps the group's mixed policy
+(moto 5.2 drops it). Time is replaced by
 observation: every describe moves an active refresh one step
 (Pending -> InProgress -> Successful), and success replaces the group's
 instances.
@@ -33,6 +39,7 @@ import sys
 import tempfile
 import time
 import uuid
+from decimal import Decimal
 
 # moto's request recorder writes `moto_recording` into the working
 # directory (the repository, under the tests) unless told otherwise.
@@ -48,6 +55,7 @@ from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult
 from moto.core.types import Base64EncodedString
 from moto.ec2.models.launch_templates import LaunchTemplate
+from moto.ec2.responses import EC2Response
 from moto.ec2.utils import parse_user_data
 from moto.elasticache import models as elasticache_models
 from moto.elasticache.exceptions import ReplicationGroupNotFound
@@ -55,9 +63,17 @@ from moto.elasticache.responses import ElastiCacheResponse
 from moto.iam import models as iam_models
 from moto.logs import metric_filters as logs_metric_filters
 from moto.logs import models as logs_models
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.rds import models as rds_models
 from moto.s3.responses import S3Response
 from moto.server import main
+
+# The price tables live beside this script (on sys.path, as the script's
+# directory); import them without leaving a __pycache__ in the repository.
+_dont_write_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+import moto_prices  # noqa: E402
+
+sys.dont_write_bytecode = _dont_write_bytecode
 
 # AWS managed policies stackops attaches. moto loads either none or all
 # (over a thousand, a second after every reset); load just these.
@@ -105,8 +121,14 @@ def _advance(backend, group, refresh):
         refresh["PercentageComplete"] = 50
         refresh["StatusReason"] = "Replacing instances."
     elif refresh["Status"] == "InProgress":
-        template = refresh.get("DesiredConfiguration", {}).get("LaunchTemplate")
-        if template:
+        desired = refresh.get("DesiredConfiguration", {})
+        template = desired.get("LaunchTemplate")
+        mixed = desired.get("MixedInstancesPolicy")
+        if mixed:
+            # A group buying Spot moves with its whole policy, as in AWS.
+            group.mixed_instances_policy = mixed
+            group._set_launch_configuration(None, None, mixed)
+        elif template:
             group._set_launch_configuration(None, template, None)
         desired = group.desired_capacity
         backend.set_desired_capacity(group.name, 0)
@@ -120,6 +142,19 @@ def _advance(backend, group, refresh):
         )
     elif refresh["Status"] == "Cancelling":
         refresh.update(Status="Cancelled", EndTime=_now())
+
+
+def _update_keeping_mixed_policy(self, *args, **kwargs):
+    """AWS keeps a group's MixedInstancesPolicy through an update that names
+    neither it nor a launch template (moto 5.2 drops it); a launch template
+    alone replaces it."""
+    kept = self.mixed_instances_policy
+    if not kwargs.get("mixed_instances_policy") and not kwargs.get("launch_template") and kept:
+        # moto stores the template by id and name, then refuses the pair.
+        kept = json.loads(json.dumps(kept))
+        kept["LaunchTemplate"]["LaunchTemplateSpecification"].pop("LaunchTemplateName", None)
+        kwargs["mixed_instances_policy"] = kept
+    return _update_group(self, *args, **kwargs)
 
 
 def start_instance_refresh(self):
@@ -446,6 +481,10 @@ for _action in (
     setattr(ElastiCacheResponse, _action.__name__, _action)
 rds_models.RDSBackend.modify_db_instance = _modify_db_instance_keeping_insights
 AutoScalingResponse.start_instance_refresh = start_instance_refresh
+from moto.autoscaling.models import FakeAutoScalingGroup  # noqa: E402
+
+_update_group = FakeAutoScalingGroup.update
+FakeAutoScalingGroup.update = _update_keeping_mixed_policy
 AutoScalingResponse.describe_instance_refreshes = describe_instance_refreshes
 AutoScalingResponse.cancel_instance_refresh = cancel_instance_refresh
 
@@ -607,6 +646,42 @@ from moto.rds.responses import RDSResponse  # noqa: E402
 RDSResponse.describe_orderable_db_instance_options = describe_orderable_db_instance_options
 ElastiCacheResponse.describe_reserved_cache_nodes_offerings = describe_reserved_cache_nodes_offerings
 
+# AWS Budgets: moto 5.2 keeps budgets and their notifications but has no
+# UpdateBudget (a changed limit) or DescribeSubscribersForNotification (who
+# a notification reaches); both as AWS answers them.
+from moto.budgets.exceptions import NotFoundException as BudgetNotFound  # noqa: E402
+from moto.budgets.responses import BudgetsResponse  # noqa: E402
+
+
+def _stored_budget(self, account_id, name):
+    budget = self.backend.budgets[account_id].get(name)
+    if budget is None:
+        raise BudgetNotFound(f"Unable to find budget: {name} - the budget doesn't exist.")
+    return budget
+
+
+def update_budget(self):
+    account_id = self._get_param("AccountId")
+    new = self._get_param("NewBudget")
+    budget = _stored_budget(self, account_id, new["BudgetName"])
+    kept = {k: v for k, v in budget.budget.items() if k in ("TimePeriod",)}
+    budget.budget = {**new, **kept, "LastUpdatedTime": time.time()}
+    return json.dumps({})
+
+
+def describe_subscribers_for_notification(self):
+    account_id = self._get_param("AccountId")
+    budget = _stored_budget(self, account_id, self._get_param("BudgetName"))
+    wanted = self._get_param("Notification")
+    for notification in budget.notifications:
+        if notification.details == wanted:
+            return json.dumps({"Subscribers": notification.subscribers})
+    raise BudgetNotFound("Unable to find notification for this budget.")
+
+
+BudgetsResponse.update_budget = update_budget
+BudgetsResponse.describe_subscribers_for_notification = describe_subscribers_for_notification
+
 QUOTAS_ENV = "STACKOPS_MOTO_QUOTAS"
 QUOTA_NAMES = {
     ("vpc", "L-F678F1CE"): "VPCs per Region",
@@ -648,6 +723,209 @@ def _get_applied_quota(self, service_code, quota_code):
 
 
 quotas_models.ServiceQuotasBackend.get_service_quota = _get_applied_quota
+
+
+# The Price List API (service `pricing`), which moto lacks: stackops asks
+# it for the list prices of what a stack would run. moto routes a request by
+# its signing name and fails with a 500 on one it has no backend for, so
+# AWSPriceListService requests are answered before moto's dispatch, from
+# the tables of moto_prices.py.
+PRICE_LIST_TARGET = "AWSPriceListService."
+PRICE_LIST_PRODUCTS = moto_prices.products()
+
+
+class PriceListError(Exception):
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+def _invalid(message):
+    return PriceListError("InvalidParameterException", message)
+
+
+def _field(product, field):
+    if field in ("ServiceCode", "serviceCode"):
+        return product["serviceCode"]
+    if field in ("productFamily", "sku"):
+        return product["product"][field]
+    return product["product"]["attributes"].get(field)
+
+
+def _matches(product, kind, field, value):
+    found = _field(product, field)
+    if found is None:
+        return False
+    found, value = found.lower(), value.lower()
+    if kind in ("TERM_MATCH", "EQUALS"):
+        return found == value
+    if kind == "CONTAINS":
+        return value in found
+    values = {v.strip() for v in value.split(",")}
+    if kind == "ANY_OF":
+        return found in values
+    if kind == "NONE_OF":
+        return found not in values
+    raise _invalid(f"Filter type {kind} is not supported.")
+
+
+def _page(params, items):
+    limit = params.get("MaxResults", 100)
+    if not isinstance(limit, int) or not 1 <= limit <= 100:
+        raise _invalid("MaxResults must be between 1 and 100.")
+    token = params.get("NextToken") or "0"
+    if not token.isdigit() or int(token) > len(items):
+        raise PriceListError("InvalidNextTokenException", "The NextToken is invalid.")
+    start = int(token)
+    page = {}
+    if start + limit < len(items):
+        page["NextToken"] = str(start + limit)
+    return items[start : start + limit], page
+
+
+def _format_version(params):
+    version = params.get("FormatVersion") or "aws_v1"
+    if version != "aws_v1":
+        raise _invalid(f"FormatVersion {version} is not supported.")
+    return version
+
+
+def get_products(params):
+    service = params.get("ServiceCode")
+    if not service:
+        raise _invalid("ServiceCode is required.")
+    filters = params.get("Filters") or []
+    for f in filters:
+        if not isinstance(f, dict) or not all(
+            isinstance(f.get(k), str) for k in ("Type", "Field", "Value")
+        ):
+            raise _invalid("A filter needs a Type, a Field and a Value.")
+    found = [
+        p
+        for p in PRICE_LIST_PRODUCTS
+        if p["serviceCode"] == service
+        and all(_matches(p, f["Type"], f["Field"], f["Value"]) for f in filters)
+    ]
+    version = _format_version(params)
+    found, page = _page(params, found)
+    # AWS sends each product as a JSON document inside the JSON answer.
+    return dict(FormatVersion=version, PriceList=[json.dumps(p) for p in found], **page)
+
+
+def describe_services(params):
+    services = {}
+    for p in PRICE_LIST_PRODUCTS:
+        services.setdefault(p["serviceCode"], set()).update(p["product"]["attributes"])
+    wanted = params.get("ServiceCode")
+    listed = [
+        {"ServiceCode": code, "AttributeNames": sorted(names)}
+        for code, names in sorted(services.items())
+        if not wanted or code == wanted
+    ]
+    version = _format_version(params)
+    listed, page = _page(params, listed)
+    return dict(FormatVersion=version, Services=listed, **page)
+
+
+PRICE_LIST_ACTIONS = {"GetProducts": get_products, "DescribeServices": describe_services}
+
+
+def price_list(environ, start_response):
+    action = environ["HTTP_X_AMZ_TARGET"][len(PRICE_LIST_TARGET) :]
+    status, error = "200 OK", None
+    try:
+        if action not in PRICE_LIST_ACTIONS:
+            raise PriceListError("UnknownOperationException", f"{action} is not emulated.")
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        if not length and environ.get("wsgi.input_terminated"):
+            body = environ["wsgi.input"].read()  # chunked
+        try:
+            params = json.loads(body or b"{}")
+        except ValueError:
+            raise PriceListError("SerializationException", "The body is not JSON.") from None
+        answer = PRICE_LIST_ACTIONS[action](params)
+    except PriceListError as e:
+        status, error = "400 Bad Request", e.code
+        answer = {"__type": e.code, "message": e.message}
+    data = json.dumps(answer).encode()
+    headers = [
+        ("Content-Type", "application/x-amz-json-1.1"),
+        ("Content-Length", str(len(data))),
+        ("x-amzn-RequestId", str(uuid.uuid4())),
+    ]
+    if error:
+        headers.append(("x-amzn-ErrorType", error))
+    start_response(status, headers)
+    return [data]
+
+
+_dispatch = DomainDispatcherApplication.__call__
+
+
+def _dispatch_with_price_list(self, environ, start_response):
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    if environ.get("REQUEST_METHOD") == "POST" and target.startswith(PRICE_LIST_TARGET):
+        return price_list(environ, start_response)
+    return _dispatch(self, environ, start_response)
+
+
+DomainDispatcherApplication.__call__ = _dispatch_with_price_list
+
+
+# Spot price history: moto 5.2 answers 0.00001 for every type and zone. AWS
+# answers a price per zone that moves around a fraction of On-Demand; answer
+# one current price per requested type, product and zone a, b and c of the
+# region: the type's On-Demand price there (moto_prices.py) times the zone's
+# factor. Types or regions without a listed price have no history.
+SPOT_ZONE_FACTORS = {"a": Decimal("0.30"), "b": Decimal("0.32"), "c": Decimal("0.35")}
+SPOT_SYSTEMS = {
+    "Linux/UNIX": "Linux",
+    "Linux/UNIX (Amazon VPC)": "Linux",
+    "Windows": "Windows",
+    "Windows (Amazon VPC)": "Windows",
+}
+
+
+def describe_spot_price_history(self):
+    filters = self._filters_from_querystring()
+    region = self.ec2_backend.region_name
+    types = list(moto_prices.EC2_INSTANCES.get(region, {}))
+    for wanted in (self._get_param("InstanceTypes", []), filters.get("instance-type")):
+        if wanted:
+            types = [t for t in types if t in wanted]
+    systems = (
+        self._get_param("ProductDescriptions", [])
+        or filters.get("product-description")
+        or ["Linux/UNIX"]
+    )
+    zones = [f"{region}{z}" for z in SPOT_ZONE_FACTORS]
+    asked = self._get_param("AvailabilityZone")
+    for wanted in ([asked] if asked else None, filters.get("availability-zone")):
+        if wanted:
+            zones = [z for z in zones if z in wanted]
+    now = _now()
+    history = []
+    for instance_type in types:
+        for system in (s for s in systems if s in SPOT_SYSTEMS):
+            hourly = moto_prices.on_demand_hourly(region, instance_type, SPOT_SYSTEMS[system])
+            if hourly is None:
+                continue
+            for zone in zones:
+                price = hourly * SPOT_ZONE_FACTORS[zone[-1]]
+                history.append(
+                    {
+                        "AvailabilityZone": zone,
+                        "InstanceType": instance_type,
+                        "ProductDescription": system,
+                        "SpotPrice": f"{price:.6f}",
+                        "Timestamp": now,
+                    }
+                )
+    return ActionResult({"SpotPriceHistory": history})
+
+
+EC2Response.describe_spot_price_history = describe_spot_price_history
 
 
 # Latency mode: real AWS takes minutes where moto takes nothing. With

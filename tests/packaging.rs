@@ -81,6 +81,7 @@ fn kind_script_is_valid_bash_and_names_existing_files() {
     for path in [
         "kind-config.yaml",
         "scripts/moto_server.py",
+        "scripts/moto_prices.py",
         "scripts/leftovers.py",
         "scripts/install-test-deps.sh",
         "tests/e2e/aws-emulator.yaml",

@@ -51,7 +51,7 @@ if [[ "$emulator" == localstack ]]; then
   kubectl apply -f tests/e2e/localstack.yaml
   kubectl -n aws rollout status deployment/localstack --timeout=5m
 else
-  kubectl -n aws create configmap moto-launcher --from-file=scripts/moto_server.py \
+  kubectl -n aws create configmap moto-launcher --from-file=scripts/moto_server.py --from-file=scripts/moto_prices.py \
     --dry-run=client -o yaml | kubectl apply -f -
   kubectl apply -f tests/e2e/aws-emulator.yaml
   kubectl -n aws rollout status deployment/moto --timeout=5m
