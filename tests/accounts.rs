@@ -204,6 +204,7 @@ async fn each_namespace_works_in_its_own_account_and_no_other() {
     let own: Api<EcommerceStack> = Api::namespaced(client.clone(), "default");
     let mut unbuildable = example("shop", "default");
     unbuildable.spec.app.instance_type = "t3z.small".into();
+    unbuildable.spec.app.purchase = None;
     own.create(&PostParams::default(), &unbuildable)
         .await
         .unwrap();
@@ -305,7 +306,11 @@ fn preflight_finds_what_the_account_cannot_build_before_any_write() {
     let path = dir.path().join("bookings.yaml");
     let file = path.to_string_lossy().to_string();
     let broken = text
-        .replace("instanceType: m7g.large", "instanceType: m7gx.large")
+        .replace(
+            "instanceType: m7g.large",
+            // Spot over three types, one of them unknown to EC2.
+            "instanceType: m7gx.large\n    purchase:\n      instanceTypes: [m7gx.large, m6g.large, m6gz.large]",
+        )
         .replace(
             "al2023-ami-kernel-default-arm64",
             "al2023-ami-kernel-default-arm65",
@@ -323,6 +328,7 @@ fn preflight_finds_what_the_account_cannot_build_before_any_write() {
         for expected in [
             "error: preflight: the account cannot build this spec; nothing was changed",
             r#"spec.app.instanceType: Unsupported value: "m7gx.large": EC2 does not offer it in eu-west-1a, eu-west-1b, eu-west-1c"#,
+            r#"spec.app.purchase.instanceTypes[2]: Unsupported value: "m6gz.large": EC2 offers it in none of eu-west-1a, eu-west-1b, eu-west-1c"#,
             r#"spec.app.amiParameter: Not found: "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm65""#,
             r#"spec.database.engineVersion: Unsupported value: "16.3": postgres 16.3 is not orderable as db.r7g.large in eu-west-1"#,
             r#"spec.cache.nodeType: Unsupported value: "cache.r7gx.large": ElastiCache offers no such node type in eu-west-1"#,

@@ -43,7 +43,13 @@ async fn group_template(cx: &Context, group: &str) -> (String, String) {
         .send()
         .await
         .unwrap();
-    let spec = found.auto_scaling_groups()[0].launch_template().unwrap();
+    let group = &found.auto_scaling_groups()[0];
+    // A group buying Spot names its template inside its mixed policy.
+    let spec = group
+        .mixed_instances_policy()
+        .and_then(|p| p.launch_template()?.launch_template_specification())
+        .or(group.launch_template())
+        .unwrap();
     (
         spec.launch_template_id().unwrap().to_string(),
         spec.version().unwrap().to_string(),
@@ -170,9 +176,38 @@ async fn servers_launch_from_a_hardened_template_in_the_private_subnets() {
     );
     assert_eq!(group.health_check_type(), Some("ELB"));
     assert_eq!(group.capacity_rebalance(), Some(true));
-    assert_eq!((group.min_size(), group.max_size()), (Some(2), Some(6)));
-    assert_eq!(group.launch_template().and_then(|t| t.version()), Some("1"));
-    assert_eq!(group.instances().len(), 2, "moto launched minSize servers");
+    assert_eq!((group.min_size(), group.max_size()), (Some(3), Some(6)));
+    assert_eq!(group.instances().len(), 3, "moto launched minSize servers");
+    // The example buys Spot above two On-Demand servers: a mixed policy over
+    // the launch template, the template's own type first for On-Demand.
+    let policy = group.mixed_instances_policy().expect("a mixed policy");
+    let template = policy.launch_template().unwrap();
+    assert_eq!(
+        template
+            .launch_template_specification()
+            .and_then(|t| t.version()),
+        Some("1")
+    );
+    let types: Vec<&str> = template
+        .overrides()
+        .iter()
+        .filter_map(|o| o.instance_type())
+        .collect();
+    assert_eq!(types, ["t3.small", "t3a.small", "t2.small"]);
+    let distribution = policy.instances_distribution().unwrap();
+    assert_eq!(distribution.on_demand_base_capacity(), Some(2));
+    assert_eq!(
+        distribution.on_demand_percentage_above_base_capacity(),
+        Some(0)
+    );
+    assert_eq!(
+        distribution.spot_allocation_strategy(),
+        Some("price-capacity-optimized")
+    );
+    assert_eq!(
+        distribution.on_demand_allocation_strategy(),
+        Some("prioritized")
+    );
 
     // Average CPU target tracking; no request-count policy in this example.
     let policies = cx
@@ -458,7 +493,13 @@ async fn a_second_change_during_a_refresh_supersedes_it() {
             (
                 r.status().map(|s| s.as_str()).unwrap(),
                 r.desired_configuration()
-                    .and_then(|d| d.launch_template())
+                    .and_then(|d| {
+                        // A group buying Spot refreshes to its whole policy.
+                        d.launch_template().or(d
+                            .mixed_instances_policy()?
+                            .launch_template()?
+                            .launch_template_specification())
+                    })
                     .and_then(|t| t.version())
                     .unwrap(),
             )
@@ -709,7 +750,7 @@ async fn serving_follows_the_load_balancer_health_checks_of_the_servers() {
         ("True", "Serving"),
         "{message}"
     );
-    assert!(message.starts_with("2 of 2 servers"), "{message}");
+    assert!(message.starts_with("3 of 3 servers"), "{message}");
     assert_eq!(
         cx.clients.calls.mutating(),
         0,
@@ -747,4 +788,115 @@ async fn serving_follows_the_load_balancer_health_checks_of_the_servers() {
         ("False", "NoHealthyServers")
     );
     assert!(message.contains("stopped"), "{message}");
+}
+
+#[tokio::test]
+async fn the_purchase_option_moves_between_on_demand_and_spot_in_place() {
+    let moto = MotoServer::start();
+    let on_demand = with_app("ecommerce.yaml", |app| app.purchase = None);
+    let (stack, pass) = created(&moto, &on_demand, "uid-purchase").await;
+    let group = id(&pass, "app/auto-scaling-group");
+    let describe = |cx: Context| {
+        let group = group.clone();
+        async move {
+            cx.clients
+                .autoscaling
+                .describe_auto_scaling_groups()
+                .auto_scaling_group_names(group)
+                .send()
+                .await
+                .unwrap()
+                .auto_scaling_groups()[0]
+                .clone()
+        }
+    };
+    assert!(
+        describe(stack.cx.clone())
+            .await
+            .mixed_instances_policy()
+            .is_none()
+    );
+
+    // To Spot above a base: one update on the template version the group
+    // has, no new version, no refresh.
+    let spot = example("ecommerce.yaml");
+    let changed = TestStack::new(&moto.endpoint, &spot, "uid-purchase").await;
+    let outcome = changed.converge(&changed.cx, 3).await;
+    assert!(outcome.converged, "{:?}", outcome.terminal);
+    let calls = &changed.cx.clients.calls;
+    assert_eq!(calls_of(calls, "UpdateAutoScalingGroup"), 1);
+    assert_eq!(calls_of(calls, "StartInstanceRefresh"), 0);
+    assert_eq!(calls.mutating(), 1, "{:?}", calls.mutating_calls());
+    let found = describe(stack.cx.clone()).await;
+    let policy = found.mixed_instances_policy().expect("now mixed");
+    assert_eq!(
+        policy
+            .instances_distribution()
+            .and_then(|d| d.on_demand_base_capacity()),
+        Some(2)
+    );
+    let (_, version) = group_template(&stack.cx, &group).await;
+    assert_eq!(version, "1");
+
+    // A later resize or health check change keeps the policy (AWS keeps it
+    // through updates that do not name it).
+    let wider = with_app("ecommerce.yaml", |app| app.max_size = 9);
+    let wider = TestStack::new(&moto.endpoint, &wider, "uid-purchase").await;
+    assert!(wider.converge(&wider.cx, 3).await.converged);
+    let found = describe(stack.cx.clone()).await;
+    assert_eq!(found.max_size(), Some(9));
+    assert!(found.mixed_instances_policy().is_some(), "policy kept");
+
+    // A new instance type under Spot: one version, one refresh carrying the
+    // whole policy, and the group on the new version with the new type first.
+    let bigger = with_app("ecommerce.yaml", |app| {
+        app.max_size = 9;
+        app.instance_type = "t3.medium".into();
+        app.purchase.as_mut().unwrap().instance_types =
+            vec!["t3.medium".into(), "t3a.medium".into(), "t2.medium".into()];
+    });
+    let bigger = TestStack::new(&moto.endpoint, &bigger, "uid-purchase").await;
+    assert!(bigger.converge(&bigger.cx, 6).await.converged);
+    let calls = &bigger.cx.clients.calls;
+    assert_eq!(calls_of(calls, "StartInstanceRefresh"), 1);
+    assert_eq!(calls_of(calls, "UpdateAutoScalingGroup"), 0);
+    let found = describe(stack.cx.clone()).await;
+    let types: Vec<&str> = found
+        .mixed_instances_policy()
+        .and_then(|p| p.launch_template())
+        .map(|t| t.overrides())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|o| o.instance_type())
+        .collect();
+    assert_eq!(types, ["t3.medium", "t3a.medium", "t2.medium"]);
+    let (_, version) = group_template(&stack.cx, &group).await;
+    assert_eq!(version, "2");
+
+    // Back to On-Demand only: the launch template alone replaces the policy.
+    let back = with_app("ecommerce.yaml", |app| {
+        app.max_size = 9;
+        app.instance_type = "t3.medium".into();
+        app.purchase = None;
+    });
+    let back = TestStack::new(&moto.endpoint, &back, "uid-purchase").await;
+    assert!(back.converge(&back.cx, 3).await.converged);
+    assert_eq!(
+        calls_of(&back.cx.clients.calls, "UpdateAutoScalingGroup"),
+        1
+    );
+    let found = describe(stack.cx.clone()).await;
+    assert!(found.mixed_instances_policy().is_none(), "{found:?}");
+    assert_eq!(group_template(&stack.cx, &group).await.1, "2");
+
+    // Steady: nothing more to write.
+    let cx = back.reconnect(&moto.endpoint).await;
+    let again = back.engine().apply(&cx, &back.blueprint.graph).await;
+    assert!(again.converged);
+    assert_eq!(
+        cx.clients.calls.mutating(),
+        0,
+        "{:?}",
+        cx.clients.calls.mutating_calls()
+    );
 }

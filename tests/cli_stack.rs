@@ -37,7 +37,7 @@ fn plan_apply_plan_destroy_round_trip() {
     assert_eq!(plan.status.code(), Some(2), "changes pending: {stdout}");
     assert!(stdout.contains("+ network/vpc"), "{stdout}");
     assert!(
-        stdout.contains("Plan: 48 to create, 0 to update, 0 to delete, 0 unchanged."),
+        stdout.contains("Plan: 49 to create, 0 to update, 0 to delete, 0 unchanged."),
         "{stdout}"
     );
     assert!(
@@ -57,13 +57,13 @@ fn plan_apply_plan_destroy_round_trip() {
         stdout.contains("[pass 1] created VPC network/vpc"),
         "{stdout}"
     );
-    assert!(stdout.contains("Ready: 48 resources."), "{stdout}");
+    assert!(stdout.contains("Ready: 49 resources."), "{stdout}");
 
     let again = stackops(&moto, &["plan", "-f", &file]);
     let stdout = String::from_utf8_lossy(&again.stdout);
     assert_eq!(again.status.code(), Some(0), "{stdout}");
     assert!(
-        stdout.contains("Plan: 0 to create, 0 to update, 0 to delete, 48 unchanged."),
+        stdout.contains("Plan: 0 to create, 0 to update, 0 to delete, 49 unchanged."),
         "{stdout}"
     );
     assert!(stdout.contains("(0 mutating"), "{stdout}");
@@ -198,7 +198,7 @@ fn destroying_an_orphan_stack_deletes_nothing_and_calls_no_aws() {
     let plan = stackops(&moto, &["plan", "-f", &file]);
     let stdout = String::from_utf8_lossy(&plan.stdout);
     assert!(
-        stdout.contains("Plan: 0 to create, 0 to update, 0 to delete, 48 unchanged."),
+        stdout.contains("Plan: 0 to create, 0 to update, 0 to delete, 49 unchanged."),
         "{stdout}"
     );
 }

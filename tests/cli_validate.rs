@@ -161,7 +161,7 @@ fn validate_reads_yaml_1_1_numbers_as_kubectl_does() {
     // An octal port: kubectl sends 0755 as 493.
     let (code, _, stderr) = validate_variant("ecommerce.yaml", &[("port: 8080", "port: 017620")]);
     assert_eq!(code, Some(0), "017620 is 8080 in octal: {stderr}");
-    let (code, _, stderr) = validate_variant("ecommerce.yaml", &[("minSize: 2", "minSize: ~")]);
+    let (code, _, stderr) = validate_variant("ecommerce.yaml", &[("minSize: 3", "minSize: ~")]);
     assert_eq!(code, Some(1));
     assert!(stderr.contains("spec.app.minSize"), "{stderr}");
 }

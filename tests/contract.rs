@@ -58,7 +58,17 @@ fn crds_carry_printer_columns_short_names_category_and_status() {
             .flatten()
             .map(|c| c.name.as_str())
             .collect();
-        assert_eq!(columns, ["Ready", "Reason", "Serving", "Endpoint", "Age"]);
+        assert_eq!(
+            columns,
+            [
+                "Ready",
+                "Reason",
+                "Serving",
+                "Endpoint",
+                "Cost/Month",
+                "Age"
+            ]
+        );
         assert_eq!(
             crd.spec.names.categories.as_deref(),
             Some(&["stackops".to_string()][..])

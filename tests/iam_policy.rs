@@ -38,6 +38,8 @@ const SERVICE_BY_MODULE: &[(&str, &str)] = &[
     ("assume_role", "sts"),
     ("acm", "acm"),
     ("quotas", "servicequotas"),
+    ("pricing", "pricing"),
+    ("budgets", "budgets"),
     ("tagged", "tag"),
 ];
 
@@ -69,6 +71,20 @@ const NOT_SERVICES: &[&str] = &["mod", "calls", "config"];
 /// Operations whose IAM action has another name (mostly S3). Add a line
 /// when a call's action differs from `service:Operation`.
 const ACTION_BY_OPERATION: &[(&str, &str)] = &[
+    ("budgets:DescribeBudgets", "budgets:ViewBudget"),
+    (
+        "budgets:DescribeNotificationsForBudget",
+        "budgets:ViewBudget",
+    ),
+    (
+        "budgets:DescribeSubscribersForNotification",
+        "budgets:ViewBudget",
+    ),
+    ("budgets:CreateBudget", "budgets:ModifyBudget"),
+    ("budgets:UpdateBudget", "budgets:ModifyBudget"),
+    ("budgets:DeleteBudget", "budgets:ModifyBudget"),
+    ("budgets:CreateNotification", "budgets:ModifyBudget"),
+    ("budgets:DeleteNotification", "budgets:ModifyBudget"),
     ("s3:HeadBucket", "s3:ListBucket"),
     ("s3:ListObjectsV2", "s3:ListBucket"),
     ("s3:ListObjectVersions", "s3:ListBucketVersions"),

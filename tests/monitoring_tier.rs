@@ -527,8 +527,11 @@ async fn the_alarm_topic_is_encrypted_under_the_stacks_rotated_key_deleted_with_
         .as_array()
         .unwrap()
         .iter()
-        .find(|s| s["Principal"]["Service"] == "cloudwatch.amazonaws.com")
-        .expect("a statement for CloudWatch");
+        .find(|s| {
+            s["Principal"]["Service"]
+                == serde_json::json!(["budgets.amazonaws.com", "cloudwatch.amazonaws.com"])
+        })
+        .expect("a statement for CloudWatch and Budgets");
     assert_eq!(
         cloudwatch["Action"],
         serde_json::json!(["kms:Decrypt", "kms:GenerateDataKey*"])

@@ -141,7 +141,21 @@ async fn a_stack_goes_ready_stays_quiet_survives_a_crash_and_is_torn_down() {
         })
     })
     .await;
-    assert_eq!(status.resources.len(), 48, "{:?}", status.resources);
+    assert_eq!(status.resources.len(), 49, "{:?}", status.resources);
+    // The estimate at the launcher's list prices (the CLI's arithmetic is
+    // checked line by line in tests/cost.rs).
+    let cost = status.estimated_monthly_cost.clone().expect("an estimate");
+    assert_eq!(
+        (
+            cost.currency.as_str(),
+            cost.price_date.as_deref(),
+            cost.complete
+        ),
+        ("USD", Some("2026-11-01"), true),
+        "{cost:?}"
+    );
+    assert!(cost.amount.parse::<f64>().unwrap() > 100.0, "{cost:?}");
+    assert!(cost.message.contains("grows with use"), "{cost:?}");
     // The site's address is the CDN's.
     assert!(
         status.outputs.load_balancer_dns.is_some()
@@ -173,7 +187,7 @@ async fn a_stack_goes_ready_stays_quiet_survives_a_crash_and_is_torn_down() {
     let counts = aws.count_by_kind(&aws.cx).await;
     assert_eq!(
         counts.values().sum::<usize>(),
-        48,
+        49,
         "no duplicates after the crash: {counts:?}"
     );
 
@@ -212,7 +226,7 @@ async fn a_stack_goes_ready_stays_quiet_survives_a_crash_and_is_torn_down() {
         "{metrics}"
     );
     assert!(
-        metrics.contains("stackops_managed_resources{kind=\"EcommerceStack\"} 48"),
+        metrics.contains("stackops_managed_resources{kind=\"EcommerceStack\"} 49"),
         "{metrics}"
     );
     assert!(
@@ -428,7 +442,7 @@ async fn semantic_errors_observe_only_and_paused_make_no_aws_write() {
         (ready.status.as_str(), ready.reason.as_str()),
         ("False", "Drifted")
     );
-    assert!(ready.message.contains("48 missing"), "{}", ready.message);
+    assert!(ready.message.contains("49 missing"), "{}", ready.message);
     assert_eq!(condition(&observed, "Degraded").unwrap().status, "True");
     let resources = &observed.status.as_ref().unwrap().resources;
     assert!(resources.iter().all(|r| r.id.is_none()), "{resources:?}");
@@ -753,7 +767,7 @@ async fn deleting_an_orphan_stack_releases_it_and_leaves_every_aws_resource() {
     )
     .await;
     let before = aws.count_by_kind(&aws.cx).await;
-    assert_eq!(before.values().sum::<usize>(), 48);
+    assert_eq!(before.values().sum::<usize>(), 49);
 
     api.patch(
         "shop",
@@ -810,7 +824,7 @@ async fn a_new_stack_adopts_what_an_orphaned_one_left_and_deletes_it_all_later()
     )
     .await;
     let built = aws.count_by_kind(&aws.cx).await;
-    assert_eq!(built.values().sum::<usize>(), 48);
+    assert_eq!(built.values().sum::<usize>(), 49);
     api.delete("shop", &DeleteParams::default()).await.unwrap();
     wait_released(&api, "shop").await;
     assert_eq!(

@@ -142,6 +142,52 @@ pub struct StackSettings {
     #[schemars(extend("maxProperties" = 40))]
     #[schemars(extend("x-kubernetes-validations" = [{"rule": "self.all(k, !k.startsWith('aws:') && !k.startsWith('stackops.io/') && k.size() <= 128 && self[k].size() <= 256)", "message": "tag keys must not start with aws: or stackops.io/; keys are at most 128 and values at most 256 characters"}]))]
     pub tags: BTreeMap<String, String>,
+    /// A monthly AWS Budget on the stack's cost-allocation tag.
+    #[serde(default)]
+    pub budget: BudgetSpec,
+}
+
+/// An AWS Budget on the stack's spend, read from its cost-allocation tag
+/// `stackops.io/stack` (activated once per account). It notifies the
+/// stack's alarm topic at 80 % of actual and at 100 % of forecast spend.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct BudgetSpec {
+    /// Make the budget. Default true.
+    pub enabled: bool,
+    /// Monthly limit in USD, 1 to 10,000,000; omitted, the stack's
+    /// estimated monthly cost plus `headroomPercent`, rounded up to ten
+    /// dollars.
+    #[serde(rename = "monthlyLimitUSD", skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 10_000_000))]
+    pub monthly_limit_usd: Option<i64>,
+    /// Headroom over the estimate when no limit is given, 0 to 1000
+    /// percent. Default 20.
+    #[schemars(range(min = 0, max = 1000))]
+    pub headroom_percent: i32,
+}
+
+impl Default for BudgetSpec {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            monthly_limit_usd: None,
+            headroom_percent: 20,
+        }
+    }
+}
+
+impl BudgetSpec {
+    /// The limit for an estimated monthly cost of `estimate` USD: the
+    /// spec's, else the estimate with headroom rounded up to ten dollars
+    /// (so a Spot price that moves a cent does not move the budget).
+    pub fn limit_for(&self, estimate: Option<f64>) -> Option<i64> {
+        if let Some(limit) = self.monthly_limit_usd {
+            return Some(limit);
+        }
+        let with_headroom = estimate? * (1.0 + f64::from(self.headroom_percent) / 100.0);
+        Some(((with_headroom / 10.0).ceil() as i64 * 10).max(10))
+    }
 }
 
 /// The stack's own VPC.
@@ -316,7 +362,7 @@ pub struct AccessLogs {
 /// the private app subnets, behind the load balancer.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase", default)]
-#[schemars(extend("x-kubernetes-validations" = [{"rule": "self.minSize <= self.maxSize", "message": "minSize must not exceed maxSize", "fieldPath": ".minSize"}, {"rule": "!has(self.desiredCapacity) || (self.desiredCapacity >= self.minSize && self.desiredCapacity <= self.maxSize)", "message": "desiredCapacity must lie between minSize and maxSize", "fieldPath": ".desiredCapacity"}]))]
+#[schemars(extend("x-kubernetes-validations" = [{"rule": "self.minSize <= self.maxSize", "message": "minSize must not exceed maxSize", "fieldPath": ".minSize"}, {"rule": "!has(self.desiredCapacity) || (self.desiredCapacity >= self.minSize && self.desiredCapacity <= self.maxSize)", "message": "desiredCapacity must lie between minSize and maxSize", "fieldPath": ".desiredCapacity"}, {"rule": "!has(self.purchase) || self.instanceType in self.purchase.instanceTypes", "message": "purchase.instanceTypes must include instanceType", "fieldPath": ".purchase.instanceTypes"}]))]
 pub struct AppSpec {
     /// AMI id. When omitted, EC2 resolves the public SSM parameter
     /// `amiParameter` each time it launches a server, so new servers get the
@@ -363,6 +409,47 @@ pub struct AppSpec {
     /// servers after a launch template change, 0 to 100. Default 90.
     #[schemars(range(min = 0, max = 100))]
     pub min_healthy_percent: i32,
+    /// How the servers are bought; omitted, all On-Demand.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purchase: Option<PurchaseSpec>,
+}
+
+/// Spot above an On-Demand base: the group's MixedInstancesPolicy. Spot
+/// servers come from the pools AWS expects to last longest at the lowest
+/// price (`price-capacity-optimized`); capacity rebalancing replaces one
+/// before its interruption. On-Demand servers take `instanceType` first.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PurchaseSpec {
+    /// Servers that are always On-Demand, 0 to 1000: the first the group
+    /// launches. Default 0.
+    #[schemars(range(min = 0, max = 1000))]
+    pub on_demand_base_capacity: i32,
+    /// Share of the servers above the base that are On-Demand, 0 to 100;
+    /// the rest are Spot. Default 0 (all Spot above the base).
+    #[schemars(range(min = 0, max = 100))]
+    pub on_demand_percentage_above_base_capacity: i32,
+    /// Interchangeable instance types (same architecture as the image, like
+    /// size), 3 to 20, `instanceType` among them: more pools, fewer
+    /// interruptions. Changing the list needs no server replaced.
+    #[schemars(
+        length(min = 3, max = 20),
+        inner(regex(pattern = r"^[a-z][a-z0-9-]*\.[a-z0-9]+$"), length(max = 32))
+    )]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
+    pub instance_types: Vec<String>,
+}
+
+impl PurchaseSpec {
+    /// How many of `capacity` servers are On-Demand: the base, then the
+    /// share above it rounded up, as Auto Scaling rounds in favour of
+    /// On-Demand.
+    pub fn on_demand_of(&self, capacity: i32) -> i32 {
+        let base = self.on_demand_base_capacity.min(capacity).max(0);
+        let above = (capacity - base).max(0);
+        let share = (above * self.on_demand_percentage_above_base_capacity + 99) / 100;
+        base + share
+    }
 }
 
 impl Default for AppSpec {
@@ -381,6 +468,7 @@ impl Default for AppSpec {
             root_volume_gib: 20,
             scaling: ScalingSpec::default(),
             min_healthy_percent: 90,
+            purchase: None,
         }
     }
 }

@@ -33,6 +33,30 @@ pub struct StackStatus {
     /// ports and the ARNs of the credential secrets; never a password).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection_secret: Option<String>,
+    /// What the stack's fixed charges come to a month at AWS list prices,
+    /// estimated for each new generation of the spec.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated_monthly_cost: Option<CostEstimate>,
+}
+
+/// An estimate of a stack's monthly cost.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CostEstimate {
+    /// The sum of the fixed charges priced, two decimals, e.g. `412.37`.
+    pub amount: String,
+    /// ISO 4217 currency of `amount`, e.g. `USD`.
+    pub currency: String,
+    /// Effective date of the newest price used (`YYYY-MM-DD`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_date: Option<String>,
+    /// False when some price could not be read: `amount` then leaves those
+    /// charges out, and `message` names them.
+    pub complete: bool,
+    /// What is left out: charges that grow with use, and prices that
+    /// could not be read.
+    #[serde(default)]
+    pub message: String,
 }
 
 /// A condition in the Kubernetes convention.

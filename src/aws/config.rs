@@ -149,6 +149,10 @@ pub struct AwsClients {
     pub sts: aws_sdk_sts::Client,
     pub acm: aws_sdk_acm::Client,
     pub quotas: aws_sdk_servicequotas::Client,
+    /// The Price List API, served from us-east-1 whatever the stack's region.
+    pub pricing: aws_sdk_pricing::Client,
+    /// AWS Budgets, a global service whose endpoint is in us-east-1.
+    pub budgets: aws_sdk_budgets::Client,
     /// The permissions boundary of every role stackops creates.
     pub role_boundary: RoleBoundary,
     /// Counts the calls of these clients.
@@ -203,6 +207,18 @@ impl AwsClients {
             sts: client!(aws_sdk_sts),
             acm: client!(aws_sdk_acm),
             quotas: client!(aws_sdk_servicequotas),
+            pricing: aws_sdk_pricing::Client::from_conf(
+                aws_sdk_pricing::config::Builder::from(config)
+                    .interceptor(interceptor.clone())
+                    .region(aws_types::region::Region::from_static("us-east-1"))
+                    .build(),
+            ),
+            budgets: aws_sdk_budgets::Client::from_conf(
+                aws_sdk_budgets::config::Builder::from(config)
+                    .interceptor(interceptor.clone())
+                    .region(aws_types::region::Region::from_static("us-east-1"))
+                    .build(),
+            ),
             role_boundary: RoleBoundary::default(),
             calls,
         }

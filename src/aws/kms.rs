@@ -37,7 +37,8 @@ const ACCOUNT: &str = "${account}";
 /// Services that use the key on the stack's behalf.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum KeyUser {
-    /// CloudWatch alarms publishing to an encrypted SNS topic.
+    /// CloudWatch alarms and AWS Budgets publishing to an encrypted SNS
+    /// topic.
     CloudWatchAlarms,
 }
 
@@ -52,8 +53,9 @@ pub struct CustomerKey {
 /// could change the policy again); the service statement is the one AWS
 /// documents for CloudWatch alarms on an encrypted topic.
 fn key_policy(partition: &str, account: &str, user: KeyUser) -> String {
+    // Budgets publishes to the same topic as the alarms.
     let service = match user {
-        KeyUser::CloudWatchAlarms => "cloudwatch.amazonaws.com",
+        KeyUser::CloudWatchAlarms => ["budgets.amazonaws.com", "cloudwatch.amazonaws.com"],
     };
     json!({
         "Version": "2012-10-17",
@@ -351,7 +353,7 @@ mod tests {
         );
         assert_eq!(
             value["Statement"][1]["Principal"]["Service"],
-            "cloudwatch.amazonaws.com"
+            json!(["budgets.amazonaws.com", "cloudwatch.amazonaws.com"])
         );
     }
 }

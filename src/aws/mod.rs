@@ -5,6 +5,7 @@
 pub mod acm;
 pub mod assume_role;
 pub mod autoscaling;
+pub mod budgets;
 pub mod calls;
 pub mod cloudfront;
 pub mod cloudwatch;
@@ -19,6 +20,7 @@ pub mod kms;
 pub mod logs;
 pub mod preflight;
 pub mod prelude;
+pub mod pricing;
 pub mod quotas;
 pub mod rds;
 pub mod registry;

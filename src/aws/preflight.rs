@@ -35,6 +35,8 @@ pub struct Preflight {
     /// The zones the stack spreads over.
     pub zones: Vec<String>,
     pub instance_type: String,
+    /// The instance types Spot may use (`app.purchase.instanceTypes`).
+    pub spot_types: Vec<String>,
     /// The public SSM parameter naming the AMI, when no AMI is pinned.
     pub ami_parameter: Option<String>,
     /// RDS engine name, version (as the spec or the default names it) and class.
@@ -113,6 +115,22 @@ async fn servers(
                 zones.join(", ")
             ),
         ));
+    }
+    // A Spot type needs only some zone: the group launches where it can.
+    if !plan.spot_types.is_empty() && !zones.is_empty() {
+        let offered = ec2::account::zones_offering_each(clients, &plan.spot_types, zones).await?;
+        for (i, kind) in plan.spot_types.iter().enumerate() {
+            // `instanceType` itself is checked above, in every zone.
+            if kind != &plan.instance_type && offered.get(kind).is_none_or(BTreeSet::is_empty) {
+                problems.push(FieldError::new(
+                    format!("spec.app.purchase.instanceTypes[{i}]"),
+                    format!(
+                        "Unsupported value: {kind:?}: EC2 offers it in none of {}",
+                        zones.join(", ")
+                    ),
+                ));
+            }
+        }
     }
     if let Some(name) = &plan.ami_parameter
         && !ssm::public_parameter_exists(clients, name).await?

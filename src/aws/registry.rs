@@ -5,7 +5,7 @@
 //! produce is registered, and that names are unique.
 
 use super::{
-    Kind, autoscaling, cloudfront, cloudwatch, ec2, elasticache, elbv2, iam, logs, rds, s3,
+    Kind, autoscaling, budgets, cloudfront, cloudwatch, ec2, elasticache, elbv2, iam, logs, rds, s3,
 };
 use super::{kms, secrets, sns, ssm};
 
@@ -26,6 +26,7 @@ const FAMILIES: &[&[Kind]] = &[
     cloudfront::KINDS,
     s3::KINDS,
     ssm::KINDS,
+    budgets::KINDS,
 ];
 
 /// Every kind, family by family.

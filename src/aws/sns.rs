@@ -13,7 +13,10 @@ use std::collections::BTreeSet;
 
 use aws_sdk_sns::types::{Subscription, Tag, Topic};
 
+use serde_json::json;
+
 use crate::aws::prelude::*;
+use crate::aws::s3::policy::canonical;
 use crate::identity::owned_stem;
 
 pub const TOPIC_KEY: &str = "monitoring/alarm-topic";
@@ -48,6 +51,70 @@ pub enum TopicKey {
 
 /// The topic attribute naming its key.
 const KEY_ATTRIBUTE: &str = "KmsMasterKeyId";
+
+/// The topic attribute holding its access policy.
+const POLICY_ATTRIBUTE: &str = "Policy";
+
+/// The account in a desired policy, before the account is known.
+const ACCOUNT: &str = "${account}";
+
+/// The topic's access policy: the account's own use (SNS's default
+/// statement), and publishing by the account's CloudWatch alarms and AWS
+/// Budgets. Budgets cannot publish without its statement; a topic
+/// policy of its own would otherwise lose the default.
+fn topic_policy(topic_arn: &str, account: &str) -> String {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AccountUsesTheTopic",
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": [
+                    "SNS:GetTopicAttributes",
+                    "SNS:SetTopicAttributes",
+                    "SNS:AddPermission",
+                    "SNS:RemovePermission",
+                    "SNS:DeleteTopic",
+                    "SNS:Subscribe",
+                    "SNS:ListSubscriptionsByTopic",
+                    "SNS:Publish",
+                ],
+                "Resource": topic_arn,
+                "Condition": {"StringEquals": {"AWS:SourceOwner": account}},
+            },
+            {
+                "Sid": "AlarmsAndBudgetsPublish",
+                "Effect": "Allow",
+                "Principal": {"Service": ["budgets.amazonaws.com", "cloudwatch.amazonaws.com"]},
+                "Action": "SNS:Publish",
+                "Resource": topic_arn,
+                "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+            },
+        ],
+    })
+    .to_string()
+}
+
+/// The topic's ARN in `account`.
+fn topic_arn(cx: &Context, account: &str) -> String {
+    format!(
+        "arn:{}:sns:{}:{account}:{}",
+        crate::aws::partition(&cx.region),
+        cx.region,
+        topic_name(cx)
+    )
+}
+
+/// A policy as compared: canonical, its account written as `ACCOUNT`.
+fn comparable_policy(policy: &str, arn: &str) -> String {
+    // arn:<partition>:sns:<region>:<account>:<name>
+    let account = arn.split(':').nth(4).unwrap_or_default();
+    if account.is_empty() {
+        return canonical(policy);
+    }
+    canonical(&policy.replace(account, ACCOUNT))
+}
 
 impl TopicKey {
     fn value(&self, inputs: &Inputs) -> String {
@@ -167,8 +234,8 @@ async fn subscriptions(cx: &Context, arn: &str) -> Result<Subscriptions, AwsErro
     Ok(Subscriptions::of(&found))
 }
 
-/// The key the topic is encrypted under, empty for none.
-async fn topic_key(cx: &Context, arn: &str) -> Result<Option<String>, AwsError> {
+/// The key the topic is encrypted under (empty for none) and its policy.
+async fn topic_attributes(cx: &Context, arn: &str) -> Result<Option<(String, String)>, AwsError> {
     let found = cx
         .clients
         .sns
@@ -179,10 +246,13 @@ async fn topic_key(cx: &Context, arn: &str) -> Result<Option<String>, AwsError> 
         .map_err(sdk("GetTopicAttributes"))
         .found()?;
     Ok(found.map(|f| {
-        f.attributes()
-            .and_then(|a| a.get(KEY_ATTRIBUTE))
-            .cloned()
-            .unwrap_or_default()
+        let attribute = |name: &str| {
+            f.attributes()
+                .and_then(|a| a.get(name))
+                .cloned()
+                .unwrap_or_default()
+        };
+        (attribute(KEY_ATTRIBUTE), attribute(POLICY_ATTRIBUTE))
     }))
 }
 
@@ -217,7 +287,7 @@ impl KindOps<AwsClients> for TopicKind {
         let Some(subs) = subscriptions(cx, &arn).await.found()? else {
             return Ok(Vec::new());
         };
-        let Some(key) = topic_key(cx, &arn).await? else {
+        let Some((key, policy)) = topic_attributes(cx, &arn).await? else {
             return Ok(Vec::new());
         };
         let status = match subs.pending.len() {
@@ -233,6 +303,7 @@ impl KindOps<AwsClients> for TopicKind {
             fields: Fields::from([
                 ("subscriptions".to_string(), subs.field()),
                 ("kmsKey".to_string(), key),
+                ("policy".to_string(), comparable_policy(&policy, &arn)),
             ]),
             outputs: outputs(&arn, &subs),
             status,
@@ -259,13 +330,17 @@ impl Resource<AwsClients> for AlarmTopic {
         &TOPIC
     }
 
-    fn desired(&self, _key: &str, _cx: &Context, inputs: &Inputs) -> Fields {
+    fn desired(&self, _key: &str, cx: &Context, inputs: &Inputs) -> Fields {
         let mut emails = self.emails.clone();
         emails.sort();
         emails.dedup();
         Fields::from([
             ("subscriptions".to_string(), emails.join(",")),
             ("kmsKey".to_string(), self.key.value(inputs)),
+            (
+                "policy".to_string(),
+                canonical(&topic_policy(&topic_arn(cx, ACCOUNT), ACCOUNT)),
+            ),
         ])
     }
 
@@ -293,6 +368,7 @@ impl Resource<AwsClients> for AlarmTopic {
             .map(|(k, v)| Tag::builder().key(k).value(v).build())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|_| missing("CreateTopic"))?;
+        let account = crate::aws::sts::caller_account(&cx.clients).await?;
         // Idempotent by name: a second create (after a crash) returns the
         // same topic, as long as attributes and tags are the same.
         let created = cx
@@ -302,6 +378,10 @@ impl Resource<AwsClients> for AlarmTopic {
             .name(topic_name(cx))
             .attributes("DisplayName", display)
             .attributes(KEY_ATTRIBUTE, self.key.value(inputs))
+            .attributes(
+                POLICY_ATTRIBUTE,
+                topic_policy(&topic_arn(cx, &account), &account),
+            )
             .set_tags(Some(tags))
             .send()
             .await
@@ -331,6 +411,19 @@ impl Resource<AwsClients> for AlarmTopic {
         current: &Observed,
         changes: &[Change],
     ) -> Result<(), AwsError> {
+        if changes.touches("policy") {
+            // The topic's own ARN names the account.
+            let account = current.id.split(':').nth(4).unwrap_or_default();
+            cx.clients
+                .sns
+                .set_topic_attributes()
+                .topic_arn(&current.id)
+                .attribute_name(POLICY_ATTRIBUTE)
+                .attribute_value(topic_policy(&current.id, account))
+                .send()
+                .await
+                .map_err(sdk("SetTopicAttributes"))?;
+        }
         if changes.at("kmsKey").is_some() {
             cx.clients
                 .sns

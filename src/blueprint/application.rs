@@ -200,6 +200,8 @@ pub fn server_nodes(app: &AppSpec, az_count: usize, access: &ServerAccess) -> Ve
                 scheduled_max: scheduled.iter().any(|a| a.max_size.is_some()),
                 grace_period: app.health_check.grace_period_seconds,
                 min_healthy_percent: app.min_healthy_percent,
+                instance_type: app.instance_type.clone(),
+                purchase: app.purchase.clone(),
             },
         )
         .after([LAUNCH_TEMPLATE_KEY, TARGET_GROUP_KEY])

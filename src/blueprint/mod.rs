@@ -4,6 +4,7 @@
 //! both kinds (network, application, data, edge, storage, monitoring).
 
 pub mod application;
+pub mod bill;
 pub mod data;
 pub mod edge;
 pub mod monitoring;

@@ -71,10 +71,19 @@ fn security_filters(tiers: &Tiers) -> Vec<MetricFilter> {
     filters
 }
 
-/// The monitoring nodes of `spec` over the `tiers` a stack has.
-pub fn monitoring_nodes(spec: &MonitoringSpec, tiers: Tiers) -> Vec<Node> {
-    let filters = security_filters(&tiers);
-    let sources = Sources {
+/// How many alarms the stack of `spec` over `tiers` has (each is billed).
+pub fn alarm_count(spec: &MonitoringSpec, tiers: &Tiers) -> usize {
+    Alarms {
+        sources: sources(tiers, &security_filters(tiers)),
+        thresholds: spec.alarms.clone(),
+        notify: Notify::Nobody,
+    }
+    .count()
+}
+
+/// What the alarms and the dashboard watch.
+fn sources(tiers: &Tiers, filters: &[MetricFilter]) -> Sources {
+    Sources {
         group: GROUP_KEY.into(),
         load_balancer: LOAD_BALANCER_KEY.into(),
         target_group: TARGET_GROUP_KEY.into(),
@@ -88,7 +97,13 @@ pub fn monitoring_nodes(spec: &MonitoringSpec, tiers: Tiers) -> Vec<Node> {
             .map(|f| (f.metric, f.metric.filter_key()))
             .collect(),
         web_acl: tiers.web_acl.clone(),
-    };
+    }
+}
+
+/// The monitoring nodes of `spec` over the `tiers` a stack has.
+pub fn monitoring_nodes(spec: &MonitoringSpec, tiers: Tiers) -> Vec<Node> {
+    let filters = security_filters(&tiers);
+    let sources = sources(&tiers, &filters);
     let mut nodes = vec![Node::new(
         APP_LOG_GROUP_KEY,
         LogGroup {

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use thiserror::Error;
 
 use crate::api::common::{
-    AppSpec, BucketSpec, CacheSpec, DatabaseEngine, DatabaseSpec, ExistingNetwork, FrontendSpec,
-    LoadBalancerSpec, MonitoringSpec, NatMode, NetworkSpec,
+    AppSpec, BucketSpec, BudgetSpec, CacheSpec, DatabaseEngine, DatabaseSpec, ExistingNetwork,
+    FrontendSpec, LoadBalancerSpec, MonitoringSpec, NatMode, NetworkSpec,
 };
 use crate::api::{FieldError, StackManifest};
 use crate::aws;
@@ -31,6 +31,30 @@ pub struct Blueprint {
     pub preflight: aws::preflight::Preflight,
     /// The existing VPC and subnets the stack builds in, by node key.
     pub borrowed: BTreeMap<String, String>,
+    /// What the stack pays for, to price before it is built.
+    pub charges: Vec<aws::pricing::Charge>,
+    /// The budget's spec and topic, when the stack has a budget.
+    pub budget: Option<(BudgetSpec, Option<aws::budgets::Topic>)>,
+}
+
+impl Blueprint {
+    /// The blueprint with its budget, whose limit derives from `estimate`
+    /// (USD a month, complete estimates only) when the spec sets none.
+    /// Without an estimate such a budget is neither made nor pruned: an
+    /// existing one keeps its limit, and nothing waits on prices.
+    pub fn with_estimate(mut self, estimate: Option<f64>) -> Result<Self, BlueprintError> {
+        if let Some((spec, topic)) = &self.budget
+            && spec.monthly_limit_usd.is_none()
+            && let Some(limit) = spec.limit_for(estimate)
+        {
+            let node = super::bill::budget_node(limit, topic.clone());
+            self.graph = self
+                .graph
+                .with_node(node)?
+                .also_owns([&aws::budgets::BUDGET as aws::Kind]);
+        }
+        Ok(self)
+    }
 }
 
 #[derive(Debug, Error)]
@@ -205,33 +229,67 @@ fn build_prepared(
         nodes.extend(super::edge::media_nodes(media));
     }
     // Last: the alarms and the dashboard watch whichever tiers are above.
+    let tiers = super::monitoring::Tiers {
+        read_replicas: database.read_replicas as usize,
+        cache_nodes: parts.cache.map_or(0, |c| c.replicas.max(0) as usize + 1),
+        cdn: nodes
+            .iter()
+            .any(|n| n.key == super::monitoring::DISTRIBUTION_KEY),
+        web_acl: parts.frontend.and_then(|f| f.cdn.web_acl_arn.clone()),
+        flow_logs: needs
+            .flow_logs
+            .map(|_| aws::ec2::flow_log::FLOW_LOG_GROUP_KEY.to_string()),
+        database_port: needs.database_port.unwrap_or_default(),
+        auth_log: database.log_exports.then(|| {
+            let (log, pattern) = aws::rds::auth_failure_log(database.engine);
+            (aws::rds::db_log_group_key(log), pattern)
+        }),
+    };
+    let charges = super::bill::charges(
+        &parts,
+        &settings.region,
+        wanted,
+        network_spec.owns_vpc().then_some(needs.nat),
+        &tiers,
+    );
     if let Some(monitoring) = parts.monitoring {
-        let tiers = super::monitoring::Tiers {
-            read_replicas: database.read_replicas as usize,
-            cache_nodes: parts.cache.map_or(0, |c| c.replicas.max(0) as usize + 1),
-            cdn: nodes
-                .iter()
-                .any(|n| n.key == super::monitoring::DISTRIBUTION_KEY),
-            web_acl: parts.frontend.and_then(|f| f.cdn.web_acl_arn.clone()),
-            flow_logs: needs
-                .flow_logs
-                .map(|_| aws::ec2::flow_log::FLOW_LOG_GROUP_KEY.to_string()),
-            database_port: needs.database_port.unwrap_or_default(),
-            auth_log: database.log_exports.then(|| {
-                let (log, pattern) = aws::rds::auth_failure_log(database.engine);
-                (aws::rds::db_log_group_key(log), pattern)
-            }),
-        };
         nodes.extend(super::monitoring::monitoring_nodes(monitoring, tiers));
+    }
+    let budget = settings.budget.enabled.then(|| {
+        let topic = parts.monitoring.and_then(|m| {
+            let notifications = &m.notifications;
+            match &notifications.sns_topic_arn {
+                Some(arn) => Some(aws::budgets::Topic::Existing(arn.clone())),
+                None if !notifications.emails.is_empty() => {
+                    Some(aws::budgets::Topic::Node(aws::sns::TOPIC_KEY.to_string()))
+                }
+                None => None,
+            }
+        });
+        (settings.budget.clone(), topic)
+    });
+    // A limit the spec sets is known now; one derived from the estimate
+    // comes with it (`Blueprint::with_estimate`), and until then budgets
+    // are not the graph's to prune.
+    let mut owned = aws::registry::all_kinds();
+    match budget
+        .as_ref()
+        .map(|(spec, topic)| (spec.limit_for(None), topic))
+    {
+        Some((Some(limit), topic)) => nodes.push(super::bill::budget_node(limit, topic.clone())),
+        Some((None, _)) => owned.retain(|k| k.name() != aws::budgets::KIND_NAME),
+        None => {}
     }
     // After every tier: the servers' view of them.
     let server_data = super::parameters::server_data_nodes(&nodes);
     nodes.extend(server_data);
-    let graph = Graph::new(nodes)?.also_owns(aws::registry::all_kinds());
+    let graph = Graph::new(nodes)?.also_owns(owned);
     let preflight = preflight(&parts, &settings.region, &zones[..wanted], needs.nat);
     Ok(Blueprint {
         preflight,
         borrowed,
+        charges,
+        budget,
         graph,
         identity: stack_identity,
         region: settings.region.clone(),
@@ -277,6 +335,13 @@ fn preflight(
         region: region.to_string(),
         zones: zones.to_vec(),
         instance_type: parts.app.instance_type.clone(),
+        spot_types: parts
+            .app
+            .purchase
+            .iter()
+            .flat_map(|p| p.instance_types.iter())
+            .cloned()
+            .collect(),
         ami_parameter: parts
             .app
             .ami
@@ -301,20 +366,20 @@ fn preflight(
 }
 
 /// What the blueprint reads from either kind of spec.
-struct StackParts<'a> {
-    network: &'a NetworkSpec,
-    database: &'a DatabaseSpec,
-    load_balancer: &'a LoadBalancerSpec,
-    app: &'a AppSpec,
-    cache: Option<&'a CacheSpec>,
-    monitoring: Option<&'a MonitoringSpec>,
-    frontend: Option<&'a FrontendSpec>,
-    media: Option<&'a BucketSpec>,
-    app_port: i32,
-    cache_port: Option<i32>,
-    default_nat: NatMode,
-    log_retention_days: i32,
-    not_implemented: Vec<&'static str>,
+pub(super) struct StackParts<'a> {
+    pub(super) network: &'a NetworkSpec,
+    pub(super) database: &'a DatabaseSpec,
+    pub(super) load_balancer: &'a LoadBalancerSpec,
+    pub(super) app: &'a AppSpec,
+    pub(super) cache: Option<&'a CacheSpec>,
+    pub(super) monitoring: Option<&'a MonitoringSpec>,
+    pub(super) frontend: Option<&'a FrontendSpec>,
+    pub(super) media: Option<&'a BucketSpec>,
+    pub(super) app_port: i32,
+    pub(super) cache_port: Option<i32>,
+    pub(super) default_nat: NatMode,
+    pub(super) log_retention_days: i32,
+    pub(super) not_implemented: Vec<&'static str>,
 }
 
 impl<'a> StackParts<'a> {

@@ -12,6 +12,7 @@ use crate::api::common::StackDeletionPolicy;
 use crate::api::manifest;
 use crate::aws::Context;
 use crate::aws::calls::CallCounter;
+use crate::aws::pricing::{CURRENCY, Estimate};
 use crate::aws::role_boundary::RoleBoundary;
 use crate::aws::{AwsClients, AwsSettings, config, zones};
 use crate::blueprint::{self, Blueprint};
@@ -160,6 +161,23 @@ async fn run_stack(verb: Verb, stack: &StackManifest, options: &RunOptions) -> u
             }
         }
     }
+    // Priced before anything is built; a price that cannot be read is
+    // named in the estimate and never stops the command.
+    let estimate = match verb {
+        Verb::Destroy => None,
+        _ => Some(crate::aws::pricing::estimate(&clients, &region, &blueprint.charges).await),
+    };
+    let priced = estimate
+        .as_ref()
+        .filter(|e| e.is_complete())
+        .map(Estimate::total);
+    let blueprint = match blueprint.with_estimate(priced) {
+        Ok(blueprint) => blueprint,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
     let cx = Context::new(blueprint.identity.clone(), region, clients)
         .with_data_intent(blueprint::stack::data_intent(stack));
     // Teardown works from the stack's tags alone, as the operator's does:
@@ -171,8 +189,14 @@ async fn run_stack(verb: Verb, stack: &StackManifest, options: &RunOptions) -> u
     };
     let engine = Engine::new(blueprint.options.clone());
     let code = match verb {
-        Verb::Plan => plan(&engine, &cx, &blueprint).await,
-        Verb::Apply => apply(&engine, &cx, &blueprint, options.timeout).await,
+        Verb::Plan => plan(&engine, &cx, &blueprint, estimate.as_ref()).await,
+        Verb::Apply => {
+            let code = apply(&engine, &cx, &blueprint, options.timeout).await;
+            if let Some(estimate) = estimate.as_ref().filter(|_| code == 0) {
+                println!("{}", estimate_total(estimate));
+            }
+            code
+        }
         Verb::Destroy => destroy(&engine, &cx, options.timeout).await,
     };
     if !blueprint.not_implemented.is_empty() && verb != Verb::Destroy {
@@ -190,7 +214,12 @@ async fn run_stack(verb: Verb, stack: &StackManifest, options: &RunOptions) -> u
     code
 }
 
-async fn plan(engine: &Engine, cx: &Context, blueprint: &Blueprint) -> u8 {
+async fn plan(
+    engine: &Engine,
+    cx: &Context,
+    blueprint: &Blueprint,
+    estimate: Option<&Estimate>,
+) -> u8 {
     let pass = engine.plan(cx, &blueprint.graph).await;
     let mut counts = [0usize; 4];
     for node in &pass.nodes {
@@ -221,12 +250,66 @@ async fn plan(engine: &Engine, cx: &Context, blueprint: &Blueprint) -> u8 {
         "Plan: {} to create, {} to update, {} to delete, {} unchanged.",
         counts[0], counts[1], counts[2], counts[3]
     );
+    if let Some(estimate) = estimate {
+        print_estimate(estimate, &pass);
+    }
     if pass.nodes.iter().any(|n| n.error.is_some()) {
         1
     } else if pass.has_changes() {
         2
     } else {
         0
+    }
+}
+
+/// The estimate's line for people: total, price date, completeness.
+fn estimate_total(estimate: &Estimate) -> String {
+    let date = estimate.price_date.as_deref().unwrap_or("an unknown date");
+    let partial = if estimate.is_complete() {
+        ""
+    } else {
+        " (incomplete: some prices could not be read)"
+    };
+    format!(
+        "Estimated monthly cost: {:.2} {CURRENCY} at AWS list prices of {date}{partial}.",
+        estimate.total()
+    )
+}
+
+/// The estimate line by line, each marked with what the plan does to the
+/// resource that bears it, and what the plan's new resources add.
+fn print_estimate(estimate: &Estimate, pass: &crate::engine::PassOutcome) {
+    let action_of = |component: &str| {
+        pass.nodes
+            .iter()
+            .find(|n| n.key == component)
+            .map(|n| &n.action)
+    };
+    println!("Cost ({CURRENCY} a month, fixed charges at list prices):");
+    for line in estimate.lines.iter().filter(|l| !l.usage_only) {
+        let sign = match action_of(&line.component) {
+            Some(Action::Create) => "+",
+            Some(Action::Update(_)) => "~",
+            Some(Action::Delete) => "-",
+            _ => "=",
+        };
+        let amount = line
+            .monthly
+            .map_or_else(|| "unpriced".to_string(), |m| format!("{m:.2}"));
+        println!(
+            "  {sign} {amount:>10}  {:<28} {}",
+            line.component, line.what
+        );
+    }
+    let created = estimate.total_of(|c| matches!(action_of(c), Some(Action::Create)));
+    println!("{}", estimate_total(estimate));
+    println!("  of which {created:.2} {CURRENCY} for what this plan creates.");
+    let usage = estimate.not_included();
+    if !usage.is_empty() {
+        println!("  Not included (grows with use): {}.", usage.join("; "));
+    }
+    for unpriced in &estimate.unpriced {
+        println!("  Not priced: {unpriced}");
     }
 }
 

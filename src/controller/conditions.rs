@@ -234,6 +234,7 @@ pub fn after_apply(
         endpoint,
         connection_secret: old.and_then(|o| o.connection_secret.clone()),
         account_id: old.and_then(|o| o.account_id.clone()),
+        estimated_monthly_cost: old.and_then(|o| o.estimated_monthly_cost.clone()),
     }
 }
 

@@ -33,4 +33,6 @@ pub enum Error {
     TeardownPending(String, std::time::Duration),
     #[error("AWS: {0}")]
     Aws(#[from] crate::engine::AwsError),
+    #[error("{0}")]
+    Blueprint(#[from] crate::blueprint::BlueprintError),
 }

@@ -269,6 +269,19 @@ async fn apply_stack<K: Stack>(
             return Ok(Action::requeue(PREFLIGHT_REQUEUE.min(ctx.options.resync)));
         }
     }
+    // The estimate, once per generation: list prices are cached for the
+    // process, and a Spot price that moves is no reason to rewrite status.
+    let estimate = match old.and_then(|o| o.estimated_monthly_cost.clone()) {
+        Some(kept) if !new_generation => kept,
+        _ => crate::aws::pricing::estimate(&clients, &region, &blueprint.charges)
+            .await
+            .to_status(),
+    };
+    let priced = estimate
+        .complete
+        .then(|| estimate.amount.parse::<f64>().ok())
+        .flatten();
+    let blueprint = blueprint.with_estimate(priced)?;
     let cx = Context::new(blueprint.identity.clone(), region, clients)
         .with_data_intent(blueprint::stack::data_intent(&manifest))
         .with_borrowed(blueprint.borrowed.clone());
@@ -313,6 +326,27 @@ async fn apply_stack<K: Stack>(
     );
     let mut status = status;
     status.account_id = Some(account);
+    let before = old.and_then(|o| o.estimated_monthly_cost.as_ref());
+    if before.is_none_or(|b| b.amount != estimate.amount) {
+        let note = match before {
+            Some(b) => format!(
+                "estimated monthly cost {} {} (was {} {}, list prices of {})",
+                estimate.amount,
+                estimate.currency,
+                b.amount,
+                b.currency,
+                estimate.price_date.as_deref().unwrap_or("unknown date")
+            ),
+            None => format!(
+                "estimated monthly cost {} {} (list prices of {})",
+                estimate.amount,
+                estimate.currency,
+                estimate.price_date.as_deref().unwrap_or("unknown date")
+            ),
+        };
+        publish(ctx, obj, EventType::Normal, "CostEstimated", &note).await;
+    }
+    status.estimated_monthly_cost = Some(estimate);
     observe_readiness(ctx, obj, &status);
     let serving = serving_reason(Some(&status)).map(String::from);
     let serving = serving.as_deref();

@@ -101,6 +101,17 @@ impl<C: Clients> Graph<C> {
         })
     }
 
+    /// The same graph with `node` in place of the node of its key, or
+    /// added when there is none.
+    pub fn with_node(self, node: Node<C>) -> Result<Self, GraphError> {
+        let Self { mut nodes, owned } = self;
+        nodes.retain(|n| n.key != node.key);
+        nodes.push(node);
+        let mut graph = Self::new(nodes)?;
+        graph.owned = owned;
+        Ok(graph)
+    }
+
     pub fn nodes(&self) -> &[Node<C>] {
         &self.nodes
     }

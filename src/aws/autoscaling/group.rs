@@ -12,11 +12,13 @@
 //! of band is drift and put back; one a scheduled action sets is left alone.
 
 use aws_sdk_autoscaling::types::{
-    AutoScalingGroup as AwsGroup, Filter, LaunchTemplateSpecification, Tag,
+    AutoScalingGroup as AwsGroup, Filter, InstancesDistribution, LaunchTemplate,
+    LaunchTemplateOverrides, LaunchTemplateSpecification, MixedInstancesPolicy, Tag,
 };
 
 use super::{group_name, refresh};
 
+use crate::api::common::PurchaseSpec;
 use crate::aws::prelude::*;
 use crate::identity::TAG_UID;
 
@@ -47,6 +49,68 @@ pub struct AutoScalingGroup {
     pub scheduled_max: bool,
     pub grace_period: i32,
     pub min_healthy_percent: i32,
+    /// The launch template's instance type, first for On-Demand.
+    pub instance_type: String,
+    /// Spot above an On-Demand base; `None`: all On-Demand.
+    pub purchase: Option<PurchaseSpec>,
+}
+
+/// How Spot servers are picked: the pools AWS expects to last longest,
+/// at the lowest price among them.
+const SPOT_STRATEGY: &str = "price-capacity-optimized";
+/// How On-Demand servers are picked: the types in the order given, so
+/// the launch template's own type comes first.
+const ON_DEMAND_STRATEGY: &str = "prioritized";
+
+/// The `purchase` field of a group bought all On-Demand.
+const ON_DEMAND_ONLY: &str = "onDemand";
+
+/// The `purchase` field: how the group buys its servers.
+fn purchase_field(base: i32, above: i32, types: &[&str], spot: &str) -> String {
+    format!(
+        "base={base};aboveBase={above}%;types={};spot={spot}",
+        types.join(",")
+    )
+}
+
+/// The instance types of `purchase`, `first` ahead of the others.
+fn ordered_types<'a>(first: &'a str, purchase: &'a PurchaseSpec) -> Vec<&'a str> {
+    let mut types = vec![first];
+    types.extend(
+        purchase
+            .instance_types
+            .iter()
+            .map(String::as_str)
+            .filter(|t| *t != first),
+    );
+    types
+}
+
+/// What the group's MixedInstancesPolicy says, as the `purchase` field.
+fn observed_purchase(policy: Option<&MixedInstancesPolicy>) -> String {
+    let Some(policy) = policy else {
+        return ON_DEMAND_ONLY.into();
+    };
+    let distribution = policy.instances_distribution();
+    let types: Vec<&str> = policy
+        .launch_template()
+        .map(|t| t.overrides())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|o| o.instance_type())
+        .collect();
+    purchase_field(
+        distribution
+            .and_then(|d| d.on_demand_base_capacity())
+            .unwrap_or(0),
+        distribution
+            .and_then(|d| d.on_demand_percentage_above_base_capacity())
+            .unwrap_or(100),
+        &types,
+        distribution
+            .and_then(|d| d.spot_allocation_strategy())
+            .unwrap_or_default(),
+    )
 }
 
 /// `id/version` of a launch template: the group's one field for both, so
@@ -83,12 +147,16 @@ fn observed(cx: &Context, group: &AwsGroup) -> Option<Observed> {
     let name = group.auto_scaling_group_name()?.to_string();
     let number = |n: Option<i32>| n.map(|n| n.to_string()).unwrap_or_default();
     let mut fields = tag_fields(&tags);
-    let template = group.launch_template().map_or(String::new(), |t| {
-        template_field(
-            t.launch_template_id().unwrap_or_default(),
-            t.version().unwrap_or_default(),
-        )
-    });
+    let policy = group.mixed_instances_policy();
+    let template = policy
+        .and_then(|p| p.launch_template()?.launch_template_specification())
+        .or(group.launch_template())
+        .map_or(String::new(), |t| {
+            template_field(
+                t.launch_template_id().unwrap_or_default(),
+                t.version().unwrap_or_default(),
+            )
+        });
     fields.extend([
         ("minSize".to_string(), number(group.min_size())),
         ("maxSize".into(), number(group.max_size())),
@@ -97,6 +165,7 @@ fn observed(cx: &Context, group: &AwsGroup) -> Option<Observed> {
             tags.get(TAG_APPLIED_SIZE).cloned().unwrap_or_default(),
         ),
         ("launchTemplate".into(), template),
+        ("purchase".into(), observed_purchase(policy)),
         (
             "subnets".into(),
             set_field(
@@ -213,6 +282,75 @@ impl AutoScalingGroup {
             .launch_template_id(inputs.require(&self.launch_template, "id")?)
             .version(inputs.require(&self.launch_template, "version")?)
             .build())
+    }
+
+    /// The `purchase` field this group should have.
+    fn purchase(&self) -> String {
+        match &self.purchase {
+            None => ON_DEMAND_ONLY.into(),
+            Some(p) => purchase_field(
+                p.on_demand_base_capacity,
+                p.on_demand_percentage_above_base_capacity,
+                &ordered_types(&self.instance_type, p),
+                SPOT_STRATEGY,
+            ),
+        }
+    }
+
+    /// The group's MixedInstancesPolicy over `template`, when it buys Spot.
+    fn mixed_policy(&self, template: LaunchTemplateSpecification) -> Option<MixedInstancesPolicy> {
+        let purchase = self.purchase.as_ref()?;
+        let overrides = ordered_types(&self.instance_type, purchase)
+            .into_iter()
+            .map(|t| LaunchTemplateOverrides::builder().instance_type(t).build())
+            .collect();
+        Some(
+            MixedInstancesPolicy::builder()
+                .launch_template(
+                    LaunchTemplate::builder()
+                        .launch_template_specification(template)
+                        .set_overrides(Some(overrides))
+                        .build(),
+                )
+                .instances_distribution(
+                    InstancesDistribution::builder()
+                        .on_demand_allocation_strategy(ON_DEMAND_STRATEGY)
+                        .on_demand_base_capacity(purchase.on_demand_base_capacity)
+                        .on_demand_percentage_above_base_capacity(
+                            purchase.on_demand_percentage_above_base_capacity,
+                        )
+                        .spot_allocation_strategy(SPOT_STRATEGY)
+                        .build(),
+                )
+                .build(),
+        )
+    }
+
+    /// Moves the group between On-Demand only and Spot, or to other Spot
+    /// settings, on the launch template version it has now (`current`,
+    /// `id/version`): a new version is the instance refresh's business, so
+    /// a crash here cannot move the group to it without replacing servers.
+    async fn set_purchase(&self, cx: &Context, name: &str, current: &str) -> Result<(), AwsError> {
+        let (id, version) = current.split_once('/').unwrap_or((current, "$Default"));
+        let template = LaunchTemplateSpecification::builder()
+            .launch_template_id(id)
+            .version(version)
+            .build();
+        let request = cx
+            .clients
+            .autoscaling
+            .update_auto_scaling_group()
+            .auto_scaling_group_name(name);
+        let request = match self.mixed_policy(template.clone()) {
+            Some(policy) => request.mixed_instances_policy(policy),
+            // A launch template alone replaces the policy: all On-Demand.
+            None => request.launch_template(template),
+        };
+        request
+            .send()
+            .await
+            .map_err(sdk("UpdateAutoScalingGroup"))?;
+        Ok(())
     }
 
     fn subnet_ids(&self, inputs: &Inputs) -> Result<String, AwsError> {
@@ -357,6 +495,7 @@ impl Resource<AwsClients> for AutoScalingGroup {
                 ("targetGroups", inputs.get(&self.target_group, "arn")),
                 ("healthCheck", format!("ELB/{}s", self.grace_period)),
                 ("capacityRebalance", "true".into()),
+                ("purchase", self.purchase()),
             ],
         );
         if !self.scheduled_min {
@@ -375,11 +514,17 @@ impl Resource<AwsClients> for AutoScalingGroup {
 
     async fn create(&self, key: &str, cx: &Context, inputs: &Inputs) -> Result<Observed, AwsError> {
         let name = group_name(cx);
+        let template = self.launch_template(inputs)?;
+        let (template, policy) = match self.mixed_policy(template.clone()) {
+            Some(policy) => (None, Some(policy)),
+            None => (Some(template), None),
+        };
         cx.clients
             .autoscaling
             .create_auto_scaling_group()
             .auto_scaling_group_name(&name)
-            .launch_template(self.launch_template(inputs)?)
+            .set_launch_template(template)
+            .set_mixed_instances_policy(policy)
             .min_size(self.min_size)
             .max_size(self.max_size)
             .set_desired_capacity(self.desired_capacity)
@@ -444,6 +589,16 @@ impl Resource<AwsClients> for AutoScalingGroup {
         if let Some(change) = changes.at("targetGroups") {
             self.set_target_groups(cx, name, change).await?;
         }
+        // With a new template version too, the refresh carries the whole
+        // policy and AWS applies it when the refresh succeeds.
+        if changes.touches("purchase") && !changes.touches("launchTemplate") {
+            let current = current
+                .fields
+                .get("launchTemplate")
+                .cloned()
+                .unwrap_or_default();
+            self.set_purchase(cx, name, &current).await?;
+        }
         if changes.tags().next().is_some() {
             cx.clients
                 .autoscaling
@@ -460,8 +615,9 @@ impl Resource<AwsClients> for AutoScalingGroup {
                 min_healthy_percent: self.min_healthy_percent,
                 warmup_seconds: self.grace_period,
             };
-            let started =
-                refresh::roll_to(cx, name, self.launch_template(inputs)?, &preferences).await?;
+            let template = self.launch_template(inputs)?;
+            let policy = self.mixed_policy(template.clone());
+            let started = refresh::roll_to(cx, name, template, policy, &preferences).await?;
             return Ok(Updated {
                 outputs: None,
                 in_progress: Some(started),

@@ -6,7 +6,7 @@
 
 use aws_sdk_autoscaling::types::{
     DesiredConfiguration, InstanceRefresh, InstanceRefreshStatus, LaunchTemplateSpecification,
-    RefreshPreferences,
+    MixedInstancesPolicy, RefreshPreferences,
 };
 
 use crate::aws::prelude::*;
@@ -19,13 +19,15 @@ pub struct Preferences {
     pub warmup_seconds: i32,
 }
 
-/// Brings group `name` to `template`: reports the refresh already doing so
+/// Brings group `name` to `template` (inside `policy` for a group that
+/// buys Spot: a refresh must carry the group's whole policy): reports the refresh already doing so
 /// (as a retryable error carrying its progress), cancels one heading
 /// elsewhere, or starts one and says so.
 pub async fn roll_to(
     cx: &Context,
     name: &str,
     template: LaunchTemplateSpecification,
+    policy: Option<MixedInstancesPolicy>,
     preferences: &Preferences,
 ) -> Result<String, AwsError> {
     match latest(cx, name).await? {
@@ -62,7 +64,7 @@ pub async fn roll_to(
                 ),
             ))
         }
-        _ => start(cx, name, template, preferences).await,
+        _ => start(cx, name, template, policy, preferences).await,
     }
 }
 
@@ -83,18 +85,19 @@ async fn start(
     cx: &Context,
     name: &str,
     template: LaunchTemplateSpecification,
+    policy: Option<MixedInstancesPolicy>,
     preferences: &Preferences,
 ) -> Result<String, AwsError> {
+    let desired = match policy {
+        Some(policy) => DesiredConfiguration::builder().mixed_instances_policy(policy),
+        None => DesiredConfiguration::builder().launch_template(template.clone()),
+    };
     let started = cx
         .clients
         .autoscaling
         .start_instance_refresh()
         .auto_scaling_group_name(name)
-        .desired_configuration(
-            DesiredConfiguration::builder()
-                .launch_template(template.clone())
-                .build(),
-        )
+        .desired_configuration(desired.build())
         .preferences(
             RefreshPreferences::builder()
                 .min_healthy_percentage(preferences.min_healthy_percent)
@@ -163,9 +166,15 @@ fn has_failed(refresh: &InstanceRefresh) -> bool {
 
 /// Whether `refresh` moves the group to `template`.
 fn targets(refresh: &InstanceRefresh, template: &LaunchTemplateSpecification) -> bool {
-    refresh
-        .desired_configuration()
+    let desired = refresh.desired_configuration();
+    desired
         .and_then(|d| d.launch_template())
+        .or_else(|| {
+            desired?
+                .mixed_instances_policy()?
+                .launch_template()?
+                .launch_template_specification()
+        })
         .is_some_and(|t| {
             t.launch_template_id() == template.launch_template_id()
                 && t.version() == template.version()

@@ -166,6 +166,11 @@ impl Alarms {
         }
     }
 
+    /// How many alarms the stack should have.
+    pub fn count(&self) -> usize {
+        self.alarms("", &Inputs::default()).len()
+    }
+
     /// Every alarm the stack should have.
     fn wanted(&self, cx: &Context, inputs: &Inputs) -> Vec<Alarm> {
         self.alarms(&cx.identity.stack_tag(), inputs)

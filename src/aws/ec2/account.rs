@@ -18,21 +18,38 @@ pub async fn zones_offering(
     instance_type: &str,
     zones: &[String],
 ) -> Result<BTreeSet<String>, AwsError> {
+    let mut by_type = zones_offering_each(clients, &[instance_type.to_string()], zones).await?;
+    Ok(by_type.remove(instance_type).unwrap_or_default())
+}
+
+/// For each of `instance_types`, the zones among `zones` that offer it
+/// (one call for them all).
+pub async fn zones_offering_each(
+    clients: &AwsClients,
+    instance_types: &[String],
+    zones: &[String],
+) -> Result<BTreeMap<String, BTreeSet<String>>, AwsError> {
     let answer = clients
         .ec2
         .describe_instance_type_offerings()
         .location_type(LocationType::AvailabilityZone)
-        .filters(filter("instance-type", [instance_type]))
+        .filters(filter("instance-type", instance_types.iter().cloned()))
         .filters(filter("location", zones.iter().cloned()))
         .send()
         .await
         .map_err(sdk("DescribeInstanceTypeOfferings"))?;
-    Ok(answer
-        .instance_type_offerings()
-        .iter()
-        .filter(|o| o.instance_type().map(|t| t.as_str()) == Some(instance_type))
-        .filter_map(|o| o.location().map(String::from))
-        .collect())
+    let mut by_type: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for offering in answer.instance_type_offerings() {
+        if let (Some(kind), Some(zone)) = (offering.instance_type(), offering.location())
+            && instance_types.iter().any(|t| t == kind.as_str())
+        {
+            by_type
+                .entry(kind.as_str().to_string())
+                .or_default()
+                .insert(zone.to_string());
+        }
+    }
+    Ok(by_type)
 }
 
 /// VPCs in the region: how many, and whether one carries stack `uid`.

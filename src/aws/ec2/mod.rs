@@ -14,6 +14,7 @@ pub mod launch_template;
 pub mod nat_gateway;
 pub mod route_table;
 pub mod security_group;
+pub mod spot_price;
 pub mod subnet;
 pub mod vpc;
 pub mod vpc_endpoint;
