@@ -552,6 +552,48 @@ const VARIANTS: &[Variant] = &[
         },
         field: "spec.app.scaling.scheduledActions[1].name",
     },
+    Variant {
+        what: "Spot types without the launch template's own",
+        example: "ecommerce.yaml",
+        change: |o| {
+            set(
+                o,
+                "/spec/app/purchase/instanceTypes",
+                json!(["t3a.small", "t2.small", "t3a.medium"]),
+            )
+        },
+        field: "spec.app.purchase.instanceTypes",
+    },
+    Variant {
+        what: "Spot over fewer than three types",
+        example: "ecommerce.yaml",
+        change: |o| {
+            set(
+                o,
+                "/spec/app/purchase/instanceTypes",
+                json!(["t3.small", "t3a.small"]),
+            )
+        },
+        field: "spec.app.purchase.instanceTypes",
+    },
+    Variant {
+        what: "an On-Demand share over 100 %",
+        example: "ecommerce.yaml",
+        change: |o| {
+            set(
+                o,
+                "/spec/app/purchase/onDemandPercentageAboveBaseCapacity",
+                json!(120),
+            )
+        },
+        field: "spec.app.purchase.onDemandPercentageAboveBaseCapacity",
+    },
+    Variant {
+        what: "a budget of nothing",
+        example: "booking.yaml",
+        change: |o| set(o, "/spec/budget", json!({"monthlyLimitUSD": 0})),
+        field: "spec.budget.monthlyLimitUSD",
+    },
 ];
 
 #[test]

@@ -60,7 +60,11 @@ fn produced() -> BTreeSet<&'static str> {
     let mut kinds = BTreeSet::new();
     for object in specs() {
         let stack = manifest::admit(1, &object).unwrap();
-        let blueprint = blueprint::build(&stack, "uid-1", &zones).unwrap();
+        // Priced, so that a budget whose limit derives from the estimate is built.
+        let blueprint = blueprint::build(&stack, "uid-1", &zones)
+            .unwrap()
+            .with_estimate(Some(100.0))
+            .unwrap();
         kinds.extend(blueprint.graph.nodes().iter().map(|n| n.kind().name()));
     }
     kinds
@@ -102,8 +106,18 @@ fn graphs_also_observe_every_registered_kind() {
     // Leftovers of a changed spec are found only for kinds the graph observes.
     let zones: Vec<String> = ["a", "b"].map(|z| format!("eu-west-1{z}")).into();
     let stack = manifest::admit(1, &example("ecommerce.yaml")).unwrap();
-    let graph = blueprint::build(&stack, "uid-1", &zones).unwrap().graph;
-    let observed: BTreeSet<&str> = graph.kinds().iter().map(|k| k.name()).collect();
+    let unpriced = blueprint::build(&stack, "uid-1", &zones).unwrap();
     let registered: BTreeSet<&str> = registry::all_kinds().iter().map(|k| k.name()).collect();
+    // Unpriced, the budget is the one kind a graph leaves alone: its limit
+    // derives from the estimate, so it is neither made nor pruned.
+    let observed: BTreeSet<&str> = unpriced.graph.kinds().iter().map(|k| k.name()).collect();
+    let all_but_budgets: BTreeSet<&str> = registered
+        .iter()
+        .copied()
+        .filter(|k| *k != "Budget")
+        .collect();
+    assert_eq!(observed, all_but_budgets);
+    let priced = unpriced.with_estimate(Some(100.0)).unwrap();
+    let observed: BTreeSet<&str> = priced.graph.kinds().iter().map(|k| k.name()).collect();
     assert_eq!(observed, registered);
 }

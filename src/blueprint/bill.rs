@@ -18,7 +18,7 @@ use crate::aws::s3::{MEDIA_BUCKET_KEY, WEB_BUCKET_KEY};
 use super::application::LAUNCH_TEMPLATE_KEY;
 use super::edge::ORIGIN_SECRET_KEY;
 use super::monitoring::{ALARM_KEY_KEY, APP_LOG_GROUP_KEY, DISTRIBUTION_KEY, Tiers};
-use super::stack::StackParts;
+use super::parts::StackParts;
 
 /// The stack's budget node: `limit` USD a month, notifying `topic`.
 pub fn budget_node(limit: i64, topic: Option<Topic>) -> Node {

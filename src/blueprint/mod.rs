@@ -12,6 +12,7 @@ pub mod network;
 pub mod network_plan;
 pub mod outputs;
 pub mod parameters;
+mod parts;
 pub mod placement;
 pub mod stack;
 pub mod validate;
