@@ -184,6 +184,8 @@ pub fn apply(
 
     // Another manager's field may only be set to the value it already has.
     let mut conflicts: Vec<(String, String, String)> = Vec::new();
+    // The same, as (manager, path): what a forced apply takes over.
+    let mut taken = Vec::new();
     for p in applied_set.paths() {
         let item_membership = p
             .last()
@@ -200,15 +202,26 @@ pub fn apply(
                 e.api_version.clone(),
                 fieldset::render_path(&p),
             ));
+            taken.push((
+                e.manager.clone(),
+                e.operation.clone(),
+                e.subresource.clone(),
+                p.clone(),
+            ));
         }
     }
     if !conflicts.is_empty() && !force {
         return Err(conflict(info, meta::name(applied), &conflicts));
     }
     if force {
-        for e in list.iter_mut().filter(|e| !e.is(manager, "Apply", sub)) {
-            for p in applied_set.paths() {
-                e.set.remove(&p);
+        // Only the conflicting fields change hands; a field another manager
+        // set to the applied value stays shared, as upstream.
+        for (owner, operation, subresource, p) in &taken {
+            for e in list
+                .iter_mut()
+                .filter(|e| e.is(owner, operation, subresource))
+            {
+                e.set.remove(p);
             }
         }
     }

@@ -206,3 +206,35 @@ async fn apply_works_for_simple_builtin_kinds_and_is_refused_for_others() {
     assert!(err.message.contains("server-side apply"), "{}", err.message);
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn a_forced_apply_takes_only_the_conflicting_fields() {
+    let sim = Sim::start().await;
+    sim.install_widget_crd().await;
+    let api = sim.widgets("default");
+    api.patch(
+        "w",
+        &PatchParams::apply("alice"),
+        &Patch::Apply(config(2, Some("x"))),
+    )
+    .await
+    .unwrap();
+    // Bob forces a new size and applies the tier alice already has: the
+    // size changes hands, the tier stays shared.
+    let forced = api
+        .patch(
+            "w",
+            &PatchParams::apply("bob").force(),
+            &Patch::Apply(config(3, Some("x"))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        owned(&forced.metadata, "alice"),
+        json!({"f:spec": {"f:tier": {}}})
+    );
+    assert_eq!(
+        owned(&forced.metadata, "bob"),
+        json!({"f:spec": {"f:size": {}, "f:tier": {}}})
+    );
+}
