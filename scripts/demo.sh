@@ -86,7 +86,7 @@ echo "   blocked: $blocked"
 echo "== lifting deletion protection in the spec; teardown resumes (final snapshot kept)"
 "$kubectl" patch -f "$example" --type merge -p '{"spec":{"database":{"deletionProtection":false}}}'
 "$kubectl" wait --for=delete -f "$example" --timeout=180s
-echo "== resources still tagged stackops.io/stack in AWS (deleted NAT gateways, terminated servers, the final DB snapshot and the media bucket kept by its Retain policy aside):"
+echo "== resources still tagged stackops.io/stack in AWS (deleted NAT gateways, terminated servers, keys scheduled for deletion, the final DB snapshot and the media bucket kept by its Retain policy aside):"
 if "$venv/bin/python" scripts/leftovers.py "http://127.0.0.1:$port" eu-west-1; then
   echo "none"
 else

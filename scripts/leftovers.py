@@ -1,6 +1,6 @@
 """Lists what AWS still holds tagged with stackops.io/stack, leaving out what
 is gone but still listed for a while (deleted NAT gateways, terminated
-servers) and what is kept on purpose (final DB snapshots, buckets whose
+servers, KMS keys scheduled for deletion) and what is kept on purpose (final DB snapshots, buckets whose
 deletion policy is Retain, named on stderr). Usage: leftovers.py ENDPOINT
 REGION. Prints one ARN per line and exits 1 if anything is left."""
 
@@ -17,6 +17,7 @@ session = dict(
 )
 tagging = boto3.client("resourcegroupstaggingapi", **session)
 ec2 = boto3.client("ec2", **session)
+kms = boto3.client("kms", **session)
 
 left = []
 pages = tagging.get_paginator("get_resources").paginate(
@@ -41,6 +42,10 @@ for page in pages:
             reservations = ec2.describe_instances(InstanceIds=[instance])["Reservations"]
             states = [i["State"]["Name"] for r in reservations for i in r["Instances"]]
             if all(s in ("terminated", "shutting-down") for s in states):
+                continue
+        if ":kms:" in arn and ":key/" in arn:
+            state = kms.describe_key(KeyId=arn)["KeyMetadata"]["KeyState"]
+            if state == "PendingDeletion":
                 continue
         left.append(arn)
 
