@@ -276,6 +276,28 @@ fn metric_sum(body: &str, name: &str) -> u64 {
         .sum()
 }
 
+/// Polls until `count` stacks are Ready or `deadline` passes; how many are.
+async fn wait_ready(api: &Api<EcommerceStack>, count: usize, deadline: Instant) -> usize {
+    loop {
+        let stacks = api.list(&Default::default()).await.unwrap();
+        let ready = stacks
+            .items
+            .iter()
+            .filter(|s| {
+                s.status.as_ref().is_some_and(|st| {
+                    st.conditions
+                        .iter()
+                        .any(|c| c.type_ == "Ready" && c.status == "True")
+                })
+            })
+            .count();
+        if ready == count || Instant::now() > deadline {
+            return ready;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 /// `count` ecommerce stacks on one operator until all are Ready.
 /// Stacks per moto server in the scale run: moto is one Python process
 /// whose calls slow down as its state grows, so many stacks get several
@@ -338,25 +360,7 @@ async fn scale(count: usize) -> Value {
         stack.spec.settings.region = SCALE_REGIONS[(i / STACKS_PER_MOTO) % shards].to_string();
         api.create(&PostParams::default(), &stack).await.unwrap();
     }
-    let deadline = started + Duration::from_secs(60 * 30);
-    let ready = loop {
-        let stacks = api.list(&Default::default()).await.unwrap();
-        let ready = stacks
-            .items
-            .iter()
-            .filter(|s| {
-                s.status.as_ref().is_some_and(|st| {
-                    st.conditions
-                        .iter()
-                        .any(|c| c.type_ == "Ready" && c.status == "True")
-                })
-            })
-            .count();
-        if ready == count || Instant::now() > deadline {
-            break ready;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+    let ready = wait_ready(&api, count, started + Duration::from_secs(60 * 30)).await;
     let took = started.elapsed();
     let (memory, cpu) = footprint(operator.id());
     let body = http_get(metrics_port, "/metrics");
@@ -369,6 +373,99 @@ async fn scale(count: usize) -> Value {
         "peak_rss_mib": memory.peak_kib as f64 / 1024.0, "cpu_seconds": cpu,
         "rss_heap_mib": memory.anon_kib as f64 / 1024.0, "rss_code_mib": memory.file_kib as f64 / 1024.0,
         "aws_calls": calls, "retries": retries, "calls_per_stack": calls as f64 / count as f64,
+    })
+}
+
+/// AWS calls (all, and mutating), shared reads and reconciles so far, from
+/// a complete OpenMetrics exposition.
+fn steady_counts(body: &str) -> [u64; 4] {
+    let mutating = body
+        .lines()
+        .filter(|l| l.starts_with("stackops_aws_calls_total{"))
+        .filter(|l| {
+            l.split("operation=\"")
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .is_some_and(is_mutating)
+        })
+        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<u64>().ok())
+        .sum();
+    [
+        metric_sum(body, "stackops_aws_calls_total"),
+        mutating,
+        metric_sum(body, "stackops_aws_reads_shared_total"),
+        metric_sum(body, "stackops_reconciles_total"),
+    ]
+}
+
+/// Steady-state reads of `count` ecommerce stacks in one account and
+/// region on one operator resyncing every `resync` seconds: AWS calls per
+/// stack per resync (per reconcile, each one a full pass), measured over a
+/// whole settings cycle (`settings_every` resyncs), with reads shared and
+/// then, on the same stacks, without.
+async fn resync_reads(count: usize, resync: u64, settings_every: u32) -> Value {
+    let moto = MotoServer::start();
+    let cluster = Cluster::start().await;
+    let (client, kubeconfig) = (cluster.client.clone(), cluster.kubeconfig.clone());
+    let api: Api<EcommerceStack> = Api::namespaced(client.clone(), "default");
+    let StackManifest::Ecommerce(template) = disposable("ecommerce.yaml") else {
+        unreachable!()
+    };
+    let resync_arg = resync.to_string();
+    let every_arg = settings_every.to_string();
+    let metrics_port = free_port();
+    let metrics_addr = format!("127.0.0.1:{metrics_port}");
+    // A generous budget: the figure is about reads, not about how fast
+    // one emulator process can take a thousand creates.
+    let common = [
+        "--metrics-addr",
+        metrics_addr.as_str(),
+        "--resync-seconds",
+        resync_arg.as_str(),
+        "--settings-read-every",
+        every_arg.as_str(),
+        "--aws-calls-per-second",
+        "1000",
+    ];
+    let mut runs = Vec::new();
+    for sharing in [true, false] {
+        let mut args = common.to_vec();
+        if !sharing {
+            args.extend(["--shared-read-seconds", "0"]);
+        }
+        let operator = Operator::start(&kubeconfig, moto.env(), None, &args);
+        let started = Instant::now();
+        if sharing {
+            for i in 0..count {
+                let mut stack = (*template).clone();
+                stack.metadata.name = Some(format!("shop-{i}"));
+                api.create(&PostParams::default(), &stack).await.unwrap();
+            }
+        }
+        wait_ready(&api, count, started + Duration::from_secs(60 * 30)).await;
+        let to_ready = started.elapsed();
+        // Past the first passes of a starting operator: every stack on its
+        // resync cadence.
+        tokio::time::sleep(Duration::from_secs(resync * 2)).await;
+        let before = steady_counts(&http_get(metrics_port, "/metrics"));
+        let window = Duration::from_secs(resync * u64::from(settings_every));
+        tokio::time::sleep(window).await;
+        let after = steady_counts(&http_get(metrics_port, "/metrics"));
+        let (memory, _) = footprint(operator.id());
+        drop(operator);
+        let [calls, mutating, shared, passes] = [0, 1, 2, 3].map(|i| after[i] - before[i]);
+        runs.push(json!({
+            "shared_reads": sharing, "seconds_to_all_ready": to_ready.as_secs_f64(),
+            "window_seconds": window.as_secs(), "passes": passes,
+            "calls": calls, "mutating_calls": mutating, "reads_answered_shared": shared,
+            "calls_per_stack_per_resync": calls as f64 / passes.max(1) as f64,
+            "peak_rss_mib": memory.peak_kib as f64 / 1024.0,
+        }));
+    }
+    cluster.shutdown().await;
+    json!({
+        "stacks": count, "resync_seconds": resync, "settings_read_every": settings_every,
+        "runs": runs,
     })
 }
 
@@ -569,6 +666,29 @@ fn markdown(report: &Value, command: &str) -> String {
             s["calls_per_stack"].as_f64().unwrap(),
         ));
     }
+    md.push_str("\n## Steady-state reads per stack per resync (ecommerce, one account and region, one operator)\n\nEvery stack in one region on one moto server, as in one AWS account; the operator resyncs every stack every `resync` seconds and re-reads each resource's settings every `settings` resyncs. Calls are counted over one whole settings cycle after all are Ready, and divided by the reconciles (each a full pass) made in it; then the same stacks under a new operator that shares nothing. The call budget is raised to 1,000 calls a second so the create is not paced by it.\n\n| stacks | resync s | settings every | shared reads | seconds to all Ready | passes in the cycle | AWS calls | mutating | answered from shared reads | calls per stack per resync | peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for r in report["resync"].as_array().into_iter().flatten() {
+        for run in r["runs"].as_array().unwrap() {
+            md.push_str(&format!(
+                "| {} | {} | {} | {} | {:.0} | {} | {} | {} | {} | {:.2} | {:.1} |\n",
+                r["stacks"],
+                r["resync_seconds"],
+                r["settings_read_every"],
+                if run["shared_reads"].as_bool().unwrap() {
+                    "on"
+                } else {
+                    "off"
+                },
+                run["seconds_to_all_ready"].as_f64().unwrap(),
+                run["passes"],
+                run["calls"],
+                run["mutating_calls"],
+                run["reads_answered_shared"],
+                run["calls_per_stack_per_resync"].as_f64().unwrap(),
+                run["peak_rss_mib"].as_f64().unwrap(),
+            ));
+        }
+    }
     md.push_str("\n## Chaos: the operator killed (SIGKILL) at random points of create and teardown\n\n| stack | rounds | kills during create (ms after start) | Ready | resources found / in status | kills during teardown | deleted | left / tagged after teardown |\n|---|---|---|---|---|---|---|---|\n");
     for c in report["chaos"].as_array().unwrap() {
         md.push_str(&format!(
@@ -670,6 +790,33 @@ fn targets(report: &Value) -> String {
             ));
         }
     }
+    let shared_run = report["resync"]
+        .as_array()
+        .and_then(|r| r.first())
+        .and_then(|r| {
+            let run = r["runs"]
+                .as_array()?
+                .iter()
+                .find(|run| run["shared_reads"] == true)?;
+            Some((
+                r["stacks"].as_u64()?,
+                run["calls_per_stack_per_resync"].as_f64()?,
+                run["mutating_calls"].as_u64()?,
+            ))
+        });
+    match shared_run {
+        Some((stacks, reads, writes)) => {
+            md.push_str(&format!(
+                "| steady-state reads per stack per resync at most 3 (shared reads, one account and region) | {reads:.2} with {stacks} stacks | {} |\n",
+                verdict(reads <= 3.0 && stacks >= 100)
+            ));
+            md.push_str(&format!(
+                "| zero writes at steady state with shared reads | {writes} | {} |\n",
+                verdict(writes == 0)
+            ));
+        }
+        None => md.push_str("| steady-state reads per stack per resync at most 3 | not measured (part `resync`) | not measured |\n"),
+    }
     md
 }
 
@@ -683,7 +830,7 @@ async fn main() {
         .map_or(vec![1, 10], |list| {
             list.split(',').filter_map(|n| n.parse().ok()).collect()
         });
-    // `--only scale` (or lifecycle, pacing, throttling, chaos, or several
+    // `--only scale` (or lifecycle, pacing, throttling, resync, chaos, or several
     // joined by commas): those parts alone, printed as JSON and not written
     // to docs/ (for quick comparisons). With `--update` they replace their
     // parts of docs/benchmarks.json instead, and docs/benchmarks.md is
@@ -724,6 +871,17 @@ async fn main() {
         eprintln!("scale {count}");
         scaling.push(scale(*count).await);
     }
+    let resync_stacks: usize = args
+        .iter()
+        .position(|a| a == "--resync-stacks")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(100);
+    let mut resync = Vec::new();
+    if runs("resync") {
+        eprintln!("resync reads, {resync_stacks} stacks");
+        resync.push(resync_reads(resync_stacks, 10, 12).await);
+    }
     let mut chaos_runs = Vec::new();
     for (i, name) in ["ecommerce.yaml", "booking.yaml"]
         .into_iter()
@@ -735,7 +893,7 @@ async fn main() {
     }
     let mut report = json!({
         "lifecycle": lifecycle_runs, "pacing": pacing_runs, "throttling": throttling, "scale": scaling,
-        "chaos": chaos_runs, "operator_binary": Operator::binary(),
+        "resync": resync, "chaos": chaos_runs, "operator_binary": Operator::binary(),
     });
     let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
     if let Some(parts) = &only {

@@ -2,10 +2,12 @@
 # Benchmarks of both example stacks against moto and kubesim: create,
 # steady-state resync and teardown with their AWS calls, create under 0, 10
 # and 30 % throttling, create when AWS takes minutes (moto's latency mode),
-# and many stacks on one operator. Prints a report and
-# writes docs/benchmarks.md and docs/benchmarks.json.
-# Usage: scripts/bench.sh [--scale 1,10,100]   (default 1,10)
-#        scripts/bench.sh --only scale|lifecycle|pacing|throttling|chaos[,...]
+# many stacks on one operator, and steady-state reads per stack per resync
+# with shared reads on and off. Prints a report and writes
+# docs/benchmarks.md and docs/benchmarks.json.
+# Usage: scripts/bench.sh [--scale 1,10,100] [--resync-stacks N]
+#          (defaults 1,10 and 100)
+#        scripts/bench.sh --only scale|lifecycle|pacing|throttling|resync|chaos[,...]
 #          those parts alone, printed as JSON; docs/ is left as it is.
 #        scripts/bench.sh --only lifecycle,pacing --update
 #          those parts measured anew and merged into docs/benchmarks.json;

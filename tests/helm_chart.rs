@@ -375,12 +375,18 @@ async fn default_install_is_a_valid_restricted_two_replica_operator() {
     assert_eq!(deployment["spec"]["replicas"], 2);
     let args = release.args();
     assert_eq!(args[0], "run");
+    assert!(!args.contains(&"--leader-elect".to_string()), "{args:?}");
     for arg in [
-        "--leader-elect",
+        "--shard",
         "--lease-seconds=15",
         "--resync-seconds=600",
         "--concurrency=4",
         "--metrics-addr=0.0.0.0:8080",
+        "--shared-read-seconds=600",
+        "--settings-read-every=12",
+        "--shared-read-mib=16",
+        "--aws-calls-per-second=10",
+        "--aws-service-calls-per-second=ec2=20,",
     ] {
         assert!(args.contains(&arg.to_string()), "{arg} in {args:?}");
     }
@@ -467,7 +473,9 @@ async fn options_render_irsa_secret_credentials_endpoint_namespace_monitoring_an
             "region": "eu-west-1",
             "endpointUrl": "http://moto.aws:5000",
             "roleBoundary": "arn:aws:iam::123456789012:policy/team/Boundary",
-            "credentials": {"existingSecret": "aws-creds", "sessionTokenKey": "token"}
+            "credentials": {"existingSecret": "aws-creds", "sessionTokenKey": "token"},
+            "sharedReads": {"enabled": false},
+            "callBudget": {"callsPerSecond": 5, "perService": {"ec2": 15, "rds": 4}}
         },
         "tenancy": {
             "allowedRoleArns": ["arn:aws:iam::*:role/stackops-tenant", "arn:aws:iam::111111111111:role/shop"],
@@ -502,7 +510,16 @@ async fn options_render_irsa_secret_credentials_endpoint_namespace_monitoring_an
         assert_eq!(secret["name"], "aws-creds", "{name}");
         assert_eq!(secret["key"], key, "{name}");
     }
-    assert!(release.args().contains(&"--namespace=shop".to_string()));
+    let args = release.args();
+    for arg in [
+        "--namespace=shop",
+        "--shared-read-seconds=0",
+        "--aws-calls-per-second=5",
+        "--aws-service-calls-per-second=ec2=15,rds=4,",
+    ] {
+        assert!(args.contains(&arg.to_string()), "{arg} in {args:?}");
+    }
+    assert!(!args.iter().any(|a| a.starts_with("--settings-read-every")));
 
     // Watching one namespace: nothing cluster-wide but reading that one
     // Namespace (cluster-scoped), for its AWS role annotation.
@@ -703,7 +720,27 @@ const NEEDS: &[Need] = &[
         resources: &["leases"],
         verbs: &["update"],
     },
+    // Sharded: the leader lists the membership Leases, labels the stacks,
+    // and a replica removes its label from a stack it lets go (merge
+    // patches, granted above for the finalizer).
+    Need {
+        file: "src/controller/shards.rs",
+        evidence: ".list(&ListParams::default().labels(MEMBER_LABEL))",
+        group: "coordination.k8s.io",
+        resources: &["leases"],
+        verbs: &["list"],
+    },
+    Need {
+        file: "src/controller/shards.rs",
+        evidence: "&Patch::Merge(&patch)",
+        group: "stackops.io",
+        resources: STACKS,
+        verbs: &["patch"],
+    },
 ];
+
+/// The file whose needs only a sharded operator has.
+const SHARDED_ONLY: &str = "src/controller/shards.rs";
 
 /// Granted although no code calls it yet, each for a stated reason.
 fn granted_ahead() -> BTreeSet<Grant> {
@@ -729,7 +766,9 @@ const KNOWN_API_TYPES: &[(&str, &str)] = &[
     ("K", "the stack kinds (generic)"),
     ("EcommerceStack", "a stack kind"),
     ("BookingPlatform", "a stack kind"),
-    ("Lease", "leader election"),
+    ("Lease", "leader election and shard membership"),
+    ("A", "a stack kind (generic, the sharder)"),
+    ("B", "a stack kind (generic, the sharder)"),
     ("Secret", "the connection Secret"),
     ("Namespace", "the namespace's AWS role annotation"),
 ];
@@ -745,9 +784,9 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-fn needed() -> BTreeSet<Grant> {
+fn needed(sharded: bool) -> BTreeSet<Grant> {
     let mut out = BTreeSet::new();
-    for need in NEEDS {
+    for need in NEEDS.iter().filter(|n| sharded || n.file != SHARDED_ONLY) {
         let code = std::fs::read_to_string(Path::new(ROOT).join(need.file)).unwrap();
         assert!(
             code.contains(need.evidence),
@@ -818,15 +857,19 @@ async fn rbac_grants_exactly_what_the_controller_needs() {
             );
         }
     }
-    let needed = needed();
     let ahead = granted_ahead();
 
     let cluster = Cluster::start().await;
     cluster.namespace("shop").await;
-    for (release, values) in [
-        ("cluster-wide", json!({})),
-        ("one-namespace", json!({"watchNamespace": "shop"})),
+    for (release, values, sharded) in [
+        ("cluster-wide", json!({}), true),
+        (
+            "one-namespace",
+            json!({"watchNamespace": "shop", "sharding": {"enabled": false}}),
+            false,
+        ),
     ] {
+        let needed = needed(sharded);
         let installed = cluster.install(release, release, values).await.installed();
         let granted = chart_grants(&installed);
         let missing: Vec<&Grant> = needed
@@ -845,11 +888,13 @@ async fn rbac_grants_exactly_what_the_controller_needs() {
             extra.is_empty(),
             "{release}: granted beyond need: {extra:?}"
         );
-        // The lease rules name the one Lease (create cannot be limited by name).
+        // Unsharded, the lease rules name the one Lease (create cannot be
+        // limited by name); sharded, each replica's Lease is named after
+        // its pod, unknown to the chart.
         for ((group, resource, verb), names) in &granted {
             if group == "coordination.k8s.io" {
                 assert_eq!(resource, "leases");
-                let expected: Vec<String> = if verb == "create" {
+                let expected: Vec<String> = if verb == "create" || sharded {
                     vec![]
                 } else {
                     vec!["stackops-leader".into()]

@@ -75,6 +75,17 @@ impl Intercept for CountingInterceptor {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let (service, operation) = call_name(cfg);
+        if context.response().is_some_and(|r| {
+            r.headers()
+                .get(super::shared_reads::SHARED_HEADER)
+                .is_some()
+        }) {
+            // Answered from a read another stack made: no call to AWS.
+            for counter in &self.counters {
+                counter.record_shared();
+            }
+            return Ok(());
+        }
         let outcome = match (context.output_or_error(), context.response()) {
             (Some(Ok(_)), _) => "ok".to_string(),
             (_, Some(response)) => format!("error:{}", response.status().as_u16()),

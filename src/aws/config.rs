@@ -16,6 +16,7 @@ use aws_config::identity::IdentityCache;
 use super::assume_role::{AssumedRoleProvider, RoleToAssume};
 use super::calls::{CallCounter, CountingInterceptor};
 use super::role_boundary::RoleBoundary;
+use super::shared_reads::ReadMarker;
 
 /// Settings that override what the standard AWS environment and config
 /// files say. Everything left `None` comes from the standard chains.
@@ -157,6 +158,8 @@ pub struct AwsClients {
     pub role_boundary: RoleBoundary,
     /// Counts the calls of these clients.
     pub calls: CallCounter,
+    /// Marks these clients' reads as shareable, until told to read afresh.
+    pub reads: ReadMarker,
 }
 
 impl AwsClients {
@@ -170,12 +173,15 @@ impl AwsClients {
         let mut counters = vec![calls.clone()];
         counters.extend(also.iter().cloned());
         let interceptor = CountingInterceptor::new(counters);
-        // Every service client: the shared config plus the counting interceptor.
+        let reads = ReadMarker::default();
+        // Every service client: the shared config plus the counting and
+        // read-marking interceptors.
         macro_rules! client {
             ($service:ident) => {
                 $service::Client::from_conf(
                     $service::config::Builder::from(config)
                         .interceptor(interceptor.clone())
+                        .interceptor(reads.clone())
                         .build(),
                 )
             };
@@ -192,6 +198,7 @@ impl AwsClients {
             s3: aws_sdk_s3::Client::from_conf(
                 aws_sdk_s3::config::Builder::from(config)
                     .interceptor(interceptor.clone())
+                    .interceptor(reads.clone())
                     // Virtual-host addressing needs DNS for `<bucket>.<host>`,
                     // which an endpoint override (proxy, in-cluster name,
                     // emulator) rarely has; AWS itself takes either.
@@ -216,11 +223,13 @@ impl AwsClients {
             budgets: aws_sdk_budgets::Client::from_conf(
                 aws_sdk_budgets::config::Builder::from(config)
                     .interceptor(interceptor.clone())
+                    .interceptor(reads.clone())
                     .region(aws_types::region::Region::from_static("us-east-1"))
                     .build(),
             ),
             role_boundary: RoleBoundary::default(),
             calls,
+            reads,
         }
     }
 

@@ -11,7 +11,7 @@
 //! pool, per distinct timeout setting.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_smithy_http_client::proxy::ProxyConfig;
@@ -22,6 +22,9 @@ use aws_smithy_runtime_api::client::http::{
 };
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 
+use super::call_budget::CallBudget;
+use super::shared_reads::SharedReads;
+
 /// A new shared HTTPS client: give it to every configuration of a process.
 /// One per Tokio runtime: its pooled connections belong to the runtime
 /// that opened them.
@@ -29,11 +32,27 @@ pub fn shared_https_client() -> SharedHttpClient {
     SharedHttpClient::new(PooledHttpsClient::default())
 }
 
+/// The same, answering reads that stacks share from `reads` (see
+/// [`super::shared_reads`]) and keeping every call within `budget` (see
+/// [`super::call_budget`]); a read answered from memory spends no token.
+pub fn operator_https_client(
+    reads: Option<Arc<SharedReads>>,
+    budget: Option<Arc<CallBudget>>,
+) -> SharedHttpClient {
+    SharedHttpClient::new(PooledHttpsClient {
+        reads,
+        budget,
+        ..PooledHttpsClient::default()
+    })
+}
+
 /// Connectors by the settings that shape them; clients built from one
 /// configuration all ask for the same settings, so in practice one entry.
 #[derive(Debug, Default)]
 struct PooledHttpsClient {
     connectors: Mutex<HashMap<ConnectorKey, SharedHttpConnector>>,
+    reads: Option<Arc<SharedReads>>,
+    budget: Option<Arc<CallBudget>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -58,7 +77,16 @@ impl HttpClient for PooledHttpsClient {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         connectors
             .entry(key)
-            .or_insert_with(|| SharedHttpConnector::new(https_connector(settings, components)))
+            .or_insert_with(|| {
+                let mut connector = SharedHttpConnector::new(https_connector(settings, components));
+                if let Some(budget) = &self.budget {
+                    connector = budget.connector(connector);
+                }
+                if let Some(reads) = &self.reads {
+                    connector = reads.connector(connector);
+                }
+                connector
+            })
             .clone()
     }
 }

@@ -156,10 +156,8 @@ impl KindOps<AwsClients> for KeyKind {
     }
 
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
-        let filter = TagFilter::builder()
-            .key(TAG_UID)
-            .values(&cx.identity.uid)
-            .build();
+        // Every stackops key (one read shared by every stack), this stack's kept.
+        let filter = TagFilter::builder().key(TAG_UID).build();
         let mut tagged = Vec::new();
         let mut pages = cx
             .clients
@@ -172,12 +170,11 @@ impl KindOps<AwsClients> for KeyKind {
         while let Some(page) = pages.next().await {
             let page = page.map_err(sdk("GetResources"))?;
             tagged.extend(page.resource_tag_mapping_list().iter().filter_map(|m| {
-                let component = m
-                    .tags()
-                    .iter()
-                    .find(|t| t.key() == TAG_COMPONENT)?
-                    .value()
-                    .to_string();
+                let tag = |key: &str| m.tags().iter().find(|t| t.key() == key);
+                if tag(TAG_UID)?.value() != cx.identity.uid {
+                    return None;
+                }
+                let component = tag(TAG_COMPONENT)?.value().to_string();
                 Some((m.resource_arn()?.to_string(), component))
             }));
         }

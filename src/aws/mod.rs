@@ -6,6 +6,7 @@ pub mod acm;
 pub mod assume_role;
 pub mod autoscaling;
 pub mod budgets;
+pub mod call_budget;
 pub mod calls;
 pub mod cloudfront;
 pub mod cloudwatch;
@@ -28,6 +29,7 @@ pub mod role_boundary;
 pub mod s3;
 pub mod secrets;
 pub mod shared;
+pub mod shared_reads;
 pub mod sns;
 pub mod ssm;
 pub mod sts;
@@ -55,6 +57,10 @@ pub type Graph = crate::engine::Graph<AwsClients>;
 impl crate::engine::Clients for AwsClients {
     fn calls(&self) -> &CallCounter {
         &self.calls
+    }
+
+    fn read_fresh(&self) {
+        self.reads.read_fresh();
     }
 }
 

@@ -85,8 +85,10 @@ impl KindOps<AwsClients> for SecretKind {
             .list_secrets()
             .filters(
                 Filter::builder()
-                    .key(FilterNameStringType::TagValue)
-                    .values(&cx.identity.uid)
+                    // Every stackops secret (one read shared by every
+                    // stack), this stack's kept below.
+                    .key(FilterNameStringType::TagKey)
+                    .values(TAG_UID)
                     .build(),
             )
             .into_paginator()

@@ -4,6 +4,8 @@ mod crds;
 pub mod stack;
 mod validate;
 
+use crate::aws::call_budget::BudgetOptions;
+use crate::aws::shared_reads::SharingOptions;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -66,6 +68,11 @@ enum Command {
         /// Seconds a leader may go without renewing before another takes over.
         #[arg(long, default_value_t = 15)]
         lease_seconds: u64,
+        /// Share the stacks among the replicas: each holds a membership
+        /// Lease and reconciles the stacks labelled with its name; the
+        /// leader assigns them (implies `--leader-elect`).
+        #[arg(long, env = "STACKOPS_SHARD", default_value_t = false)]
+        shard: bool,
         /// IAM role ARN patterns (comma-separated, `*` matches anything)
         /// the operator may assume for namespaces annotated
         /// `stackops.io/aws-role-arn`. Empty (default): it assumes none.
@@ -86,6 +93,31 @@ enum Command {
         /// Renew an assumed-role session this long before it expires.
         #[arg(long, env = "STACKOPS_ROLE_REFRESH_SECONDS", default_value_t = 300)]
         role_refresh_seconds: u64,
+        /// Seconds one list read (every stackops resource of a kind, in one
+        /// account and region) serves every stack; default: the resync
+        /// interval; 0: every stack reads for itself.
+        #[arg(long, env = "STACKOPS_SHARED_READ_SECONDS", value_name = "SECONDS")]
+        shared_read_seconds: Option<u64>,
+        /// Re-read the settings of each resource (a bucket's encryption, a
+        /// load balancer's attributes) every this many shared-read windows,
+        /// and before any write.
+        #[arg(long, env = "STACKOPS_SETTINGS_READ_EVERY", default_value_t = 12)]
+        settings_read_every: u32,
+        /// Memory for shared reads, in MiB; beyond it, reads go to AWS.
+        #[arg(long, env = "STACKOPS_SHARED_READ_MIB", default_value_t = 16)]
+        shared_read_mib: usize,
+        /// AWS calls a second per account, region and service; 0: no budget.
+        #[arg(long, env = "STACKOPS_AWS_CALLS_PER_SECOND", default_value_t = 10)]
+        aws_calls_per_second: u32,
+        /// Per-service rates over that one, `service=N,...` by SigV4
+        /// service name (`ec2`, `rds`, `elasticloadbalancing`, ...).
+        #[arg(
+            long,
+            env = "STACKOPS_AWS_SERVICE_CALLS_PER_SECOND",
+            value_name = "RATES",
+            default_value = "ec2=20"
+        )]
+        aws_service_calls_per_second: String,
     },
     /// Check stack manifests as the API server would (schema and CEL rules),
     /// plus the checks no schema can express. Exits 1 on any problem.
@@ -188,30 +220,74 @@ impl Cli {
                 leader_elect,
                 lease_namespace,
                 lease_seconds,
+                shard,
                 allowed_role_arns,
                 require_namespace_role,
                 role_session_seconds,
                 role_refresh_seconds,
-            } => run_operator(crate::controller::OperatorOptions {
-                tenancy: crate::controller::tenancy::TenancyOptions {
-                    allowed_roles: allowed_role_arns,
-                    require_role: require_namespace_role,
-                    role_session: std::time::Duration::from_secs(role_session_seconds),
-                    refresh_margin: std::time::Duration::from_secs(role_refresh_seconds),
-                },
-                leader_election: leader_elect.then(|| crate::controller::leader::LeaseConfig {
-                    namespace: lease_namespace,
-                    name: "stackops-leader".into(),
-                    identity: replica_identity(),
-                    duration: std::time::Duration::from_secs(lease_seconds.max(3)),
-                }),
-                namespace,
-                resync: std::time::Duration::from_secs(resync_seconds.max(1)),
-                endpoint_url,
-                concurrency: concurrency.max(1),
-                metrics_addr: Some(metrics_addr),
-                role_boundary,
-            }),
+                shared_read_seconds,
+                settings_read_every,
+                shared_read_mib,
+                aws_calls_per_second,
+                aws_service_calls_per_second,
+            } => {
+                let resync = std::time::Duration::from_secs(resync_seconds.max(1));
+                let identity = replica_identity();
+                let lease = std::time::Duration::from_secs(lease_seconds.max(3));
+                let shared_reads = match shared_read_seconds {
+                    Some(0) => None,
+                    window => Some(SharingOptions::for_resync(
+                        window.map_or(resync, std::time::Duration::from_secs),
+                        settings_read_every,
+                        shared_read_mib << 20,
+                    )),
+                };
+                let call_budget = match (
+                    aws_calls_per_second,
+                    BudgetOptions {
+                        default_per_second: aws_calls_per_second,
+                        ..BudgetOptions::default()
+                    }
+                    .with_overrides(&aws_service_calls_per_second),
+                ) {
+                    (0, _) => None,
+                    (_, Ok(budget)) => Some(budget),
+                    (_, Err(e)) => {
+                        eprintln!("error: --aws-service-calls-per-second: {e}");
+                        return ExitCode::from(2);
+                    }
+                };
+                run_operator(crate::controller::OperatorOptions {
+                    shared_reads,
+                    call_budget,
+                    tenancy: crate::controller::tenancy::TenancyOptions {
+                        allowed_roles: allowed_role_arns,
+                        require_role: require_namespace_role,
+                        role_session: std::time::Duration::from_secs(role_session_seconds),
+                        refresh_margin: std::time::Duration::from_secs(role_refresh_seconds),
+                    },
+                    sharding: shard.then(|| crate::controller::shards::ShardConfig {
+                        namespace: lease_namespace.clone(),
+                        identity: identity.clone(),
+                        duration: lease,
+                    }),
+                    leader_election: (leader_elect || shard).then(|| {
+                        crate::controller::leader::LeaseConfig {
+                            namespace: lease_namespace,
+                            name: "stackops-leader".into(),
+                            identity,
+                            duration: lease,
+                            labels: Default::default(),
+                        }
+                    }),
+                    namespace,
+                    resync,
+                    endpoint_url,
+                    concurrency: concurrency.max(1),
+                    metrics_addr: Some(metrics_addr),
+                    role_boundary,
+                })
+            }
             Command::Plan(args) => args.run(stack::Verb::Plan),
             Command::Apply(args) => args.run(stack::Verb::Apply),
             Command::Destroy(args) => args.run(stack::Verb::Destroy),

@@ -11,8 +11,10 @@ use kube::runtime::events::{Recorder, Reporter};
 use tokio::sync::Mutex;
 
 use super::tenancy::{Access, TenancyOptions};
+use crate::aws::call_budget::{BudgetOptions, CallBudget};
 use crate::aws::calls::CallCounter;
 use crate::aws::role_boundary::RoleBoundary;
+use crate::aws::shared_reads::{SharedReads, SharingOptions};
 use crate::aws::{AwsClients, AwsSettings, config, http, sts};
 use crate::engine::AwsError;
 
@@ -31,10 +33,16 @@ pub struct OperatorOptions {
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// Lease for leader election; `None`: this replica always reconciles.
     pub leader_election: Option<super::leader::LeaseConfig>,
+    /// Stacks shared among replicas; `None`: the leader reconciles them all.
+    pub sharding: Option<super::shards::ShardConfig>,
     /// Permissions boundary of every IAM role the stacks' blueprints create.
     pub role_boundary: RoleBoundary,
     /// Which AWS identity each namespace's stacks work as.
     pub tenancy: TenancyOptions,
+    /// Reads shared between stacks; `None`: each stack reads for itself.
+    pub shared_reads: Option<SharingOptions>,
+    /// Calls a second per account, region and service; `None`: no budget.
+    pub call_budget: Option<BudgetOptions>,
 }
 
 impl Default for OperatorOptions {
@@ -46,8 +54,15 @@ impl Default for OperatorOptions {
             concurrency: 4,
             metrics_addr: Some(std::net::SocketAddr::from(([0, 0, 0, 0], 8080))),
             leader_election: None,
+            sharding: None,
             role_boundary: RoleBoundary::default(),
             tenancy: TenancyOptions::default(),
+            shared_reads: Some(SharingOptions::for_resync(
+                Duration::from_secs(600),
+                12,
+                16 << 20,
+            )),
+            call_budget: Some(BudgetOptions::default()),
         }
     }
 }
@@ -76,16 +91,24 @@ impl OperatorContext {
             controller: "stackops".into(),
             instance: std::env::var("POD_NAME").ok(),
         };
+        let calls = CallCounter::default();
+        let http_client = http::operator_https_client(
+            options.shared_reads.map(SharedReads::new),
+            options
+                .call_budget
+                .clone()
+                .map(|budget| CallBudget::new(budget, calls.clone())),
+        );
         Self {
             recorder: Recorder::new(client.clone(), reporter),
             client,
             options,
-            calls: CallCounter::default(),
+            calls,
             metrics: Default::default(),
             following: Default::default(),
             sdk_configs: Mutex::new(BTreeMap::new()),
             operator_account: tokio::sync::OnceCell::new(),
-            http_client: http::shared_https_client(),
+            http_client,
         }
     }
 

@@ -6,6 +6,7 @@
 //! on shutdown the leader releases the lease so another takes over without
 //! waiting.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -22,6 +23,8 @@ pub struct LeaseConfig {
     pub name: String,
     pub identity: String,
     pub duration: Duration,
+    /// Labels of the Lease when this replica creates it.
+    pub labels: BTreeMap<String, String>,
 }
 
 pub struct LeaderElector {
@@ -108,6 +111,7 @@ impl LeaderElector {
             let lease = Lease {
                 metadata: ObjectMeta {
                     name: Some(self.config.name.clone()),
+                    labels: (!self.config.labels.is_empty()).then(|| self.config.labels.clone()),
                     ..ObjectMeta::default()
                 },
                 spec: Some(LeaseSpec {

@@ -285,6 +285,40 @@ impl Collector for AwsCalls {
         )?;
         ConstCounter::new(self.0.retries()).encode(retries)?;
 
+        let shared = encoder.encode_descriptor(
+            "aws_reads_shared",
+            "AWS reads answered from a read made for another stack (or an earlier pass) within the shared-read window: calls not made.",
+            None,
+            MetricType::Counter,
+        )?;
+        ConstCounter::new(self.0.shared()).encode(shared)?;
+
+        let delayed = self.0.delayed();
+        let mut calls_delayed = encoder.encode_descriptor(
+            "aws_calls_delayed",
+            "AWS calls that waited for the call budget (calls a second per account, region and service), by service.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (service, d) in &delayed {
+            ConstCounter::new(d.calls).encode(calls_delayed.encode_family(&ServiceLabels {
+                service: service.clone(),
+            })?)?;
+        }
+        let mut waited = encoder.encode_descriptor(
+            "aws_call_budget_wait",
+            "Time AWS calls spent waiting for the call budget, by service.",
+            Some(&Unit::Seconds),
+            MetricType::Counter,
+        )?;
+        for (service, d) in &delayed {
+            ConstCounter::new(d.waited.as_secs_f64()).encode(waited.encode_family(
+                &ServiceLabels {
+                    service: service.clone(),
+                },
+            )?)?;
+        }
+
         let mut throttled = encoder.encode_descriptor(
             "aws_throttled",
             "AWS responses with a throttling error code, by service (every attempt counts).",
@@ -381,7 +415,24 @@ mod tests {
         metrics.stack_ready("EcommerceStack", "other", "shop", false);
         metrics.drift_corrected("EcommerceStack", 2);
         metrics.set_leader(true);
-        let text = metrics.render(&CallCounter::default());
+        let calls = CallCounter::default();
+        calls.record_shared();
+        calls.record_shared();
+        calls.record_delayed("ec2", Duration::from_millis(250));
+        calls.record_delayed("ec2", Duration::from_millis(250));
+        let text = metrics.render(&calls);
+        assert_eq!(value(&text, "stackops_aws_reads_shared_total"), Some("2"));
+        assert_eq!(
+            value(&text, r#"stackops_aws_calls_delayed_total{service="ec2"}"#),
+            Some("2")
+        );
+        assert_eq!(
+            value(
+                &text,
+                r#"stackops_aws_call_budget_wait_seconds_total{service="ec2"}"#
+            ),
+            Some("0.5")
+        );
 
         let expect = |series: &str, wanted: &str| {
             assert_eq!(value(&text, series), Some(wanted), "{series} in\n{text}");
@@ -450,6 +501,9 @@ mod tests {
             "# TYPE stackops_aws_calls counter",
             "# TYPE stackops_aws_call_retries counter",
             "# TYPE stackops_aws_throttled counter",
+            "# TYPE stackops_aws_reads_shared counter",
+            "# TYPE stackops_aws_calls_delayed counter",
+            "# TYPE stackops_aws_call_budget_wait_seconds counter",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
         }

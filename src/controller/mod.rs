@@ -12,6 +12,7 @@ pub mod leader;
 pub mod metrics;
 pub mod reconcile;
 pub mod run;
+pub mod shards;
 pub mod tenancy;
 
 pub use context::{OperatorContext, OperatorOptions};

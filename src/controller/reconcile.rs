@@ -100,6 +100,11 @@ async fn reconcile_stack<K: Stack>(
     let namespace = obj.namespace().ok_or(Error::Incomplete("namespace"))?;
     let span = tracing::info_span!("reconcile", stack = %format!("{namespace}/{}", obj.name_any()));
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
+    // Asked to let the stack go to another replica: nothing else happens
+    // here, and the stack leaves this replica's watch.
+    if ctx.options.sharding.is_some() && super::shards::let_go_if_draining(&api, &*obj).await? {
+        return Ok(Action::await_change());
+    }
     let finalizer_api = api.clone();
     finalizer(&finalizer_api, FINALIZER, obj, move |event| {
         // Owned values only: the future must be Send for every lifetime.

@@ -75,6 +75,17 @@ struct Counts {
     attempts: u64,
     /// Attempts answered with a throttling error, by service.
     throttled: BTreeMap<String, u64>,
+    /// Reads answered from what another stack's read fetched: not calls.
+    shared: u64,
+    /// Calls that waited for the call budget, by service.
+    delayed: BTreeMap<String, Delayed>,
+}
+
+/// Calls of one service that waited for the call budget, and how long.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Delayed {
+    pub calls: u64,
+    pub waited: std::time::Duration,
 }
 
 impl CallCounter {
@@ -87,6 +98,32 @@ impl CallCounter {
     /// Counts one attempt of a call, retries included.
     pub fn record_attempt(&self) {
         self.inner.lock().expect("counter lock").attempts += 1;
+    }
+
+    /// Counts one read answered without a call (shared with other stacks).
+    pub fn record_shared(&self) {
+        let mut counts = self.inner.lock().expect("counter lock");
+        counts.shared += 1;
+        // Its attempt never reached the cloud: not a retry either.
+        counts.attempts = counts.attempts.saturating_sub(1);
+    }
+
+    /// Reads answered without a call.
+    pub fn shared(&self) -> u64 {
+        self.inner.lock().expect("counter lock").shared
+    }
+
+    /// Counts one call of `service` that waited `waited` for its budget.
+    pub fn record_delayed(&self, service: &str, waited: std::time::Duration) {
+        let mut counts = self.inner.lock().expect("counter lock");
+        let delayed = counts.delayed.entry(service.to_string()).or_default();
+        delayed.calls += 1;
+        delayed.waited += waited;
+    }
+
+    /// Calls that waited for the budget, by service.
+    pub fn delayed(&self) -> BTreeMap<String, Delayed> {
+        self.inner.lock().expect("counter lock").delayed.clone()
     }
 
     /// Counts one attempt the cloud throttled.

@@ -13,6 +13,9 @@ use super::calls::CallCounter;
 /// are counted in.
 pub trait Clients: Clone + Send + Sync + 'static {
     fn calls(&self) -> &CallCounter;
+    /// From now on, reads reach the cloud rather than answers shared with
+    /// other stacks: a pass calls it before it writes anything.
+    fn read_fresh(&self) {}
 }
 
 /// What the spec says about deleting data, when teardown has the spec.

@@ -119,14 +119,23 @@ impl Engine {
             .copied()
             .filter(|k| settled.is_none_or(|s| !s.kinds.contains_key(k.name())))
             .collect();
-        let mut observations = match observe(cx, &unsettled).await {
+        let shared_before = cx.clients.calls().shared();
+        let mut observations = match observe_unsettled(cx, &unsettled, settled).await {
             Ok(found) => found,
             Err(error) => return failed_observation(graph, error),
         };
-        if let Some(settled) = settled {
-            for (name, found) in &settled.kinds {
-                observations.insert(name, found.clone());
-            }
+        // Reads shared with other stacks may be a window old: a pass that
+        // would change anything reads afresh first, so a shared read never
+        // causes a duplicate create or an update over a newer state.
+        if mode == Mode::Apply
+            && cx.clients.calls().shared() > shared_before
+            && self.would_change(cx, graph, &observations).await
+        {
+            cx.clients.read_fresh();
+            observations = match observe_unsettled(cx, &unsettled, settled).await {
+                Ok(found) => found,
+                Err(error) => return failed_observation(graph, error),
+            };
         }
         let observed = (mode == Mode::Apply).then(|| observations.clone());
         let (mut claimed, orphans) = claim(graph, observations);
@@ -172,6 +181,23 @@ impl Engine {
         pass.converged = nodes_ready && !orphans_left && pass.terminal.is_none();
         pass.nodes = outcomes;
         pass
+    }
+
+    /// Whether a pass over `observations` would create, update, report or
+    /// delete anything (a plan: no call is made).
+    async fn would_change<C: Clients>(
+        &self,
+        cx: &Context<C>,
+        graph: &Graph<C>,
+        observations: &Observations,
+    ) -> bool {
+        let (mut claimed, orphans) = claim(graph, observations.clone());
+        !orphans.is_empty()
+            || self
+                .walk(cx, graph, &mut claimed, Mode::Plan)
+                .await
+                .iter()
+                .any(|o| o.action != Action::NoChange)
     }
 
     /// Nodes in dependency order, at most `concurrency` at once.
@@ -365,6 +391,8 @@ impl Engine {
 
     async fn destroy_counted<C: Clients>(&self, cx: &Context<C>, kinds: &[Kind<C>]) -> PassOutcome {
         let mut pass = PassOutcome::default();
+        // Teardown deletes what it finds: it reads AWS, not shared answers.
+        cx.clients.read_fresh();
         let observations = match observe(cx, kinds).await {
             Ok(found) => found,
             Err(error) => {
@@ -546,6 +574,22 @@ fn calls_since<C: Clients>(
             (delta > 0).then_some((key, delta))
         })
         .collect()
+}
+
+/// The resources of the kinds not `settled`, observed, with the settled
+/// ones as a previous pass found them.
+async fn observe_unsettled<C: Clients>(
+    cx: &Context<C>,
+    unsettled: &[Kind<C>],
+    settled: Option<&Settled>,
+) -> Result<Observations, AwsError> {
+    let mut observations = observe(cx, unsettled).await?;
+    if let Some(settled) = settled {
+        for (name, found) in &settled.kinds {
+            observations.insert(name, found.clone());
+        }
+    }
+    Ok(observations)
 }
 
 /// Every kind's resources, observed concurrently, one call (or page run) each.

@@ -46,6 +46,10 @@ pub struct Faults {
     pub latency: Duration,
     /// Seed of the generator; `set_faults` restarts the sequence.
     pub seed: u64,
+    /// Requests a second each service admits, as AWS's request-rate
+    /// buckets do (a bucket of this many tokens, refilled at this rate);
+    /// a request finding the bucket empty is throttled. `None`: no limit.
+    pub service_rate: Option<f64>,
 }
 
 /// What the proxy saw since it started or since `reset_stats`. Requests to
@@ -135,6 +139,7 @@ impl FaultProxy {
         );
         let mut state = self.shared.lock();
         state.rng = SplitMix64(faults.seed);
+        state.buckets.clear();
         state.faults = faults;
     }
 
@@ -217,6 +222,8 @@ struct State {
     crash_countdown: Option<usize>,
     crashed: bool,
     request_ids: u64,
+    /// Tokens left and when they were counted, by service.
+    buckets: BTreeMap<String, (f64, std::time::Instant)>,
 }
 
 enum Verdict {
@@ -235,6 +242,12 @@ impl State {
         self.stats.requests += 1;
         if self.crashed {
             return Verdict::Refuse;
+        }
+        if let Some(rate) = self.faults.service_rate
+            && !self.take_token(&call.service, rate)
+        {
+            self.stats.throttled += 1;
+            return Verdict::Throttle;
         }
         let draw = self.rng.next_f64();
         let f = &self.faults;
@@ -265,6 +278,23 @@ impl State {
             }
         }
         Verdict::Forward
+    }
+
+    /// One token of `service`'s bucket, if it has one.
+    fn take_token(&mut self, service: &str, rate: f64) -> bool {
+        let now = std::time::Instant::now();
+        let (tokens, counted) = self
+            .buckets
+            .entry(service.to_string())
+            .or_insert((rate, now));
+        *tokens = (*tokens + now.duration_since(*counted).as_secs_f64() * rate).min(rate);
+        *counted = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
     }
 
     fn next_request_id(&mut self) -> String {

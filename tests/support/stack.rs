@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_resourcegroupstagging::types::TagFilter;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use stackops::api::StackManifest;
 use stackops::api::manifest;
 use stackops::aws::Context;
@@ -50,8 +51,20 @@ pub struct TestStack {
 impl TestStack {
     /// `stack` against the AWS endpoint `endpoint`, with resources tagged `uid`.
     pub async fn new(endpoint: &str, stack: &StackManifest, uid: &str) -> Self {
+        Self::through(endpoint, stack, uid, None).await
+    }
+
+    /// The same, its calls made through `http` (the operator's client,
+    /// sharing reads between stacks) when given.
+    pub async fn through(
+        endpoint: &str,
+        stack: &StackManifest,
+        uid: &str,
+        http: Option<SharedHttpClient>,
+    ) -> Self {
         let mut settings = settings_for(endpoint);
         settings.region = Some(stack.settings().region.clone());
+        settings.http_client = http;
         let sdk = config::sdk_config(&settings).await;
         let clients = AwsClients::counted(&sdk, CallCounter::default(), &[]);
         let existing = stack.network().existing.as_ref();
@@ -71,8 +84,18 @@ impl TestStack {
 
     /// The same stack with fresh call counters (and optionally another endpoint).
     pub async fn reconnect(&self, endpoint: &str) -> Context {
+        self.reconnect_through(endpoint, None).await
+    }
+
+    /// The same, its calls made through `http` when given.
+    pub async fn reconnect_through(
+        &self,
+        endpoint: &str,
+        http: Option<SharedHttpClient>,
+    ) -> Context {
         let mut settings = settings_for(endpoint);
         settings.region = Some(self.cx.region.clone());
+        settings.http_client = http;
         let sdk = config::sdk_config(&settings).await;
         let clients = AwsClients::counted(&sdk, CallCounter::default(), &[]);
         Context::new(self.cx.identity.clone(), self.cx.region.clone(), clients)

@@ -241,12 +241,8 @@ impl KindOps<AwsClients> for AutoScalingGroupKind {
             .clients
             .autoscaling
             .describe_auto_scaling_groups()
-            .filters(
-                Filter::builder()
-                    .name(format!("tag:{TAG_UID}"))
-                    .values(&cx.identity.uid)
-                    .build(),
-            )
+            // Every stackops group: one read shared by every stack.
+            .filters(Filter::builder().name("tag-key").values(TAG_UID).build())
             .include_instances(false)
             .into_paginator()
             .items()

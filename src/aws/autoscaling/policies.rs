@@ -111,7 +111,8 @@ impl MemberSet for ScalingPolicies {
             .clients
             .autoscaling
             .describe_policies()
-            .auto_scaling_group_name(group)
+            // Every group's (one read shared by every stack), this group's kept.
+            .max_records(100)
             .into_paginator()
             .items()
             .send()
@@ -120,6 +121,7 @@ impl MemberSet for ScalingPolicies {
             .map_err(sdk("DescribePolicies"))?;
         Ok(policies
             .iter()
+            .filter(|policy| policy.auto_scaling_group_name() == Some(group))
             .filter_map(|policy| {
                 let target = observed_target(policy).map(|t| t.field());
                 Some((

@@ -59,7 +59,8 @@ impl MemberSet for ScheduledActions {
             .clients
             .autoscaling
             .describe_scheduled_actions()
-            .auto_scaling_group_name(group)
+            // Every group's (one read shared by every stack), this group's kept.
+            .max_records(100)
             .into_paginator()
             .items()
             .send()
@@ -68,6 +69,7 @@ impl MemberSet for ScheduledActions {
             .map_err(sdk("DescribeScheduledActions"))?;
         Ok(actions
             .iter()
+            .filter(|a| a.auto_scaling_group_name() == Some(group))
             .filter_map(|a| Some((a.scheduled_action_name()?.to_string(), observed_field(a))))
             .collect())
     }

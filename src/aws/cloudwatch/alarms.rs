@@ -576,8 +576,11 @@ impl KindOps<AwsClients> for AlarmsKind {
             .clients
             .cloudwatch
             .describe_alarms()
-            .alarm_name_prefix(&prefix)
+            // Every stack's alarms (one read shared by every stack); each
+            // keeps those under its own prefix.
+            .alarm_name_prefix(super::LISTED)
             .alarm_types(AlarmType::MetricAlarm)
+            .max_records(100)
             .into_paginator()
             .send()
             .try_collect()

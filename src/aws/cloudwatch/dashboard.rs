@@ -307,14 +307,14 @@ impl KindOps<AwsClients> for DashboardKind {
             .clients
             .cloudwatch
             .list_dashboards()
-            .dashboard_name_prefix(&name)
+            // Every stack's dashboards: one read shared by every stack.
+            .dashboard_name_prefix(super::LISTED)
             .into_paginator()
             .items()
             .send()
             .try_collect()
             .await
             .map_err(sdk("ListDashboards"))?;
-        // The prefix also matches longer names; only the exact one is ours.
         let Some(entry) = entries
             .iter()
             .find(|e| e.dashboard_name() == Some(name.as_str()))

@@ -26,6 +26,10 @@ pub const DASHBOARD_KEY: &str = "monitoring/dashboard";
 /// Metrics of CloudFront live in us-east-1, whatever the stack's region.
 pub const CLOUDFRONT_METRICS_REGION: &str = "us-east-1";
 
+/// The name prefix of every stack's alarms and dashboards: what the kinds
+/// list, so that one read serves every stack.
+const LISTED: &str = "stackops-";
+
 /// `stackops-<hash>-<stack>` of the stack in `cx`.
 pub(crate) fn stem(cx: &Context) -> String {
     owned_stem(&cx.identity.name, &cx.identity.uid)

@@ -3,8 +3,7 @@
 //! deterministic name (flow logs take tags, but not every emulator keeps them).
 
 use aws_sdk_ec2::types::{
-    Filter, FlowLog as AwsFlowLog, FlowLogsResourceType, LogDestinationType, ResourceType,
-    TrafficType,
+    FlowLog as AwsFlowLog, FlowLogsResourceType, LogDestinationType, ResourceType, TrafficType,
 };
 
 use super::tag_spec;
@@ -74,17 +73,16 @@ impl KindOps<AwsClients> for FlowLogKind {
             .clients
             .ec2
             .describe_flow_logs()
-            .filter(
-                Filter::builder()
-                    .name("log-group-name")
-                    .values(&group)
-                    .build(),
-            )
+            .filter(super::owned_filter(cx))
+            .into_paginator()
+            .items()
             .send()
+            .try_collect()
             .await
             .map_err(sdk("DescribeFlowLogs"))?;
+        // Every stack's flow logs (one shared read): this stack's write to
+        // its own log group.
         Ok(found
-            .flow_logs()
             .iter()
             .filter(|f| f.log_group_name() == Some(group.as_str()))
             .filter_map(observed)

@@ -140,21 +140,23 @@ impl KindOps<AwsClients> for ReplicationGroupKind {
     }
 
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
-        let Some(found) = cx
+        // Every replication group of the account, not this one by id: the
+        // same request for every stack, so one read serves them all.
+        let all: Vec<AwsGroup> = cx
             .clients
             .elasticache
             .describe_replication_groups()
-            .replication_group_id(group_id(cx))
+            .max_records(100)
+            .into_paginator()
+            .items()
             .send()
+            .try_collect()
             .await
-            .map_err(sdk("DescribeReplicationGroups"))
-            .found()?
-        else {
-            return Ok(Vec::new());
-        };
-        Ok(found
-            .replication_groups()
+            .map_err(sdk("DescribeReplicationGroups"))?;
+        let id = group_id(cx);
+        Ok(all
             .iter()
+            .filter(|g| g.replication_group_id() == Some(id.as_str()))
             .filter_map(observed)
             .collect())
     }

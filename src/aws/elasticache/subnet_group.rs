@@ -28,18 +28,22 @@ impl SubnetGroupApi for ElastiCache {
         cx: &Context,
         name: &str,
     ) -> Result<Option<(Option<String>, Vec<String>)>, AwsError> {
-        let found = cx
+        // Every group of the account, not this one by name: the same
+        // request for every stack, so one read serves them all.
+        let all: Vec<aws_sdk_elasticache::types::CacheSubnetGroup> = cx
             .clients
             .elasticache
             .describe_cache_subnet_groups()
-            .cache_subnet_group_name(name)
+            .max_records(100)
+            .into_paginator()
+            .items()
             .send()
+            .try_collect()
             .await
-            .map_err(sdk("DescribeCacheSubnetGroups"))
-            .found()?;
-        Ok(found
-            .as_ref()
-            .and_then(|f| f.cache_subnet_groups().first())
+            .map_err(sdk("DescribeCacheSubnetGroups"))?;
+        Ok(all
+            .iter()
+            .find(|group| group.cache_subnet_group_name() == Some(name))
             .map(|group| {
                 let subnets = group
                     .subnets()

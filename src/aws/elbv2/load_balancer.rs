@@ -87,17 +87,23 @@ impl LoadBalancer {
 pub(super) async fn describe_load_balancer(
     cx: &Context,
 ) -> Result<Option<aws_sdk_elasticloadbalancingv2::types::LoadBalancer>, AwsError> {
-    let found = cx
+    // Every load balancer of the account, not this one by name: the same
+    // request for every stack, so one read serves them all.
+    let all: Vec<aws_sdk_elasticloadbalancingv2::types::LoadBalancer> = cx
         .clients
         .elb
         .describe_load_balancers()
-        .names(lb_name(cx))
+        .page_size(400)
+        .into_paginator()
+        .items()
         .send()
+        .try_collect()
         .await
-        .map_err(sdk("DescribeLoadBalancers"));
-    Ok(found
-        .found()?
-        .and_then(|found| found.load_balancers().first().cloned()))
+        .map_err(sdk("DescribeLoadBalancers"))?;
+    let name = lb_name(cx);
+    Ok(all
+        .into_iter()
+        .find(|lb| lb.load_balancer_name() == Some(name.as_str())))
 }
 
 #[async_trait]

@@ -94,18 +94,23 @@ impl KindOps<AwsClients> for TargetGroupKind {
 
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
         let elb = &cx.clients.elb;
-        let Some(found) = elb
+        // Every target group of the account, not this one by name: the
+        // same request for every stack, so one read serves them all.
+        let all: Vec<aws_sdk_elasticloadbalancingv2::types::TargetGroup> = elb
             .describe_target_groups()
-            .names(tg_name(cx))
+            .page_size(400)
+            .into_paginator()
+            .items()
             .send()
+            .try_collect()
             .await
-            .map_err(sdk("DescribeTargetGroups"))
-            .found()?
-        else {
-            return Ok(Vec::new());
-        };
+            .map_err(sdk("DescribeTargetGroups"))?;
+        let name = tg_name(cx);
         let mut out = Vec::new();
-        for group in found.target_groups() {
+        for group in all
+            .iter()
+            .filter(|g| g.target_group_name() == Some(name.as_str()))
+        {
             let Some(arn) = group.target_group_arn() else {
                 continue;
             };

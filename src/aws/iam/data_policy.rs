@@ -87,7 +87,7 @@ impl KindOps<AwsClients> for DataPolicyKind {
             .clients
             .iam
             .list_roles()
-            .path_prefix(path_prefix(cx))
+            .path_prefix(super::LISTED_PATH)
             .into_paginator()
             .items()
             .send()

@@ -66,8 +66,12 @@ fn managed_policy_arn(region: &str, name: &str) -> String {
 }
 
 fn path_prefix(cx: &Context) -> String {
-    format!("/stackops/{}/", short_hash(&cx.identity.uid))
+    format!("{LISTED_PATH}{}/", short_hash(&cx.identity.uid))
 }
+
+/// The path prefix lists ask for: every stack's roles and profiles, so one
+/// read serves every stack; each keeps those under its `path_prefix`.
+const LISTED_PATH: &str = "/stackops/";
 
 fn trust(service: &str) -> Value {
     json!({
@@ -290,7 +294,7 @@ impl KindOps<AwsClients> for RoleKind {
             .clients
             .iam
             .list_roles()
-            .path_prefix(path_prefix(cx))
+            .path_prefix(LISTED_PATH)
             .into_paginator()
             .items()
             .send()
@@ -299,8 +303,9 @@ impl KindOps<AwsClients> for RoleKind {
             .map_err(sdk("ListRoles"))?;
         // ListRoles leaves out the permissions boundary (on AWS as in moto):
         // one GetRole per role (a stack has one or two).
+        let own = path_prefix(cx);
         let mut found = Vec::new();
-        for listed in &roles {
+        for listed in roles.iter().filter(|r| r.path().starts_with(&own)) {
             let got = cx
                 .clients
                 .iam
@@ -543,7 +548,7 @@ impl KindOps<AwsClients> for InstanceProfileKind {
             .clients
             .iam
             .list_instance_profiles()
-            .path_prefix(path_prefix(cx))
+            .path_prefix(LISTED_PATH)
             .into_paginator()
             .items()
             .send()

@@ -152,24 +152,22 @@ impl KindOps<AwsClients> for MetricFilterKind {
     }
 
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
-        let namespace = namespace(cx);
-        let mut found = Vec::new();
-        for metric in SECURITY_METRICS {
-            let filters: Vec<AwsMetricFilter> = cx
-                .clients
-                .logs
-                .describe_metric_filters()
-                .metric_namespace(&namespace)
-                .metric_name(metric.name)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(sdk("DescribeMetricFilters"))?;
-            found.extend(filters.iter().filter_map(|f| observed(cx, metric, f)));
-        }
-        Ok(found)
+        // Every metric filter of the account (one read shared by every
+        // stack); each stack keeps its own by name.
+        let filters: Vec<AwsMetricFilter> = cx
+            .clients
+            .logs
+            .describe_metric_filters()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(sdk("DescribeMetricFilters"))?;
+        Ok(SECURITY_METRICS
+            .iter()
+            .flat_map(|metric| filters.iter().filter_map(|f| observed(cx, *metric, f)))
+            .collect())
     }
 
     async fn delete(&self, cx: &Context, observed: &Observed) -> Result<Deletion, AwsError> {

@@ -27,8 +27,12 @@ pub struct LogGroup {
 
 /// Name prefix of every log group of the stack.
 fn prefix(cx: &Context) -> String {
-    format!("/stackops/{}/", short_hash(&cx.identity.uid))
+    format!("{LISTED}{}/", short_hash(&cx.identity.uid))
 }
+
+/// The prefix the kind lists: every stack's groups, so one read serves
+/// every stack; each keeps those under its own `prefix`.
+const LISTED: &str = "/stackops/";
 
 /// The log group name of node `key`.
 pub fn group_name(cx: &Context, key: &str) -> String {
@@ -155,7 +159,7 @@ impl KindOps<AwsClients> for LogGroupKind {
 
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
         let prefix = prefix(cx);
-        Ok(groups_named(cx, &prefix)
+        Ok(groups_named(cx, LISTED)
             .await?
             .iter()
             .filter_map(|g| {

@@ -3,7 +3,7 @@
 //! maintenance window in place of the current value, and what RDS may move
 //! ahead of the spec on its own.
 
-use aws_sdk_rds::types::{CloudwatchLogsExportConfiguration, DbInstance as AwsInstance, Filter};
+use aws_sdk_rds::types::{CloudwatchLogsExportConfiguration, DbInstance as AwsInstance};
 
 use crate::api::common::DeletionPolicy;
 use crate::aws::ec2::component;
@@ -277,25 +277,28 @@ pub(super) fn satisfies(field: &str, desired: &str, observed: &str) -> bool {
     }
 }
 
-/// The instances named `ids`, in one call.
+/// The instances named `ids`, from a list of every instance of the
+/// account: the same request for every stack, so one read serves them all.
 pub(super) async fn describe(cx: &Context, ids: Vec<String>) -> Result<Vec<Observed>, AwsError> {
-    let found: Vec<AwsInstance> = cx
+    let all: Vec<AwsInstance> = cx
         .clients
         .rds
         .describe_db_instances()
-        .filters(
-            Filter::builder()
-                .name("db-instance-id")
-                .set_values(Some(ids))
-                .build(),
-        )
+        .max_records(100)
         .into_paginator()
         .items()
         .send()
         .try_collect()
         .await
         .map_err(sdk("DescribeDBInstances"))?;
-    Ok(found.iter().filter_map(|db| observed(cx, db)).collect())
+    Ok(all
+        .iter()
+        .filter(|db| {
+            db.db_instance_identifier()
+                .is_some_and(|id| ids.iter().any(|wanted| wanted == id))
+        })
+        .filter_map(|db| observed(cx, db))
+        .collect())
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ pub use bucket::{Bucket, BucketRole};
 
 use crate::api::common::DeletionPolicy;
 use crate::aws::prelude::*;
-use crate::identity::{NameRule, owned_stem, short_hash};
+use crate::identity::{NameRule, owned_stem};
 
 pub struct BucketKind;
 pub static BUCKET: BucketKind = BucketKind;
@@ -49,10 +49,8 @@ pub fn name_for(identity: &StackIdentity, key: &str) -> String {
     format!("{}-{suffix}", stem.trim_end_matches('-'))
 }
 
-/// How the names of all of the stack's buckets start.
-fn name_prefix(cx: &Context) -> String {
-    format!("stackops-{}-", short_hash(&cx.identity.uid))
-}
+/// How the names of every stack's buckets start.
+const LISTED: &str = "stackops-";
 
 /// What teardown does with a bucket: the spec's word when teardown has the
 /// spec, else the bucket's tag, else keep it (the safe choice).
@@ -94,7 +92,9 @@ impl KindOps<AwsClients> for BucketKind {
                 .clients
                 .s3
                 .list_buckets()
-                .prefix(name_prefix(cx))
+                // Every stack's buckets (one read shared by every stack);
+                // each keeps its own by name.
+                .prefix(LISTED)
                 .set_continuation_token(token)
                 .send()
                 .await
@@ -137,6 +137,7 @@ impl KindOps<AwsClients> for BucketKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::identity::short_hash;
 
     fn identity(name: &str) -> StackIdentity {
         StackIdentity {

@@ -1,0 +1,193 @@
+//! Reads shared between stacks, as the operator makes them: one list read
+//! per (account, region, kind) serves every stack, each stack sees only its
+//! own resources in it, a stale shared read never causes a write, and a
+//! write drops what it may have changed.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use stackops::api::StackManifest;
+use stackops::aws::Context;
+use stackops::aws::calls::{CallCounter, is_mutating};
+use stackops::aws::http::operator_https_client;
+use stackops::aws::shared_reads::{SETTINGS_OPERATIONS, SharedReads, SharingOptions};
+use support::moto::MotoServer;
+use support::stack::{TestStack, calls_of, disposable};
+
+/// An ecommerce stack named `name`.
+fn shop(name: &str) -> StackManifest {
+    let mut stack = disposable("ecommerce.yaml");
+    if let StackManifest::Ecommerce(s) = &mut stack {
+        s.metadata.name = Some(name.to_string());
+    }
+    stack
+}
+
+/// An HTTP client keeping shared reads for ten minutes.
+fn sharing_client() -> SharedHttpClient {
+    let window = Duration::from_secs(600);
+    operator_https_client(
+        Some(SharedReads::new(SharingOptions {
+            lists: window,
+            settings: window,
+            max_bytes: 64 << 20,
+        })),
+        None,
+    )
+}
+
+/// Calls that reached AWS, by operation.
+fn made(counter: &CallCounter) -> BTreeMap<String, u64> {
+    let mut made = BTreeMap::new();
+    for (key, n) in counter.snapshot() {
+        *made.entry(key.operation).or_default() += n;
+    }
+    made
+}
+
+/// Two converged stacks, each with a context reading through `http`.
+async fn two_shops(moto: &MotoServer, http: &SharedHttpClient) -> [(TestStack, Context); 2] {
+    let mut out = Vec::new();
+    for name in ["share-a", "share-b"] {
+        let stack = TestStack::new(&moto.endpoint, &shop(name), &format!("uid-{name}")).await;
+        assert!(stack.converge(&stack.cx, 12).await.converged, "{name}");
+        let cx = stack
+            .reconnect_through(&moto.endpoint, Some(http.clone()))
+            .await;
+        out.push((stack, cx));
+    }
+    out.try_into().ok().expect("two")
+}
+
+#[tokio::test]
+async fn a_second_stack_reads_its_lists_from_the_first_and_sees_only_its_own() {
+    let moto = MotoServer::start();
+    let http = sharing_client();
+    let [(a, cx_a), (b, cx_b)] = two_shops(&moto, &http).await;
+
+    let first = a.engine().apply(&cx_a, &a.blueprint.graph).await;
+    assert!(first.converged && first.writes == 0, "{first:?}");
+    let second = b.engine().apply(&cx_b, &b.blueprint.graph).await;
+    // The other stack's resources are in every shared answer: were any of
+    // them taken as this stack's, they would be orphans, and deleted.
+    assert!(second.converged, "{:?}", second.terminal);
+    assert_eq!(second.writes, 0);
+    assert_eq!(cx_b.clients.calls.mutating(), 0);
+    assert_eq!(
+        second.nodes.len(),
+        b.blueprint.graph.nodes().len(),
+        "no orphan"
+    );
+
+    // What the second stack still asked AWS: reads of its own resources'
+    // settings, and its targets' health; every list came from the first.
+    let lists_made: Vec<(String, u64)> = made(&cx_b.clients.calls)
+        .into_iter()
+        .filter(|(op, _)| !SETTINGS_OPERATIONS.contains(&op.as_str()))
+        .filter(|(op, _)| op != "DescribeTargetHealth")
+        .collect();
+    assert!(
+        lists_made.is_empty(),
+        "list reads not shared: {lists_made:?}"
+    );
+    let shared = cx_b.clients.calls.shared();
+    assert!(shared >= 25, "only {shared} reads shared");
+    eprintln!(
+        "first stack: {} calls; second: {} calls, {shared} answered from the first's",
+        cx_a.clients.calls.total(),
+        cx_b.clients.calls.total()
+    );
+
+    // A resync within the window asks AWS nothing at all.
+    let again = a
+        .reconnect_through(&moto.endpoint, Some(http.clone()))
+        .await;
+    let resync = a.engine().apply(&again, &a.blueprint.graph).await;
+    assert!(resync.converged && resync.writes == 0);
+    assert_eq!(made(&again.clients.calls), BTreeMap::new());
+    assert!(again.clients.calls.shared() > 50);
+}
+
+#[tokio::test]
+async fn a_stale_shared_read_never_causes_a_create() {
+    let moto = MotoServer::start();
+    let http = sharing_client();
+    let a = TestStack::new(&moto.endpoint, &shop("stale-a"), "uid-stale-a").await;
+    assert!(a.converge(&a.cx, 12).await.converged);
+    let cx_a = a
+        .reconnect_through(&moto.endpoint, Some(http.clone()))
+        .await;
+    assert!(a.engine().apply(&cx_a, &a.blueprint.graph).await.converged);
+
+    // Another replica (not sharing this process's reads) creates a stack:
+    // every list kept here is now stale for it.
+    let b = TestStack::new(&moto.endpoint, &shop("stale-b"), "uid-stale-b").await;
+    assert!(b.converge(&b.cx, 12).await.converged);
+
+    let cx_b = b
+        .reconnect_through(&moto.endpoint, Some(http.clone()))
+        .await;
+    let pass = b.engine().apply(&cx_b, &b.blueprint.graph).await;
+    assert!(pass.converged, "{:?}", pass.terminal);
+    assert_eq!(pass.writes, 0, "{:?}", cx_b.clients.calls.mutating_calls());
+    assert_eq!(cx_b.clients.calls.mutating(), 0);
+    // The stale answers were served, found wanting, and read again.
+    assert!(cx_b.clients.calls.shared() > 0);
+    assert!(calls_of(&cx_b.clients.calls, "DescribeVpcs") >= 1);
+}
+
+#[tokio::test]
+async fn a_write_drops_what_it_may_have_changed() {
+    let moto = MotoServer::start();
+    let http = sharing_client();
+    let a = TestStack::new(&moto.endpoint, &shop("write-a"), "uid-write-a").await;
+    let converged = a.converge(&a.cx, 12).await;
+    assert!(converged.converged);
+    let cx = a
+        .reconnect_through(&moto.endpoint, Some(http.clone()))
+        .await;
+    assert!(a.engine().apply(&cx, &a.blueprint.graph).await.converged);
+
+    // Out of band, through this process: the route to the internet goes.
+    let route_table = support::stack::node_id(&converged, "network/rt-public");
+    let other = a
+        .reconnect_through(&moto.endpoint, Some(http.clone()))
+        .await;
+    other
+        .clients
+        .ec2
+        .delete_route()
+        .route_table_id(&route_table)
+        .destination_cidr_block("0.0.0.0/0")
+        .send()
+        .await
+        .unwrap();
+
+    // The kept route tables went with the write: the next pass sees the
+    // drift at once and puts the route back.
+    let next = a
+        .reconnect_through(&moto.endpoint, Some(http.clone()))
+        .await;
+    let pass = a.engine().apply(&next, &a.blueprint.graph).await;
+    assert!(pass.converged);
+    assert_eq!(pass.writes, 1, "{:?}", next.clients.calls.mutating_calls());
+    assert!(
+        next.clients
+            .calls
+            .mutating_calls()
+            .iter()
+            .all(|(op, _)| op.ends_with("CreateRoute")),
+        "{:?}",
+        next.clients.calls.mutating_calls()
+    );
+    assert!(
+        next.clients
+            .calls
+            .snapshot()
+            .keys()
+            .any(|k| !is_mutating(&k.operation))
+    );
+}
