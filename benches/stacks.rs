@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use kube::ResourceExt;
 use kube::api::{Api, PostParams};
 use serde_json::{Value, json};
 use stackops::api::{EcommerceStack, StackManifest};
@@ -319,7 +320,7 @@ const SCALE_REGIONS: &[&str] = &[
     "eu-north-1",
 ];
 
-async fn scale(count: usize) -> Value {
+async fn scale(count: usize, replicas: usize) -> Value {
     let shards = count
         .div_ceil(STACKS_PER_MOTO)
         .clamp(1, SCALE_REGIONS.len());
@@ -341,14 +342,22 @@ async fn scale(count: usize) -> Value {
         .collect();
     let cluster = Cluster::start().await;
     let (client, kubeconfig) = (cluster.client.clone(), cluster.kubeconfig.clone());
-    let metrics_port = free_port();
-    let metrics_addr = format!("127.0.0.1:{metrics_port}");
-    let operator = Operator::start(
-        &kubeconfig,
-        aws_env,
-        None,
-        &["--metrics-addr", &metrics_addr],
-    );
+    // One replica alone, or several sharing the stacks (the chart's way).
+    let metrics_ports: Vec<u16> = (0..replicas).map(|_| free_port()).collect();
+    let mut operators: Vec<Option<Operator>> = metrics_ports
+        .iter()
+        .enumerate()
+        .map(|(i, port)| {
+            let mut env = aws_env.clone();
+            env.push(("POD_NAME", format!("bench-{i}")));
+            let addr = format!("127.0.0.1:{port}");
+            let mut args = vec!["--metrics-addr", addr.as_str()];
+            if replicas > 1 {
+                args.extend(["--shard", "--lease-seconds", "15"]);
+            }
+            Some(Operator::start(&kubeconfig, env, None, &args))
+        })
+        .collect();
     let api: Api<EcommerceStack> = Api::namespaced(client.clone(), "default");
     let StackManifest::Ecommerce(template) = disposable("ecommerce.yaml") else {
         unreachable!()
@@ -362,17 +371,54 @@ async fn scale(count: usize) -> Value {
     }
     let ready = wait_ready(&api, count, started + Duration::from_secs(60 * 30)).await;
     let took = started.elapsed();
-    let (memory, cpu) = footprint(operator.id());
-    let body = http_get(metrics_port, "/metrics");
-    let calls = metric_sum(&body, "stackops_aws_calls_total");
-    let retries = metric_sum(&body, "stackops_aws_call_retries_total");
-    drop(operator);
+    let footprints: Vec<(Memory, f64)> = operators
+        .iter()
+        .flatten()
+        .map(|o| footprint(o.id()))
+        .collect();
+    let (mut calls, mut retries) = (0, 0);
+    for port in &metrics_ports {
+        let body = http_get(*port, "/metrics");
+        calls += metric_sum(&body, "stackops_aws_calls_total");
+        retries += metric_sum(&body, "stackops_aws_call_retries_total");
+    }
+    // Sharded: the first replica killed without a word; how long until
+    // every stack it had is assigned to another.
+    let move_seconds = if replicas > 1 {
+        drop(operators[0].take());
+        let killed = Instant::now();
+        loop {
+            let stacks = api.list(&Default::default()).await.unwrap().items;
+            let moved = stacks.iter().all(|s| {
+                s.labels()
+                    .get(stackops::controller::shards::SHARD_LABEL)
+                    .is_some_and(|owner| owner != "bench-0")
+            });
+            if moved || killed.elapsed() > Duration::from_secs(300) {
+                break Some(killed.elapsed().as_secs_f64());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    } else {
+        None
+    };
+    drop(operators);
     cluster.shutdown().await;
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    let peak = footprints
+        .iter()
+        .map(|(m, _)| mib(m.peak_kib))
+        .fold(0.0, f64::max);
+    let first = &footprints[0].0;
     json!({
-        "stacks": count, "moto_servers": shards, "ready": ready, "seconds_to_all_ready": took.as_secs_f64(),
-        "peak_rss_mib": memory.peak_kib as f64 / 1024.0, "cpu_seconds": cpu,
-        "rss_heap_mib": memory.anon_kib as f64 / 1024.0, "rss_code_mib": memory.file_kib as f64 / 1024.0,
+        "stacks": count, "replicas": replicas, "moto_servers": shards, "ready": ready,
+        "seconds_to_all_ready": took.as_secs_f64(),
+        "peak_rss_mib": peak,
+        "peak_rss_mib_per_replica": footprints.iter().map(|(m, _)| mib(m.peak_kib)).collect::<Vec<_>>(),
+        "cpu_seconds": footprints.iter().map(|(_, cpu)| cpu).sum::<f64>(),
+        "rss_heap_mib": mib(first.anon_kib), "rss_code_mib": mib(first.file_kib),
         "aws_calls": calls, "retries": retries, "calls_per_stack": calls as f64 / count as f64,
+        "seconds_to_move_after_a_kill": move_seconds,
     })
 }
 
@@ -650,11 +696,12 @@ fn markdown(report: &Value, command: &str) -> String {
             t["resources_wanted"],
         ));
     }
-    md.push_str("\n## Many stacks on one operator (ecommerce)\n\nStacks spread over regions, 10 per region; each region's calls go to its own moto server through a routing proxy (global services to the first), so the figures measure the operator rather than one emulator process. Resident memory at the end is split into heap (anonymous pages, which grow with the stacks) and code (pages of the binary and its libraries, which do not).\n\n| stacks | moto servers | Ready | seconds to all Ready | peak RSS MiB | heap MiB at end | code MiB at end | CPU s | AWS calls | calls per stack |\n|---|---|---|---|---|---|---|---|---|---|\n");
+    md.push_str("\n## Many stacks on one operator, or on replicas sharing them (ecommerce)\n\nStacks spread over regions, 10 per region (at most 10 regions); each region's calls go to its own moto server through a routing proxy (global services to the first), so the figures measure the operator rather than one emulator process. With several replicas they share the stacks (`--shard`, 15 s Leases); peak RSS is the largest replica's, heap and code the first replica's at the end (heap: anonymous pages, which grow with the stacks; code: pages of the binary and its libraries, which do not); CPU is summed over replicas; after all are Ready the first replica is killed (SIGKILL) and the time until every one of its stacks is assigned to another is measured.\n\n| stacks | replicas | moto servers | Ready | seconds to all Ready | peak RSS MiB | heap MiB at end | code MiB at end | CPU s | AWS calls | calls per stack | seconds to move a killed replica's stacks |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for s in report["scale"].as_array().unwrap() {
         md.push_str(&format!(
-            "| {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {:.0} |\n",
+            "| {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {:.0} | {} |\n",
             s["stacks"],
+            s["replicas"].as_u64().unwrap_or(1),
             s["moto_servers"],
             s["ready"],
             s["seconds_to_all_ready"].as_f64().unwrap(),
@@ -664,6 +711,9 @@ fn markdown(report: &Value, command: &str) -> String {
             s["cpu_seconds"].as_f64().unwrap(),
             s["aws_calls"],
             s["calls_per_stack"].as_f64().unwrap(),
+            s["seconds_to_move_after_a_kill"]
+                .as_f64()
+                .map_or("-".to_string(), |t| format!("{t:.1}")),
         ));
     }
     md.push_str("\n## Steady-state reads per stack per resync (ecommerce, one account and region, one operator)\n\nEvery stack in one region on one moto server, as in one AWS account; the operator resyncs every stack every `resync` seconds and re-reads each resource's settings every `settings` resyncs. Calls are counted over one whole settings cycle after all are Ready, and divided by the reconciles (each a full pass) made in it; then the same stacks under a new operator that shares nothing. The call budget is raised to 1,000 calls a second so the create is not paced by it.\n\n| stacks | resync s | settings every | shared reads | seconds to all Ready | passes in the cycle | AWS calls | mutating | answered from shared reads | calls per stack per resync | peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
@@ -762,7 +812,7 @@ fn targets(report: &Value) -> String {
         .as_array()
         .unwrap()
         .iter()
-        .find(|s| s["stacks"] == 100)
+        .find(|s| s["stacks"] == 100 && s["replicas"].as_u64().unwrap_or(1) == 1)
     {
         Some(hundred) => {
             let rss = hundred["peak_rss_mib"].as_f64().unwrap();
@@ -789,6 +839,23 @@ fn targets(report: &Value) -> String {
                 "| peak operator RSS under 64 MiB with 100 stacks | {rss:.1} MiB with {count} stacks; 100 not run | {verdict} |\n"
             ));
         }
+    }
+    let sharded = report["scale"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stacks"] == 1000 && s["replicas"] == 3);
+    match sharded {
+        Some(run) => {
+            let rss = run["peak_rss_mib"].as_f64().unwrap();
+            md.push_str(&format!(
+                "| peak RSS per replica at most 64 MiB with 1,000 stacks over 3 replicas | {rss:.1} MiB | {} |\n",
+                verdict(rss <= 64.0)
+            ));
+        }
+        None => md.push_str(
+            "| peak RSS per replica at most 64 MiB with 1,000 stacks over 3 replicas | not measured (`--scale 1000 --replicas 1,3`) | not measured |\n",
+        ),
     }
     let shared_run = report["resync"]
         .as_array()
@@ -867,9 +934,18 @@ async fn main() {
         throttling.push(throttled(rate).await);
     }
     let mut scaling = Vec::new();
+    let replica_counts: Vec<usize> = args
+        .iter()
+        .position(|a| a == "--replicas")
+        .and_then(|i| args.get(i + 1))
+        .map_or(vec![1], |list| {
+            list.split(',').filter_map(|n| n.parse().ok()).collect()
+        });
     for count in scale_counts.iter().filter(|_| runs("scale")) {
-        eprintln!("scale {count}");
-        scaling.push(scale(*count).await);
+        for replicas in &replica_counts {
+            eprintln!("scale {count}, {replicas} replicas");
+            scaling.push(scale(*count, *replicas).await);
+        }
     }
     let resync_stacks: usize = args
         .iter()
@@ -903,19 +979,32 @@ async fn main() {
         }
         let recorded = std::fs::read_to_string(docs.join("benchmarks.json")).unwrap();
         let mut merged: Value = serde_json::from_str(&recorded).unwrap();
+        // A name that is no part (`--only none --update`) measures
+        // nothing and writes docs/benchmarks.md anew from the figures.
         for part in parts.split(',') {
-            merged[part] = report[part].take();
+            if report.get(part).is_some() {
+                merged[part] = report[part].take();
+            }
         }
         report = merged;
     }
     // The command that reproduces the figures on record (after `--update`
     // some of them come from an earlier full run).
-    let list: Vec<String> = report["scale"]
+    let mut list: Vec<String> = report["scale"]
         .as_array()
         .unwrap()
         .iter()
         .map(|s| s["stacks"].to_string())
         .collect();
+    list.dedup();
+    let mut replicas: Vec<String> = report["scale"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["replicas"].as_u64().unwrap_or(1).to_string())
+        .collect();
+    replicas.sort();
+    replicas.dedup();
     let release = report["operator_binary"]
         .as_str()
         .is_some_and(|b| b.contains("/release/"));
@@ -924,7 +1013,11 @@ async fn main() {
     } else {
         ""
     };
-    let command = format!("{prefix}scripts/bench.sh --scale {}", list.join(","));
+    let command = format!(
+        "{prefix}scripts/bench.sh --scale {} --replicas {}",
+        list.join(","),
+        replicas.join(",")
+    );
     let md = markdown(&report, &command);
     println!("{md}");
     std::fs::write(

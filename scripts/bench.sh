@@ -5,10 +5,13 @@
 # many stacks on one operator, and steady-state reads per stack per resync
 # with shared reads on and off. Prints a report and writes
 # docs/benchmarks.md and docs/benchmarks.json.
-# Usage: scripts/bench.sh [--scale 1,10,100] [--resync-stacks N]
-#          (defaults 1,10 and 100)
+# Usage: scripts/bench.sh [--scale 1,10,100] [--replicas 1,3] [--resync-stacks N]
+#          (defaults 1,10; 1; 100). With several replicas they share the
+#          stacks (--shard) and one is killed once all are Ready.
 #        scripts/bench.sh --only scale|lifecycle|pacing|throttling|resync|chaos[,...]
 #          those parts alone, printed as JSON; docs/ is left as it is.
+#        scripts/bench.sh --only none --update
+#          docs/benchmarks.md written anew from docs/benchmarks.json.
 #        scripts/bench.sh --only lifecycle,pacing --update
 #          those parts measured anew and merged into docs/benchmarks.json;
 #          docs/benchmarks.md written from the merged figures.

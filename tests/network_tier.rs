@@ -190,14 +190,14 @@ async fn apply_creates_everything_and_a_second_apply_makes_no_write() {
     // (booking has ten and SSM answers at most ten a page, with a token
     // for the next even when it turns out empty); the alarm topic's key
     // three reads after the tag look-up (state, rotation, policy), and the
-    // topic one of its attributes (its key). The metric filters are one
-    // read of the account's (the same for every stack, so the operator
-    // shares it). The two kinds of an existing network look nothing up in
-    // a stack that has its own.
+    // topic one of its attributes (its key); the metric filters one read
+    // per security metric (three, where the first is counted as the kind's).
+    // The two kinds of an existing network look nothing up in a stack
+    // that has its own.
     assert_eq!(stack.blueprint.graph.kinds().len(), 41);
     assert_eq!(
         cx.clients.calls.total(),
-        (41 - 2) + 9 + 7 + 2 + 2 + 1 + 3 + 1,
+        (41 - 2) + 9 + 7 + 2 + 2 + 1 + 3 + 1 + 2,
         "{:?}",
         cx.clients.calls.snapshot()
     );

@@ -49,6 +49,7 @@ pub mod error;
 pub mod fieldset;
 pub mod gc;
 pub mod meta;
+pub mod namespace_defaults;
 pub mod openapi;
 pub mod patch;
 pub mod protobuf;
@@ -134,6 +135,7 @@ fn seed(store: &mut Store) {
         let obj = serde_json::json!({"metadata": {"name": ns}});
         rest::create(store, &info, "", obj, &Default::default()).expect("seed namespace");
     }
+    namespace_defaults::seed_kubernetes_service(store);
     // cluster-admin for system:masters, and system:basic-user (access
     // reviews of oneself) for everyone authenticated, as every cluster has.
     let rbac = "rbac.authorization.k8s.io";

@@ -233,6 +233,13 @@ impl AwsClients {
         }
     }
 
+    /// These clients, their list reads asked in the form every stack asks
+    /// in, for an HTTP client that shares answers between stacks.
+    pub fn sharing_reads(self) -> Self {
+        self.reads.share();
+        self
+    }
+
     /// These clients, creating roles with permissions boundary `boundary`.
     pub fn with_role_boundary(mut self, boundary: RoleBoundary) -> Self {
         self.role_boundary = boundary;

@@ -156,8 +156,12 @@ impl KindOps<AwsClients> for KeyKind {
     }
 
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
-        // Every stackops key (one read shared by every stack), this stack's kept.
-        let filter = TagFilter::builder().key(TAG_UID).build();
+        // Shared: every stackops key, one read for every stack; this
+        // stack's kept below either way.
+        let filter = TagFilter::builder()
+            .key(TAG_UID)
+            .set_values((!cx.clients.reads.shares()).then(|| vec![cx.identity.uid.clone()]))
+            .build();
         let mut tagged = Vec::new();
         let mut pages = cx
             .clients

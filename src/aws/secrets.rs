@@ -84,12 +84,19 @@ impl KindOps<AwsClients> for SecretKind {
             .secrets
             .list_secrets()
             .filters(
-                Filter::builder()
-                    // Every stackops secret (one read shared by every
-                    // stack), this stack's kept below.
-                    .key(FilterNameStringType::TagKey)
-                    .values(TAG_UID)
-                    .build(),
+                // Shared: every stackops secret, one read for every stack;
+                // this stack's kept below either way.
+                if cx.clients.reads.shares() {
+                    Filter::builder()
+                        .key(FilterNameStringType::TagKey)
+                        .values(TAG_UID)
+                        .build()
+                } else {
+                    Filter::builder()
+                        .key(FilterNameStringType::TagValue)
+                        .values(&cx.identity.uid)
+                        .build()
+                },
             )
             .into_paginator()
             .send()

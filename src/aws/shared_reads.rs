@@ -5,19 +5,23 @@
 //! tag key, serves every stack whose pass needs it.
 //!
 //! It works on the wire, below the SDK, so no kind keeps a cache of its own:
-//! a kind shares its list calls by asking for every stackops resource (tag
-//! key, name prefix) and keeping its stack's by the uid tag.
+//! while its clients share (`ReadMarker::shares`), a kind asks for every
+//! stackops resource of its kind (tag key, name prefix) and keeps its
+//! stack's by the uid tag, name or path; otherwise it asks for its own
+//! alone, which costs AWS less.
 //!
 //! Freshness rules:
 //! - list reads live for `lists` (the resync interval by default); the
 //!   settings of one resource (a bucket's encryption, a load balancer's
 //!   attributes: one call per resource, never shared) for `settings`, each
 //!   with its own jitter so they do not all fall due together;
-//! - any mutating call drops every kept read of its (credentials, region,
-//!   service), so a stack reads its own writes;
-//! - a pass that is about to write reads afresh first (the engine asks for
-//!   it through `Clients::read_fresh`), so a shared read never causes a
-//!   duplicate create or a stale update; fresh answers refresh what is kept;
+//! - a pass that finds anything to change reads afresh first (the engine
+//!   asks for it through `Clients::read_fresh`), asking for its own
+//!   resources alone, so a shared read never causes a duplicate create or a
+//!   stale update; its fresh answers refresh what is kept;
+//! - writes do not drop what is kept: the stack that wrote reads afresh,
+//!   and what it wrote concerns no other stack (during a mass create,
+//!   dropping the lists on every write would make every read a full list);
 //! - credentials, secrets and prices are never kept.
 //!
 //! Hand-written because no crate caches at the level of signed AWS requests
@@ -142,8 +146,6 @@ enum Class {
     Settings,
     /// A read that must reach AWS, whose answer refreshes what is kept.
     Fresh,
-    /// A mutating call: drops what is kept for its scope.
-    Write,
 }
 
 impl Class {
@@ -152,7 +154,6 @@ impl Class {
             Class::List => "list",
             Class::Settings => "settings",
             Class::Fresh => "fresh",
-            Class::Write => "write",
         }
     }
 
@@ -161,7 +162,6 @@ impl Class {
             "list" => Class::List,
             "settings" => Class::Settings,
             "fresh" => Class::Fresh,
-            "write" => Class::Write,
             _ => return None,
         })
     }
@@ -169,7 +169,7 @@ impl Class {
     /// The class of `operation`, or `None` for a call never kept.
     fn of(service: &str, operation: &str, fresh: bool) -> Option<Self> {
         if is_mutating(operation) {
-            return Some(Class::Write);
+            return None;
         }
         let read = ["Describe", "List", "Get"]
             .iter()
@@ -191,16 +191,35 @@ impl Class {
 }
 
 /// Marks each request of one set of clients with its class; holds the
-/// set's "read afresh" switch.
+/// set's switches: whether its reads are shared at all, and "read afresh".
 #[derive(Clone, Debug, Default)]
 pub struct ReadMarker {
-    fresh: Arc<AtomicBool>,
+    state: Arc<MarkerState>,
+}
+
+#[derive(Debug, Default)]
+struct MarkerState {
+    sharing: AtomicBool,
+    fresh: AtomicBool,
 }
 
 impl ReadMarker {
+    /// These clients' HTTP client answers shared reads (the operator's).
+    pub fn share(&self) {
+        self.state.sharing.store(true, Ordering::Relaxed);
+    }
+
     /// From now on this set's reads reach AWS.
     pub fn read_fresh(&self) {
-        self.fresh.store(true, Ordering::Relaxed);
+        self.state.fresh.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether a list read now may be answered for every stack: the kinds
+    /// then ask in the form every stack asks in (every stackops resource
+    /// of the kind) and keep their own; otherwise they ask for their own
+    /// alone, which costs AWS less.
+    pub fn shares(&self) -> bool {
+        self.state.sharing.load(Ordering::Relaxed) && !self.state.fresh.load(Ordering::Relaxed)
     }
 }
 
@@ -218,7 +237,7 @@ impl Intercept for ReadMarker {
         let Some(metadata) = cfg.load::<Metadata>() else {
             return Ok(());
         };
-        let fresh = self.fresh.load(Ordering::Relaxed);
+        let fresh = self.state.fresh.load(Ordering::Relaxed);
         if let Some(class) = Class::of(metadata.service(), metadata.name(), fresh) {
             // Added after signing: never signed, and removed before sending.
             context
@@ -389,18 +408,6 @@ impl SharedReads {
         }
     }
 
-    /// Drops everything kept for `scope`: a write there may change it.
-    fn invalidate(&self, scope: &Scope) {
-        let mut slots = self.lock();
-        slots.retain(|key, slot| {
-            let keep = key.scope != *scope;
-            if !keep {
-                self.forget(slot);
-            }
-            keep
-        });
-    }
-
     /// Drops answers whose time is up; true when `extra` more bytes fit.
     fn room_for(&self, extra: usize) -> bool {
         if self.stats.bytes.load(Ordering::Relaxed) as usize + extra <= self.options.max_bytes {
@@ -445,11 +452,7 @@ impl HttpConnector for SharingConnector {
             .and_then(|v| Class::parse(&v));
         let key = Key::of(&request);
         match (class, key) {
-            (Some(Class::Write), Some(key)) => {
-                self.reads.invalidate(&key.scope);
-                self.inner.call(request)
-            }
-            (Some(class), Some(key)) if class != Class::Write => {
+            (Some(class), Some(key)) => {
                 let reads = self.reads.clone();
                 let inner = self.inner.clone();
                 HttpConnectorFuture::new(async move {
@@ -554,8 +557,7 @@ mod tests {
             Some(Class::Settings)
         );
         assert_eq!(Class::of("EC2", "DescribeVpcs", true), Some(Class::Fresh));
-        assert_eq!(Class::of("EC2", "CreateVpc", false), Some(Class::Write));
-        assert_eq!(Class::of("EC2", "CreateVpc", true), Some(Class::Write));
+        assert_eq!(Class::of("EC2", "CreateVpc", false), None);
         assert_eq!(Class::of("Secrets Manager", "GetSecretValue", false), None);
         assert_eq!(Class::of("STS", "AssumeRole", false), None);
         assert_eq!(

@@ -143,12 +143,16 @@ impl OperatorContext {
                 configs.insert(key.clone(), assumed);
             }
         }
-        AwsClients::counted(
+        let clients = AwsClients::counted(
             &configs[&key],
             CallCounter::default(),
             std::slice::from_ref(&self.calls),
         )
-        .with_role_boundary(self.options.role_boundary.clone())
+        .with_role_boundary(self.options.role_boundary.clone());
+        match self.options.shared_reads {
+            Some(_) => clients.sharing_reads(),
+            None => clients,
+        }
     }
 
     /// The account `access` works in: a role's from its ARN, the

@@ -101,6 +101,9 @@ pub fn create(
         store.registry.register_crd(&obj);
     }
     let stored = store.commit(EventType::Added, k, crate::convert::to_storage(info, obj));
+    if info.plural == "namespaces" && info.group.is_empty() {
+        crate::namespace_defaults::populate(store, &name);
+    }
     Ok(present(info, &stored))
 }
 

@@ -4,7 +4,7 @@
 
 use crate::common::{Sim, Widget, WidgetStatus, api_error, eventually, widget};
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service, ServiceAccount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::Resource;
 use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
@@ -205,9 +205,10 @@ async fn label_and_field_selectors_and_paging() {
     };
     assert_eq!(names("app=web").await, "a,b");
     assert_eq!(names("app==db,tier").await, "d");
-    assert_eq!(names("tier!=back").await, "a,c");
+    // Every namespace holds the root CA's ConfigMap too, without labels.
+    assert_eq!(names("tier!=back").await, "a,c,kube-root-ca.crt");
     assert_eq!(names("tier in (front,back),app notin (web)").await, "d");
-    assert_eq!(names("!tier").await, "c");
+    assert_eq!(names("!tier").await, "c,kube-root-ca.crt");
     let by_name = cms
         .list(&ListParams::default().fields("metadata.name=b"))
         .await
@@ -217,27 +218,34 @@ async fn label_and_field_selectors_and_paging() {
     let bad = api_error(cms.list(&ListParams::default().labels("app in web")).await);
     assert_eq!(bad.code, 400);
 
+    // Pages over a, b, c, d and the root CA's ConfigMap.
     let first = cms.list(&ListParams::default().limit(3)).await.unwrap();
     assert_eq!(first.items.len(), 3);
     let token = first.metadata.continue_.clone().expect("a continue token");
-    assert_eq!(first.metadata.remaining_item_count, Some(1));
+    assert_eq!(first.metadata.remaining_item_count, Some(2));
     let second = cms
         .list(&ListParams::default().limit(3).continue_token(&token))
         .await
         .unwrap();
-    assert_eq!(second.items.len(), 1);
-    assert_eq!(second.items[0].metadata.name.as_deref(), Some("d"));
+    let rest: Vec<_> = second
+        .items
+        .iter()
+        .map(|c| c.metadata.name.as_deref().unwrap())
+        .collect();
+    assert_eq!(rest, ["d", "kube-root-ca.crt"]);
     assert!(second.metadata.continue_.is_none());
 
+    // Every namespace of the cluster has its root CA's ConfigMap too.
     let everywhere: Api<ConfigMap> = Api::all(sim.client.clone());
+    let all = everywhere.list(&ListParams::default()).await.unwrap().items;
+    let (ours, ca): (Vec<_>, Vec<_>) = all
+        .iter()
+        .partition(|c| c.metadata.name.as_deref() != Some("kube-root-ca.crt"));
+    assert_eq!(ours.len(), 4);
     assert_eq!(
-        everywhere
-            .list(&ListParams::default())
-            .await
-            .unwrap()
-            .items
-            .len(),
-        4
+        ca.len(),
+        4,
+        "default, kube-system, kube-public, kube-node-lease"
     );
     sim.stop().await;
 }
@@ -535,13 +543,53 @@ async fn namespace_deletion_empties_the_namespace() {
     })
     .await;
     let all: Api<ConfigMap> = Api::all(sim.client.clone());
-    assert!(
-        all.list(&ListParams::default())
-            .await
-            .unwrap()
-            .items
-            .is_empty()
-    );
+    let left: Vec<_> = all
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|c| c.metadata.namespace.as_deref() == Some("doomed"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn namespaces_hold_their_default_service_account_and_the_root_ca() {
+    let sim = Sim::start().await;
+    let namespaces: Api<Namespace> = Api::all(sim.client.clone());
+    let ns = Namespace {
+        metadata: ObjectMeta {
+            name: Some("fresh".into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    namespaces
+        .create(&PostParams::default(), &ns)
+        .await
+        .unwrap();
+    for namespace in ["fresh", "default", "kube-system"] {
+        let accounts: Api<ServiceAccount> = Api::namespaced(sim.client.clone(), namespace);
+        assert!(
+            accounts.get_opt("default").await.unwrap().is_some(),
+            "{namespace}: no default ServiceAccount"
+        );
+        let maps: Api<ConfigMap> = Api::namespaced(sim.client.clone(), namespace);
+        let ca = maps.get("kube-root-ca.crt").await.unwrap();
+        let bundle = &ca.data.unwrap()["ca.crt"];
+        assert!(
+            bundle.starts_with("-----BEGIN CERTIFICATE-----\n")
+                && bundle.ends_with("-----END CERTIFICATE-----\n"),
+            "{bundle}"
+        );
+    }
+    let services: Api<Service> = Api::namespaced(sim.client.clone(), "default");
+    let spec = services.get("kubernetes").await.unwrap().spec.unwrap();
+    assert_eq!(spec.cluster_ip.as_deref(), Some("10.96.0.1"));
+    let port = &spec.ports.unwrap()[0];
+    assert_eq!((port.name.as_deref(), port.port), (Some("https"), 443));
     sim.stop().await;
 }
 
@@ -824,10 +872,11 @@ async fn lists_read_consistent_snapshots() {
         )
         .await
         .unwrap();
-    assert_eq!(past.items.len(), 4);
+    // Four and the namespace's root CA.
+    assert_eq!(past.items.len(), 5);
     assert_eq!(
         cms.list(&ListParams::default()).await.unwrap().items.len(),
-        3
+        4
     );
 
     // Once the history has moved on, the token has expired.
@@ -857,7 +906,11 @@ async fn lists_read_consistent_snapshots() {
         .iter()
         .map(|c| c.metadata.name.clone().unwrap())
         .collect();
-    assert_eq!(names, ["c"], "after b, as the list is now");
+    assert_eq!(
+        names,
+        ["c", "kube-root-ca.crt"],
+        "after b, as the list is now"
+    );
     sim.stop().await;
 }
 

@@ -241,8 +241,15 @@ impl KindOps<AwsClients> for AutoScalingGroupKind {
             .clients
             .autoscaling
             .describe_auto_scaling_groups()
-            // Every stackops group: one read shared by every stack.
-            .filters(Filter::builder().name("tag-key").values(TAG_UID).build())
+            // Shared: every stackops group, one read for every stack.
+            .filters(if cx.clients.reads.shares() {
+                Filter::builder().name("tag-key").values(TAG_UID).build()
+            } else {
+                Filter::builder()
+                    .name(format!("tag:{TAG_UID}"))
+                    .values(&cx.identity.uid)
+                    .build()
+            })
             .include_instances(false)
             .into_paginator()
             .items()

@@ -111,7 +111,9 @@ impl MemberSet for ScalingPolicies {
             .clients
             .autoscaling
             .describe_policies()
-            // Every group's (one read shared by every stack), this group's kept.
+            // Shared: every group's, one read for every stack; this
+            // group's kept below either way.
+            .set_auto_scaling_group_name((!cx.clients.reads.shares()).then(|| group.to_string()))
             .max_records(100)
             .into_paginator()
             .items()

@@ -578,7 +578,7 @@ impl KindOps<AwsClients> for AlarmsKind {
             .describe_alarms()
             // Every stack's alarms (one read shared by every stack); each
             // keeps those under its own prefix.
-            .alarm_name_prefix(super::LISTED)
+            .alarm_name_prefix(super::listed(cx))
             .alarm_types(AlarmType::MetricAlarm)
             .max_records(100)
             .into_paginator()

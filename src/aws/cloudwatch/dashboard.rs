@@ -307,8 +307,8 @@ impl KindOps<AwsClients> for DashboardKind {
             .clients
             .cloudwatch
             .list_dashboards()
-            // Every stack's dashboards: one read shared by every stack.
-            .dashboard_name_prefix(super::LISTED)
+            // The prefix also matches longer names; only the exact one is ours.
+            .dashboard_name_prefix(super::listed(cx))
             .into_paginator()
             .items()
             .send()

@@ -26,9 +26,16 @@ pub const DASHBOARD_KEY: &str = "monitoring/dashboard";
 /// Metrics of CloudFront live in us-east-1, whatever the stack's region.
 pub const CLOUDFRONT_METRICS_REGION: &str = "us-east-1";
 
-/// The name prefix of every stack's alarms and dashboards: what the kinds
-/// list, so that one read serves every stack.
-const LISTED: &str = "stackops-";
+/// The name prefix the alarms and dashboard kinds list: the stack's own
+/// stem, or, while reads are shared, every stack's (`stackops-`), so that
+/// one read serves every stack.
+fn listed(cx: &Context) -> String {
+    if cx.clients.reads.shares() {
+        "stackops-".to_string()
+    } else {
+        stem(cx)
+    }
+}
 
 /// `stackops-<hash>-<stack>` of the stack in `cx`.
 pub(crate) fn stem(cx: &Context) -> String {

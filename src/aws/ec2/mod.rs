@@ -112,12 +112,19 @@ pub async fn subnet_zones(clients: &AwsClients, ids: &[String]) -> Result<Vec<St
         .collect())
 }
 
-/// The filter selecting every stackops resource (any uid): the same
-/// request for every stack, so one answer serves them all (see
-/// `aws::shared_reads`); each kind keeps its stack's by the uid tag
-/// (`component`).
-pub(crate) fn owned_filter(_cx: &Context) -> Filter {
-    Filter::builder().name("tag-key").values(TAG_UID).build()
+/// The filter selecting the stack's resources; while reads are shared,
+/// every stackops resource (any uid): the same request for every stack, so
+/// one answer serves them all (see `aws::shared_reads`). Each kind keeps
+/// its stack's by the uid tag (`component`) either way.
+pub(crate) fn owned_filter(cx: &Context) -> Filter {
+    if cx.clients.reads.shares() {
+        Filter::builder().name("tag-key").values(TAG_UID).build()
+    } else {
+        Filter::builder()
+            .name(format!("tag:{TAG_UID}"))
+            .values(&cx.identity.uid)
+            .build()
+    }
 }
 
 /// Tags of `component` for the create call itself.

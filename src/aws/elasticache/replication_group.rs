@@ -140,20 +140,26 @@ impl KindOps<AwsClients> for ReplicationGroupKind {
     }
 
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
-        // Every replication group of the account, not this one by id: the
-        // same request for every stack, so one read serves them all.
-        let all: Vec<AwsGroup> = cx
+        // Shared: every replication group of the account, not this one by
+        // id, so one read serves every stack.
+        let id = group_id(cx);
+        let by_id = (!cx.clients.reads.shares()).then(|| id.clone());
+        let Some(all): Option<Vec<AwsGroup>> = cx
             .clients
             .elasticache
             .describe_replication_groups()
+            .set_replication_group_id(by_id)
             .max_records(100)
             .into_paginator()
             .items()
             .send()
             .try_collect()
             .await
-            .map_err(sdk("DescribeReplicationGroups"))?;
-        let id = group_id(cx);
+            .map_err(sdk("DescribeReplicationGroups"))
+            .found()?
+        else {
+            return Ok(Vec::new());
+        };
         Ok(all
             .iter()
             .filter(|g| g.replication_group_id() == Some(id.as_str()))

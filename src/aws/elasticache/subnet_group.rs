@@ -28,19 +28,25 @@ impl SubnetGroupApi for ElastiCache {
         cx: &Context,
         name: &str,
     ) -> Result<Option<(Option<String>, Vec<String>)>, AwsError> {
-        // Every group of the account, not this one by name: the same
-        // request for every stack, so one read serves them all.
-        let all: Vec<aws_sdk_elasticache::types::CacheSubnetGroup> = cx
+        // Shared: every group of the account, not this one by name, so
+        // one read serves every stack.
+        let by_name = (!cx.clients.reads.shares()).then(|| name.to_string());
+        let Some(all): Option<Vec<aws_sdk_elasticache::types::CacheSubnetGroup>> = cx
             .clients
             .elasticache
             .describe_cache_subnet_groups()
+            .set_cache_subnet_group_name(by_name)
             .max_records(100)
             .into_paginator()
             .items()
             .send()
             .try_collect()
             .await
-            .map_err(sdk("DescribeCacheSubnetGroups"))?;
+            .map_err(sdk("DescribeCacheSubnetGroups"))
+            .found()?
+        else {
+            return Ok(None);
+        };
         Ok(all
             .iter()
             .find(|group| group.cache_subnet_group_name() == Some(name))

@@ -87,20 +87,27 @@ impl LoadBalancer {
 pub(super) async fn describe_load_balancer(
     cx: &Context,
 ) -> Result<Option<aws_sdk_elasticloadbalancingv2::types::LoadBalancer>, AwsError> {
-    // Every load balancer of the account, not this one by name: the same
-    // request for every stack, so one read serves them all.
-    let all: Vec<aws_sdk_elasticloadbalancingv2::types::LoadBalancer> = cx
+    // Shared: every load balancer of the account, not this one by name,
+    // so one read serves every stack.
+    let name = lb_name(cx);
+    let by_name = (!cx.clients.reads.shares()).then(|| vec![name.clone()]);
+    let all: Vec<aws_sdk_elasticloadbalancingv2::types::LoadBalancer> = match cx
         .clients
         .elb
         .describe_load_balancers()
+        .set_names(by_name)
         .page_size(400)
         .into_paginator()
         .items()
         .send()
         .try_collect()
         .await
-        .map_err(sdk("DescribeLoadBalancers"))?;
-    let name = lb_name(cx);
+        .map_err(sdk("DescribeLoadBalancers"))
+        .found()?
+    {
+        Some(all) => all,
+        None => return Ok(None),
+    };
     Ok(all
         .into_iter()
         .find(|lb| lb.load_balancer_name() == Some(name.as_str())))

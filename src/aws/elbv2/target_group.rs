@@ -94,18 +94,24 @@ impl KindOps<AwsClients> for TargetGroupKind {
 
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
         let elb = &cx.clients.elb;
-        // Every target group of the account, not this one by name: the
-        // same request for every stack, so one read serves them all.
-        let all: Vec<aws_sdk_elasticloadbalancingv2::types::TargetGroup> = elb
+        // Shared: every target group of the account, not this one by
+        // name, so one read serves every stack.
+        let name = tg_name(cx);
+        let by_name = (!cx.clients.reads.shares()).then(|| vec![name.clone()]);
+        let Some(all): Option<Vec<aws_sdk_elasticloadbalancingv2::types::TargetGroup>> = elb
             .describe_target_groups()
+            .set_names(by_name)
             .page_size(400)
             .into_paginator()
             .items()
             .send()
             .try_collect()
             .await
-            .map_err(sdk("DescribeTargetGroups"))?;
-        let name = tg_name(cx);
+            .map_err(sdk("DescribeTargetGroups"))
+            .found()?
+        else {
+            return Ok(Vec::new());
+        };
         let mut out = Vec::new();
         for group in all
             .iter()

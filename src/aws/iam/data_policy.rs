@@ -87,7 +87,7 @@ impl KindOps<AwsClients> for DataPolicyKind {
             .clients
             .iam
             .list_roles()
-            .path_prefix(super::LISTED_PATH)
+            .path_prefix(super::listed_path(cx))
             .into_paginator()
             .items()
             .send()

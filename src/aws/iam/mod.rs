@@ -66,12 +66,19 @@ fn managed_policy_arn(region: &str, name: &str) -> String {
 }
 
 fn path_prefix(cx: &Context) -> String {
-    format!("{LISTED_PATH}{}/", short_hash(&cx.identity.uid))
+    format!("/stackops/{}/", short_hash(&cx.identity.uid))
 }
 
-/// The path prefix lists ask for: every stack's roles and profiles, so one
-/// read serves every stack; each keeps those under its `path_prefix`.
-const LISTED_PATH: &str = "/stackops/";
+/// The path prefix lists ask for: the stack's own, or, while reads are
+/// shared, every stack's roles and profiles, so one read serves every
+/// stack; each keeps those under its `path_prefix` either way.
+fn listed_path(cx: &Context) -> String {
+    if cx.clients.reads.shares() {
+        "/stackops/".to_string()
+    } else {
+        path_prefix(cx)
+    }
+}
 
 fn trust(service: &str) -> Value {
     json!({
@@ -294,7 +301,7 @@ impl KindOps<AwsClients> for RoleKind {
             .clients
             .iam
             .list_roles()
-            .path_prefix(LISTED_PATH)
+            .path_prefix(listed_path(cx))
             .into_paginator()
             .items()
             .send()
@@ -548,7 +555,7 @@ impl KindOps<AwsClients> for InstanceProfileKind {
             .clients
             .iam
             .list_instance_profiles()
-            .path_prefix(LISTED_PATH)
+            .path_prefix(listed_path(cx))
             .into_paginator()
             .items()
             .send()

@@ -152,18 +152,31 @@ impl KindOps<AwsClients> for MetricFilterKind {
     }
 
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
-        // Every metric filter of the account (one read shared by every
-        // stack); each stack keeps its own by name.
-        let filters: Vec<AwsMetricFilter> = cx
-            .clients
-            .logs
-            .describe_metric_filters()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(sdk("DescribeMetricFilters"))?;
+        // Shared: every metric filter of the account in one read for every
+        // stack; otherwise one read per metric of the stack's namespace.
+        // Each stack keeps its own by name either way.
+        let namespace = namespace(cx);
+        let questions: Vec<Option<SecurityMetric>> = if cx.clients.reads.shares() {
+            vec![None]
+        } else {
+            SECURITY_METRICS.iter().copied().map(Some).collect()
+        };
+        let mut filters: Vec<AwsMetricFilter> = Vec::new();
+        for metric in questions {
+            let found: Vec<AwsMetricFilter> = cx
+                .clients
+                .logs
+                .describe_metric_filters()
+                .set_metric_namespace(metric.map(|_| namespace.clone()))
+                .set_metric_name(metric.map(|m| m.name.to_string()))
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(sdk("DescribeMetricFilters"))?;
+            filters.extend(found);
+        }
         Ok(SECURITY_METRICS
             .iter()
             .flat_map(|metric| filters.iter().filter_map(|f| observed(cx, *metric, f)))

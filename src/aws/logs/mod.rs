@@ -27,12 +27,19 @@ pub struct LogGroup {
 
 /// Name prefix of every log group of the stack.
 fn prefix(cx: &Context) -> String {
-    format!("{LISTED}{}/", short_hash(&cx.identity.uid))
+    format!("/stackops/{}/", short_hash(&cx.identity.uid))
 }
 
-/// The prefix the kind lists: every stack's groups, so one read serves
-/// every stack; each keeps those under its own `prefix`.
-const LISTED: &str = "/stackops/";
+/// The prefix the kind lists: its own, or, while reads are shared, every
+/// stack's groups, so one read serves every stack; each keeps those under
+/// its own `prefix` either way.
+fn listed(cx: &Context) -> String {
+    if cx.clients.reads.shares() {
+        "/stackops/".to_string()
+    } else {
+        prefix(cx)
+    }
+}
 
 /// The log group name of node `key`.
 pub fn group_name(cx: &Context, key: &str) -> String {
@@ -159,7 +166,7 @@ impl KindOps<AwsClients> for LogGroupKind {
 
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
         let prefix = prefix(cx);
-        Ok(groups_named(cx, LISTED)
+        Ok(groups_named(cx, &listed(cx))
             .await?
             .iter()
             .filter_map(|g| {

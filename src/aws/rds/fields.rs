@@ -3,7 +3,7 @@
 //! maintenance window in place of the current value, and what RDS may move
 //! ahead of the spec on its own.
 
-use aws_sdk_rds::types::{CloudwatchLogsExportConfiguration, DbInstance as AwsInstance};
+use aws_sdk_rds::types::{CloudwatchLogsExportConfiguration, DbInstance as AwsInstance, Filter};
 
 use crate::api::common::DeletionPolicy;
 use crate::aws::ec2::component;
@@ -277,13 +277,22 @@ pub(super) fn satisfies(field: &str, desired: &str, observed: &str) -> bool {
     }
 }
 
-/// The instances named `ids`, from a list of every instance of the
-/// account: the same request for every stack, so one read serves them all.
+/// The instances named `ids`, in one call; shared, from a list of every
+/// instance of the account, so one read serves every stack.
 pub(super) async fn describe(cx: &Context, ids: Vec<String>) -> Result<Vec<Observed>, AwsError> {
+    let by_id = (!cx.clients.reads.shares()).then(|| {
+        vec![
+            Filter::builder()
+                .name("db-instance-id")
+                .set_values(Some(ids.clone()))
+                .build(),
+        ]
+    });
     let all: Vec<AwsInstance> = cx
         .clients
         .rds
         .describe_db_instances()
+        .set_filters(by_id)
         .max_records(100)
         .into_paginator()
         .items()

@@ -39,9 +39,25 @@ fn instances(cx: &Context) -> Vec<(String, String)> {
     all
 }
 
-/// Where RDS exports the logs of every DB instance. Listed whole: one
-/// read serves every stack; each keeps its instances' groups.
+/// Where RDS exports the logs of every DB instance: listed whole while
+/// reads are shared (one read serves every stack), else under the longest
+/// prefix the stack's instances share; each keeps its instances' groups.
 const EXPORTS: &str = "/aws/rds/instance/";
+
+/// The longest prefix every one of `names` starts with.
+fn common_prefix(names: &[String]) -> String {
+    let first = names.first().map(String::as_str).unwrap_or_default();
+    let length = names.iter().fold(first.len(), |length, name| {
+        first
+            .bytes()
+            .zip(name.bytes())
+            .take(length)
+            .take_while(|(a, b)| a == b)
+            .count()
+    });
+    // Instance ids are ASCII; a cut inside a character would take nothing.
+    first.get(..length).unwrap_or_default().to_string()
+}
 
 /// Name prefix of the groups of DB instance `instance`.
 fn prefix(instance: &str) -> String {
@@ -67,7 +83,12 @@ impl KindOps<AwsClients> for DbLogGroupKind {
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
         let instances = instances(cx);
         let prefixes: Vec<String> = instances.iter().map(|(id, _)| prefix(id)).collect();
-        Ok(groups_named(cx, EXPORTS)
+        let listed = if cx.clients.reads.shares() {
+            EXPORTS.to_string()
+        } else {
+            common_prefix(&prefixes)
+        };
+        Ok(groups_named(cx, &listed)
             .await?
             .iter()
             .filter_map(|g| {
@@ -123,5 +144,23 @@ impl Resource<AwsClients> for DbLogGroup {
         _changes: &[Change],
     ) -> Result<(), AwsError> {
         put_retention(cx, &current.id, self.retention_days).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::common_prefix;
+
+    #[test]
+    fn the_common_prefix_of_instance_prefixes() {
+        let names = [
+            "/x/shop-ab12-db/",
+            "/x/shop-ab12-db-r1/",
+            "/x/sho-ab12-db-r5/",
+        ]
+        .map(String::from);
+        assert_eq!(common_prefix(&names), "/x/sho");
+        assert_eq!(common_prefix(&names[..2]), "/x/shop-ab12-db");
+        assert_eq!(common_prefix(&[]), "");
     }
 }

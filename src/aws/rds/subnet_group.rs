@@ -28,19 +28,25 @@ impl SubnetGroupApi for Rds {
         cx: &Context,
         name: &str,
     ) -> Result<Option<(Option<String>, Vec<String>)>, AwsError> {
-        // Every group of the account, not this one by name: the same
-        // request for every stack, so one read serves them all.
-        let all: Vec<aws_sdk_rds::types::DbSubnetGroup> = cx
+        // Shared: every group of the account, not this one by name, so
+        // one read serves every stack.
+        let by_name = (!cx.clients.reads.shares()).then(|| name.to_string());
+        let Some(all): Option<Vec<aws_sdk_rds::types::DbSubnetGroup>> = cx
             .clients
             .rds
             .describe_db_subnet_groups()
+            .set_db_subnet_group_name(by_name)
             .max_records(100)
             .into_paginator()
             .items()
             .send()
             .try_collect()
             .await
-            .map_err(sdk("DescribeDBSubnetGroups"))?;
+            .map_err(sdk("DescribeDBSubnetGroups"))
+            .found()?
+        else {
+            return Ok(None);
+        };
         Ok(all
             .iter()
             .find(|group| group.db_subnet_group_name() == Some(name))

@@ -18,7 +18,7 @@ pub use bucket::{Bucket, BucketRole};
 
 use crate::api::common::DeletionPolicy;
 use crate::aws::prelude::*;
-use crate::identity::{NameRule, owned_stem};
+use crate::identity::{NameRule, owned_stem, short_hash};
 
 pub struct BucketKind;
 pub static BUCKET: BucketKind = BucketKind;
@@ -48,9 +48,6 @@ pub fn name_for(identity: &StackIdentity, key: &str) -> String {
     stem.truncate(NameRule::Bucket.max_len() - suffix.len() - 1);
     format!("{}-{suffix}", stem.trim_end_matches('-'))
 }
-
-/// How the names of every stack's buckets start.
-const LISTED: &str = "stackops-";
 
 /// What teardown does with a bucket: the spec's word when teardown has the
 /// spec, else the bucket's tag, else keep it (the safe choice).
@@ -92,9 +89,13 @@ impl KindOps<AwsClients> for BucketKind {
                 .clients
                 .s3
                 .list_buckets()
-                // Every stack's buckets (one read shared by every stack);
-                // each keeps its own by name.
-                .prefix(LISTED)
+                // Shared: every stack's buckets, one read for every stack;
+                // each keeps its own by name either way.
+                .prefix(if cx.clients.reads.shares() {
+                    "stackops-".to_string()
+                } else {
+                    format!("stackops-{}-", short_hash(&cx.identity.uid))
+                })
                 .set_continuation_token(token)
                 .send()
                 .await
@@ -137,7 +138,6 @@ impl KindOps<AwsClients> for BucketKind {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::short_hash;
 
     fn identity(name: &str) -> StackIdentity {
         StackIdentity {
