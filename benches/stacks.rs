@@ -476,8 +476,8 @@ async fn resync_reads(count: usize, resync: u64, settings_every: u32) -> Value {
     let mut runs = Vec::new();
     for sharing in [true, false] {
         let mut args = common.to_vec();
-        if !sharing {
-            args.extend(["--shared-read-seconds", "0"]);
+        if sharing {
+            args.extend(["--shared-read-seconds", resync_arg.as_str()]);
         }
         let operator = Operator::start(&kubeconfig, moto.env(), None, &args);
         let started = Instant::now();

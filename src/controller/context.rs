@@ -57,11 +57,8 @@ impl Default for OperatorOptions {
             sharding: None,
             role_boundary: RoleBoundary::default(),
             tenancy: TenancyOptions::default(),
-            shared_reads: Some(SharingOptions::for_resync(
-                Duration::from_secs(600),
-                12,
-                16 << 20,
-            )),
+            // Off: every stack parses the shared answers (docs/scale.md).
+            shared_reads: None,
             call_budget: Some(BudgetOptions::default()),
         }
     }
