@@ -332,24 +332,15 @@ impl Kept {
 
 type Slot = Arc<OnceCell<Arc<Kept>>>;
 
-/// Counters of shared reads, for metrics.
-#[derive(Debug, Default)]
-pub struct SharingStats {
-    /// Reads answered from memory.
-    pub served: AtomicU64,
-    /// Reads sent to AWS and kept.
-    pub fetched: AtomicU64,
-    /// Bytes of answers kept now.
-    pub bytes: AtomicU64,
-}
-
 /// The answers kept, shared by every connector of a process.
 pub struct SharedReads {
     options: SharingOptions,
     slots: Mutex<HashMap<Key, Slot>>,
     /// Seeds each answer's jitter (random per process).
     jitter: std::collections::hash_map::RandomState,
-    pub stats: SharingStats,
+    /// Bytes of answers kept now. Reads served are counted by the call
+    /// counters (`CallCounter::shared`), not here.
+    bytes: AtomicU64,
 }
 
 impl fmt::Debug for SharedReads {
@@ -366,7 +357,7 @@ impl SharedReads {
             options,
             slots: Mutex::new(HashMap::new()),
             jitter: Default::default(),
-            stats: SharingStats::default(),
+            bytes: AtomicU64::new(0),
         })
     }
 
@@ -402,15 +393,13 @@ impl SharedReads {
 
     fn forget(&self, slot: &Slot) {
         if let Some(kept) = slot.get() {
-            self.stats
-                .bytes
-                .fetch_sub(kept.size() as u64, Ordering::Relaxed);
+            self.bytes.fetch_sub(kept.size() as u64, Ordering::Relaxed);
         }
     }
 
     /// Drops answers whose time is up; true when `extra` more bytes fit.
     fn room_for(&self, extra: usize) -> bool {
-        if self.stats.bytes.load(Ordering::Relaxed) as usize + extra <= self.options.max_bytes {
+        if self.bytes.load(Ordering::Relaxed) as usize + extra <= self.options.max_bytes {
             return true;
         }
         let now = Instant::now();
@@ -422,7 +411,7 @@ impl SharedReads {
             }
             keep
         });
-        self.stats.bytes.load(Ordering::Relaxed) as usize + extra <= self.options.max_bytes
+        self.bytes.load(Ordering::Relaxed) as usize + extra <= self.options.max_bytes
     }
 
     /// How long an answer of `class` to `key` is kept: its window, less
@@ -499,14 +488,9 @@ async fn shared_call(
     match kept {
         Ok(kept) => {
             if fetched_here.load(Ordering::Relaxed) {
-                reads.stats.fetched.fetch_add(1, Ordering::Relaxed);
-                reads
-                    .stats
-                    .bytes
-                    .fetch_add(kept.size() as u64, Ordering::Relaxed);
+                reads.bytes.fetch_add(kept.size() as u64, Ordering::Relaxed);
                 Ok(kept.response(false))
             } else {
-                reads.stats.served.fetch_add(1, Ordering::Relaxed);
                 Ok(kept.response(true))
             }
         }
