@@ -143,13 +143,14 @@ const SYSTEM_METADATA: &[&str] = &[
     "generateName",
 ];
 
-/// Schema of a child field, `None` when the parent is atomic.
-pub fn child_schema(schema: &Value, key: &str) -> Value {
+/// Schema of a child field (Null when the schema does not say). Borrowed:
+/// a built-in kind's schema is large, and this is asked for every field.
+pub fn child_schema<'a>(schema: &'a Value, key: &str) -> &'a Value {
+    static UNKNOWN: Value = Value::Null;
     schema["properties"]
         .get(key)
         .or_else(|| schema.get("additionalProperties").filter(|a| a.is_object()))
-        .cloned()
-        .unwrap_or(Value::Null)
+        .unwrap_or(&UNKNOWN)
 }
 
 fn list_type(schema: &Value) -> &str {
@@ -216,7 +217,7 @@ pub fn fields_of(
                 collect(&meta, &metadata_schema(), node);
             }
         } else {
-            collect(v, &child_schema(schema, k), node);
+            collect(v, child_schema(schema, k), node);
         }
     }
     set.children.retain(|_, c| !c.is_empty());
@@ -227,7 +228,7 @@ fn collect(v: &Value, schema: &Value, node: &mut FieldSet) {
     match v {
         Value::Object(map) if !is_atomic_map(schema) && !map.is_empty() => {
             for (k, c) in map {
-                collect(c, &child_schema(schema, k), node.child(format!("f:{k}")));
+                collect(c, child_schema(schema, k), node.child(format!("f:{k}")));
             }
         }
         Value::Array(items) if !items.is_empty() => match list_type(schema) {
@@ -237,17 +238,13 @@ fn collect(v: &Value, schema: &Value, node: &mut FieldSet) {
                 }
             }
             "map" => {
-                let item_schema = schema.get("items").cloned().unwrap_or(Value::Null);
+                let item_schema = &schema["items"];
                 for item in items {
                     let sub = node.child(item_key(schema, item));
                     sub.this = true;
                     if let Some(fields) = item.as_object() {
                         for (k, c) in fields {
-                            collect(
-                                c,
-                                &child_schema(&item_schema, k),
-                                sub.child(format!("f:{k}")),
-                            );
+                            collect(c, child_schema(item_schema, k), sub.child(format!("f:{k}")));
                         }
                     }
                 }
@@ -346,7 +343,7 @@ pub fn merge(live: &mut Value, applied: &Value, schema: &Value) {
                     continue;
                 }
                 let slot = target.entry(k.clone()).or_insert(Value::Null);
-                merge(slot, v, &child_schema(schema, k));
+                merge(slot, v, child_schema(schema, k));
             }
         }
         Value::Array(items) => match (list_type(schema), live.as_array_mut()) {
@@ -358,14 +355,14 @@ pub fn merge(live: &mut Value, applied: &Value, schema: &Value) {
                 }
             }
             ("map", Some(existing)) => {
-                let item_schema = schema.get("items").cloned().unwrap_or(Value::Null);
+                let item_schema = &schema["items"];
                 let keys = map_keys(schema);
                 for i in items {
                     let pos = existing
                         .iter()
                         .position(|e| keys.iter().all(|k| e[k] == i[k]));
                     match pos {
-                        Some(p) => merge(&mut existing[p], i, &item_schema),
+                        Some(p) => merge(&mut existing[p], i, item_schema),
                         None => existing.push(i.clone()),
                     }
                 }

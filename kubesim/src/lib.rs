@@ -13,15 +13,15 @@
 //!   e.g. `kubectl create deployment` fails; `apply -f`, `create -f` and
 //!   kube-rs send JSON and work. Helm has not been run against kubesim (it is
 //!   not installable here; its release Secrets go through typed clients);
-//! - server-side apply and `managedFields` for Deployment, Service, RBAC kinds,
-//!   PodDisruptionBudget and CustomResourceDefinition (apply is 415 for them);
 //! - `/openapi/v2`, and OpenAPI schemas of built-in kinds;
 //! - authentication (requests are cluster-admin unless they impersonate a user,
 //!   who is then authorized by RBAC), admission webhooks, ValidatingAdmissionPolicy,
 //!   CRD conversion webhooks (conversion `None` only);
-//! - workload controllers: no Pods or ReplicaSets, Deployment status never
-//!   changes (so `kubectl rollout status` and `helm --wait` never finish);
-//! - per-kind validation of built-in kinds (only ObjectMeta validation and a
+//! - workload controllers: Pods, Jobs and DaemonSets are stored but never
+//!   run, no ReplicaSets, Deployment status never changes (so `kubectl
+//!   rollout status` and `helm --wait` never finish);
+//! - per-kind validation of built-in kinds other than Leases and Events
+//!   (the rest get ObjectMeta validation, decoding into their types and a
 //!   few defaults), and upstream's wide (priority > 0) printer columns;
 //! - subresources other than `status` (scale, eviction, logs, exec, ...);
 //! - field selectors of built-in kinds beyond metadata, Secret `type`,
@@ -41,8 +41,11 @@
 //! ```
 
 pub mod authz;
+pub mod builtin_schema;
+pub mod builtin_validation;
 pub mod convert;
 pub mod crd;
+pub mod decode;
 pub mod defaults;
 pub mod discovery;
 pub mod error;

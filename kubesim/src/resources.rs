@@ -56,24 +56,15 @@ impl ResourceInfo {
         }
     }
 
-    /// The schema server-side apply merges by, for the kinds that support it:
-    /// a CRD's schema, or for simple built-in kinds (whose lists upstream are
-    /// maps keyed by name) a schema naming those lists. Kinds with pod
-    /// templates, ports or rules (Deployment, Service, RBAC, PDB, CRD) have
-    /// many associative lists upstream and are left out rather than guessed.
-    pub fn apply_schema(&self) -> Option<Value> {
+    /// The schema server-side apply merges by: a CRD's schema (Null when it
+    /// has none), or a built-in kind's, which carries upstream's list types.
+    /// None for access reviews, which are never stored.
+    pub fn apply_schema(&self) -> Option<&Value> {
+        static NO_SCHEMA: Value = Value::Null;
         if self.custom {
-            return Some(self.schema.clone().unwrap_or(Value::Null));
+            return Some(self.schema.as_ref().unwrap_or(&NO_SCHEMA));
         }
-        let by_name = serde_json::json!({"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]});
-        match (self.group.as_str(), self.plural.as_str()) {
-            ("", "secrets" | "configmaps" | "namespaces" | "events")
-            | ("coordination.k8s.io", "leases")
-            | ("events.k8s.io", "events") => Some(serde_json::json!({"type": "object"})),
-            ("", "serviceaccounts") => Some(serde_json::json!({"type": "object", "properties": {
-                "secrets": by_name, "imagePullSecrets": by_name}})),
-            _ => None,
-        }
+        crate::builtin_schema::of(&self.group, &self.plural)
     }
 
     /// Storage identity: every version of a resource shares one set of objects.
@@ -135,6 +126,18 @@ const BUILTINS: &[Builtin] = &[
         &["sa"],
     ),
     ("", "v1", "services", "Service", true, true, false, &["svc"]),
+    ("", "v1", "pods", "Pod", true, true, false, &["po"]),
+    ("", "v1", "nodes", "Node", false, true, false, &["no"]),
+    (
+        "",
+        "v1",
+        "replicationcontrollers",
+        "ReplicationController",
+        true,
+        true,
+        true,
+        &["rc"],
+    ),
     (
         "events.k8s.io",
         "v1",
@@ -165,6 +168,17 @@ const BUILTINS: &[Builtin] = &[
         true,
         &["deploy"],
     ),
+    (
+        "apps",
+        "v1",
+        "daemonsets",
+        "DaemonSet",
+        true,
+        true,
+        true,
+        &["ds"],
+    ),
+    ("batch", "v1", "jobs", "Job", true, true, true, &[]),
     (
         "rbac.authorization.k8s.io",
         "v1",
@@ -225,6 +239,16 @@ const BUILTINS: &[Builtin] = &[
         true,
         &["crd", "crds"],
     ),
+    (
+        "apiregistration.k8s.io",
+        "v1",
+        "apiservices",
+        "APIService",
+        false,
+        true,
+        false,
+        &[],
+    ),
 ];
 
 /// The field selectors upstream supports for the built-in kinds kubesim serves.
@@ -272,7 +296,12 @@ impl Registry {
         };
         for &(group, version, plural, kind, namespaced, status, generation, short) in BUILTINS {
             let categories = match plural {
-                "deployments" | "services" => vec!["all".to_string()],
+                "deployments"
+                | "services"
+                | "pods"
+                | "replicationcontrollers"
+                | "daemonsets"
+                | "jobs" => vec!["all".to_string()],
                 _ => vec![],
             };
             reg.insert(ResourceInfo {

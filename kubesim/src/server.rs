@@ -68,6 +68,8 @@ struct Req {
     /// `Impersonate-User`/`Impersonate-Group`: the request is authorized by RBAC.
     impersonate: Option<crate::authz::User>,
     body: Bytes,
+    /// Warnings for the response (`Warning` headers).
+    warnings: crate::decode::Warnings,
 }
 
 impl Req {
@@ -115,13 +117,29 @@ impl Req {
         self.accept.contains("as=Table")
     }
 
-    fn write_options(&self) -> WriteOptions {
+    fn write_options(&self) -> Result<WriteOptions, ApiError> {
         let given = self.param("fieldManager");
         // Upstream names an unnamed writer after its User-Agent's product.
         let from_agent = self.user_agent.split('/').next().unwrap_or("").trim();
-        WriteOptions {
+        let options_kind = match self.method {
+            Method::POST => "CreateOptions",
+            Method::PUT => "UpdateOptions",
+            _ => "PatchOptions",
+        };
+        let media = self.content_type.split(';').next().unwrap_or("").trim();
+        let json_body = media.is_empty() || media == "application/json" || media.ends_with("+json");
+        Ok(WriteOptions {
             dry_run: self.param("dryRun").is_some(),
-            strict: self.param("fieldValidation") == Some("Strict"),
+            field_validation: crate::decode::FieldValidation::parse(
+                self.param("fieldValidation"),
+                options_kind,
+            )?,
+            body_fields: if json_body {
+                crate::decode::body_fields(&self.body, self.method != Method::PATCH)
+            } else {
+                Default::default()
+            },
+            warnings: self.warnings.clone(),
             field_manager: given.map(String::from).unwrap_or_else(|| {
                 if from_agent.is_empty() {
                     "unknown".into()
@@ -132,7 +150,7 @@ impl Req {
             field_manager_given: given.is_some(),
             force: self.flag("force"),
             managed_fields_set: false,
-        }
+        })
     }
 }
 
@@ -181,6 +199,7 @@ pub async fn handle(
         user_agent,
         impersonate,
         body,
+        warnings: Default::default(),
     };
     let mut info = Info::default();
     let reply = route(&shared, &r, &mut info);
@@ -224,9 +243,18 @@ pub async fn handle(
             } else {
                 serde_json::to_vec(&v).unwrap_or_default()
             };
-            Response::builder()
+            let mut response = Response::builder()
                 .status(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
-                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::CONTENT_TYPE, "application/json");
+            for warning in r.warnings.take() {
+                // A field name that is not valid in a header is not worth a failed response.
+                if let Ok(value) =
+                    header::HeaderValue::from_str(&crate::decode::Warnings::header_value(&warning))
+                {
+                    response = response.header(header::WARNING, value);
+                }
+            }
+            response
                 .body(Full::new(Bytes::from(body)).boxed())
                 .expect("valid response")
         }
@@ -545,7 +573,7 @@ fn dispatch(
             }
             let body = r.json_body()?;
             let mut store = shared.store.lock().expect("store lock");
-            let created = rest::create(&mut store, res, ns_str, body, &r.write_options())?;
+            let created = rest::create(&mut store, res, ns_str, body, &r.write_options()?)?;
             Ok(Reply::Json(201, created))
         }
         ("update", Some(n)) => {
@@ -558,7 +586,7 @@ fn dispatch(
                 n,
                 body,
                 sub,
-                &r.write_options(),
+                &r.write_options()?,
             )?))
         }
         ("patch", Some(n)) => {
@@ -571,15 +599,10 @@ fn dispatch(
                 body: &r.body,
             };
             let mut store = shared.store.lock().expect("store lock");
-            Ok(ok(rest::patch(
-                &mut store,
-                res,
-                ns_str,
-                n,
-                body,
-                sub,
-                &r.write_options(),
-            )?))
+            // An apply that creates the object answers 201, as a create does.
+            let existed = rest::get(&store, res, ns_str, n).is_ok();
+            let patched = rest::patch(&mut store, res, ns_str, n, body, sub, &r.write_options()?)?;
+            Ok(Reply::Json(if existed { 200 } else { 201 }, patched))
         }
         ("delete", Some(n)) => {
             let mut opts = DeleteOptions::from_body(&r.json_body()?);

@@ -5,10 +5,10 @@
 //! manager stopped applying (unless someone else owns them), and refuses to
 //! change a field another manager owns unless forced (409 Conflict).
 //!
-//! Scope: custom resources (their CRD schema carries the list types) and the
-//! simple built-in kinds of `ResourceInfo::apply_schema`. Other built-in kinds
-//! neither record managedFields nor accept apply patches, and defaulted
-//! fields are attributed to the writer rather than left unowned.
+//! Scope: custom resources (their CRD schema carries the list types) and
+//! every built-in kind kubesim stores (`builtin_schema` gives their list
+//! types). Defaulted fields are attributed to the writer rather than left
+//! unowned.
 
 use crate::error::{ApiError, Subject};
 use crate::fieldset::{self, FieldSet};
@@ -70,8 +70,8 @@ fn to_json(entries: &[Entry]) -> Value {
 }
 
 fn fields(info: &ResourceInfo, obj: &Value, status: bool) -> FieldSet {
-    let schema = info.apply_schema().unwrap_or(Value::Null);
-    fieldset::fields_of(obj, &schema, status, info.status_subresource)
+    let schema = info.apply_schema().unwrap_or(&Value::Null);
+    fieldset::fields_of(obj, schema, status, info.status_subresource)
 }
 
 fn subresource(status: bool) -> &'static str {
@@ -174,9 +174,9 @@ pub fn apply(
     status: bool,
     force: bool,
 ) -> Result<Value, ApiError> {
-    let schema = info.apply_schema().unwrap_or(Value::Null);
+    let schema = info.apply_schema().unwrap_or(&Value::Null);
     let part = applicable(info, applied, status);
-    let applied_set = fieldset::fields_of(&part, &schema, status, info.status_subresource);
+    let applied_set = fieldset::fields_of(&part, schema, status, info.status_subresource);
     let empty = json!({});
     let live_obj = live.unwrap_or(&empty);
     let sub = subresource(status);
@@ -210,6 +210,12 @@ pub fn apply(
             ));
         }
     }
+    let force = force
+        || (manager == KUBECTL
+            && !conflicts.is_empty()
+            && taken
+                .iter()
+                .all(|(_, _, _, p)| last_applied_holds(info, schema, live_obj, p)));
     if !conflicts.is_empty() && !force {
         return Err(conflict(info, meta::name(applied), &conflicts));
     }
@@ -232,7 +238,7 @@ pub fn apply(
         .map(|e| e.set.clone())
         .unwrap_or_default();
     let mut merged = live.cloned().unwrap_or_else(|| json!({"metadata": {}}));
-    fieldset::merge(&mut merged, &part, &schema_with_metadata(&schema));
+    fieldset::merge(&mut merged, &part, &schema_with_metadata(schema));
     // Fields this manager applied before but not now go, unless owned elsewhere.
     for p in previous.difference(&applied_set).paths() {
         let owned = list
@@ -261,6 +267,26 @@ pub fn apply(
     }
     merged["metadata"]["managedFields"] = to_json(&list);
     Ok(merged)
+}
+
+/// The field manager of `kubectl apply --server-side`.
+const KUBECTL: &str = "kubectl";
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Whether client-side apply's last-applied annotation on `live` holds `path`
+/// at its live value. Upstream's lastAppliedManager lets kubectl's first
+/// server-side apply take such fields over without a conflict, which is how
+/// `kubectl apply --server-side` moves an object off client-side apply.
+fn last_applied_holds(info: &ResourceInfo, schema: &Value, live: &Value, path: &[String]) -> bool {
+    let Some(text) = live["metadata"]["annotations"][LAST_APPLIED].as_str() else {
+        return false;
+    };
+    let Ok(last_applied) = serde_json::from_str::<Value>(text) else {
+        return false;
+    };
+    let part = applicable(info, &last_applied, false);
+    fieldset::fields_of(&part, schema, false, info.status_subresource).contains(path)
+        && fieldset::value_at(&part, path) == fieldset::value_at(live, path)
 }
 
 fn schema_with_metadata(schema: &Value) -> Value {

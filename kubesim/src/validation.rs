@@ -30,7 +30,7 @@ fn invalid(field: &str, value: &str, detail: String) -> Cause {
 }
 
 /// Errors for a qualified name such as a label key (`prefix/name`).
-fn qualified_name(key: &str) -> Vec<String> {
+pub(crate) fn qualified_name(key: &str) -> Vec<String> {
     let mut errs = Vec::new();
     let (prefix, name) = match key.split_once('/') {
         Some((p, n)) => (Some(p), n),

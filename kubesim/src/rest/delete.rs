@@ -91,8 +91,13 @@ pub fn delete(
 /// upstream store sets `ReturnDeletedObject` (Services, ServiceAccounts),
 /// a `Status` of success for the rest.
 fn deleted(info: &ResourceInfo, gone: &Value) -> Value {
-    let returns_object =
-        info.group.is_empty() && matches!(info.plural.as_str(), "services" | "serviceaccounts");
+    // Upstream's stores with ReturnDeletedObject (a namespace is never gone
+    // at once: it waits on its `kubernetes` finalizer).
+    let returns_object = info.group.is_empty()
+        && matches!(
+            info.plural.as_str(),
+            "services" | "serviceaccounts" | "pods" | "namespaces"
+        );
     if returns_object {
         present(info, gone)
     } else {

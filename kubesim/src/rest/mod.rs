@@ -40,8 +40,12 @@ pub struct ListOptions {
 #[derive(Debug, Default, Clone)]
 pub struct WriteOptions {
     pub dry_run: bool,
-    /// `fieldValidation=Strict`: unknown fields are an error instead of pruned.
-    pub strict: bool,
+    /// `fieldValidation`: what unknown and duplicate fields cost.
+    pub field_validation: crate::decode::FieldValidation,
+    /// Keys the request body repeats, found before the body was parsed.
+    pub body_fields: crate::decode::BodyFields,
+    /// Where warnings for the response's `Warning` headers go.
+    pub warnings: crate::decode::Warnings,
     /// The field manager: `fieldManager`, else the User-Agent's product name.
     pub field_manager: String,
     /// `fieldManager` was given explicitly (server-side apply requires it).

@@ -89,7 +89,7 @@ pub fn create(
         // A create never sets status when status is a subresource.
         m.remove("status");
     }
-    admit(store, info, &mut obj, None, opts.strict)?;
+    admit(store, info, &mut obj, None, opts, true)?;
     if info.apply_schema().is_some() && !opts.managed_fields_set {
         obj["metadata"]["managedFields"] =
             ssa::track_update(info, None, &obj, &json!([]), &opts.field_manager, false);
@@ -133,15 +133,27 @@ fn validate_name(info: &ResourceInfo, name: &str) -> Result<()> {
     ))
 }
 
-/// Kind-specific admission: CR schema, CRD shape and status, namespace defaults.
+/// Kind-specific admission: decoding (types, unknown and duplicate fields),
+/// CR schema, CRD shape and status, per-kind validation, defaults.
+/// `check_fields` is false for status writes, which keep the rest as stored.
 fn admit(
     store: &Store,
     info: &ResourceInfo,
     obj: &mut Value,
     old: Option<&Value>,
-    strict: bool,
+    opts: &WriteOptions,
+    check_fields: bool,
 ) -> Result<()> {
     let name = meta::name(obj).to_string();
+    let mut problems = crate::decode::FieldProblems {
+        body: opts.body_fields.clone(),
+        ..Default::default()
+    };
+    let decoded = match crate::builtin_schema::of(&info.group, &info.plural) {
+        Some(schema) if !info.custom => crate::decode::decode(schema, obj),
+        _ => crate::decode::decode_metadata(obj),
+    };
+    problems.unknown = decoded.map_err(|e| crate::decode::cannot_handle(info, &e))?;
     let meta_causes = crate::validation::object_meta(obj);
     if !meta_causes.is_empty() {
         return Err(invalid(info, &name, meta_causes));
@@ -151,23 +163,19 @@ fn admit(
     {
         let pruned =
             schema::admit(schema, obj, old).map_err(|causes| invalid(info, &name, causes))?;
-        if strict && !pruned.is_empty() {
-            let fields: Vec<String> = pruned
-                .iter()
-                .map(|p| format!("unknown field \"{p}\""))
-                .collect();
-            return Err(ApiError::BadRequest(format!(
-                "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: {}",
-                fields.join(", "),
-                kind = info.kind,
-                version = info.version
-            )));
-        }
+        problems.unknown.extend(pruned);
+    }
+    if check_fields {
+        problems.report(info, opts.field_validation, &opts.warnings)?;
     }
     if is_crd(info) {
         crate::crd::admit(store, obj, old).map_err(|causes| invalid(info, &name, causes))?;
     }
     if !info.custom {
+        let causes = crate::builtin_validation::validate(info, obj, old);
+        if !causes.is_empty() {
+            return Err(invalid(info, &name, causes));
+        }
         crate::defaults::apply(&info.group, &info.plural, obj, old);
     }
     if is_namespace(info) && old.is_none() {
@@ -380,13 +388,7 @@ fn write(
         }
     }
     // Strictness applies to what the client sent, not to the stored status.
-    admit(
-        store,
-        info,
-        &mut next,
-        Some(&old),
-        opts.strict && sub == Sub::Main,
-    )?;
+    admit(store, info, &mut next, Some(&old), opts, sub == Sub::Main)?;
     if info.has_generation
         && meta::spec_part(&next, info.status_subresource)
             != meta::spec_part(&old, info.status_subresource)

@@ -206,3 +206,43 @@ pub fn api_error<T: std::fmt::Debug>(r: Result<T, kube::Error>) -> kube::core::S
         other => panic!("expected an API error, got {other:?}"),
     }
 }
+
+/// A response read whole: status, `Warning` headers and JSON body.
+pub struct RawReply {
+    pub status: u16,
+    pub warnings: Vec<String>,
+    pub body: serde_json::Value,
+}
+
+impl Sim {
+    /// Sends `body` as is (so tests can send what typed clients cannot:
+    /// repeated keys, mistyped values) and reads the whole response.
+    pub async fn raw(&self, method: &str, path: &str, content_type: &str, body: &str) -> RawReply {
+        use http_body_util::BodyExt;
+        let request = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", content_type)
+            .body(kube::client::Body::from(body.as_bytes().to_vec()))
+            .expect("request");
+        let response = self.client.send(request).await.expect("response");
+        let status = response.status().as_u16();
+        let warnings = response
+            .headers()
+            .get_all("warning")
+            .iter()
+            .map(|v| v.to_str().expect("ascii warning").to_string())
+            .collect();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        RawReply {
+            status,
+            warnings,
+            body: serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        }
+    }
+}

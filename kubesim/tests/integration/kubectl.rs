@@ -315,3 +315,78 @@ async fn kubectl_create_generators_send_protobuf_that_kubesim_reads() {
     );
     sim.stop().await;
 }
+
+const DEPLOYMENT: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: app
+        image: app:1
+";
+
+#[tokio::test]
+async fn kubectl_moves_a_deployment_from_client_side_to_server_side_apply() {
+    let sim = Sim::start().await;
+    ok(sim.kubectl(&["apply", "-f", "-"], Some(DEPLOYMENT)).await);
+    // The first server-side apply of a change takes the fields over from
+    // client-side apply instead of conflicting with it.
+    let out = ok(sim
+        .kubectl(
+            &["apply", "--server-side", "-f", "-"],
+            Some(&DEPLOYMENT.replace("app:1", "app:2")),
+        )
+        .await);
+    assert_eq!(out.trim(), "deployment.apps/web serverside-applied");
+    let shown = ok(sim
+        .kubectl(
+            &[
+                "get",
+                "deployment",
+                "web",
+                "-o",
+                "json",
+                "--show-managed-fields",
+            ],
+            None,
+        )
+        .await);
+    let d: serde_json::Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"],
+        "app:2"
+    );
+    let owners_of_image: Vec<&str> = d["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| {
+            m["fieldsV1"]["f:spec"]["f:template"]["f:spec"]["f:containers"]["k:{\"name\":\"app\"}"]
+                .get("f:image")
+                .is_some()
+        })
+        .map(|m| m["manager"].as_str().unwrap())
+        .collect();
+    assert_eq!(owners_of_image, vec!["kubectl"]);
+    // And a second server-side manager now meets kubectl, not client-side apply.
+    let clash = sim
+        .kubectl(
+            &["apply", "--server-side", "--field-manager=other", "-f", "-"],
+            Some(&DEPLOYMENT.replace("app:1", "app:3")),
+        )
+        .await;
+    assert!(!clash.status.success());
+    assert!(
+        text(&clash).contains("conflict with \"kubectl\""),
+        "{}",
+        text(&clash)
+    );
+    sim.stop().await;
+}

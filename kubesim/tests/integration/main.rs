@@ -2,6 +2,7 @@
 
 mod api;
 mod binary;
+mod builtins;
 mod common;
 mod controller;
 mod kubectl;
