@@ -1,9 +1,9 @@
 //! Replicas sharing the stacks (`--shard`): every stack is reconciled by
 //! the replica its label names, chosen by rendezvous hashing over the live
 //! members; no stack is ever reconciled by two replicas at once (each
-//! replica's log of passes shows it); a killed replica's stacks move within
-//! its Lease; a new replica takes only its share, each through the drain
-//! handshake.
+//! replica's log of passes, kubesim's request log and the log of AWS calls
+//! show it); a killed replica's stacks move within its Lease; a new replica
+//! takes only its share, each through the drain handshake.
 
 mod support;
 
@@ -14,17 +14,29 @@ use std::time::{Duration, Instant};
 use kube::ResourceExt;
 use kube::api::{Api, PostParams};
 use stackops::api::{EcommerceStack, StackManifest};
-use stackops::controller::shards::{DRAIN_LABEL, SHARD_LABEL, owner};
+use stackops::controller::shards::{DRAIN_LABEL, SHARD_LABEL, SHARDER_MANAGER, owner};
 use support::cluster::{Cluster, Operator};
 use support::moto::{MotoServer, free_port};
+use support::proxy::FaultProxy;
 use support::stack::disposable;
 
 const TIMEOUT: Duration = Duration::from_secs(300);
 const LEASE_SECONDS: u64 = 3;
 const STACKS: usize = 4;
 
-fn replica(kubeconfig: &Path, moto: &MotoServer, name: &'static str, log: &Path) -> Operator {
+/// A replica whose AWS calls go through `aws` (a recording proxy) and
+/// carry its name as the SDK's app id.
+fn replica(
+    kubeconfig: &Path,
+    moto: &MotoServer,
+    aws: &FaultProxy,
+    name: &'static str,
+    log: &Path,
+) -> Operator {
     let mut env = moto.env();
+    env.retain(|(key, _)| *key != "AWS_ENDPOINT_URL");
+    env.push(("AWS_ENDPOINT_URL", aws.endpoint.clone()));
+    env.push(("AWS_SDK_UA_APP_ID", name.to_string()));
     env.push(("POD_NAME", name.to_string()));
     let metrics = format!("127.0.0.1:{}", free_port());
     let lease = LEASE_SECONDS.to_string();
@@ -147,6 +159,66 @@ fn no_overlap(logs: &[&PathBuf]) {
     }
 }
 
+/// Runs of the same replica in `actors` (in order): `a a b a` → `a b a`.
+fn runs(actors: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut runs: Vec<String> = Vec::new();
+    for actor in actors {
+        if runs.last() != Some(&actor) {
+            runs.push(actor);
+        }
+    }
+    runs
+}
+
+/// Whether `runs` follows `owners` in order (each run a later owner): two
+/// replicas working on one stack at once would interleave, `a b a`, which
+/// no sequence of owners explains.
+fn follows(runs: &[String], owners: &[String]) -> bool {
+    let mut rest = owners.iter();
+    runs.iter().all(|run| rest.any(|owner| owner == run))
+}
+
+#[test]
+fn interleaved_replicas_do_not_follow_their_owners() {
+    let owners = ["a", "b"].map(String::from);
+    let (ab, aba) = (
+        ["a", "b"].map(String::from),
+        ["a", "b", "a"].map(String::from),
+    );
+    assert!(follows(&ab, &owners));
+    assert!(follows(&ab[1..], &owners));
+    assert!(!follows(&aba, &owners));
+    assert_eq!(runs(["a", "a", "b", "a"].map(String::from)), aba);
+}
+
+/// Per stack, which replica made each of kubesim's requests on it (its
+/// User-Agent names the replica); the leader's label writes are
+/// assignments, not reconciles, and are left out.
+fn kube_actors(sim: &kubesim::Handle, name: &str) -> Vec<String> {
+    let object = format!("/ecommercestacks/{name}");
+    sim.requests()
+        .into_iter()
+        .filter(|r| {
+            (r.path.ends_with(&object) || r.path.ends_with(&format!("{object}/status")))
+                && !r.query.contains(&format!("fieldManager={SHARDER_MANAGER}"))
+        })
+        .filter_map(|r| {
+            let replica = r.user_agent.strip_prefix("stackops/")?.split_once(" (")?.1;
+            Some(replica.trim_end_matches(')').to_string())
+        })
+        .collect()
+}
+
+/// Per stack, which replica made each AWS call naming its uid (tag filters
+/// and the tags of creates carry it).
+fn aws_actors(aws: &FaultProxy, uid: &str) -> Vec<String> {
+    aws.calls()
+        .into_iter()
+        .filter(|call| call.text.contains(uid))
+        .map(|call| call.app)
+        .collect()
+}
+
 #[tokio::test]
 async fn replicas_share_the_stacks_hand_them_over_and_never_both_reconcile_one() {
     let moto = MotoServer::start();
@@ -156,8 +228,10 @@ async fn replicas_share_the_stacks_hand_them_over_and_never_both_reconcile_one()
     let log = |name: &str| dir.path().join(format!("{name}.log"));
     let (log_a, log_b, log_c) = (log("replica-a"), log("replica-b"), log("replica-c"));
 
-    let mut a = Some(replica(kubeconfig, &moto, "replica-a", &log_a));
-    let _b = replica(kubeconfig, &moto, "replica-b", &log_b);
+    let aws = FaultProxy::start(&moto.endpoint);
+    aws.record_calls();
+    let mut a = Some(replica(kubeconfig, &moto, &aws, "replica-a", &log_a));
+    let _b = replica(kubeconfig, &moto, &aws, "replica-b", &log_b);
     let StackManifest::Ecommerce(template) = disposable("ecommerce.yaml") else {
         unreachable!()
     };
@@ -171,6 +245,21 @@ async fn replicas_share_the_stacks_hand_them_over_and_never_both_reconcile_one()
 
     // Each stack's passes are in its owner's log alone.
     let assigned = labels(&api).await;
+    let mut owners: BTreeMap<String, Vec<String>> = assigned
+        .iter()
+        .map(|(name, (_, owner))| (name.clone(), owner.iter().cloned().collect()))
+        .collect();
+    let record_owners = |owners: &mut BTreeMap<String, Vec<String>>,
+                         now: &BTreeMap<String, (String, Option<String>)>| {
+        for (name, (_, owner)) in now {
+            let history = owners.entry(name.clone()).or_default();
+            if let Some(owner) = owner
+                && history.last() != Some(owner)
+            {
+                history.push(owner.clone());
+            }
+        }
+    };
     let (passes_a, passes_b) = (spans(&log_a), spans(&log_b));
     for (name, (_, owner)) in &assigned {
         let stack = format!("default/{name}");
@@ -194,13 +283,15 @@ async fn replicas_share_the_stacks_hand_them_over_and_never_both_reconcile_one()
     );
     eprintln!("a dead replica's stacks moved within {moved_in:?}");
     all_ready(&api).await;
+    record_owners(&mut owners, &labels(&api).await);
 
     // A third replica joins: only the stacks it owns now move, each let go
     // by replica-b before replica-c takes it.
     let before = labels(&api).await;
-    let _c = replica(kubeconfig, &moto, "replica-c", &log_c);
+    let _c = replica(kubeconfig, &moto, &aws, "replica-c", &log_c);
     settled_on(&api, &["replica-b", "replica-c"]).await;
     let after = labels(&api).await;
+    record_owners(&mut owners, &after);
     let moved: BTreeSet<&String> = before
         .keys()
         .filter(|name| before[*name].1 != after[*name].1)
@@ -217,8 +308,32 @@ async fn replicas_share_the_stacks_hand_them_over_and_never_both_reconcile_one()
             "{name}: replica-c never reconciled it"
         );
     }
-    // The proof: per stack, the replicas' spans of passes never overlap.
+    // The proof: per stack, the replicas' spans of passes never overlap;
+    // in kubesim's request log and in the AWS call log, the replicas that
+    // worked on a stack follow its owners in order, never interleaved.
     no_overlap(&[&log_a, &log_b, &log_c]);
+    for (name, (uid, _)) in &after {
+        let history = &owners[name];
+        let kube = runs(kube_actors(&cluster.sim, name));
+        let calls = runs(aws_actors(&aws, uid));
+        assert!(
+            !kube.is_empty() && !calls.is_empty(),
+            "{name}: no requests seen"
+        );
+        eprintln!(
+            "{name}: owners {history:?}; kubesim: {} requests by {kube:?}; AWS: {} calls by {calls:?}",
+            kube_actors(&cluster.sim, name).len(),
+            aws_actors(&aws, uid).len()
+        );
+        assert!(
+            follows(&kube, history),
+            "{name}: kubesim saw {kube:?} for owners {history:?}"
+        );
+        assert!(
+            follows(&calls, history),
+            "{name}: AWS saw {calls:?} for owners {history:?}"
+        );
+    }
     eprintln!(
         "{} of {STACKS} stacks moved to the new replica",
         moved.len()

@@ -187,13 +187,30 @@ fn replica_identity() -> String {
     })
 }
 
+/// The operator's Kubernetes client, naming this replica in its User-Agent
+/// (`stackops/<version> (<replica>)`) so that audit logs tell replicas apart.
+async fn operator_client() -> Result<kube::Client, kube::Error> {
+    let mut config = kube::Config::infer()
+        .await
+        .map_err(kube::Error::InferConfig)?;
+    let agent = format!(
+        "stackops/{} ({})",
+        env!("CARGO_PKG_VERSION"),
+        replica_identity()
+    );
+    if let Ok(value) = axum::http::HeaderValue::from_str(&agent) {
+        config.headers.push((axum::http::header::USER_AGENT, value));
+    }
+    kube::Client::try_from(config)
+}
+
 fn run_operator(options: crate::controller::OperatorOptions) -> ExitCode {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime");
     runtime.block_on(async {
-        match kube::Client::try_default().await {
+        match operator_client().await {
             Ok(client) => {
                 crate::controller::run(client, options).await;
                 ExitCode::SUCCESS

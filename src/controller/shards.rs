@@ -211,7 +211,10 @@ where
         namespaced
             .patch(
                 &stack.name_any(),
-                &PatchParams::default(),
+                &PatchParams {
+                    field_manager: Some(SHARDER_MANAGER.into()),
+                    ..Default::default()
+                },
                 &Patch::Merge(&patch),
             )
             .await?;
@@ -219,6 +222,10 @@ where
     }
     Ok(changed)
 }
+
+/// The field manager of the leader's label writes: they are the leader's
+/// assignments, not a reconcile, and audit logs (and tests) tell them apart.
+pub const SHARDER_MANAGER: &str = "stackops-sharder";
 
 /// The owner's side of the handshake: a stack it is asked to let go loses
 /// both labels (and so leaves this replica's watch) without a reconcile.

@@ -74,6 +74,18 @@ pub struct ProxyStats {
     pub by_action: BTreeMap<String, usize>,
 }
 
+/// One forwarded call, when the proxy records them (`record_calls`).
+#[derive(Clone, Debug)]
+pub struct ProxyCall {
+    /// The client's app id (`app/<id>` in the SDK's User-Agent,
+    /// `AWS_SDK_UA_APP_ID`), empty when it sets none.
+    pub app: String,
+    /// `service:Action`, as `ProxyStats::by_action` names it.
+    pub action: String,
+    /// Target and body, for finding which stack a call was about.
+    pub text: String,
+}
+
 pub struct FaultProxy {
     pub endpoint: String,
     shared: Arc<Shared>,
@@ -172,6 +184,16 @@ impl FaultProxy {
     pub fn reset_stats(&self) {
         self.shared.lock().stats = ProxyStats::default();
     }
+
+    /// Records every forwarded call from now on, in order (see `calls`).
+    pub fn record_calls(&self) {
+        self.shared.lock().calls = Some(Vec::new());
+    }
+
+    /// The forwarded calls recorded so far, in the order they arrived.
+    pub fn calls(&self) -> Vec<ProxyCall> {
+        self.shared.lock().calls.clone().unwrap_or_default()
+    }
 }
 
 impl Drop for FaultProxy {
@@ -224,6 +246,8 @@ struct State {
     request_ids: u64,
     /// Tokens left and when they were counted, by service.
     buckets: BTreeMap<String, (f64, std::time::Instant)>,
+    /// Forwarded calls, while recording.
+    calls: Option<Vec<ProxyCall>>,
 }
 
 enum Verdict {
@@ -331,6 +355,17 @@ impl std::fmt::Display for Closed {
 
 impl std::error::Error for Closed {}
 
+/// `<id>` of the `app/<id>` token the AWS SDK puts in its User-Agent.
+fn app_id(headers: &HeaderMap) -> String {
+    ["x-amz-user-agent", "user-agent"]
+        .iter()
+        .filter_map(|name| headers.get(*name).and_then(|v| v.to_str().ok()))
+        .flat_map(|agent| agent.split(' '))
+        .find_map(|token| token.strip_prefix("app/"))
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// Where requests go: by the region they are signed for, else `default`.
 struct Routes {
     default: SocketAddr,
@@ -415,6 +450,19 @@ async fn handle(
     let (verdict, latency, request_id) = {
         let mut state = shared.lock();
         let verdict = state.decide(&call);
+        if let (Verdict::Forward, false, Some(calls)) =
+            (&verdict, call.control, state.calls.as_mut())
+        {
+            calls.push(ProxyCall {
+                app: app_id(&parts.headers),
+                action: call.key(),
+                text: format!(
+                    "{} {}",
+                    parts.uri.path_and_query().map_or("/", |pq| pq.as_str()),
+                    String::from_utf8_lossy(&body)
+                ),
+            });
+        }
         (verdict, state.faults.latency, state.next_request_id())
     };
     if matches!(verdict, Verdict::Refuse) {
