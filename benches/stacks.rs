@@ -479,7 +479,16 @@ async fn resync_reads(count: usize, resync: u64, settings_every: u32) -> Value {
         if sharing {
             args.extend(["--shared-read-seconds", resync_arg.as_str()]);
         }
-        let operator = Operator::start(&kubeconfig, moto.env(), None, &args);
+        // The operator's log, one file per run, when asked for.
+        let log = std::env::var("STACKOPS_BENCH_OPERATOR_LOG")
+            .ok()
+            .map(|path| {
+                std::path::PathBuf::from(format!(
+                    "{path}.{}",
+                    if sharing { "shared" } else { "own" }
+                ))
+            });
+        let operator = Operator::start(&kubeconfig, moto.env(), log.as_deref(), &args);
         let started = Instant::now();
         if sharing {
             for i in 0..count {
@@ -494,10 +503,11 @@ async fn resync_reads(count: usize, resync: u64, settings_every: u32) -> Value {
         // resync cadence.
         tokio::time::sleep(Duration::from_secs(resync * 2)).await;
         let before = steady_counts(&http_get(metrics_port, "/metrics"));
+        let (_, cpu_before) = footprint(operator.id());
         let window = Duration::from_secs(resync * u64::from(settings_every));
         tokio::time::sleep(window).await;
         let after = steady_counts(&http_get(metrics_port, "/metrics"));
-        let (memory, _) = footprint(operator.id());
+        let (memory, cpu_after) = footprint(operator.id());
         drop(operator);
         let [calls, mutating, shared, passes] = [0, 1, 2, 3].map(|i| after[i] - before[i]);
         runs.push(json!({
@@ -506,6 +516,9 @@ async fn resync_reads(count: usize, resync: u64, settings_every: u32) -> Value {
             "calls": calls, "mutating_calls": mutating, "reads_answered_shared": shared,
             "calls_per_stack_per_resync": calls as f64 / passes.max(1) as f64,
             "peak_rss_mib": memory.peak_kib as f64 / 1024.0,
+            // What parsing costs: shared answers are parsed by every stack
+            // unless they are shared parsed (`aws::shared_lists`).
+            "operator_cpu_ms_per_pass": (cpu_after - cpu_before) * 1000.0 / passes.max(1) as f64,
         }));
     }
     cluster.shutdown().await;
@@ -716,11 +729,11 @@ fn markdown(report: &Value, command: &str) -> String {
                 .map_or("-".to_string(), |t| format!("{t:.1}")),
         ));
     }
-    md.push_str("\n## Steady-state reads per stack per resync (ecommerce, one account and region, one operator)\n\nEvery stack in one region on one moto server, as in one AWS account; the operator resyncs every stack every `resync` seconds and re-reads each resource's settings every `settings` resyncs. Calls are counted over one whole settings cycle after all are Ready, and divided by the reconciles (each a full pass) made in it; then the same stacks under a new operator that shares nothing. The call budget is raised to 1,000 calls a second so the create is not paced by it.\n\n| stacks | resync s | settings every | shared reads | seconds to all Ready | passes in the cycle | AWS calls | mutating | answered from shared reads | calls per stack per resync | peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
+    md.push_str("\n## Steady-state reads per stack per resync (ecommerce, one account and region, one operator)\n\nEvery stack in one region on one moto server, as in one AWS account; the operator resyncs every stack every `resync` seconds and re-reads each resource's settings every `settings` resyncs. Calls are counted over one whole settings cycle after all are Ready, and divided by the reconciles (each a full pass) made in it; then the same stacks under a new operator that shares nothing. The call budget is raised to 1,000 calls a second so the create is not paced by it.\n\n| stacks | resync s | settings every | shared reads | seconds to all Ready | passes in the cycle | AWS calls | mutating | answered from shared reads | calls per stack per resync | operator CPU ms per pass | peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for r in report["resync"].as_array().into_iter().flatten() {
         for run in r["runs"].as_array().unwrap() {
             md.push_str(&format!(
-                "| {} | {} | {} | {} | {:.0} | {} | {} | {} | {} | {:.2} | {:.1} |\n",
+                "| {} | {} | {} | {} | {:.0} | {} | {} | {} | {} | {:.2} | {} | {:.1} |\n",
                 r["stacks"],
                 r["resync_seconds"],
                 r["settings_read_every"],
@@ -735,6 +748,9 @@ fn markdown(report: &Value, command: &str) -> String {
                 run["mutating_calls"],
                 run["reads_answered_shared"],
                 run["calls_per_stack_per_resync"].as_f64().unwrap(),
+                run["operator_cpu_ms_per_pass"]
+                    .as_f64()
+                    .map_or("not measured".to_string(), |ms| format!("{ms:.0}")),
                 run["peak_rss_mib"].as_f64().unwrap(),
             ));
         }

@@ -6,6 +6,7 @@
 mod support;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
@@ -13,6 +14,7 @@ use stackops::api::StackManifest;
 use stackops::aws::Context;
 use stackops::aws::calls::CallCounter;
 use stackops::aws::http::operator_https_client;
+use stackops::aws::shared_lists::SharedLists;
 use stackops::aws::shared_reads::{SETTINGS_OPERATIONS, SharedReads, SharingOptions};
 use support::moto::MotoServer;
 use support::stack::{TestStack, calls_of, disposable};
@@ -26,17 +28,36 @@ fn shop(name: &str) -> StackManifest {
     stack
 }
 
-/// An HTTP client keeping shared reads for ten minutes.
-fn sharing_client() -> SharedHttpClient {
-    let window = Duration::from_secs(600);
-    operator_https_client(
-        Some(SharedReads::new(SharingOptions {
-            lists: window,
-            settings: window,
-            max_bytes: 64 << 20,
-        })),
-        None,
-    )
+/// What the operator shares between stacks: answers on the wire (its HTTP
+/// client) and parsed lists.
+struct Sharing {
+    http: SharedHttpClient,
+    lists: Arc<SharedLists>,
+}
+
+/// Shared reads kept for `window`.
+fn sharing_for(window: Duration) -> Sharing {
+    sharing_with(window, window)
+}
+
+/// Lists kept for `lists`, each resource's settings for `settings`.
+fn sharing_with(lists: Duration, settings: Duration) -> Sharing {
+    Sharing {
+        http: operator_https_client(
+            Some(SharedReads::new(SharingOptions {
+                lists,
+                settings,
+                max_bytes: 64 << 20,
+            })),
+            None,
+        ),
+        lists: SharedLists::new(lists, CallCounter::default()),
+    }
+}
+
+/// Shared reads kept for ten minutes.
+fn sharing_client() -> Sharing {
+    sharing_for(Duration::from_secs(600))
 }
 
 /// Calls that reached AWS, by operation.
@@ -48,17 +69,20 @@ fn made(counter: &CallCounter) -> BTreeMap<String, u64> {
     made
 }
 
-/// A context for `stack` whose reads go through `http` and are shared.
-async fn sharing(stack: &TestStack, moto: &MotoServer, http: &SharedHttpClient) -> Context {
+/// A context for `stack` whose reads are shared through `sharing`.
+async fn sharing(stack: &TestStack, moto: &MotoServer, sharing: &Sharing) -> Context {
     let cx = stack
-        .reconnect_through(&moto.endpoint, Some(http.clone()))
+        .reconnect_through(&moto.endpoint, Some(sharing.http.clone()))
         .await;
     cx.clients.reads.share();
+    cx.clients
+        .reads
+        .share_lists(sharing.lists.clone(), "us-east-1|operator".into());
     cx
 }
 
 /// Two converged stacks, each with a context reading through `http`.
-async fn two_shops(moto: &MotoServer, http: &SharedHttpClient) -> [(TestStack, Context); 2] {
+async fn two_shops(moto: &MotoServer, http: &Sharing) -> [(TestStack, Context); 2] {
     let mut out = Vec::new();
     for name in ["share-a", "share-b"] {
         let stack = TestStack::new(&moto.endpoint, &shop(name), &format!("uid-{name}")).await;
@@ -102,8 +126,11 @@ async fn a_second_stack_reads_its_lists_from_the_first_and_sees_only_its_own() {
     );
     let shared = cx_b.clients.calls.shared();
     assert!(shared >= 25, "only {shared} reads shared");
+    // The EC2 kinds' lists were parsed once, by the first stack.
+    let parsed_once = cx_b.clients.calls.served();
+    assert!(parsed_once >= 10, "only {parsed_once} lists served parsed");
     eprintln!(
-        "first stack: {} calls; second: {} calls, {shared} answered from the first's",
+        "first stack: {} calls; second: {} calls, {shared} answered from the first's ({parsed_once} of them parsed lists)",
         cx_a.clients.calls.total(),
         cx_b.clients.calls.total()
     );
@@ -144,14 +171,7 @@ async fn a_stale_shared_read_never_causes_a_create() {
 async fn drift_out_of_band_is_found_once_the_window_has_passed() {
     let moto = MotoServer::start();
     let window = Duration::from_secs(2);
-    let http = operator_https_client(
-        Some(SharedReads::new(SharingOptions {
-            lists: window,
-            settings: window,
-            max_bytes: 64 << 20,
-        })),
-        None,
-    );
+    let http = sharing_for(window);
     let a = TestStack::new(&moto.endpoint, &shop("window-a"), "uid-window-a").await;
     let converged = a.converge(&a.cx, 12).await;
     assert!(converged.converged);
@@ -191,5 +211,41 @@ async fn drift_out_of_band_is_found_once_the_window_has_passed() {
             .mutating_calls()
             .iter()
             .all(|(op, _)| op.ends_with("CreateRoute"))
+    );
+}
+
+#[tokio::test]
+async fn a_new_stack_is_in_the_shared_lists_after_one_window_not_after_the_settings_lifetime() {
+    let moto = MotoServer::start();
+    let window = Duration::from_secs(2);
+    let kept = sharing_with(window, Duration::from_secs(600));
+    let a = TestStack::new(&moto.endpoint, &shop("late-a"), "uid-late-a").await;
+    assert!(a.converge(&a.cx, 12).await.converged);
+    let cx_a = sharing(&a, &moto, &kept).await;
+    assert!(a.engine().apply(&cx_a, &a.blueprint.graph).await.converged);
+
+    // A stack built out of sight of the kept lists, then one window.
+    let b = TestStack::new(&moto.endpoint, &shop("late-b"), "uid-late-b").await;
+    assert!(b.converge(&b.cx, 12).await.converged);
+    tokio::time::sleep(window + Duration::from_millis(300)).await;
+
+    // Its pass finds itself in the lists fetched anew for every stack
+    // (metric filters included, though they are kept as long as settings
+    // on the wire), so it has no reason to read afresh.
+    let cx_b = sharing(&b, &moto, &kept).await;
+    let pass = b.engine().apply(&cx_b, &b.blueprint.graph).await;
+    assert!(pass.converged && pass.writes == 0, "{:?}", pass.terminal);
+    let calls = &cx_b.clients.calls;
+    assert_eq!(
+        calls_of(calls, "DescribeMetricFilters"),
+        1,
+        "{:?}",
+        made(calls)
+    );
+    assert_eq!(
+        calls_of(calls, "DescribeVpcs"),
+        1,
+        "read afresh: {:?}",
+        made(calls)
     );
 }

@@ -234,9 +234,16 @@ impl AwsClients {
     }
 
     /// These clients, their list reads asked in the form every stack asks
-    /// in, for an HTTP client that shares answers between stacks.
-    pub fn sharing_reads(self) -> Self {
+    /// in, for an HTTP client that shares answers between stacks, and
+    /// their parsed lists shared with every set of `scope` (one region and
+    /// identity) through `lists`.
+    pub fn sharing_reads(
+        self,
+        lists: std::sync::Arc<super::shared_lists::SharedLists>,
+        scope: std::sync::Arc<str>,
+    ) -> Self {
         self.reads.share();
+        self.reads.share_lists(lists, scope);
         self
     }
 

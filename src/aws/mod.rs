@@ -29,6 +29,7 @@ pub mod role_boundary;
 pub mod s3;
 pub mod secrets;
 pub mod shared;
+pub mod shared_lists;
 pub mod shared_reads;
 pub mod sns;
 pub mod ssm;

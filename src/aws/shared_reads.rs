@@ -190,6 +190,17 @@ impl Class {
     }
 }
 
+tokio::task_local! {
+    /// Set while `shared_lists` fetches a list for every stack.
+    static FETCHING_FOR_EVERY_STACK: bool;
+}
+
+/// Runs `fetch` (a list every stack will share, parsed) with its reads
+/// asked of AWS rather than of the kept answers.
+pub(crate) async fn fetching_for_every_stack<F: std::future::Future>(fetch: F) -> F::Output {
+    FETCHING_FOR_EVERY_STACK.scope(true, fetch).await
+}
+
 /// Marks each request of one set of clients with its class; holds the
 /// set's switches: whether its reads are shared at all, and "read afresh".
 #[derive(Clone, Debug, Default)]
@@ -201,12 +212,28 @@ pub struct ReadMarker {
 struct MarkerState {
     sharing: AtomicBool,
     fresh: AtomicBool,
+    /// The parsed lists of the set's region and identity (named by the
+    /// scope string), when the operator shares them.
+    lists: std::sync::OnceLock<(Arc<super::shared_lists::SharedLists>, Arc<str>)>,
 }
 
 impl ReadMarker {
     /// These clients' HTTP client answers shared reads (the operator's).
     pub fn share(&self) {
         self.state.sharing.store(true, Ordering::Relaxed);
+    }
+
+    /// These clients share parsed lists with every set of `scope` (one
+    /// region and identity).
+    pub fn share_lists(&self, lists: Arc<super::shared_lists::SharedLists>, scope: Arc<str>) {
+        let _ = self.state.lists.set((lists, scope));
+    }
+
+    /// The parsed lists to ask, while this set shares reads.
+    pub fn shared_lists(&self) -> Option<(Arc<super::shared_lists::SharedLists>, Arc<str>)> {
+        self.shares()
+            .then(|| self.state.lists.get().cloned())
+            .flatten()
     }
 
     /// From now on this set's reads reach AWS.
@@ -237,7 +264,12 @@ impl Intercept for ReadMarker {
         let Some(metadata) = cfg.load::<Metadata>() else {
             return Ok(());
         };
-        let fresh = self.state.fresh.load(Ordering::Relaxed);
+        // A parsed list being fetched for every stack is asked of AWS (its
+        // own window is the one that counts) and refreshes what is kept.
+        let fresh = self.state.fresh.load(Ordering::Relaxed)
+            || FETCHING_FOR_EVERY_STACK
+                .try_with(|fetching| *fetching)
+                .unwrap_or(false);
         if let Some(class) = Class::of(metadata.service(), metadata.name(), fresh) {
             // Added after signing: never signed, and removed before sending.
             context

@@ -14,6 +14,7 @@ use super::tenancy::{Access, TenancyOptions};
 use crate::aws::call_budget::{BudgetOptions, CallBudget};
 use crate::aws::calls::CallCounter;
 use crate::aws::role_boundary::RoleBoundary;
+use crate::aws::shared_lists::SharedLists;
 use crate::aws::shared_reads::{SharedReads, SharingOptions};
 use crate::aws::{AwsClients, AwsSettings, config, http, sts};
 use crate::engine::AwsError;
@@ -80,6 +81,9 @@ pub struct OperatorContext {
     operator_account: tokio::sync::OnceCell<String>,
     /// The connection pool of every region's configuration.
     http_client: SharedHttpClient,
+    /// Lists parsed once for every stack of a region and identity, when
+    /// reads are shared.
+    shared_lists: Option<std::sync::Arc<SharedLists>>,
 }
 
 impl OperatorContext {
@@ -96,6 +100,9 @@ impl OperatorContext {
                 .clone()
                 .map(|budget| CallBudget::new(budget, calls.clone())),
         );
+        let shared_lists = options
+            .shared_reads
+            .map(|sharing| SharedLists::new(sharing.lists, calls.clone()));
         Self {
             recorder: Recorder::new(client.clone(), reporter),
             client,
@@ -105,6 +112,7 @@ impl OperatorContext {
             following: Default::default(),
             sdk_configs: Mutex::new(BTreeMap::new()),
             operator_account: tokio::sync::OnceCell::new(),
+            shared_lists,
             http_client,
         }
     }
@@ -146,8 +154,15 @@ impl OperatorContext {
             std::slice::from_ref(&self.calls),
         )
         .with_role_boundary(self.options.role_boundary.clone());
-        match self.options.shared_reads {
-            Some(_) => clients.sharing_reads(),
+        match &self.shared_lists {
+            Some(lists) => {
+                // Never the external id: only the region and the role share.
+                let scope = match access {
+                    Access::Operator => format!("{region}|operator"),
+                    Access::Role(role) => format!("{region}|{}", role.arn),
+                };
+                clients.sharing_reads(lists.clone(), scope.into())
+            }
             None => clients,
         }
     }

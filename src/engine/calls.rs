@@ -77,6 +77,8 @@ struct Counts {
     throttled: BTreeMap<String, u64>,
     /// Reads answered from what another stack's read fetched: not calls.
     shared: u64,
+    /// Of those, lists served already parsed (`aws::shared_lists`).
+    served: u64,
     /// Calls that waited for the call budget, by service.
     delayed: BTreeMap<String, Delayed>,
 }
@@ -106,6 +108,19 @@ impl CallCounter {
         counts.shared += 1;
         // Its attempt never reached the cloud: not a retry either.
         counts.attempts = counts.attempts.saturating_sub(1);
+    }
+
+    /// Counts one list answered from a list another stack fetched and
+    /// parsed: a shared read that never became a request.
+    pub fn record_served(&self) {
+        let mut counts = self.inner.lock().expect("counter lock");
+        counts.shared += 1;
+        counts.served += 1;
+    }
+
+    /// Shared reads that were parsed lists (a part of `shared`).
+    pub fn served(&self) -> u64 {
+        self.inner.lock().expect("counter lock").served
     }
 
     /// Reads answered without a call.

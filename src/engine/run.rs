@@ -192,12 +192,18 @@ impl Engine {
         observations: &Observations,
     ) -> bool {
         let (mut claimed, orphans) = claim(graph, observations.clone());
-        !orphans.is_empty()
-            || self
-                .walk(cx, graph, &mut claimed, Mode::Plan)
-                .await
-                .iter()
-                .any(|o| o.action != Action::NoChange)
+        if let Some((kind, orphan)) = orphans.first() {
+            tracing::debug!(kind = kind.name(), id = %orphan.id, "shared reads show an orphan: reading afresh");
+            return true;
+        }
+        let plan = self.walk(cx, graph, &mut claimed, Mode::Plan).await;
+        match plan.iter().find(|o| o.action != Action::NoChange) {
+            Some(change) => {
+                tracing::debug!(node = %change.key, action = ?change.action, "shared reads show a change: reading afresh");
+                true
+            }
+            None => false,
+        }
     }
 
     /// Nodes in dependency order, at most `concurrency` at once.

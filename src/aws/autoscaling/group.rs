@@ -11,6 +11,7 @@
 //! scheduled action of the spec sets is also kept at the spec: a change out
 //! of band is drift and put back; one a scheduled action sets is left alone.
 
+use crate::aws::shared_lists::listed;
 use aws_sdk_autoscaling::types::{
     AutoScalingGroup as AwsGroup, Filter, InstancesDistribution, LaunchTemplate,
     LaunchTemplateOverrides, LaunchTemplateSpecification, MixedInstancesPolicy, Tag,
@@ -237,26 +238,32 @@ impl KindOps<AwsClients> for AutoScalingGroupKind {
     }
 
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
-        let groups: Vec<AwsGroup> = cx
-            .clients
-            .autoscaling
-            .describe_auto_scaling_groups()
-            // Shared: every stackops group, one read for every stack.
-            .filters(if cx.clients.reads.shares() {
-                Filter::builder().name("tag-key").values(TAG_UID).build()
-            } else {
-                Filter::builder()
-                    .name(format!("tag:{TAG_UID}"))
-                    .values(&cx.identity.uid)
-                    .build()
-            })
-            .include_instances(false)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(sdk("DescribeAutoScalingGroups"))?;
+        let groups = listed(
+            &cx.clients,
+            "autoscaling:DescribeAutoScalingGroups",
+            || async {
+                cx.clients
+                    .autoscaling
+                    .describe_auto_scaling_groups()
+                    // Shared: every stackops group, one read for every stack.
+                    .filters(if cx.clients.reads.shares() {
+                        Filter::builder().name("tag-key").values(TAG_UID).build()
+                    } else {
+                        Filter::builder()
+                            .name(format!("tag:{TAG_UID}"))
+                            .values(&cx.identity.uid)
+                            .build()
+                    })
+                    .include_instances(false)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(sdk("DescribeAutoScalingGroups"))
+            },
+        )
+        .await?;
         Ok(groups.iter().filter_map(|g| observed(cx, g)).collect())
     }
 

@@ -1,5 +1,6 @@
 //! Elastic IPs for the NAT gateways.
 
+use crate::aws::shared_lists::listed;
 use aws_sdk_ec2::types::{DomainType, ResourceType};
 
 use super::{component, owned_filter, retag, tag_map, tag_spec};
@@ -30,16 +31,18 @@ impl KindOps<AwsClients> for ElasticIpKind {
 
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
         // DescribeAddresses has no pagination: one call returns them all.
-        let found = cx
-            .clients
-            .ec2
-            .describe_addresses()
-            .filters(owned_filter(cx))
-            .send()
-            .await
-            .map_err(sdk("DescribeAddresses"))?;
+        let found = listed(&cx.clients, "ec2:DescribeAddresses", || async {
+            cx.clients
+                .ec2
+                .describe_addresses()
+                .filters(owned_filter(cx))
+                .send()
+                .await
+                .map(|answer| answer.addresses.unwrap_or_default())
+                .map_err(sdk("DescribeAddresses"))
+        })
+        .await?;
         Ok(found
-            .addresses()
             .iter()
             .filter_map(|a| {
                 let tags = tag_map(a.tags());

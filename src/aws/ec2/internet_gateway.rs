@@ -1,5 +1,6 @@
 //! The internet gateway, attached to the VPC.
 
+use crate::aws::shared_lists::listed;
 use aws_sdk_ec2::types::{InternetGateway as AwsGateway, ResourceType};
 
 use super::{component, owned_filter, retag, tag_map, tag_spec};
@@ -32,17 +33,19 @@ impl KindOps<AwsClients> for InternetGatewayKind {
     }
 
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
-        let gateways: Vec<AwsGateway> = cx
-            .clients
-            .ec2
-            .describe_internet_gateways()
-            .filters(owned_filter(cx))
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(sdk("DescribeInternetGateways"))?;
+        let gateways = listed(&cx.clients, "ec2:DescribeInternetGateways", || async {
+            cx.clients
+                .ec2
+                .describe_internet_gateways()
+                .filters(owned_filter(cx))
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(sdk("DescribeInternetGateways"))
+        })
+        .await?;
         Ok(gateways
             .iter()
             .filter_map(|g| {

@@ -3,6 +3,7 @@
 //! Manager. Node type, replica count, failover, snapshot retention and
 //! parameters change in place; teardown takes a final snapshot by default.
 
+use crate::aws::shared_lists::listed;
 use aws_sdk_elasticache::types::ReplicationGroup as AwsGroup;
 
 use crate::api::common::{CacheEngine, CacheSpec, DeletionPolicy};
@@ -144,22 +145,27 @@ impl KindOps<AwsClients> for ReplicationGroupKind {
         // id, so one read serves every stack.
         let id = group_id(cx);
         let by_id = (!cx.clients.reads.shares()).then(|| id.clone());
-        let Some(all): Option<Vec<AwsGroup>> = cx
-            .clients
-            .elasticache
-            .describe_replication_groups()
-            .set_replication_group_id(by_id)
-            .max_records(100)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(sdk("DescribeReplicationGroups"))
-            .found()?
-        else {
-            return Ok(Vec::new());
-        };
+        // Not found by id: none.
+        let all = listed(
+            &cx.clients,
+            "elasticache:DescribeReplicationGroups",
+            || async {
+                cx.clients
+                    .elasticache
+                    .describe_replication_groups()
+                    .set_replication_group_id(by_id)
+                    .max_records(100)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(sdk("DescribeReplicationGroups"))
+                    .found()
+                    .map(Option::unwrap_or_default)
+            },
+        )
+        .await?;
         Ok(all
             .iter()
             .filter(|g| g.replication_group_id() == Some(id.as_str()))

@@ -1,5 +1,6 @@
 //! The stack's internet-facing Application Load Balancer and its attributes.
 
+use crate::aws::shared_lists::listed;
 use aws_sdk_elasticloadbalancingv2::types::{
     LoadBalancerSchemeEnum, LoadBalancerStateEnum, LoadBalancerTypeEnum,
 };
@@ -91,26 +92,27 @@ pub(super) async fn describe_load_balancer(
     // so one read serves every stack.
     let name = lb_name(cx);
     let by_name = (!cx.clients.reads.shares()).then(|| vec![name.clone()]);
-    let all: Vec<aws_sdk_elasticloadbalancingv2::types::LoadBalancer> = match cx
-        .clients
-        .elb
-        .describe_load_balancers()
-        .set_names(by_name)
-        .page_size(400)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(sdk("DescribeLoadBalancers"))
-        .found()?
-    {
-        Some(all) => all,
-        None => return Ok(None),
-    };
+    // Not found by name: none.
+    let all = listed(&cx.clients, "elbv2:DescribeLoadBalancers", || async {
+        cx.clients
+            .elb
+            .describe_load_balancers()
+            .set_names(by_name)
+            .page_size(400)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(sdk("DescribeLoadBalancers"))
+            .found()
+            .map(Option::unwrap_or_default)
+    })
+    .await?;
     Ok(all
-        .into_iter()
-        .find(|lb| lb.load_balancer_name() == Some(name.as_str())))
+        .iter()
+        .find(|lb| lb.load_balancer_name() == Some(name.as_str()))
+        .cloned())
 }
 
 #[async_trait]

@@ -6,6 +6,7 @@
 //! access follows. Found by listing the stack's roles (one call) and
 //! reading this policy of each (one call per role: a stack has one or two).
 
+use crate::aws::shared_lists::listed;
 use aws_sdk_iam::types::Role as AwsRole;
 
 use crate::aws::prelude::*;
@@ -83,19 +84,21 @@ impl KindOps<AwsClients> for DataPolicyKind {
     }
 
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
-        let roles: Vec<AwsRole> = cx
-            .clients
-            .iam
-            .list_roles()
-            .path_prefix(super::listed_path(cx))
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(sdk("ListRoles"))?;
+        let roles = listed(&cx.clients, "iam:ListRoles", || async {
+            cx.clients
+                .iam
+                .list_roles()
+                .path_prefix(super::listed_path(cx))
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(sdk("ListRoles"))
+        })
+        .await?;
         let mut found = Vec::new();
-        for role in &roles {
+        for role in roles.iter() {
             found.extend(observe_role(cx, role).await?);
         }
         Ok(found)

@@ -5,6 +5,7 @@
 //! one `DescribeMetricFilters` call per metric finds its filter wherever
 //! its log group is.
 
+use crate::aws::shared_lists::listed;
 use aws_sdk_cloudwatchlogs::types::{MetricFilter as AwsMetricFilter, MetricTransformation};
 
 use crate::aws::prelude::*;
@@ -152,19 +153,9 @@ impl KindOps<AwsClients> for MetricFilterKind {
     }
 
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
-        // Shared: every metric filter of the account in one read for every
-        // stack; otherwise one read per metric of the stack's namespace.
-        // Each stack keeps its own by name either way.
         let namespace = namespace(cx);
-        let questions: Vec<Option<SecurityMetric>> = if cx.clients.reads.shares() {
-            vec![None]
-        } else {
-            SECURITY_METRICS.iter().copied().map(Some).collect()
-        };
-        let mut filters: Vec<AwsMetricFilter> = Vec::new();
-        for metric in questions {
-            let found: Vec<AwsMetricFilter> = cx
-                .clients
+        let describe = |metric: Option<SecurityMetric>| {
+            cx.clients
                 .logs
                 .describe_metric_filters()
                 .set_metric_namespace(metric.map(|_| namespace.clone()))
@@ -173,10 +164,28 @@ impl KindOps<AwsClients> for MetricFilterKind {
                 .items()
                 .send()
                 .try_collect()
-                .await
-                .map_err(sdk("DescribeMetricFilters"))?;
-            filters.extend(found);
-        }
+        };
+        let filters: Vec<AwsMetricFilter> = if cx.clients.reads.shares() {
+            // Every metric filter of the account, one list for every stack
+            // (kept for a window, like every list: new stacks add filters).
+            listed(&cx.clients, "logs:DescribeMetricFilters", || async {
+                describe(None).await.map_err(sdk("DescribeMetricFilters"))
+            })
+            .await?
+            .to_vec()
+        } else {
+            // One read per metric of the stack's namespace.
+            let mut own = Vec::new();
+            for metric in SECURITY_METRICS {
+                own.extend(
+                    describe(Some(metric))
+                        .await
+                        .map_err(sdk("DescribeMetricFilters"))?,
+                );
+            }
+            own
+        };
+        // Each stack keeps its own by name either way.
         Ok(SECURITY_METRICS
             .iter()
             .flat_map(|metric| filters.iter().filter_map(|f| observed(cx, *metric, f)))

@@ -67,6 +67,16 @@ pub(crate) async fn groups_named(cx: &Context, prefix: &str) -> Result<Vec<AwsLo
         .map_err(sdk("DescribeLogGroups"))
 }
 
+/// Every log group whose name starts with `prefix`, for observing: from
+/// the list every stack shares while reads are shared.
+pub(crate) async fn groups_listed(
+    cx: &Context,
+    prefix: &str,
+) -> Result<std::sync::Arc<Vec<AwsLogGroup>>, AwsError> {
+    let question = format!("logs:DescribeLogGroups:{prefix}");
+    crate::aws::shared_lists::listed(&cx.clients, &question, || groups_named(cx, prefix)).await
+}
+
 /// The fields of a group keeping events `retention_days` days.
 pub(crate) fn retention_fields(retention_days: i32) -> Fields {
     Fields::from([("retentionDays".to_string(), retention_days.to_string())])
@@ -166,7 +176,7 @@ impl KindOps<AwsClients> for LogGroupKind {
 
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
         let prefix = prefix(cx);
-        Ok(groups_named(cx, &listed(cx))
+        Ok(groups_listed(cx, &listed(cx))
             .await?
             .iter()
             .filter_map(|g| {

@@ -3,6 +3,7 @@
 //! maintenance window in place of the current value, and what RDS may move
 //! ahead of the spec on its own.
 
+use crate::aws::shared_lists::listed;
 use aws_sdk_rds::types::{CloudwatchLogsExportConfiguration, DbInstance as AwsInstance, Filter};
 
 use crate::api::common::DeletionPolicy;
@@ -288,18 +289,20 @@ pub(super) async fn describe(cx: &Context, ids: Vec<String>) -> Result<Vec<Obser
                 .build(),
         ]
     });
-    let all: Vec<AwsInstance> = cx
-        .clients
-        .rds
-        .describe_db_instances()
-        .set_filters(by_id)
-        .max_records(100)
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(sdk("DescribeDBInstances"))?;
+    let all = listed(&cx.clients, "rds:DescribeDBInstances", || async {
+        cx.clients
+            .rds
+            .describe_db_instances()
+            .set_filters(by_id)
+            .max_records(100)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(sdk("DescribeDBInstances"))
+    })
+    .await?;
     Ok(all
         .iter()
         .filter(|db| {

@@ -6,7 +6,7 @@
 
 use super::{MAX_REPLICAS, PRIMARY_KEY, primary_id, replica_id, replica_key};
 use crate::aws::logs::{
-    create_group, delete_group, groups_named, observed_as, put_retention, retention_fields,
+    create_group, delete_group, groups_listed, observed_as, put_retention, retention_fields,
 };
 use crate::aws::prelude::*;
 
@@ -88,7 +88,7 @@ impl KindOps<AwsClients> for DbLogGroupKind {
         } else {
             common_prefix(&prefixes)
         };
-        Ok(groups_named(cx, &listed)
+        Ok(groups_listed(cx, &listed)
             .await?
             .iter()
             .filter_map(|g| {

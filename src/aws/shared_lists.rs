@@ -1,0 +1,211 @@
+//! Parsed lists shared by every stack of one region and identity.
+//!
+//! Shared reads on the wire (`shared_reads`) spare AWS the calls, but each
+//! stack still parses the shared answer whole, so the operator's CPU grows
+//! with stacks times resources. A kind that lists every stackops resource
+//! of its kind asks through [`listed`] instead: within a window the list is
+//! fetched and parsed once per (region and identity, question), and every
+//! stack keeps its own resources from the parsed list.
+//!
+//! It follows the freshness rules of shared reads: only while the clients
+//! share reads (`ReadMarker::shares`), so a pass that reads afresh and the
+//! command line fetch their own; a list served from memory is counted as a
+//! shared read, so the engine plans and reads afresh before any write.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::OnceCell;
+
+use super::config::AwsClients;
+use crate::engine::calls::CallCounter;
+use crate::engine::error::AwsError;
+
+type Parsed = Arc<dyn Any + Send + Sync>;
+
+/// One question's answer: fetched once (single-flight), then kept until
+/// `expires`.
+#[derive(Clone)]
+struct Slot {
+    answer: Arc<OnceCell<(Instant, Parsed)>>,
+}
+
+/// The operator's parsed lists, for every region and identity.
+pub struct SharedLists {
+    window: Duration,
+    /// Counts lists served from memory process-wide (the metrics).
+    process_calls: CallCounter,
+    slots: Mutex<HashMap<(Arc<str>, String), Slot>>,
+    /// Seeds each answer's jitter, so lists do not all fall due together.
+    jitter: std::collections::hash_map::RandomState,
+}
+
+impl std::fmt::Debug for SharedLists {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedLists")
+            .field("window", &self.window)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SharedLists {
+    pub fn new(window: Duration, process_calls: CallCounter) -> Arc<Self> {
+        Arc::new(Self {
+            window,
+            process_calls,
+            slots: Mutex::default(),
+            jitter: Default::default(),
+        })
+    }
+
+    /// How long an answer to `key` is kept: the window, less up to 20 %.
+    fn lifetime(&self, key: &(Arc<str>, String)) -> Duration {
+        let draw = std::hash::BuildHasher::hash_one(&self.jitter, key) % 1000;
+        self.window.mul_f64(1.0 - 0.2 * draw as f64 / 1000.0)
+    }
+
+    /// The answer to `question` in `scope`, fetched by the first asker of
+    /// the window. True when it came from memory.
+    async fn get<T, F, Fut>(
+        &self,
+        scope: &Arc<str>,
+        question: &str,
+        fetch: F,
+    ) -> Result<(Arc<Vec<T>>, bool), AwsError>
+    where
+        T: Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Vec<T>, AwsError>>,
+    {
+        let key = (scope.clone(), question.to_string());
+        let slot = {
+            let mut slots = self.slots.lock().expect("shared lists lock");
+            let lifetime = self.lifetime(&key);
+            let stale = |slot: &Slot| {
+                slot.answer
+                    .get()
+                    .is_some_and(|(at, _)| at.elapsed() >= lifetime)
+            };
+            match slots.get(&key) {
+                Some(slot) if !stale(slot) => slot.clone(),
+                _ => {
+                    let slot = Slot {
+                        answer: Arc::default(),
+                    };
+                    slots.insert(key, slot.clone());
+                    slot
+                }
+            }
+        };
+        let fetched = AtomicBool::new(false);
+        let (_, parsed) = slot
+            .answer
+            .get_or_try_init(|| async {
+                fetched.store(true, Ordering::Relaxed);
+                let list = super::shared_reads::fetching_for_every_stack(fetch()).await?;
+                let list: Parsed = Arc::new(list);
+                Ok::<_, AwsError>((Instant::now(), list))
+            })
+            .await?;
+        let list = parsed
+            .clone()
+            .downcast::<Vec<T>>()
+            .expect("one question is always answered with one type");
+        Ok((list, !fetched.load(Ordering::Relaxed)))
+    }
+}
+
+/// Every resource `question` (`service:Operation`, and the shared
+/// parameters when they vary: a name prefix) lists: from the list every stack of this
+/// region and identity shares while the clients share reads (`fetch` then
+/// asks for every stackops resource of the kind, and the caller keeps its
+/// stack's), else fetched for this pass alone.
+pub async fn listed<T, F, Fut>(
+    clients: &AwsClients,
+    question: &str,
+    fetch: F,
+) -> Result<Arc<Vec<T>>, AwsError>
+where
+    T: Send + Sync + 'static,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<Vec<T>, AwsError>>,
+{
+    let Some((lists, scope)) = clients.reads.shared_lists() else {
+        return Ok(Arc::new(fetch().await?));
+    };
+    let (list, from_memory) = lists.get(&scope, question, fetch).await?;
+    if from_memory {
+        clients.calls.record_served();
+        lists.process_calls.record_served();
+    }
+    Ok(list)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    #[tokio::test]
+    async fn one_fetch_serves_every_asker_of_the_window() {
+        let lists = SharedLists::new(Duration::from_secs(60), CallCounter::default());
+        let scope: Arc<str> = "us-east-1|operator".into();
+        let fetches = AtomicUsize::new(0);
+        let fetch = || async {
+            fetches.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            Ok(vec![1, 2, 3])
+        };
+        let (a, b) = tokio::join!(
+            lists.get(&scope, "ec2:DescribeVpcs", fetch),
+            lists.get(&scope, "ec2:DescribeVpcs", fetch)
+        );
+        let ((a, a_served), (b, b_served)) = (a.unwrap(), b.unwrap());
+        assert_eq!(fetches.load(Ordering::Relaxed), 1);
+        assert_eq!(
+            (a.as_slice(), b.as_slice()),
+            (&[1, 2, 3][..], &[1, 2, 3][..])
+        );
+        assert!(a_served != b_served, "exactly one asker fetched");
+        // Another region or identity asks for its own.
+        let other: Arc<str> = "eu-west-1|operator".into();
+        lists.get(&other, "ec2:DescribeVpcs", fetch).await.unwrap();
+        assert_eq!(fetches.load(Ordering::Relaxed), 2);
+    }
+
+    #[tokio::test]
+    async fn answers_expire_and_failures_are_not_kept() {
+        let lists = SharedLists::new(Duration::from_millis(50), CallCounter::default());
+        let scope: Arc<str> = "us-east-1|operator".into();
+        let failing = || async {
+            Err::<Vec<u8>, _>(AwsError::new(
+                crate::engine::error::ErrorClass::Retryable,
+                "DescribeVpcs",
+                "InternalError",
+                "down",
+            ))
+        };
+        assert!(lists.get(&scope, "q", failing).await.is_err());
+        let (_, served) = lists
+            .get(&scope, "q", || async { Ok(vec![1u8]) })
+            .await
+            .unwrap();
+        assert!(!served, "a failed fetch leaves nothing to serve");
+        let (_, served) = lists
+            .get(&scope, "q", || async { Ok(vec![2u8]) })
+            .await
+            .unwrap();
+        assert!(served);
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        let (list, served) = lists
+            .get(&scope, "q", || async { Ok(vec![3u8]) })
+            .await
+            .unwrap();
+        assert!(!served);
+        assert_eq!(*list, vec![3u8]);
+    }
+}
