@@ -524,7 +524,7 @@ async fn resync_reads(count: usize, resync: u64, settings_every: u32) -> Value {
     cluster.shutdown().await;
     json!({
         "stacks": count, "resync_seconds": resync, "settings_read_every": settings_every,
-        "runs": runs,
+        "runs": runs, "operator_binary": Operator::binary(),
     })
 }
 
@@ -730,7 +730,8 @@ fn markdown(report: &Value, command: &str) -> String {
         ));
     }
     md.push_str("\n## Steady-state reads per stack per resync (ecommerce, one account and region, one operator)\n\nEvery stack in one region on one moto server, as in one AWS account; the operator resyncs every stack every `resync` seconds and re-reads each resource's settings every `settings` resyncs. Calls are counted over one whole settings cycle after all are Ready, and divided by the reconciles (each a full pass) made in it; then the same stacks under a new operator that shares nothing. The call budget is raised to 1,000 calls a second so the create is not paced by it.\n\n| stacks | resync s | settings every | shared reads | seconds to all Ready | passes in the cycle | AWS calls | mutating | answered from shared reads | calls per stack per resync | operator CPU ms per pass | peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-    for r in report["resync"].as_array().into_iter().flatten() {
+    let resync_runs = report["resync"].as_array().cloned().unwrap_or_default();
+    for r in &resync_runs {
         for run in r["runs"].as_array().unwrap() {
             md.push_str(&format!(
                 "| {} | {} | {} | {} | {:.0} | {} | {} | {} | {} | {:.2} | {} | {:.1} |\n",
@@ -754,6 +755,18 @@ fn markdown(report: &Value, command: &str) -> String {
                 run["peak_rss_mib"].as_f64().unwrap(),
             ));
         }
+    }
+    for r in &resync_runs {
+        let binary = r["operator_binary"].as_str().unwrap_or_default();
+        let build = if binary.contains("/release/") {
+            "release"
+        } else {
+            "debug"
+        };
+        md.push_str(&format!(
+            "\n{stacks} stacks: the operator's {build} build (`{binary}`), from `scripts/bench.sh --only resync --resync-stacks {stacks} --update`.\n",
+            stacks = r["stacks"]
+        ));
     }
     md.push_str("\n## Chaos: the operator killed (SIGKILL) at random points of create and teardown\n\n| stack | rounds | kills during create (ms after start) | Ready | resources found / in status | kills during teardown | deleted | left / tagged after teardown |\n|---|---|---|---|---|---|---|---|\n");
     for c in report["chaos"].as_array().unwrap() {
