@@ -247,6 +247,32 @@ impl AwsClients {
         self
     }
 
+    /// Every resource `question` (`service:Operation`, and the shared
+    /// parameters when they vary: a name prefix) lists: from the list every stack of this
+    /// region and identity shares while the clients share reads (`fetch` then
+    /// asks for every stackops resource of the kind, and the caller keeps its
+    /// stack's), else fetched for this pass alone.
+    pub async fn listed<T, F, Fut>(
+        &self,
+        question: &str,
+        fetch: F,
+    ) -> Result<std::sync::Arc<Vec<T>>, crate::engine::error::AwsError>
+    where
+        T: Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<Vec<T>, crate::engine::error::AwsError>>,
+    {
+        let Some((lists, scope)) = self.reads.shared_lists() else {
+            return Ok(std::sync::Arc::new(fetch().await?));
+        };
+        let (list, from_memory) = lists.get(&scope, question, fetch).await?;
+        if from_memory {
+            self.calls.record_served();
+            lists.process_calls.record_served();
+        }
+        Ok(list)
+    }
+
     /// These clients, creating roles with permissions boundary `boundary`.
     pub fn with_role_boundary(mut self, boundary: RoleBoundary) -> Self {
         self.role_boundary = boundary;

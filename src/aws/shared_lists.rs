@@ -3,7 +3,7 @@
 //! Shared reads on the wire (`shared_reads`) spare AWS the calls, but each
 //! stack still parses the shared answer whole, so the operator's CPU grows
 //! with stacks times resources. A kind that lists every stackops resource
-//! of its kind asks through [`listed`] instead: within a window the list is
+//! of its kind asks through `AwsClients::listed` instead: within a window the list is
 //! fetched and parsed once per (region and identity, question), and every
 //! stack keeps its own resources from the parsed list.
 //!
@@ -21,11 +21,24 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::OnceCell;
 
-use super::config::AwsClients;
 use crate::engine::calls::CallCounter;
 use crate::engine::error::AwsError;
 
 type Parsed = Arc<dyn Any + Send + Sync>;
+
+tokio::task_local! {
+    /// Set while a list is fetched for every stack.
+    static FETCHING_FOR_EVERY_STACK: bool;
+}
+
+/// Whether the running task fetches a list for every stack: its reads are
+/// then asked of AWS, not of the answers kept on the wire, so the list's
+/// own window is the only one that counts.
+pub fn fetching_for_every_stack() -> bool {
+    FETCHING_FOR_EVERY_STACK
+        .try_with(|fetching| *fetching)
+        .unwrap_or(false)
+}
 
 /// One question's answer: fetched once (single-flight), then kept until
 /// `expires`.
@@ -38,7 +51,7 @@ struct Slot {
 pub struct SharedLists {
     window: Duration,
     /// Counts lists served from memory process-wide (the metrics).
-    process_calls: CallCounter,
+    pub(crate) process_calls: CallCounter,
     slots: Mutex<HashMap<(Arc<str>, String), Slot>>,
     /// Seeds each answer's jitter, so lists do not all fall due together.
     jitter: std::collections::hash_map::RandomState,
@@ -70,7 +83,7 @@ impl SharedLists {
 
     /// The answer to `question` in `scope`, fetched by the first asker of
     /// the window. True when it came from memory.
-    async fn get<T, F, Fut>(
+    pub async fn get<T, F, Fut>(
         &self,
         scope: &Arc<str>,
         question: &str,
@@ -106,7 +119,7 @@ impl SharedLists {
             .answer
             .get_or_try_init(|| async {
                 fetched.store(true, Ordering::Relaxed);
-                let list = super::shared_reads::fetching_for_every_stack(fetch()).await?;
+                let list = FETCHING_FOR_EVERY_STACK.scope(true, fetch()).await?;
                 let list: Parsed = Arc::new(list);
                 Ok::<_, AwsError>((Instant::now(), list))
             })
@@ -117,32 +130,6 @@ impl SharedLists {
             .expect("one question is always answered with one type");
         Ok((list, !fetched.load(Ordering::Relaxed)))
     }
-}
-
-/// Every resource `question` (`service:Operation`, and the shared
-/// parameters when they vary: a name prefix) lists: from the list every stack of this
-/// region and identity shares while the clients share reads (`fetch` then
-/// asks for every stackops resource of the kind, and the caller keeps its
-/// stack's), else fetched for this pass alone.
-pub async fn listed<T, F, Fut>(
-    clients: &AwsClients,
-    question: &str,
-    fetch: F,
-) -> Result<Arc<Vec<T>>, AwsError>
-where
-    T: Send + Sync + 'static,
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<Vec<T>, AwsError>>,
-{
-    let Some((lists, scope)) = clients.reads.shared_lists() else {
-        return Ok(Arc::new(fetch().await?));
-    };
-    let (list, from_memory) = lists.get(&scope, question, fetch).await?;
-    if from_memory {
-        clients.calls.record_served();
-        lists.process_calls.record_served();
-    }
-    Ok(list)
 }
 
 #[cfg(test)]

@@ -190,17 +190,6 @@ impl Class {
     }
 }
 
-tokio::task_local! {
-    /// Set while `shared_lists` fetches a list for every stack.
-    static FETCHING_FOR_EVERY_STACK: bool;
-}
-
-/// Runs `fetch` (a list every stack will share, parsed) with its reads
-/// asked of AWS rather than of the kept answers.
-pub(crate) async fn fetching_for_every_stack<F: std::future::Future>(fetch: F) -> F::Output {
-    FETCHING_FOR_EVERY_STACK.scope(true, fetch).await
-}
-
 /// Marks each request of one set of clients with its class; holds the
 /// set's switches: whether its reads are shared at all, and "read afresh".
 #[derive(Clone, Debug, Default)]
@@ -267,9 +256,7 @@ impl Intercept for ReadMarker {
         // A parsed list being fetched for every stack is asked of AWS (its
         // own window is the one that counts) and refreshes what is kept.
         let fresh = self.state.fresh.load(Ordering::Relaxed)
-            || FETCHING_FOR_EVERY_STACK
-                .try_with(|fetching| *fetching)
-                .unwrap_or(false);
+            || super::shared_lists::fetching_for_every_stack();
         if let Some(class) = Class::of(metadata.service(), metadata.name(), fresh) {
             // Added after signing: never signed, and removed before sending.
             context

@@ -11,7 +11,6 @@
 //! scheduled action of the spec sets is also kept at the spec: a change out
 //! of band is drift and put back; one a scheduled action sets is left alone.
 
-use crate::aws::shared_lists::listed;
 use aws_sdk_autoscaling::types::{
     AutoScalingGroup as AwsGroup, Filter, InstancesDistribution, LaunchTemplate,
     LaunchTemplateOverrides, LaunchTemplateSpecification, MixedInstancesPolicy, Tag,
@@ -238,10 +237,9 @@ impl KindOps<AwsClients> for AutoScalingGroupKind {
     }
 
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
-        let groups = listed(
-            &cx.clients,
-            "autoscaling:DescribeAutoScalingGroups",
-            || async {
+        let groups = cx
+            .clients
+            .listed("autoscaling:DescribeAutoScalingGroups", || async {
                 cx.clients
                     .autoscaling
                     .describe_auto_scaling_groups()
@@ -261,9 +259,8 @@ impl KindOps<AwsClients> for AutoScalingGroupKind {
                     .try_collect()
                     .await
                     .map_err(sdk("DescribeAutoScalingGroups"))
-            },
-        )
-        .await?;
+            })
+            .await?;
         Ok(groups.iter().filter_map(|g| observed(cx, g)).collect())
     }
 

@@ -10,7 +10,6 @@
 //! call. Each alarm is one field, so an alarm edited out of band is put
 //! back with one `PutMetricAlarm` for that alarm alone.
 
-use crate::aws::shared_lists::listed;
 use aws_sdk_cloudwatch::types::{
     AlarmType, ComparisonOperator, Dimension, MetricAlarm, Statistic, Tag,
 };
@@ -573,22 +572,24 @@ impl KindOps<AwsClients> for AlarmsKind {
 
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
         let prefix = format!("{}-", stem(cx));
-        let pages = listed(&cx.clients, "cloudwatch:DescribeAlarms", || async {
-            cx.clients
-                .cloudwatch
-                .describe_alarms()
-                // Every stack's alarms (one read shared by every stack); each
-                // keeps those under its own prefix.
-                .alarm_name_prefix(super::listed(cx))
-                .alarm_types(AlarmType::MetricAlarm)
-                .max_records(100)
-                .into_paginator()
-                .send()
-                .try_collect()
-                .await
-                .map_err(sdk("DescribeAlarms"))
-        })
-        .await?;
+        let pages = cx
+            .clients
+            .listed("cloudwatch:DescribeAlarms", || async {
+                cx.clients
+                    .cloudwatch
+                    .describe_alarms()
+                    // Every stack's alarms (one read shared by every stack); each
+                    // keeps those under its own prefix.
+                    .alarm_name_prefix(super::listed(cx))
+                    .alarm_types(AlarmType::MetricAlarm)
+                    .max_records(100)
+                    .into_paginator()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(sdk("DescribeAlarms"))
+            })
+            .await?;
         let mut fields = Fields::new();
         let mut names = Vec::new();
         for alarm in pages.iter().flat_map(|p| p.metric_alarms()) {

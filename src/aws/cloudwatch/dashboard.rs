@@ -5,7 +5,6 @@
 //! and compared by SHA-256 digest of its canonical JSON, so an edit out of
 //! band is put back by one `PutDashboard`.
 
-use crate::aws::shared_lists::listed;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -304,20 +303,22 @@ impl KindOps<AwsClients> for DashboardKind {
 
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
         let name = name(cx);
-        let entries = listed(&cx.clients, "cloudwatch:ListDashboards", || async {
-            cx.clients
-                .cloudwatch
-                .list_dashboards()
-                // The prefix also matches longer names; only the exact one is ours.
-                .dashboard_name_prefix(super::listed(cx))
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(sdk("ListDashboards"))
-        })
-        .await?;
+        let entries = cx
+            .clients
+            .listed("cloudwatch:ListDashboards", || async {
+                cx.clients
+                    .cloudwatch
+                    .list_dashboards()
+                    // The prefix also matches longer names; only the exact one is ours.
+                    .dashboard_name_prefix(super::listed(cx))
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(sdk("ListDashboards"))
+            })
+            .await?;
         let Some(entry) = entries
             .iter()
             .find(|e| e.dashboard_name() == Some(name.as_str()))

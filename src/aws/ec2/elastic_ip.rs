@@ -1,6 +1,5 @@
 //! Elastic IPs for the NAT gateways.
 
-use crate::aws::shared_lists::listed;
 use aws_sdk_ec2::types::{DomainType, ResourceType};
 
 use super::{component, owned_filter, retag, tag_map, tag_spec};
@@ -31,17 +30,19 @@ impl KindOps<AwsClients> for ElasticIpKind {
 
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
         // DescribeAddresses has no pagination: one call returns them all.
-        let found = listed(&cx.clients, "ec2:DescribeAddresses", || async {
-            cx.clients
-                .ec2
-                .describe_addresses()
-                .filters(owned_filter(cx))
-                .send()
-                .await
-                .map(|answer| answer.addresses.unwrap_or_default())
-                .map_err(sdk("DescribeAddresses"))
-        })
-        .await?;
+        let found = cx
+            .clients
+            .listed("ec2:DescribeAddresses", || async {
+                cx.clients
+                    .ec2
+                    .describe_addresses()
+                    .filters(owned_filter(cx))
+                    .send()
+                    .await
+                    .map(|answer| answer.addresses.unwrap_or_default())
+                    .map_err(sdk("DescribeAddresses"))
+            })
+            .await?;
         Ok(found
             .iter()
             .filter_map(|a| {

@@ -2,7 +2,6 @@
 //! through a role the flow log service assumes. Found by their log group's
 //! deterministic name (flow logs take tags, but not every emulator keeps them).
 
-use crate::aws::shared_lists::listed;
 use aws_sdk_ec2::types::{
     FlowLog as AwsFlowLog, FlowLogsResourceType, LogDestinationType, ResourceType, TrafficType,
 };
@@ -70,19 +69,21 @@ impl KindOps<AwsClients> for FlowLogKind {
 
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
         let group = group_name(cx, FLOW_LOG_GROUP_KEY);
-        let found = listed(&cx.clients, "ec2:DescribeFlowLogs", || async {
-            cx.clients
-                .ec2
-                .describe_flow_logs()
-                .filter(super::owned_filter(cx))
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(sdk("DescribeFlowLogs"))
-        })
-        .await?;
+        let found = cx
+            .clients
+            .listed("ec2:DescribeFlowLogs", || async {
+                cx.clients
+                    .ec2
+                    .describe_flow_logs()
+                    .filter(super::owned_filter(cx))
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(sdk("DescribeFlowLogs"))
+            })
+            .await?;
         // Every stack's flow logs (one shared read): this stack's write to
         // its own log group.
         Ok(found

@@ -1,6 +1,5 @@
 //! The internet gateway, attached to the VPC.
 
-use crate::aws::shared_lists::listed;
 use aws_sdk_ec2::types::{InternetGateway as AwsGateway, ResourceType};
 
 use super::{component, owned_filter, retag, tag_map, tag_spec};
@@ -33,19 +32,21 @@ impl KindOps<AwsClients> for InternetGatewayKind {
     }
 
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
-        let gateways = listed(&cx.clients, "ec2:DescribeInternetGateways", || async {
-            cx.clients
-                .ec2
-                .describe_internet_gateways()
-                .filters(owned_filter(cx))
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(sdk("DescribeInternetGateways"))
-        })
-        .await?;
+        let gateways = cx
+            .clients
+            .listed("ec2:DescribeInternetGateways", || async {
+                cx.clients
+                    .ec2
+                    .describe_internet_gateways()
+                    .filters(owned_filter(cx))
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(sdk("DescribeInternetGateways"))
+            })
+            .await?;
         Ok(gateways
             .iter()
             .filter_map(|g| {

@@ -5,7 +5,6 @@
 //! Observed state is the template's tags plus its latest version's data:
 //! two describe calls per pass.
 
-use crate::aws::shared_lists::listed;
 use aws_sdk_ec2::types::{
     LaunchTemplate as AwsLaunchTemplate, LaunchTemplateBlockDeviceMappingRequest,
     LaunchTemplateEbsBlockDeviceRequest, LaunchTemplateHttpTokensState,
@@ -301,19 +300,21 @@ impl KindOps<AwsClients> for LaunchTemplateKind {
     }
 
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
-        let templates = listed(&cx.clients, "ec2:DescribeLaunchTemplates", || async {
-            cx.clients
-                .ec2
-                .describe_launch_templates()
-                .filters(owned_filter(cx))
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(sdk("DescribeLaunchTemplates"))
-        })
-        .await?;
+        let templates = cx
+            .clients
+            .listed("ec2:DescribeLaunchTemplates", || async {
+                cx.clients
+                    .ec2
+                    .describe_launch_templates()
+                    .filters(owned_filter(cx))
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(sdk("DescribeLaunchTemplates"))
+            })
+            .await?;
         let mut found = Vec::new();
         for template in templates.iter() {
             found.extend(observed(cx, template).await?);

@@ -2,7 +2,6 @@
 //! ignore `ClientToken` here, so creation relies on the tag lookup that
 //! every pass makes first.
 
-use crate::aws::shared_lists::listed;
 use aws_sdk_ec2::types::{NatGateway as AwsNat, NatGatewayState, ResourceType};
 
 use super::{component, owned_filter, retag, tag_map, tag_spec};
@@ -63,19 +62,21 @@ impl KindOps<AwsClients> for NatGatewayKind {
     }
 
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
-        let gateways = listed(&cx.clients, "ec2:DescribeNatGateways", || async {
-            cx.clients
-                .ec2
-                .describe_nat_gateways()
-                .filter(owned_filter(cx))
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(sdk("DescribeNatGateways"))
-        })
-        .await?;
+        let gateways = cx
+            .clients
+            .listed("ec2:DescribeNatGateways", || async {
+                cx.clients
+                    .ec2
+                    .describe_nat_gateways()
+                    .filter(owned_filter(cx))
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(sdk("DescribeNatGateways"))
+            })
+            .await?;
         Ok(gateways.iter().filter_map(|n| observed(cx, n)).collect())
     }
 

@@ -3,7 +3,6 @@
 //! (private app subnets); data subnets get no route out at all. Routes the
 //! S3 endpoint adds (prefix lists) belong to the endpoint, not compared here.
 
-use crate::aws::shared_lists::listed;
 use aws_sdk_ec2::types::{ResourceType, RouteTable as AwsRouteTable};
 
 use super::{component, owned_filter, retag, tag_map, tag_spec};
@@ -72,19 +71,21 @@ impl KindOps<AwsClients> for RouteTableKind {
     }
 
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
-        let tables = listed(&cx.clients, "ec2:DescribeRouteTables", || async {
-            cx.clients
-                .ec2
-                .describe_route_tables()
-                .filters(owned_filter(cx))
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(sdk("DescribeRouteTables"))
-        })
-        .await?;
+        let tables = cx
+            .clients
+            .listed("ec2:DescribeRouteTables", || async {
+                cx.clients
+                    .ec2
+                    .describe_route_tables()
+                    .filters(owned_filter(cx))
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(sdk("DescribeRouteTables"))
+            })
+            .await?;
         Ok(tables.iter().filter_map(|t| observed(cx, t)).collect())
     }
 

@@ -7,7 +7,6 @@
 //! A rule from an AWS-managed prefix list names the list; its id differs
 //! per region but never changes, so each is looked up once per process.
 
-use crate::aws::shared_lists::listed;
 use std::sync::{LazyLock, Mutex};
 
 use aws_sdk_ec2::types::{
@@ -313,19 +312,21 @@ impl KindOps<AwsClients> for SecurityGroupKind {
     }
 
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
-        let groups = listed(&cx.clients, "ec2:DescribeSecurityGroups", || async {
-            cx.clients
-                .ec2
-                .describe_security_groups()
-                .filters(owned_filter(cx))
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(sdk("DescribeSecurityGroups"))
-        })
-        .await?;
+        let groups = cx
+            .clients
+            .listed("ec2:DescribeSecurityGroups", || async {
+                cx.clients
+                    .ec2
+                    .describe_security_groups()
+                    .filters(owned_filter(cx))
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(sdk("DescribeSecurityGroups"))
+            })
+            .await?;
         let lists: Vec<String> = groups
             .iter()
             .flat_map(|g| g.ip_permissions())

@@ -1,7 +1,6 @@
 //! Subnets of the three tiers, one per AZ. None assigns public IPs on
 //! launch: only the load balancer and NAT gateways face the internet.
 
-use crate::aws::shared_lists::listed;
 use aws_sdk_ec2::types::{ResourceType, Subnet as AwsSubnet, SubnetState};
 
 use super::{component, owned_filter, retag, tag_map, tag_spec};
@@ -62,19 +61,21 @@ impl KindOps<AwsClients> for SubnetKind {
     }
 
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
-        let subnets = listed(&cx.clients, "ec2:DescribeSubnets", || async {
-            cx.clients
-                .ec2
-                .describe_subnets()
-                .filters(owned_filter(cx))
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(sdk("DescribeSubnets"))
-        })
-        .await?;
+        let subnets = cx
+            .clients
+            .listed("ec2:DescribeSubnets", || async {
+                cx.clients
+                    .ec2
+                    .describe_subnets()
+                    .filters(owned_filter(cx))
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(sdk("DescribeSubnets"))
+            })
+            .await?;
         Ok(subnets.iter().filter_map(|s| observed(cx, s)).collect())
     }
 

@@ -1,7 +1,6 @@
 //! The stack's VPC, with DNS support and host names on (needed by RDS,
 //! ElastiCache and the S3 endpoint).
 
-use crate::aws::shared_lists::listed;
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Vpc as AwsVpc, VpcState};
 
 use super::{component, owned_filter, retag, tag_map, tag_spec};
@@ -46,19 +45,21 @@ impl KindOps<AwsClients> for VpcKind {
     }
 
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
-        let vpcs = listed(&cx.clients, "ec2:DescribeVpcs", || async {
-            cx.clients
-                .ec2
-                .describe_vpcs()
-                .filters(owned_filter(cx))
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(sdk("DescribeVpcs"))
-        })
-        .await?;
+        let vpcs = cx
+            .clients
+            .listed("ec2:DescribeVpcs", || async {
+                cx.clients
+                    .ec2
+                    .describe_vpcs()
+                    .filters(owned_filter(cx))
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(sdk("DescribeVpcs"))
+            })
+            .await?;
         Ok(vpcs.iter().filter_map(|v| observed(cx, v)).collect())
     }
 

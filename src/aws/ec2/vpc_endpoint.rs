@@ -1,7 +1,6 @@
 //! The S3 gateway endpoint: instance traffic to S3 stays inside AWS and
 //! pays no NAT charge.
 
-use crate::aws::shared_lists::listed;
 use aws_sdk_ec2::types::{ResourceType, VpcEndpoint as AwsEndpoint, VpcEndpointType};
 
 use super::{component, owned_filter, retag, tag_map, tag_spec};
@@ -65,19 +64,21 @@ impl KindOps<AwsClients> for VpcEndpointKind {
     }
 
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
-        let endpoints = listed(&cx.clients, "ec2:DescribeVpcEndpoints", || async {
-            cx.clients
-                .ec2
-                .describe_vpc_endpoints()
-                .filters(owned_filter(cx))
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(sdk("DescribeVpcEndpoints"))
-        })
-        .await?;
+        let endpoints = cx
+            .clients
+            .listed("ec2:DescribeVpcEndpoints", || async {
+                cx.clients
+                    .ec2
+                    .describe_vpc_endpoints()
+                    .filters(owned_filter(cx))
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(sdk("DescribeVpcEndpoints"))
+            })
+            .await?;
         Ok(endpoints.iter().filter_map(|e| observed(cx, e)).collect())
     }
 

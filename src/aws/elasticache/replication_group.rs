@@ -3,7 +3,6 @@
 //! Manager. Node type, replica count, failover, snapshot retention and
 //! parameters change in place; teardown takes a final snapshot by default.
 
-use crate::aws::shared_lists::listed;
 use aws_sdk_elasticache::types::ReplicationGroup as AwsGroup;
 
 use crate::api::common::{CacheEngine, CacheSpec, DeletionPolicy};
@@ -146,10 +145,9 @@ impl KindOps<AwsClients> for ReplicationGroupKind {
         let id = group_id(cx);
         let by_id = (!cx.clients.reads.shares()).then(|| id.clone());
         // Not found by id: none.
-        let all = listed(
-            &cx.clients,
-            "elasticache:DescribeReplicationGroups",
-            || async {
+        let all = cx
+            .clients
+            .listed("elasticache:DescribeReplicationGroups", || async {
                 cx.clients
                     .elasticache
                     .describe_replication_groups()
@@ -163,9 +161,8 @@ impl KindOps<AwsClients> for ReplicationGroupKind {
                     .map_err(sdk("DescribeReplicationGroups"))
                     .found()
                     .map(Option::unwrap_or_default)
-            },
-        )
-        .await?;
+            })
+            .await?;
         Ok(all
             .iter()
             .filter(|g| g.replication_group_id() == Some(id.as_str()))

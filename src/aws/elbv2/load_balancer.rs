@@ -1,6 +1,5 @@
 //! The stack's internet-facing Application Load Balancer and its attributes.
 
-use crate::aws::shared_lists::listed;
 use aws_sdk_elasticloadbalancingv2::types::{
     LoadBalancerSchemeEnum, LoadBalancerStateEnum, LoadBalancerTypeEnum,
 };
@@ -93,22 +92,24 @@ pub(super) async fn describe_load_balancer(
     let name = lb_name(cx);
     let by_name = (!cx.clients.reads.shares()).then(|| vec![name.clone()]);
     // Not found by name: none.
-    let all = listed(&cx.clients, "elbv2:DescribeLoadBalancers", || async {
-        cx.clients
-            .elb
-            .describe_load_balancers()
-            .set_names(by_name)
-            .page_size(400)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(sdk("DescribeLoadBalancers"))
-            .found()
-            .map(Option::unwrap_or_default)
-    })
-    .await?;
+    let all = cx
+        .clients
+        .listed("elbv2:DescribeLoadBalancers", || async {
+            cx.clients
+                .elb
+                .describe_load_balancers()
+                .set_names(by_name)
+                .page_size(400)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(sdk("DescribeLoadBalancers"))
+                .found()
+                .map(Option::unwrap_or_default)
+        })
+        .await?;
     Ok(all
         .iter()
         .find(|lb| lb.load_balancer_name() == Some(name.as_str()))

@@ -1,6 +1,5 @@
 //! The stack's target group: instance targets with the spec's health check.
 
-use crate::aws::shared_lists::listed;
 use aws_sdk_elasticloadbalancingv2::types::{
     Matcher, ProtocolEnum, TargetHealthDescription, TargetHealthStateEnum, TargetTypeEnum,
 };
@@ -100,20 +99,22 @@ impl KindOps<AwsClients> for TargetGroupKind {
         let name = tg_name(cx);
         let by_name = (!cx.clients.reads.shares()).then(|| vec![name.clone()]);
         // Not found by name: none.
-        let all = listed(&cx.clients, "elbv2:DescribeTargetGroups", || async {
-            elb.describe_target_groups()
-                .set_names(by_name)
-                .page_size(400)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(sdk("DescribeTargetGroups"))
-                .found()
-                .map(Option::unwrap_or_default)
-        })
-        .await?;
+        let all = cx
+            .clients
+            .listed("elbv2:DescribeTargetGroups", || async {
+                elb.describe_target_groups()
+                    .set_names(by_name)
+                    .page_size(400)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(sdk("DescribeTargetGroups"))
+                    .found()
+                    .map(Option::unwrap_or_default)
+            })
+            .await?;
         let mut out = Vec::new();
         for group in all
             .iter()

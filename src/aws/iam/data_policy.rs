@@ -6,7 +6,6 @@
 //! access follows. Found by listing the stack's roles (one call) and
 //! reading this policy of each (one call per role: a stack has one or two).
 
-use crate::aws::shared_lists::listed;
 use aws_sdk_iam::types::Role as AwsRole;
 
 use crate::aws::prelude::*;
@@ -84,19 +83,21 @@ impl KindOps<AwsClients> for DataPolicyKind {
     }
 
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
-        let roles = listed(&cx.clients, "iam:ListRoles", || async {
-            cx.clients
-                .iam
-                .list_roles()
-                .path_prefix(super::listed_path(cx))
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(sdk("ListRoles"))
-        })
-        .await?;
+        let roles = cx
+            .clients
+            .listed("iam:ListRoles", || async {
+                cx.clients
+                    .iam
+                    .list_roles()
+                    .path_prefix(super::listed_path(cx))
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(sdk("ListRoles"))
+            })
+            .await?;
         let mut found = Vec::new();
         for role in roles.iter() {
             found.extend(observe_role(cx, role).await?);

@@ -9,7 +9,6 @@
 //! (`data_policy.rs`). Every role carries the configured permissions
 //! boundary (`role_boundary.rs`), put back when removed or changed out of band.
 
-use crate::aws::shared_lists::listed;
 use aws_sdk_iam::types::{InstanceProfile as AwsInstanceProfile, Role as AwsRole, Tag};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -298,19 +297,21 @@ impl KindOps<AwsClients> for RoleKind {
     }
 
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
-        let roles = listed(&cx.clients, "iam:ListRoles", || async {
-            cx.clients
-                .iam
-                .list_roles()
-                .path_prefix(listed_path(cx))
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(sdk("ListRoles"))
-        })
-        .await?;
+        let roles = cx
+            .clients
+            .listed("iam:ListRoles", || async {
+                cx.clients
+                    .iam
+                    .list_roles()
+                    .path_prefix(listed_path(cx))
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(sdk("ListRoles"))
+            })
+            .await?;
         // ListRoles leaves out the permissions boundary (on AWS as in moto):
         // one GetRole per role (a stack has one or two).
         let own = path_prefix(cx);
@@ -554,19 +555,21 @@ impl KindOps<AwsClients> for InstanceProfileKind {
     }
 
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
-        let profiles = listed(&cx.clients, "iam:ListInstanceProfiles", || async {
-            cx.clients
-                .iam
-                .list_instance_profiles()
-                .path_prefix(listed_path(cx))
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(sdk("ListInstanceProfiles"))
-        })
-        .await?;
+        let profiles = cx
+            .clients
+            .listed("iam:ListInstanceProfiles", || async {
+                cx.clients
+                    .iam
+                    .list_instance_profiles()
+                    .path_prefix(listed_path(cx))
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(sdk("ListInstanceProfiles"))
+            })
+            .await?;
         Ok(profiles
             .iter()
             .filter_map(|p| profile_observed(cx, p))

@@ -5,7 +5,6 @@
 //! one `DescribeMetricFilters` call per metric finds its filter wherever
 //! its log group is.
 
-use crate::aws::shared_lists::listed;
 use aws_sdk_cloudwatchlogs::types::{MetricFilter as AwsMetricFilter, MetricTransformation};
 
 use crate::aws::prelude::*;
@@ -168,11 +167,12 @@ impl KindOps<AwsClients> for MetricFilterKind {
         let filters: Vec<AwsMetricFilter> = if cx.clients.reads.shares() {
             // Every metric filter of the account, one list for every stack
             // (kept for a window, like every list: new stacks add filters).
-            listed(&cx.clients, "logs:DescribeMetricFilters", || async {
-                describe(None).await.map_err(sdk("DescribeMetricFilters"))
-            })
-            .await?
-            .to_vec()
+            cx.clients
+                .listed("logs:DescribeMetricFilters", || async {
+                    describe(None).await.map_err(sdk("DescribeMetricFilters"))
+                })
+                .await?
+                .to_vec()
         } else {
             // One read per metric of the stack's namespace.
             let mut own = Vec::new();

@@ -74,7 +74,9 @@ pub(crate) async fn groups_listed(
     prefix: &str,
 ) -> Result<std::sync::Arc<Vec<AwsLogGroup>>, AwsError> {
     let question = format!("logs:DescribeLogGroups:{prefix}");
-    crate::aws::shared_lists::listed(&cx.clients, &question, || groups_named(cx, prefix)).await
+    cx.clients
+        .listed(&question, || groups_named(cx, prefix))
+        .await
 }
 
 /// The fields of a group keeping events `retention_days` days.

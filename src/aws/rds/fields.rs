@@ -3,7 +3,6 @@
 //! maintenance window in place of the current value, and what RDS may move
 //! ahead of the spec on its own.
 
-use crate::aws::shared_lists::listed;
 use aws_sdk_rds::types::{CloudwatchLogsExportConfiguration, DbInstance as AwsInstance, Filter};
 
 use crate::api::common::DeletionPolicy;
@@ -289,20 +288,22 @@ pub(super) async fn describe(cx: &Context, ids: Vec<String>) -> Result<Vec<Obser
                 .build(),
         ]
     });
-    let all = listed(&cx.clients, "rds:DescribeDBInstances", || async {
-        cx.clients
-            .rds
-            .describe_db_instances()
-            .set_filters(by_id)
-            .max_records(100)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(sdk("DescribeDBInstances"))
-    })
-    .await?;
+    let all = cx
+        .clients
+        .listed("rds:DescribeDBInstances", || async {
+            cx.clients
+                .rds
+                .describe_db_instances()
+                .set_filters(by_id)
+                .max_records(100)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(sdk("DescribeDBInstances"))
+        })
+        .await?;
     Ok(all
         .iter()
         .filter(|db| {

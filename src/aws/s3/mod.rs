@@ -18,7 +18,6 @@ pub use bucket::{Bucket, BucketRole};
 
 use crate::api::common::DeletionPolicy;
 use crate::aws::prelude::*;
-use crate::aws::shared_lists::listed;
 use crate::identity::{NameRule, owned_stem, short_hash};
 
 pub struct BucketKind;
@@ -85,31 +84,33 @@ impl KindOps<AwsClients> for BucketKind {
             .collect();
         // Shared: every stack's buckets, one read for every stack; each
         // keeps its own by name either way.
-        let buckets = listed(&cx.clients, "s3:ListBuckets", || async {
-            let mut buckets = Vec::new();
-            let mut token = None;
-            loop {
-                let page = cx
-                    .clients
-                    .s3
-                    .list_buckets()
-                    .prefix(if cx.clients.reads.shares() {
-                        "stackops-".to_string()
-                    } else {
-                        format!("stackops-{}-", short_hash(&cx.identity.uid))
-                    })
-                    .set_continuation_token(token)
-                    .send()
-                    .await
-                    .map_err(sdk("ListBuckets"))?;
-                token = page.continuation_token().map(String::from);
-                buckets.extend(page.buckets.unwrap_or_default());
-                if token.is_none() {
-                    return Ok(buckets);
+        let buckets = cx
+            .clients
+            .listed("s3:ListBuckets", || async {
+                let mut buckets = Vec::new();
+                let mut token = None;
+                loop {
+                    let page = cx
+                        .clients
+                        .s3
+                        .list_buckets()
+                        .prefix(if cx.clients.reads.shares() {
+                            "stackops-".to_string()
+                        } else {
+                            format!("stackops-{}-", short_hash(&cx.identity.uid))
+                        })
+                        .set_continuation_token(token)
+                        .send()
+                        .await
+                        .map_err(sdk("ListBuckets"))?;
+                    token = page.continuation_token().map(String::from);
+                    buckets.extend(page.buckets.unwrap_or_default());
+                    if token.is_none() {
+                        return Ok(buckets);
+                    }
                 }
-            }
-        })
-        .await?;
+            })
+            .await?;
         let mut found = Vec::new();
         for b in buckets.iter() {
             let name = b.name().unwrap_or_default();
