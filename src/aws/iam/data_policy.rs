@@ -83,21 +83,7 @@ impl KindOps<AwsClients> for DataPolicyKind {
     }
 
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
-        let roles = cx
-            .clients
-            .listed("iam:ListRoles", || async {
-                cx.clients
-                    .iam
-                    .list_roles()
-                    .path_prefix(super::listed_path(cx))
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .try_collect()
-                    .await
-                    .map_err(sdk("ListRoles"))
-            })
-            .await?;
+        let roles = super::listed_roles(cx).await?;
         let mut found = Vec::new();
         for role in roles.iter() {
             found.extend(observe_role(cx, role).await?);

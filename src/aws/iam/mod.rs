@@ -80,6 +80,25 @@ fn listed_path(cx: &Context) -> String {
     }
 }
 
+/// The roles the role kinds list (see `listed_path`): one list for both
+/// kinds and, while reads are shared, for every stack.
+async fn listed_roles(cx: &Context) -> Result<std::sync::Arc<Vec<AwsRole>>, AwsError> {
+    cx.clients
+        .listed("iam:ListRoles", || async {
+            cx.clients
+                .iam
+                .list_roles()
+                .path_prefix(listed_path(cx))
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(sdk("ListRoles"))
+        })
+        .await
+}
+
 fn trust(service: &str) -> Value {
     json!({
         "Version": "2012-10-17",
@@ -297,21 +316,7 @@ impl KindOps<AwsClients> for RoleKind {
     }
 
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
-        let roles = cx
-            .clients
-            .listed("iam:ListRoles", || async {
-                cx.clients
-                    .iam
-                    .list_roles()
-                    .path_prefix(listed_path(cx))
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .try_collect()
-                    .await
-                    .map_err(sdk("ListRoles"))
-            })
-            .await?;
+        let roles = listed_roles(cx).await?;
         // ListRoles leaves out the permissions boundary (on AWS as in moto):
         // one GetRole per role (a stack has one or two).
         let own = path_prefix(cx);
