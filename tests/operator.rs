@@ -199,10 +199,17 @@ async fn a_stack_goes_ready_stays_quiet_survives_a_crash_and_is_torn_down() {
             .matches("pass done")
             .count()
     };
+    // Past one more pass first: a pass logs "pass done" before its status
+    // write lands, so the pass that made the stack Ready may still write.
+    let deadline = Instant::now() + TIMEOUT;
+    let settling = passes();
+    while passes() < settling + 1 {
+        assert!(Instant::now() < deadline, "the operator did not resync");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     // Two resyncs, however long a busy machine makes them take.
     let before = passes();
     sim.reset_counters();
-    let deadline = Instant::now() + TIMEOUT;
     while passes() < before + 2 {
         assert!(Instant::now() < deadline, "the operator did not resync");
         tokio::time::sleep(Duration::from_millis(200)).await;
