@@ -327,6 +327,30 @@ pub fn render_path(path: &[String]) -> String {
     out
 }
 
+/// Merges an applied object into the live one: `metadata` by the types of
+/// the metadata fields a manager can own, the rest by the root `schema`.
+pub fn merge_object(live: &mut Value, applied: &Value, schema: &Value) {
+    let Some(fields) = applied.as_object() else {
+        return merge(live, applied, schema);
+    };
+    if !live.is_object() {
+        *live = Value::Object(Map::new());
+    }
+    let target = live.as_object_mut().expect("object ensured");
+    for (k, v) in fields {
+        if v.is_null() {
+            target.remove(k);
+            continue;
+        }
+        let slot = target.entry(k.clone()).or_insert(Value::Null);
+        if k == "metadata" {
+            merge(slot, v, &metadata_schema());
+        } else {
+            merge(slot, v, child_schema(schema, k));
+        }
+    }
+}
+
 /// Merges an applied configuration into the live object, by schema:
 /// granular maps field by field, map lists by key, set lists as unions,
 /// everything else replaced.

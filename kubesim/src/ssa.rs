@@ -238,7 +238,7 @@ pub fn apply(
         .map(|e| e.set.clone())
         .unwrap_or_default();
     let mut merged = live.cloned().unwrap_or_else(|| json!({"metadata": {}}));
-    fieldset::merge(&mut merged, &part, &schema_with_metadata(schema));
+    fieldset::merge_object(&mut merged, &part, schema);
     // Fields this manager applied before but not now go, unless owned elsewhere.
     for p in previous.difference(&applied_set).paths() {
         let owned = list
@@ -287,22 +287,6 @@ fn last_applied_holds(info: &ResourceInfo, schema: &Value, live: &Value, path: &
     let part = applicable(info, &last_applied, false);
     fieldset::fields_of(&part, schema, false, info.status_subresource).contains(path)
         && fieldset::value_at(&part, path) == fieldset::value_at(live, path)
-}
-
-fn schema_with_metadata(schema: &Value) -> Value {
-    let mut s = schema.clone();
-    if s.is_object() {
-        s["properties"]["metadata"] = json!({
-            "type": "object",
-            "properties": {
-                "finalizers": {"type": "array", "x-kubernetes-list-type": "set"},
-                "ownerReferences": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["uid"]},
-                "labels": {"type": "object", "additionalProperties": {"type": "string"}},
-                "annotations": {"type": "object", "additionalProperties": {"type": "string"}}
-            }
-        });
-    }
-    s
 }
 
 fn conflict(info: &ResourceInfo, name: &str, conflicts: &[(String, String, String)]) -> ApiError {
