@@ -14,7 +14,9 @@ quotas), the Price List API's GetProducts and DescribeServices (list prices
 from moto_prices.py, beside this script), Spot price history priced from
 those On-Demand prices, and a latency
 mode in which databases, caches, NAT gateways, load balancers and
-distributions take time to become available, as in AWS.
+distributions take time to become available, as in AWS. Auto Scaling
+groups mark an instance that is no longer running Unhealthy, as their
+health check does.
 
 stackops starts an instance refresh whenever its launch template gets a new
 version. moto 5.2 has no StartInstanceRefresh, DescribeInstanceRefreshes or
@@ -481,12 +483,30 @@ for _action in (
     setattr(ElastiCacheResponse, _action.__name__, _action)
 rds_models.RDSBackend.modify_db_instance = _modify_db_instance_keeping_insights
 AutoScalingResponse.start_instance_refresh = start_instance_refresh
+from moto.autoscaling import models as autoscaling_models  # noqa: E402
 from moto.autoscaling.models import FakeAutoScalingGroup  # noqa: E402
 
 _update_group = FakeAutoScalingGroup.update
 FakeAutoScalingGroup.update = _update_keeping_mixed_policy
 AutoScalingResponse.describe_instance_refreshes = describe_instance_refreshes
 AutoScalingResponse.cancel_instance_refresh = cancel_instance_refresh
+
+
+def _health_status(self):
+    """An Auto Scaling group's health check, as AWS runs it: an instance
+    that is no longer running fails its EC2 status check and the group
+    marks it Unhealthy (moto keeps whatever was last set; AWS would then
+    replace it, which this does not do)."""
+    if getattr(self.instance, "state", "running") not in ("pending", "running"):
+        return "Unhealthy"
+    return self.__dict__.get("_stackops_health_status", "Healthy")
+
+
+def _set_health_status(self, value):
+    self.__dict__["_stackops_health_status"] = value
+
+
+autoscaling_models.InstanceState.health_status = property(_health_status, _set_health_status)
 
 
 def get_bucket_versioning(self):

@@ -51,7 +51,7 @@ fn sharing_with(lists: Duration, settings: Duration) -> Sharing {
             })),
             None,
         ),
-        lists: SharedLists::new(lists, CallCounter::default()),
+        lists: SharedLists::new(lists, settings, CallCounter::default()),
     }
 }
 
@@ -248,4 +248,65 @@ async fn a_new_stack_is_in_the_shared_lists_after_one_window_not_after_the_setti
         "read afresh: {:?}",
         made(calls)
     );
+}
+
+#[tokio::test]
+async fn target_health_is_read_again_when_the_groups_servers_change_not_on_every_pass() {
+    let moto = MotoServer::start();
+    let window = Duration::from_secs(2);
+    let kept = sharing_with(window, Duration::from_secs(600));
+    let a = TestStack::new(&moto.endpoint, &shop("health-a"), "uid-health-a").await;
+    let converged = a.converge(&a.cx, 12).await;
+    assert!(converged.converged);
+    // One operator pass: how often it asked for the targets' health, and
+    // what it reported of them.
+    let pass = || async {
+        let cx = sharing(&a, &moto, &kept).await;
+        let out = a.engine().apply(&cx, &a.blueprint.graph).await;
+        assert!(out.converged && out.writes == 0, "{:?}", out.terminal);
+        let outputs = out.node("app/target-group").unwrap().outputs.clone();
+        (calls_of(&cx.clients.calls, "DescribeTargetHealth"), outputs)
+    };
+    let (reads, healthy) = pass().await;
+    assert_eq!(reads, 1);
+    assert_eq!(healthy.get("healthyTargets"), healthy.get("targets"));
+
+    // Lists read again past their window, the group's servers as they
+    // were: the health read is kept.
+    tokio::time::sleep(window + Duration::from_millis(300)).await;
+    let (reads, again) = pass().await;
+    assert_eq!(reads, 0, "read though nothing changed");
+    assert_eq!(again, healthy);
+
+    // A server stops; the group's health check marks it Unhealthy, and
+    // once the group is listed again its health is read again.
+    let group = support::stack::node_id(&converged, "app/auto-scaling-group");
+    let found =
+        a.cx.clients
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(&group)
+            .send()
+            .await
+            .unwrap();
+    let server = found.auto_scaling_groups()[0].instances()[0]
+        .instance_id()
+        .unwrap()
+        .to_string();
+    a.cx.clients
+        .ec2
+        .stop_instances()
+        .instance_ids(&server)
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(window + Duration::from_millis(300)).await;
+    let (reads, after) = pass().await;
+    assert_eq!(reads, 1);
+    let issue = after.get("targetIssue").expect("the stopped server named");
+    assert!(issue.starts_with(&server), "{issue}");
+
+    // While not every target is healthy, every pass reads it.
+    let (reads, _) = pass().await;
+    assert_eq!(reads, 1);
 }

@@ -273,6 +273,40 @@ impl AwsClients {
         Ok(list)
     }
 
+    /// `read` of one resource that no list answers, kept while the clients
+    /// share reads and `witness` (a digest of the part of the shared lists
+    /// the answer depends on) stays the same, for at most the settings
+    /// lifetime; an answer is kept only when `settled` holds for it. A pass
+    /// that reads afresh, and the command line, always read.
+    pub async fn read_while_vouched<T, F, Fut>(
+        &self,
+        question: &str,
+        witness: u64,
+        settled: impl FnOnce(&T) -> bool,
+        read: F,
+    ) -> Result<T, crate::engine::error::AwsError>
+    where
+        T: Clone + Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T, crate::engine::error::AwsError>>,
+    {
+        let Some((lists, scope)) = self.reads.shared_lists() else {
+            return read().await;
+        };
+        if let Some(kept) = lists.kept_while::<T>(&scope, question, witness) {
+            self.calls.record_served();
+            lists.process_calls.record_served();
+            return Ok(kept);
+        }
+        let answer = super::shared_lists::fetch_to_keep(read()).await?;
+        if settled(&answer) {
+            lists.keep(&scope, question, witness, answer.clone());
+        } else {
+            lists.forget(&scope, question);
+        }
+        Ok(answer)
+    }
+
     /// These clients, creating roles with permissions boundary `boundary`.
     pub fn with_role_boundary(mut self, boundary: RoleBoundary) -> Self {
         self.role_boundary = boundary;

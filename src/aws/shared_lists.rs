@@ -11,6 +11,12 @@
 //! share reads (`ReadMarker::shares`), so a pass that reads afresh and the
 //! command line fetch their own; a list served from memory is counted as a
 //! shared read, so the engine plans and reads afresh before any write.
+//!
+//! It also keeps a few reads of one stack's resource that no list answers
+//! (a target group's health) while a shared list vouches that nothing they
+//! depend on has changed: `kept_while` serves such an answer only while its
+//! witness (a digest of the list's part it depends on) is the same, and for
+//! at most the settings lifetime.
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -27,17 +33,23 @@ use crate::engine::error::AwsError;
 type Parsed = Arc<dyn Any + Send + Sync>;
 
 tokio::task_local! {
-    /// Set while a list is fetched for every stack.
-    static FETCHING_FOR_EVERY_STACK: bool;
+    /// Set while a read kept here (parsed) is fetched.
+    static FETCHING_TO_KEEP: bool;
 }
 
-/// Whether the running task fetches a list for every stack: its reads are
-/// then asked of AWS, not of the answers kept on the wire, so the list's
-/// own window is the only one that counts.
-pub fn fetching_for_every_stack() -> bool {
-    FETCHING_FOR_EVERY_STACK
+/// Whether the running task fetches a read to keep parsed (a list for
+/// every stack, or a read kept while vouched for): its reads are then asked
+/// of AWS, not of the answers kept on the wire, so the lifetime kept here
+/// is the only one that counts.
+pub fn fetching_to_keep() -> bool {
+    FETCHING_TO_KEEP
         .try_with(|fetching| *fetching)
         .unwrap_or(false)
+}
+
+/// Runs `read` so that its requests reach AWS (see [`fetching_to_keep`]).
+pub async fn fetch_to_keep<F: Future>(read: F) -> F::Output {
+    FETCHING_TO_KEEP.scope(true, read).await
 }
 
 /// One question's answer: fetched once (single-flight), then kept until
@@ -47,12 +59,24 @@ struct Slot {
     answer: Arc<OnceCell<(Instant, Parsed)>>,
 }
 
+/// A read kept while its witness stays the same.
+struct Vouched {
+    witness: u64,
+    at: Instant,
+    answer: Parsed,
+}
+
+type Key = (Arc<str>, String);
+
 /// The operator's parsed lists, for every region and identity.
 pub struct SharedLists {
     window: Duration,
+    /// How long a vouched-for read is kept at most.
+    settings: Duration,
     /// Counts lists served from memory process-wide (the metrics).
     pub(crate) process_calls: CallCounter,
-    slots: Mutex<HashMap<(Arc<str>, String), Slot>>,
+    slots: Mutex<HashMap<Key, Slot>>,
+    vouched: Mutex<HashMap<Key, Vouched>>,
     /// Seeds each answer's jitter, so lists do not all fall due together.
     jitter: std::collections::hash_map::RandomState,
 }
@@ -66,19 +90,71 @@ impl std::fmt::Debug for SharedLists {
 }
 
 impl SharedLists {
-    pub fn new(window: Duration, process_calls: CallCounter) -> Arc<Self> {
+    /// Lists kept for `window`, vouched-for reads for `settings` at most.
+    pub fn new(window: Duration, settings: Duration, process_calls: CallCounter) -> Arc<Self> {
         Arc::new(Self {
             window,
+            settings,
             process_calls,
             slots: Mutex::default(),
+            vouched: Mutex::default(),
             jitter: Default::default(),
         })
     }
 
-    /// How long an answer to `key` is kept: the window, less up to 20 %.
-    fn lifetime(&self, key: &(Arc<str>, String)) -> Duration {
+    /// How long an answer to `key` is kept: `span`, less up to 20 %.
+    fn lifetime(&self, key: &Key, span: Duration) -> Duration {
         let draw = std::hash::BuildHasher::hash_one(&self.jitter, key) % 1000;
-        self.window.mul_f64(1.0 - 0.2 * draw as f64 / 1000.0)
+        span.mul_f64(1.0 - 0.2 * draw as f64 / 1000.0)
+    }
+
+    /// The answer kept for `question` in `scope`, if it was kept with this
+    /// `witness` and is younger than the settings lifetime.
+    pub fn kept_while<T: Clone + Send + Sync + 'static>(
+        &self,
+        scope: &Arc<str>,
+        question: &str,
+        witness: u64,
+    ) -> Option<T> {
+        let key = (scope.clone(), question.to_string());
+        let lifetime = self.lifetime(&key, self.settings);
+        let vouched = self.vouched.lock().expect("vouched reads lock");
+        let kept = vouched.get(&key)?;
+        if kept.witness != witness || kept.at.elapsed() >= lifetime {
+            return None;
+        }
+        kept.answer.downcast_ref::<T>().cloned()
+    }
+
+    /// Keeps `answer` to `question` in `scope` while `witness` holds; drops
+    /// what has outlived the settings lifetime (stacks gone, groups
+    /// replaced), so the map holds about one answer per live resource.
+    pub fn keep<T: Send + Sync + 'static>(
+        &self,
+        scope: &Arc<str>,
+        question: &str,
+        witness: u64,
+        answer: T,
+    ) {
+        let mut vouched = self.vouched.lock().expect("vouched reads lock");
+        vouched.retain(|_, kept| kept.at.elapsed() < self.settings);
+        vouched.insert(
+            (scope.clone(), question.to_string()),
+            Vouched {
+                witness,
+                at: Instant::now(),
+                answer: Arc::new(answer),
+            },
+        );
+    }
+
+    /// Forgets what was kept for `question` in `scope`.
+    pub fn forget(&self, scope: &Arc<str>, question: &str) {
+        let key = (scope.clone(), question.to_string());
+        self.vouched
+            .lock()
+            .expect("vouched reads lock")
+            .remove(&key);
     }
 
     /// The answer to `question` in `scope`, fetched by the first asker of
@@ -97,7 +173,7 @@ impl SharedLists {
         let key = (scope.clone(), question.to_string());
         let slot = {
             let mut slots = self.slots.lock().expect("shared lists lock");
-            let lifetime = self.lifetime(&key);
+            let lifetime = self.lifetime(&key, self.window);
             let stale = |slot: &Slot| {
                 slot.answer
                     .get()
@@ -119,7 +195,7 @@ impl SharedLists {
             .answer
             .get_or_try_init(|| async {
                 fetched.store(true, Ordering::Relaxed);
-                let list = FETCHING_FOR_EVERY_STACK.scope(true, fetch()).await?;
+                let list = fetch_to_keep(fetch()).await?;
                 let list: Parsed = Arc::new(list);
                 Ok::<_, AwsError>((Instant::now(), list))
             })
@@ -139,7 +215,11 @@ mod tests {
 
     #[tokio::test]
     async fn one_fetch_serves_every_asker_of_the_window() {
-        let lists = SharedLists::new(Duration::from_secs(60), CallCounter::default());
+        let lists = SharedLists::new(
+            Duration::from_secs(60),
+            Duration::from_secs(600),
+            CallCounter::default(),
+        );
         let scope: Arc<str> = "us-east-1|operator".into();
         let fetches = AtomicUsize::new(0);
         let fetch = || async {
@@ -166,7 +246,11 @@ mod tests {
 
     #[tokio::test]
     async fn answers_expire_and_failures_are_not_kept() {
-        let lists = SharedLists::new(Duration::from_millis(50), CallCounter::default());
+        let lists = SharedLists::new(
+            Duration::from_millis(50),
+            Duration::from_secs(600),
+            CallCounter::default(),
+        );
         let scope: Arc<str> = "us-east-1|operator".into();
         let failing = || async {
             Err::<Vec<u8>, _>(AwsError::new(
@@ -194,5 +278,30 @@ mod tests {
             .unwrap();
         assert!(!served);
         assert_eq!(*list, vec![3u8]);
+    }
+
+    #[test]
+    fn a_vouched_read_is_served_while_its_witness_holds_and_not_past_the_settings_lifetime() {
+        let lists = SharedLists::new(
+            Duration::from_secs(60),
+            Duration::from_millis(50),
+            CallCounter::default(),
+        );
+        let scope: Arc<str> = "us-east-1|operator".into();
+        assert_eq!(lists.kept_while::<u32>(&scope, "health", 7), None);
+        lists.keep(&scope, "health", 7, 3u32);
+        assert_eq!(lists.kept_while::<u32>(&scope, "health", 7), Some(3));
+        // The list it depends on changed: read again.
+        assert_eq!(lists.kept_while::<u32>(&scope, "health", 8), None);
+        let other: Arc<str> = "eu-west-1|operator".into();
+        assert_eq!(lists.kept_while::<u32>(&other, "health", 7), None);
+        lists.forget(&scope, "health");
+        assert_eq!(lists.kept_while::<u32>(&scope, "health", 7), None);
+        lists.keep(&scope, "health", 7, 3u32);
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(lists.kept_while::<u32>(&scope, "health", 7), None);
+        // What outlived its lifetime goes when anything else is kept.
+        lists.keep(&scope, "other", 1, 1u32);
+        assert_eq!(lists.vouched.lock().unwrap().len(), 1);
     }
 }

@@ -253,10 +253,11 @@ impl Intercept for ReadMarker {
         let Some(metadata) = cfg.load::<Metadata>() else {
             return Ok(());
         };
-        // A parsed list being fetched for every stack is asked of AWS (its
-        // own window is the one that counts) and refreshes what is kept.
-        let fresh = self.state.fresh.load(Ordering::Relaxed)
-            || super::shared_lists::fetching_for_every_stack();
+        // A read being fetched to keep parsed (a list for every stack) is
+        // asked of AWS (its own lifetime is the one that counts) and
+        // refreshes what is kept.
+        let fresh =
+            self.state.fresh.load(Ordering::Relaxed) || super::shared_lists::fetching_to_keep();
         if let Some(class) = Class::of(metadata.service(), metadata.name(), fresh) {
             // Added after signing: never signed, and removed before sending.
             context

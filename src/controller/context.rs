@@ -102,7 +102,7 @@ impl OperatorContext {
         );
         let shared_lists = options
             .shared_reads
-            .map(|sharing| SharedLists::new(sharing.lists, calls.clone()));
+            .map(|sharing| SharedLists::new(sharing.lists, sharing.settings, calls.clone()));
         Self {
             recorder: Recorder::new(client.clone(), reporter),
             client,

@@ -221,6 +221,37 @@ fn observed(cx: &Context, group: &AwsGroup) -> Option<Observed> {
     })
 }
 
+/// The stack's Auto Scaling groups with their instances; while reads are
+/// shared, every stackops group (one read for every stack), which the
+/// caller keeps its own of.
+pub async fn groups_listed(cx: &Context) -> Result<std::sync::Arc<Vec<AwsGroup>>, AwsError> {
+    cx.clients
+        .listed("autoscaling:DescribeAutoScalingGroups", || async {
+            cx.clients
+                .autoscaling
+                .describe_auto_scaling_groups()
+                // Shared: every stackops group, one read for every stack.
+                .filters(if cx.clients.reads.shares() {
+                    Filter::builder().name("tag-key").values(TAG_UID).build()
+                } else {
+                    Filter::builder()
+                        .name(format!("tag:{TAG_UID}"))
+                        .values(&cx.identity.uid)
+                        .build()
+                })
+                // The target group's health is kept while they stay as
+                // they were (`elbv2::target_group`).
+                .include_instances(true)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(sdk("DescribeAutoScalingGroups"))
+        })
+        .await
+}
+
 #[async_trait]
 impl KindOps<AwsClients> for AutoScalingGroupKind {
     fn name(&self) -> &'static str {
@@ -237,30 +268,7 @@ impl KindOps<AwsClients> for AutoScalingGroupKind {
     }
 
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
-        let groups = cx
-            .clients
-            .listed("autoscaling:DescribeAutoScalingGroups", || async {
-                cx.clients
-                    .autoscaling
-                    .describe_auto_scaling_groups()
-                    // Shared: every stackops group, one read for every stack.
-                    .filters(if cx.clients.reads.shares() {
-                        Filter::builder().name("tag-key").values(TAG_UID).build()
-                    } else {
-                        Filter::builder()
-                            .name(format!("tag:{TAG_UID}"))
-                            .values(&cx.identity.uid)
-                            .build()
-                    })
-                    .include_instances(false)
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .try_collect()
-                    .await
-                    .map_err(sdk("DescribeAutoScalingGroups"))
-            })
-            .await?;
+        let groups = groups_listed(cx).await?;
         Ok(groups.iter().filter_map(|g| observed(cx, g)).collect())
     }
 

@@ -82,6 +82,52 @@ async fn target_health(cx: &Context, arn: &str) -> Result<Option<Fields>, AwsErr
     Ok(Some(outputs))
 }
 
+/// The group's target health, kept while shared reads show that the Auto
+/// Scaling groups registering into it have the same instances in the same
+/// lifecycle and health states, and every target was healthy when read
+/// (for at most the settings lifetime). The groups check health the load
+/// balancer's way (`HealthCheckType` ELB), so a target failing its checks
+/// turns its instance `Unhealthy` there, and the next shared list reads its
+/// health again: at steady state no stack asks for it on every pass.
+async fn kept_target_health(cx: &Context, arn: &str) -> Result<Option<Fields>, AwsError> {
+    if cx.clients.reads.shared_lists().is_none() {
+        return target_health(cx, arn).await;
+    }
+    let groups = crate::aws::autoscaling::group::groups_listed(cx).await?;
+    let mut members: Vec<(&str, &str, &str)> = groups
+        .iter()
+        .filter(|g| g.target_group_arns().iter().any(|t| t == arn))
+        .flat_map(|g| g.instances())
+        .map(|i| {
+            (
+                i.instance_id().unwrap_or_default(),
+                i.lifecycle_state().map_or("", |s| s.as_str()),
+                i.health_status().unwrap_or_default(),
+            )
+        })
+        .collect();
+    members.sort_unstable();
+    let witness = std::hash::BuildHasher::hash_one(
+        &std::hash::BuildHasherDefault::<std::hash::DefaultHasher>::default(),
+        &members,
+    );
+    let all_healthy = |health: &Option<Fields>| {
+        health.as_ref().is_some_and(|h| {
+            !h.contains_key("targetIssue")
+                && h.get("targets") == h.get("healthyTargets")
+                && h.get("targets") == Some(&members.len().to_string())
+        })
+    };
+    cx.clients
+        .read_while_vouched(
+            &format!("elbv2:DescribeTargetHealth {arn}"),
+            witness,
+            all_healthy,
+            || target_health(cx, arn),
+        )
+        .await
+}
+
 #[async_trait]
 impl KindOps<AwsClients> for TargetGroupKind {
     fn name(&self) -> &'static str {
@@ -169,7 +215,7 @@ impl KindOps<AwsClients> for TargetGroupKind {
                 ),
                 ("deregistrationDelay".into(), delay.to_string()),
             ]);
-            let Some(health) = target_health(cx, arn).await? else {
+            let Some(health) = kept_target_health(cx, arn).await? else {
                 continue;
             };
             let mut outputs = arn_outputs(arn);
