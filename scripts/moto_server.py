@@ -16,7 +16,10 @@ those On-Demand prices, and a latency
 mode in which databases, caches, NAT gateways, load balancers and
 distributions take time to become available, as in AWS. Auto Scaling
 groups mark an instance that is no longer running Unhealthy, as their
-health check does.
+health check does. EC2 resources' tags are looked up by id (moto scans
+every tag of the region for each resource, which made filtered describes
+slow down with the square of the stacks), and DescribeLaunchTemplates
+pages with a NextToken (moto cuts the list at 15 without one).
 
 stackops starts an instance refresh whenever its launch template gets a new
 version. moto 5.2 has no StartInstanceRefresh, DescribeInstanceRefreshes or
@@ -36,6 +39,7 @@ instances.
 
 import datetime
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -56,9 +60,11 @@ from moto.cloudfront import models as cloudfront_models
 from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult
 from moto.core.types import Base64EncodedString
+from moto.ec2.models.core import TaggedEC2Resource
 from moto.ec2.models.launch_templates import LaunchTemplate
+from moto.ec2.responses.launch_templates import LaunchTemplates
 from moto.ec2.responses import EC2Response
-from moto.ec2.utils import parse_user_data
+from moto.ec2.utils import EC2_PREFIX_TO_RESOURCE, get_prefix, parse_user_data
 from moto.elasticache import models as elasticache_models
 from moto.elasticache.exceptions import ReplicationGroupNotFound
 from moto.elasticache.responses import ElastiCacheResponse
@@ -507,6 +513,54 @@ def _set_health_status(self, value):
 
 
 autoscaling_models.InstanceState.health_status = property(_health_status, _set_health_status)
+
+
+def _ec2_tags_of(self):
+    """One EC2 resource's tags, looked up by its id. moto 5.2 finds them by
+    matching a pattern of the id against every tag of the region, so every
+    filtered describe cost resources x tags: with a few dozen stacks in one
+    region the emulator spent most of its time there. Same answer, in the
+    same order."""
+    if not self.id:
+        return []
+    resource_type = EC2_PREFIX_TO_RESOURCE.get(get_prefix(self.id), "")
+    return [
+        {"resource_id": self.id, "key": key, "value": value, "resource_type": resource_type}
+        for key, value in self.ec2_backend.tags.get(self.id, {}).items()
+    ]
+
+
+TaggedEC2Resource.get_tags = _ec2_tags_of
+
+
+_describe_launch_templates = LaunchTemplates.describe_launch_templates
+
+
+def _describe_launch_templates_paged(self):
+    """Launch templates a page at a time, as AWS answers them: every one
+    when MaxResults is not given, else that many and a NextToken for the
+    rest. moto 5.2 cuts the list at MaxResults (15 when not given) and gives
+    no token, so a list of every stack's templates silently lost all but
+    fifteen of them."""
+    size = self._get_int_param("MaxResults")
+    start = int(self._get_param("NextToken") or 0)
+    get_int = self._get_int_param
+    self._get_int_param = lambda name, if_none=None: (
+        sys.maxsize if name == "MaxResults" else get_int(name, if_none)
+    )
+    try:
+        templates = _describe_launch_templates(self).result["LaunchTemplates"]
+    finally:
+        del self._get_int_param
+    if size is None:
+        return ActionResult({"LaunchTemplates": templates})
+    page = {"LaunchTemplates": templates[start : start + size]}
+    if start + size < len(templates):
+        page["NextToken"] = str(start + size)
+    return ActionResult(page)
+
+
+LaunchTemplates.describe_launch_templates = _describe_launch_templates_paged
 
 
 def get_bucket_versioning(self):
@@ -1034,4 +1088,7 @@ def apply_latencies(latencies):
 
 if __name__ == "__main__":
     apply_latencies(_latencies())
+    # No line per request: with many stacks, logging them cost the
+    # emulator a tenth of its time. Errors still show.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     sys.exit(main())
