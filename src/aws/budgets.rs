@@ -196,17 +196,21 @@ impl KindOps<AwsClients> for BudgetKind {
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
         let account = account(cx).await?;
         let name = budget_name(cx);
-        let budgets: Vec<AwsBudget> = cx
+        let budgets = cx
             .clients
-            .budgets
-            .describe_budgets()
-            .account_id(&account)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(sdk("DescribeBudgets"))?;
+            .listed("budgets:DescribeBudgets", || async {
+                cx.clients
+                    .budgets
+                    .describe_budgets()
+                    .account_id(&account)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(sdk("DescribeBudgets"))
+            })
+            .await?;
         let mut observed = Vec::new();
         for budget in budgets.iter().filter(|b| b.budget_name() == name) {
             observed.push(observe(cx, &account, budget).await?);

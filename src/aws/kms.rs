@@ -158,30 +158,40 @@ impl KindOps<AwsClients> for KeyKind {
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
         // Shared: every stackops key, one read for every stack; this
         // stack's kept below either way.
-        let filter = TagFilter::builder()
-            .key(TAG_UID)
-            .set_values((!cx.clients.reads.shares()).then(|| vec![cx.identity.uid.clone()]))
-            .build();
-        let mut tagged = Vec::new();
-        let mut pages = cx
+        let mappings = cx
             .clients
-            .tagging
-            .get_resources()
-            .resource_type_filters("kms:key")
-            .tag_filters(filter)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(sdk("GetResources"))?;
-            tagged.extend(page.resource_tag_mapping_list().iter().filter_map(|m| {
+            .listed("tagging:GetResources kms:key", || async {
+                let filter = TagFilter::builder()
+                    .key(TAG_UID)
+                    .set_values((!cx.clients.reads.shares()).then(|| vec![cx.identity.uid.clone()]))
+                    .build();
+                let mut mappings = Vec::new();
+                let mut pages = cx
+                    .clients
+                    .tagging
+                    .get_resources()
+                    .resource_type_filters("kms:key")
+                    .tag_filters(filter)
+                    .into_paginator()
+                    .send();
+                while let Some(page) = pages.next().await {
+                    let page = page.map_err(sdk("GetResources"))?;
+                    mappings.extend(page.resource_tag_mapping_list.unwrap_or_default());
+                }
+                Ok(mappings)
+            })
+            .await?;
+        let tagged: Vec<(String, String)> = mappings
+            .iter()
+            .filter_map(|m| {
                 let tag = |key: &str| m.tags().iter().find(|t| t.key() == key);
                 if tag(TAG_UID)?.value() != cx.identity.uid {
                     return None;
                 }
                 let component = tag(TAG_COMPONENT)?.value().to_string();
                 Some((m.resource_arn()?.to_string(), component))
-            }));
-        }
+            })
+            .collect();
         let mut found = Vec::new();
         for (arn, component) in tagged {
             // The tagging index lags behind deletions: gone, or going, is

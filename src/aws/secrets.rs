@@ -79,33 +79,39 @@ impl KindOps<AwsClients> for SecretKind {
     }
 
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
-        let secrets: Vec<_> = cx
+        // Shared: every stackops secret, one read (parsed once) for every
+        // stack; this stack's kept below either way.
+        let secrets = cx
             .clients
-            .secrets
-            .list_secrets()
-            .filters(
-                // Shared: every stackops secret, one read for every stack;
-                // this stack's kept below either way.
-                if cx.clients.reads.shares() {
-                    Filter::builder()
-                        .key(FilterNameStringType::TagKey)
-                        .values(TAG_UID)
-                        .build()
-                } else {
-                    Filter::builder()
-                        .key(FilterNameStringType::TagValue)
-                        .values(&cx.identity.uid)
-                        .build()
-                },
-            )
-            .into_paginator()
-            .send()
-            .try_collect()
-            .await
-            .map_err(sdk("ListSecrets"))?;
+            .listed("secretsmanager:ListSecrets", || async {
+                let pages: Vec<_> = cx
+                    .clients
+                    .secrets
+                    .list_secrets()
+                    .filters(if cx.clients.reads.shares() {
+                        Filter::builder()
+                            .key(FilterNameStringType::TagKey)
+                            .values(TAG_UID)
+                            .build()
+                    } else {
+                        Filter::builder()
+                            .key(FilterNameStringType::TagValue)
+                            .values(&cx.identity.uid)
+                            .build()
+                    })
+                    .into_paginator()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(sdk("ListSecrets"))?;
+                Ok(pages
+                    .into_iter()
+                    .flat_map(|page| page.secret_list.unwrap_or_default())
+                    .collect())
+            })
+            .await?;
         Ok(secrets
             .iter()
-            .flat_map(|page| page.secret_list())
             .filter_map(|secret| {
                 let tag = |key: &str| {
                     secret

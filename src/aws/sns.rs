@@ -11,7 +11,7 @@
 
 use std::collections::BTreeSet;
 
-use aws_sdk_sns::types::{Subscription, Tag, Topic};
+use aws_sdk_sns::types::{Subscription, Tag};
 
 use serde_json::json;
 
@@ -202,16 +202,20 @@ fn outputs(arn: &str, subscriptions: &Subscriptions) -> Fields {
 
 async fn find(cx: &Context) -> Result<Option<String>, AwsError> {
     let suffix = format!(":{}", topic_name(cx));
-    let topics: Vec<Topic> = cx
+    let topics = cx
         .clients
-        .sns
-        .list_topics()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(sdk("ListTopics"))?;
+        .listed("sns:ListTopics", || async {
+            cx.clients
+                .sns
+                .list_topics()
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(sdk("ListTopics"))
+        })
+        .await?;
     Ok(topics
         .iter()
         .filter_map(|t| t.topic_arn())

@@ -107,20 +107,26 @@ impl MemberSet for ScalingPolicies {
     }
 
     async fn list(cx: &Context, group: &str) -> Result<Vec<(String, String)>, AwsError> {
-        let policies: Vec<ScalingPolicy> = cx
+        // Shared: every group's, one read (parsed once) for every stack;
+        // this group's kept below either way.
+        let policies = cx
             .clients
-            .autoscaling
-            .describe_policies()
-            // Shared: every group's, one read for every stack; this
-            // group's kept below either way.
-            .set_auto_scaling_group_name((!cx.clients.reads.shares()).then(|| group.to_string()))
-            .max_records(100)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(sdk("DescribePolicies"))?;
+            .listed("autoscaling:DescribePolicies", || async {
+                cx.clients
+                    .autoscaling
+                    .describe_policies()
+                    .set_auto_scaling_group_name(
+                        (!cx.clients.reads.shares()).then(|| group.to_string()),
+                    )
+                    .max_records(100)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(sdk("DescribePolicies"))
+            })
+            .await?;
         Ok(policies
             .iter()
             .filter(|policy| policy.auto_scaling_group_name() == Some(group))

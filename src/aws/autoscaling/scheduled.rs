@@ -55,20 +55,26 @@ impl MemberSet for ScheduledActions {
     }
 
     async fn list(cx: &Context, group: &str) -> Result<Vec<(String, String)>, AwsError> {
-        let actions: Vec<ScheduledUpdateGroupAction> = cx
+        // Shared: every group's, one read (parsed once) for every stack;
+        // this group's kept below either way.
+        let actions = cx
             .clients
-            .autoscaling
-            .describe_scheduled_actions()
-            // Shared: every group's, one read for every stack; this
-            // group's kept below either way.
-            .set_auto_scaling_group_name((!cx.clients.reads.shares()).then(|| group.to_string()))
-            .max_records(100)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(sdk("DescribeScheduledActions"))?;
+            .listed("autoscaling:DescribeScheduledActions", || async {
+                cx.clients
+                    .autoscaling
+                    .describe_scheduled_actions()
+                    .set_auto_scaling_group_name(
+                        (!cx.clients.reads.shares()).then(|| group.to_string()),
+                    )
+                    .max_records(100)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(sdk("DescribeScheduledActions"))
+            })
+            .await?;
         Ok(actions
             .iter()
             .filter(|a| a.auto_scaling_group_name() == Some(group))

@@ -83,27 +83,36 @@ fn observed(cx: &Context, d: &DistributionSummary) -> Option<Observed> {
 }
 
 async fn list(cx: &Context) -> Result<Vec<Observed>, AwsError> {
-    let mut found = Vec::new();
-    let mut marker = None;
-    loop {
-        let page = cx
-            .clients
-            .cloudfront
-            .list_distributions()
-            .set_marker(marker)
-            .send()
-            .await
-            .map_err(sdk("ListDistributions"))?;
-        let Some(list) = page.distribution_list() else {
-            break;
-        };
-        found.extend(list.items().iter().filter_map(|d| observed(cx, d)));
-        marker = list.next_marker().map(String::from);
-        if !list.is_truncated() || marker.is_none() {
-            break;
-        }
-    }
-    Ok(found)
+    // Every distribution of the account (CloudFront filters by nothing):
+    // shared, parsed once, by every stack while reads are shared.
+    let all = cx
+        .clients
+        .listed("cloudfront:ListDistributions", || async {
+            let mut all = Vec::new();
+            let mut marker = None;
+            loop {
+                let page = cx
+                    .clients
+                    .cloudfront
+                    .list_distributions()
+                    .set_marker(marker)
+                    .send()
+                    .await
+                    .map_err(sdk("ListDistributions"))?;
+                let Some(list) = page.distribution_list else {
+                    break;
+                };
+                marker = list.next_marker.clone();
+                let truncated = list.is_truncated;
+                all.extend(list.items.unwrap_or_default());
+                if !truncated || marker.is_none() {
+                    break;
+                }
+            }
+            Ok(all)
+        })
+        .await?;
+    Ok(all.iter().filter_map(|d| observed(cx, d)).collect())
 }
 
 impl Distribution {

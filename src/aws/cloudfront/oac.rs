@@ -74,32 +74,40 @@ fn observed(summary: &OriginAccessControlSummary) -> Observed {
 
 async fn find(cx: &Context) -> Result<Vec<Observed>, AwsError> {
     let wanted = name(cx);
-    let mut found = Vec::new();
-    let mut marker = None;
-    loop {
-        let page = cx
-            .clients
-            .cloudfront
-            .list_origin_access_controls()
-            .set_marker(marker)
-            .send()
-            .await
-            .map_err(sdk("ListOriginAccessControls"))?;
-        let Some(list) = page.origin_access_control_list() else {
-            break;
-        };
-        found.extend(
-            list.items()
-                .iter()
-                .filter(|s| s.name() == wanted)
-                .map(observed),
-        );
-        marker = list.next_marker().map(String::from);
-        if !list.is_truncated() || marker.is_none() {
-            break;
-        }
-    }
-    Ok(found)
+    // Every access control of the account: shared, parsed once, by every
+    // stack while reads are shared.
+    let all = cx
+        .clients
+        .listed("cloudfront:ListOriginAccessControls", || async {
+            let mut all = Vec::new();
+            let mut marker = None;
+            loop {
+                let page = cx
+                    .clients
+                    .cloudfront
+                    .list_origin_access_controls()
+                    .set_marker(marker)
+                    .send()
+                    .await
+                    .map_err(sdk("ListOriginAccessControls"))?;
+                let Some(list) = page.origin_access_control_list else {
+                    break;
+                };
+                marker = list.next_marker.clone();
+                let truncated = list.is_truncated;
+                all.extend(list.items.unwrap_or_default());
+                if !truncated || marker.is_none() {
+                    break;
+                }
+            }
+            Ok(all)
+        })
+        .await?;
+    Ok(all
+        .iter()
+        .filter(|s| s.name() == wanted)
+        .map(observed)
+        .collect())
 }
 
 /// The ETag of access control `id`, which updates and deletes must name.

@@ -36,28 +36,32 @@ impl ParameterGroupApi for ElastiCache {
         )
     }
 
-    async fn list(cx: &Context) -> Result<Vec<ParameterGroupInfo>, AwsError> {
-        let groups: Vec<AwsGroup> = cx
-            .clients
-            .elasticache
-            .describe_cache_parameter_groups()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(sdk("DescribeCacheParameterGroups"))?;
-        Ok(groups
-            .into_iter()
-            .filter_map(|g| {
-                Some(ParameterGroupInfo {
-                    name: g.cache_parameter_group_name()?.to_string(),
-                    family: g.cache_parameter_group_family()?.to_string(),
-                    arn: g.arn().map(String::from),
-                    description: g.description().map(String::from),
-                })
+    async fn list(cx: &Context) -> Result<std::sync::Arc<Vec<ParameterGroupInfo>>, AwsError> {
+        cx.clients
+            .listed("elasticache:DescribeCacheParameterGroups", || async {
+                let groups: Vec<AwsGroup> = cx
+                    .clients
+                    .elasticache
+                    .describe_cache_parameter_groups()
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(sdk("DescribeCacheParameterGroups"))?;
+                Ok(groups
+                    .into_iter()
+                    .filter_map(|g| {
+                        Some(ParameterGroupInfo {
+                            name: g.cache_parameter_group_name()?.to_string(),
+                            family: g.cache_parameter_group_family()?.to_string(),
+                            arn: g.arn().map(String::from),
+                            description: g.description().map(String::from),
+                        })
+                    })
+                    .collect())
             })
-            .collect())
+            .await
     }
 
     async fn user_parameters(cx: &Context, name: &str) -> Result<Vec<String>, AwsError> {

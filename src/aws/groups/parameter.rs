@@ -32,7 +32,9 @@ pub trait ParameterGroupApi: Send + Sync + Sized + 'static {
     /// The deterministic name of the stack's group of `family`.
     fn name(cx: &Context, family: &str) -> String;
     /// Every parameter group of the account and region.
-    async fn list(cx: &Context) -> Result<Vec<ParameterGroupInfo>, AwsError>;
+    /// Every parameter group of the account (neither service filters them
+    /// by tag); shared, parsed once, by every stack while reads are shared.
+    async fn list(cx: &Context) -> Result<std::sync::Arc<Vec<ParameterGroupInfo>>, AwsError>;
     /// The parameters set on group `name` (source `user`), as `name=value`.
     async fn user_parameters(cx: &Context, name: &str) -> Result<Vec<String>, AwsError>;
     /// Creates group `name` of `family`, tagged as node `key`.
@@ -100,7 +102,7 @@ impl<A: ParameterGroupApi> KindOps<AwsClients> for ParameterGroupKind<A> {
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
         let ours = owned_description(cx);
         let mut found = Vec::new();
-        for group in A::list(cx).await? {
+        for group in A::list(cx).await?.iter() {
             if group.description.as_deref() != Some(ours.as_str()) {
                 continue;
             }
@@ -108,9 +110,9 @@ impl<A: ParameterGroupApi> KindOps<AwsClients> for ParameterGroupKind<A> {
             found.push(Observed {
                 component: A::key(&group.family),
                 id: group.name.clone(),
-                arn: group.arn,
+                arn: group.arn.clone(),
                 fields: Fields::from([
-                    ("family".to_string(), group.family),
+                    ("family".to_string(), group.family.clone()),
                     ("parameters".into(), parameters),
                 ]),
                 outputs: id_outputs(&group.name),

@@ -89,16 +89,20 @@ impl KindOps<AwsClients> for DbOptionGroupKind {
     }
 
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
-        let groups: Vec<AwsGroup> = cx
+        let groups = cx
             .clients
-            .rds
-            .describe_option_groups()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(sdk("DescribeOptionGroups"))?;
+            .listed("rds:DescribeOptionGroups", || async {
+                cx.clients
+                    .rds
+                    .describe_option_groups()
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(sdk("DescribeOptionGroups"))
+            })
+            .await?;
         let ours = owned_description(cx);
         Ok(groups
             .iter()

@@ -36,28 +36,32 @@ impl ParameterGroupApi for Rds {
         )
     }
 
-    async fn list(cx: &Context) -> Result<Vec<ParameterGroupInfo>, AwsError> {
-        let groups: Vec<AwsGroup> = cx
-            .clients
-            .rds
-            .describe_db_parameter_groups()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(sdk("DescribeDBParameterGroups"))?;
-        Ok(groups
-            .into_iter()
-            .filter_map(|g| {
-                Some(ParameterGroupInfo {
-                    name: g.db_parameter_group_name()?.to_string(),
-                    family: g.db_parameter_group_family()?.to_string(),
-                    arn: g.db_parameter_group_arn().map(String::from),
-                    description: g.description().map(String::from),
-                })
+    async fn list(cx: &Context) -> Result<std::sync::Arc<Vec<ParameterGroupInfo>>, AwsError> {
+        cx.clients
+            .listed("rds:DescribeDBParameterGroups", || async {
+                let groups: Vec<AwsGroup> = cx
+                    .clients
+                    .rds
+                    .describe_db_parameter_groups()
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(sdk("DescribeDBParameterGroups"))?;
+                Ok(groups
+                    .into_iter()
+                    .filter_map(|g| {
+                        Some(ParameterGroupInfo {
+                            name: g.db_parameter_group_name()?.to_string(),
+                            family: g.db_parameter_group_family()?.to_string(),
+                            arn: g.db_parameter_group_arn().map(String::from),
+                            description: g.description().map(String::from),
+                        })
+                    })
+                    .collect())
             })
-            .collect())
+            .await
     }
 
     async fn user_parameters(cx: &Context, name: &str) -> Result<Vec<String>, AwsError> {

@@ -31,22 +31,25 @@ impl SubnetGroupApi for Rds {
         // Shared: every group of the account, not this one by name, so
         // one read serves every stack.
         let by_name = (!cx.clients.reads.shares()).then(|| name.to_string());
-        let Some(all): Option<Vec<aws_sdk_rds::types::DbSubnetGroup>> = cx
+        // Not found by name: none.
+        let all = cx
             .clients
-            .rds
-            .describe_db_subnet_groups()
-            .set_db_subnet_group_name(by_name)
-            .max_records(100)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(sdk("DescribeDBSubnetGroups"))
-            .found()?
-        else {
-            return Ok(None);
-        };
+            .listed("rds:DescribeDBSubnetGroups", || async {
+                cx.clients
+                    .rds
+                    .describe_db_subnet_groups()
+                    .set_db_subnet_group_name(by_name)
+                    .max_records(100)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(sdk("DescribeDBSubnetGroups"))
+                    .found()
+                    .map(Option::unwrap_or_default)
+            })
+            .await?;
         Ok(all
             .iter()
             .find(|group| group.db_subnet_group_name() == Some(name))
