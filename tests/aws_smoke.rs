@@ -120,3 +120,85 @@ async fn clients_built_per_pass_share_one_connection() {
         "18 calls one after another, one connection"
     );
 }
+
+/// The emulator answers as AWS does past its first page: every launch
+/// template of a shared list comes back (moto alone cut it at 15 with no
+/// NextToken), and each resource carries its own tags (the emulator looks
+/// them up by id, not by scanning the region's tags).
+#[tokio::test]
+async fn a_list_of_many_launch_templates_is_whole_and_each_has_its_own_tags() {
+    use aws_sdk_ec2::types::RequestLaunchTemplateData;
+    let moto = MotoServer::start();
+    let clients = AwsClients::from_settings(&moto.settings()).await;
+    let tag = |k: &str, v: &str| Tag::builder().key(k).value(v).build();
+    for i in 0..20 {
+        clients
+            .ec2
+            .create_launch_template()
+            .launch_template_name(format!("stackops-t{i}"))
+            .launch_template_data(
+                RequestLaunchTemplateData::builder()
+                    .image_id("ami-12c6146b")
+                    .build(),
+            )
+            .tag_specifications(
+                TagSpecification::builder()
+                    .resource_type(ResourceType::LaunchTemplate)
+                    .tags(tag("stackops.io/uid", &format!("uid-{i}")))
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("CreateLaunchTemplate");
+    }
+    let by_tag_key = Filter::builder()
+        .name("tag-key")
+        .values("stackops.io/uid")
+        .build();
+    let whole = clients
+        .ec2
+        .describe_launch_templates()
+        .filters(by_tag_key.clone())
+        .send()
+        .await
+        .expect("DescribeLaunchTemplates");
+    assert_eq!(
+        whole.launch_templates().len(),
+        20,
+        "no MaxResults: every one"
+    );
+    assert!(whole.next_token().is_none());
+    for template in whole.launch_templates() {
+        let name = template.launch_template_name().unwrap();
+        let uids: Vec<_> = template.tags().iter().filter_map(|t| t.value()).collect();
+        assert_eq!(
+            uids,
+            [name.replace("stackops-t", "uid-")],
+            "{name}'s own tag"
+        );
+    }
+    let first = clients
+        .ec2
+        .describe_launch_templates()
+        .filters(by_tag_key.clone())
+        .max_results(7)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.launch_templates().len(), 7);
+    assert!(first.next_token().is_some(), "a page names the rest");
+    let paged: Vec<String> = clients
+        .ec2
+        .describe_launch_templates()
+        .filters(by_tag_key)
+        .max_results(7)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .map(|t| t.unwrap().launch_template_name().unwrap().to_string())
+        .collect();
+    assert_eq!(paged.len(), 20, "pages add up to the whole list");
+}
