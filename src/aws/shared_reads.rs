@@ -18,7 +18,11 @@
 //! - a pass that finds anything to change reads afresh first (the engine
 //!   asks for it through `Clients::read_fresh`), asking for its own
 //!   resources alone, so a shared read never causes a duplicate create or a
-//!   stale update; its fresh answers refresh what is kept;
+//!   stale update; its fresh settings answers refresh what is kept, its
+//!   fresh lists are not kept (no other stack asks them) and drop any
+//!   answer kept for the same request;
+//! - lists fetched for every stack are kept parsed (`shared_lists`), not
+//!   here, so the memory bound holds settings answers;
 //! - writes do not drop what is kept: the stack that wrote reads afresh,
 //!   and what it wrote concerns no other stack (during a mass create,
 //!   dropping the lists on every write would make every read a full list);
@@ -144,8 +148,15 @@ const NEVER_KEPT: &[&str] = &[
 enum Class {
     List,
     Settings,
-    /// A read that must reach AWS, whose answer refreshes what is kept.
+    /// A settings read that must reach AWS, whose answer refreshes what is
+    /// kept.
     Fresh,
+    /// A list read that must reach AWS. Its answer is not kept: the parsed
+    /// lists (`shared_lists`) keep what every stack needs, and a stack's
+    /// own fresh list is asked by no one else, so keeping the bytes would
+    /// only crowd the settings out of the memory bound. Whatever was kept
+    /// for the same request is dropped.
+    FreshList,
 }
 
 impl Class {
@@ -154,6 +165,7 @@ impl Class {
             Class::List => "list",
             Class::Settings => "settings",
             Class::Fresh => "fresh",
+            Class::FreshList => "fresh-list",
         }
     }
 
@@ -162,6 +174,7 @@ impl Class {
             "list" => Class::List,
             "settings" => Class::Settings,
             "fresh" => Class::Fresh,
+            "fresh-list" => Class::FreshList,
             _ => return None,
         })
     }
@@ -180,12 +193,12 @@ impl Class {
         {
             return None;
         }
-        Some(if fresh {
-            Class::Fresh
-        } else if SETTINGS_OPERATIONS.contains(&operation) {
-            Class::Settings
-        } else {
-            Class::List
+        let settings = SETTINGS_OPERATIONS.contains(&operation);
+        Some(match (fresh, settings) {
+            (true, true) => Class::Fresh,
+            (true, false) => Class::FreshList,
+            (false, true) => Class::Settings,
+            (false, false) => Class::List,
         })
     }
 }
@@ -411,6 +424,13 @@ impl SharedReads {
         slot
     }
 
+    /// Drops whatever is kept for `key` (a newer answer is on its way).
+    fn drop_kept(&self, key: &Key) {
+        if let Some(old) = self.lock().remove(key) {
+            self.forget(&old);
+        }
+    }
+
     fn forget(&self, slot: &Slot) {
         if let Some(kept) = slot.get() {
             self.bytes.fetch_sub(kept.size() as u64, Ordering::Relaxed);
@@ -438,9 +458,10 @@ impl SharedReads {
     /// up to a fifth drawn from the request, so that answers fetched
     /// together fall due apart.
     fn lifetime(&self, class: Class, key: &Key) -> Duration {
+        // A fresh settings answer is as good as any: kept as long.
         let window = match class {
-            Class::Settings => self.options.settings,
-            _ => self.options.lists,
+            Class::Settings | Class::Fresh => self.options.settings,
+            Class::List | Class::FreshList => self.options.lists,
         };
         let draw = std::hash::BuildHasher::hash_one(&self.jitter, key) % 1000;
         window.mul_f64(1.0 - draw as f64 / 5000.0)
@@ -461,6 +482,10 @@ impl HttpConnector for SharingConnector {
             .and_then(|v| Class::parse(&v));
         let key = Key::of(&request);
         match (class, key) {
+            (Some(Class::FreshList), Some(key)) => {
+                self.reads.drop_kept(&key);
+                self.inner.call(request)
+            }
             (Some(class), Some(key)) => {
                 let reads = self.reads.clone();
                 let inner = self.inner.clone();
@@ -560,7 +585,11 @@ mod tests {
             Class::of("S3", "GetBucketPolicy", false),
             Some(Class::Settings)
         );
-        assert_eq!(Class::of("EC2", "DescribeVpcs", true), Some(Class::Fresh));
+        assert_eq!(
+            Class::of("EC2", "DescribeVpcs", true),
+            Some(Class::FreshList)
+        );
+        assert_eq!(Class::of("S3", "GetBucketPolicy", true), Some(Class::Fresh));
         assert_eq!(Class::of("EC2", "CreateVpc", false), None);
         assert_eq!(Class::of("Secrets Manager", "GetSecretValue", false), None);
         assert_eq!(Class::of("STS", "AssumeRole", false), None);
@@ -588,6 +617,72 @@ mod tests {
         assert_eq!(scope.service, "ec2");
         let unsigned = HttpRequest::new(SdkBody::from(""));
         assert!(Key::of(&unsigned).is_none());
+    }
+
+    /// Answers "ok" and counts the requests that reach it.
+    #[derive(Debug, Default)]
+    struct CountingAws(Arc<AtomicU64>);
+
+    impl HttpConnector for CountingAws {
+        fn call(&self, _request: HttpRequest) -> HttpConnectorFuture {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            HttpConnectorFuture::ready(Ok(HttpResponse::new(
+                200.try_into().unwrap(),
+                SdkBody::from("ok"),
+            )))
+        }
+    }
+
+    fn read(class: Class, body: &str) -> HttpRequest {
+        let mut request = HttpRequest::new(SdkBody::from(body.to_string()));
+        request.headers_mut().insert(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=AKID/20261207/eu-west-1/ec2/aws4_request, \
+             SignedHeaders=host, Signature=abc",
+        );
+        request.headers_mut().insert(CLASS_HEADER, class.header());
+        request
+    }
+
+    #[tokio::test]
+    async fn fresh_lists_reach_aws_are_not_kept_and_drop_what_was() {
+        let reached = Arc::new(AtomicU64::new(0));
+        let reads = SharedReads::new(SharingOptions::for_resync(
+            Duration::from_secs(60),
+            12,
+            1 << 20,
+        ));
+        let connector = reads.connector(SharedHttpConnector::new(CountingAws(reached.clone())));
+        let list = "Action=DescribeVpcs";
+        connector.call(read(Class::List, list)).await.unwrap();
+        connector.call(read(Class::List, list)).await.unwrap();
+        assert_eq!(reached.load(Ordering::Relaxed), 1, "a list is kept");
+        let kept = reads.bytes.load(Ordering::Relaxed);
+        assert!(kept > 0);
+
+        connector.call(read(Class::FreshList, list)).await.unwrap();
+        connector.call(read(Class::FreshList, list)).await.unwrap();
+        assert_eq!(reached.load(Ordering::Relaxed), 3, "fresh lists reach AWS");
+        assert_eq!(reads.bytes.load(Ordering::Relaxed), 0, "nothing kept");
+        connector.call(read(Class::List, list)).await.unwrap();
+        assert_eq!(
+            reached.load(Ordering::Relaxed),
+            4,
+            "the answer kept before the fresh read is gone"
+        );
+
+        // A fresh settings answer replaces the kept one and is kept.
+        let settings = "Action=DescribeLoadBalancerAttributes&LoadBalancerArn=a";
+        connector
+            .call(read(Class::Settings, settings))
+            .await
+            .unwrap();
+        connector.call(read(Class::Fresh, settings)).await.unwrap();
+        connector
+            .call(read(Class::Settings, settings))
+            .await
+            .unwrap();
+        assert_eq!(reached.load(Ordering::Relaxed), 6);
     }
 
     #[test]
