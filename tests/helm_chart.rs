@@ -382,7 +382,9 @@ async fn default_install_is_a_valid_restricted_two_replica_operator() {
         "--resync-seconds=600",
         "--concurrency=4",
         "--metrics-addr=0.0.0.0:8080",
-        "--shared-read-seconds=0",
+        "--shared-read-seconds=600",
+        "--settings-read-every=12",
+        "--shared-read-mib=16",
         "--aws-calls-per-second=10",
         "--aws-service-calls-per-second=ec2=20,",
     ] {
@@ -472,7 +474,7 @@ async fn options_render_irsa_secret_credentials_endpoint_namespace_monitoring_an
             "endpointUrl": "http://moto.aws:5000",
             "roleBoundary": "arn:aws:iam::123456789012:policy/team/Boundary",
             "credentials": {"existingSecret": "aws-creds", "sessionTokenKey": "token"},
-            "sharedReads": {"enabled": true, "settingsEvery": 6},
+            "sharedReads": {"enabled": false, "settingsEvery": 6},
             "callBudget": {"callsPerSecond": 5, "perService": {"ec2": 15, "rds": 4}}
         },
         "tenancy": {
@@ -511,14 +513,17 @@ async fn options_render_irsa_secret_credentials_endpoint_namespace_monitoring_an
     let args = release.args();
     for arg in [
         "--namespace=shop",
-        "--shared-read-seconds=600",
-        "--settings-read-every=6",
-        "--shared-read-mib=16",
+        "--shared-read-seconds=0",
         "--aws-calls-per-second=5",
         "--aws-service-calls-per-second=ec2=15,rds=4,",
     ] {
         assert!(args.contains(&arg.to_string()), "{arg} in {args:?}");
     }
+    // Shared reads turned off: their tuning is not passed.
+    assert!(
+        !args.iter().any(|a| a.starts_with("--settings-read-every")),
+        "{args:?}"
+    );
 
     // Watching one namespace: nothing cluster-wide but reading that one
     // Namespace (cluster-scoped), for its AWS role annotation.

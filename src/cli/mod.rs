@@ -95,15 +95,10 @@ enum Command {
         role_refresh_seconds: u64,
         /// Share list reads between stacks: one read (every stackops
         /// resource of a kind, in one account and region) serves every stack
-        /// for this many seconds. 0 (default): every stack reads for itself
-        /// (see docs/scale.md for the trade-off).
-        #[arg(
-            long,
-            env = "STACKOPS_SHARED_READ_SECONDS",
-            value_name = "SECONDS",
-            default_value_t = 0
-        )]
-        shared_read_seconds: u64,
+        /// for this many seconds. Default: the resync interval; 0: every
+        /// stack reads for itself (see docs/scale.md).
+        #[arg(long, env = "STACKOPS_SHARED_READ_SECONDS", value_name = "SECONDS")]
+        shared_read_seconds: Option<u64>,
         /// Re-read the settings of each resource (a bucket's encryption, a
         /// load balancer's attributes) every this many shared-read windows,
         /// and before any write.
@@ -257,6 +252,7 @@ impl Cli {
                 let resync = std::time::Duration::from_secs(resync_seconds.max(1));
                 let identity = replica_identity();
                 let lease = std::time::Duration::from_secs(lease_seconds.max(3));
+                let shared_read_seconds = shared_read_seconds.unwrap_or(resync.as_secs());
                 let shared_reads = (shared_read_seconds > 0).then(|| {
                     SharingOptions::for_resync(
                         std::time::Duration::from_secs(shared_read_seconds),
