@@ -14,7 +14,9 @@
 #          docs/benchmarks.md written anew from docs/benchmarks.json.
 #        scripts/bench.sh --only lifecycle,pacing --update
 #          those parts measured anew and merged into docs/benchmarks.json;
-#          docs/benchmarks.md written from the merged figures.
+#          docs/benchmarks.md written from the merged figures. Scale runs
+#          replace only the recorded runs of the same stacks and replicas
+#          (--only scale --scale 1000 --replicas 3 --update keeps the rest).
 # STACKOPS_BIN=path/to/stackops runs the operator figures with that binary
 # (for example a release build); otherwise the debug build is used.
 set -euo pipefail
