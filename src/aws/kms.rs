@@ -165,20 +165,17 @@ impl KindOps<AwsClients> for KeyKind {
                     .key(TAG_UID)
                     .set_values((!cx.clients.reads.shares()).then(|| vec![cx.identity.uid.clone()]))
                     .build();
-                let mut mappings = Vec::new();
-                let mut pages = cx
-                    .clients
+                cx.clients
                     .tagging
                     .get_resources()
                     .resource_type_filters("kms:key")
                     .tag_filters(filter)
                     .into_paginator()
-                    .send();
-                while let Some(page) = pages.next().await {
-                    let page = page.map_err(sdk("GetResources"))?;
-                    mappings.extend(page.resource_tag_mapping_list.unwrap_or_default());
-                }
-                Ok(mappings)
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(sdk("GetResources"))
             })
             .await?;
         let tagged: Vec<(String, String)> = mappings

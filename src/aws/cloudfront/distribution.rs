@@ -88,28 +88,15 @@ async fn list(cx: &Context) -> Result<Vec<Observed>, AwsError> {
     let all = cx
         .clients
         .listed("cloudfront:ListDistributions", || async {
-            let mut all = Vec::new();
-            let mut marker = None;
-            loop {
-                let page = cx
-                    .clients
-                    .cloudfront
-                    .list_distributions()
-                    .set_marker(marker)
-                    .send()
-                    .await
-                    .map_err(sdk("ListDistributions"))?;
-                let Some(list) = page.distribution_list else {
-                    break;
-                };
-                marker = list.next_marker.clone();
-                let truncated = list.is_truncated;
-                all.extend(list.items.unwrap_or_default());
-                if !truncated || marker.is_none() {
-                    break;
-                }
-            }
-            Ok(all)
+            cx.clients
+                .cloudfront
+                .list_distributions()
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(sdk("ListDistributions"))
         })
         .await?;
     Ok(all.iter().filter_map(|d| observed(cx, d)).collect())

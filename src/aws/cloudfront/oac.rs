@@ -79,28 +79,15 @@ async fn find(cx: &Context) -> Result<Vec<Observed>, AwsError> {
     let all = cx
         .clients
         .listed("cloudfront:ListOriginAccessControls", || async {
-            let mut all = Vec::new();
-            let mut marker = None;
-            loop {
-                let page = cx
-                    .clients
-                    .cloudfront
-                    .list_origin_access_controls()
-                    .set_marker(marker)
-                    .send()
-                    .await
-                    .map_err(sdk("ListOriginAccessControls"))?;
-                let Some(list) = page.origin_access_control_list else {
-                    break;
-                };
-                marker = list.next_marker.clone();
-                let truncated = list.is_truncated;
-                all.extend(list.items.unwrap_or_default());
-                if !truncated || marker.is_none() {
-                    break;
-                }
-            }
-            Ok(all)
+            cx.clients
+                .cloudfront
+                .list_origin_access_controls()
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(sdk("ListOriginAccessControls"))
         })
         .await?;
     Ok(all
