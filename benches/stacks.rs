@@ -567,16 +567,10 @@ async fn scale(count: usize, replicas: usize) -> Value {
 /// AWS calls (all, and mutating), shared reads and reconciles so far, from
 /// a complete OpenMetrics exposition.
 fn steady_counts(body: &str) -> [u64; 4] {
-    let mutating = body
-        .lines()
-        .filter(|l| l.starts_with("stackops_aws_calls_total{"))
-        .filter(|l| {
-            l.split("operation=\"")
-                .nth(1)
-                .and_then(|rest| rest.split('"').next())
-                .is_some_and(is_mutating)
-        })
-        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<u64>().ok())
+    let mutating = calls_by_operation(body)
+        .into_iter()
+        .filter(|(operation, _)| is_mutating(operation))
+        .map(|(_, calls)| calls)
         .sum();
     [
         metric_sum(body, "stackops_aws_calls_total"),
