@@ -185,8 +185,10 @@ async fn apply_creates_everything_and_a_second_apply_makes_no_write() {
     // returns them together: tags, public access block, ownership,
     // encryption, versioning, lifecycle, policy); the servers' data policy
     // one read of the policy per role the stack has (two: flow logs and
-    // servers), besides its list of the roles; the roles one GetRole each
-    // (two: ListRoles leaves out the permissions boundary); the parameters two pages
+    // servers), besides its list of the roles; the roles three reads each
+    // (two roles: GetRole, as ListRoles leaves out the permissions
+    // boundary, their inline policy and their managed policies; with shared
+    // reads one account-wide read serves them all); the parameters two pages
     // (booking has ten and SSM answers at most ten a page, with a token
     // for the next even when it turns out empty); the alarm topic's key
     // three reads after the tag look-up (state, rotation, policy), and the
@@ -197,7 +199,7 @@ async fn apply_creates_everything_and_a_second_apply_makes_no_write() {
     assert_eq!(stack.blueprint.graph.kinds().len(), 41);
     assert_eq!(
         cx.clients.calls.total(),
-        (41 - 2) + 9 + 7 + 2 + 2 + 1 + 3 + 1 + 2,
+        (41 - 2) + 9 + 7 + 2 + 6 + 1 + 3 + 1 + 2,
         "{:?}",
         cx.clients.calls.snapshot()
     );

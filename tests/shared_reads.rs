@@ -310,3 +310,109 @@ async fn target_health_is_read_again_when_the_groups_servers_change_not_on_every
     let (reads, _) = pass().await;
     assert_eq!(reads, 1);
 }
+
+#[tokio::test]
+async fn a_roles_policies_changed_out_of_band_are_put_back_with_no_read_per_role() {
+    let moto = MotoServer::start();
+    let window = Duration::from_secs(2);
+    let kept = sharing_with(window, Duration::from_secs(600));
+    let a = TestStack::new(&moto.endpoint, &shop("roles-a"), "uid-roles-a").await;
+    let converged = a.converge(&a.cx, 12).await;
+    assert!(converged.converged);
+    let pass = || async {
+        let cx = sharing(&a, &moto, &kept).await;
+        let out = a.engine().apply(&cx, &a.blueprint.graph).await;
+        assert!(out.converged, "{:?}", out.terminal);
+        (out, cx)
+    };
+
+    // Both roles, their policies and boundaries come from one read of the
+    // account's details: nothing is read role by role.
+    let (first, cx) = pass().await;
+    assert_eq!(first.writes, 0, "{:?}", cx.clients.calls.mutating_calls());
+    let calls = &cx.clients.calls;
+    assert_eq!(calls_of(calls, "GetAccountAuthorizationDetails"), 1);
+    for per_role in ["GetRole", "GetRolePolicy", "ListAttachedRolePolicies"] {
+        assert_eq!(
+            calls_of(calls, per_role),
+            0,
+            "{per_role}: {:?}",
+            made(calls)
+        );
+    }
+
+    // Another tool widens the servers' inline policy and detaches their
+    // managed policy.
+    let role = support::stack::node_id(&converged, "app/instance-role");
+    let iam = &a.cx.clients.iam;
+    let wide = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
+    iam.put_role_policy()
+        .role_name(&role)
+        .policy_name("stackops")
+        .policy_document(wide)
+        .send()
+        .await
+        .unwrap();
+    let attached = iam
+        .list_attached_role_policies()
+        .role_name(&role)
+        .send()
+        .await
+        .unwrap();
+    let managed = attached.attached_policies()[0]
+        .policy_arn()
+        .unwrap()
+        .to_string();
+    iam.detach_role_policy()
+        .role_name(&role)
+        .policy_arn(&managed)
+        .send()
+        .await
+        .unwrap();
+
+    // Past the window, the next pass sees it and puts both back.
+    tokio::time::sleep(window + Duration::from_millis(300)).await;
+    let (after, cx) = pass().await;
+    let wrote: Vec<String> = cx
+        .clients
+        .calls
+        .mutating_calls()
+        .into_iter()
+        .map(|(op, _)| op)
+        .collect();
+    assert!(after.writes >= 1, "{wrote:?}");
+    assert!(
+        wrote.iter().any(|op| op.ends_with("PutRolePolicy")),
+        "{wrote:?}"
+    );
+    assert!(
+        wrote.iter().any(|op| op.ends_with("AttachRolePolicy")),
+        "{wrote:?}"
+    );
+    let policy = iam
+        .get_role_policy()
+        .role_name(&role)
+        .policy_name("stackops")
+        .send()
+        .await
+        .unwrap();
+    let document =
+        percent_encoding::percent_decode_str(policy.policy_document()).decode_utf8_lossy();
+    assert!(!document.contains("s3:*"), "{document}");
+    let attached = iam
+        .list_attached_role_policies()
+        .role_name(&role)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        attached
+            .attached_policies()
+            .iter()
+            .any(|p| p.policy_arn() == Some(managed.as_str()))
+    );
+
+    // And the pass after that finds nothing to do.
+    let (settled, cx) = pass().await;
+    assert_eq!(settled.writes, 0, "{:?}", cx.clients.calls.mutating_calls());
+}

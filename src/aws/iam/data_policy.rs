@@ -3,13 +3,13 @@
 //! parameters and its secrets once the data tier has them. Its own node, of
 //! a rank above the data tier's, so neither the role nor the servers wait
 //! for the database (minutes to create on AWS): they start, and their
-//! access follows. Found by listing the stack's roles (one call) and
+//! access follows. Found with the roles in the account's details while
+//! reads are shared; otherwise by listing the stack's roles (one call) and
 //! reading this policy of each (one call per role: a stack has one or two).
-
-use aws_sdk_iam::types::Role as AwsRole;
 
 use crate::aws::prelude::*;
 
+use super::reads::{self, RoleRead};
 use super::{Grant, canonical, path_prefix, policy, require_arns};
 
 pub struct DataPolicyKind;
@@ -43,32 +43,26 @@ pub(super) async fn delete_from(cx: &Context, role: &str) -> Result<(), AwsError
     deleted.or_gone()
 }
 
-async fn observe_role(cx: &Context, role: &AwsRole) -> Result<Option<Observed>, AwsError> {
-    let Some(component) = role
-        .path()
-        .strip_prefix(&path_prefix(cx))
-        .map(|p| p.trim_end_matches('/').to_string())
-    else {
-        return Ok(None);
-    };
-    let found = cx
-        .clients
-        .iam
-        .get_role_policy()
-        .role_name(role.role_name())
-        .policy_name(POLICY_NAME)
-        .send()
-        .await
-        .map_err(sdk("GetRolePolicy"))
-        .found()?;
-    Ok(found.map(|policy| Observed {
+/// The policy on role `role` (its document `document`, canonical), when the
+/// role is the stack's.
+fn observed(cx: &Context, role: &str, path: &str, document: String) -> Option<Observed> {
+    let component = path
+        .strip_prefix(&path_prefix(cx))?
+        .trim_end_matches('/')
+        .to_string();
+    Some(Observed {
         component: data_policy_key(&component),
-        id: role.role_name().to_string(),
+        id: role.to_string(),
         arn: None,
-        fields: Fields::from([("document".to_string(), canonical(policy.policy_document()))]),
-        outputs: id_outputs(role.role_name()),
+        fields: Fields::from([("document".to_string(), document)]),
+        outputs: id_outputs(role),
         status: Status::Ready,
-    }))
+    })
+}
+
+fn observed_in(cx: &Context, role: &RoleRead) -> Option<Observed> {
+    let document = role.inline.get(POLICY_NAME)?.clone();
+    observed(cx, &role.name, &role.path, document)
 }
 
 #[async_trait]
@@ -83,10 +77,17 @@ impl KindOps<AwsClients> for DataPolicyKind {
     }
 
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
+        if let Some(roles) = reads::shared_roles(cx).await? {
+            return Ok(roles.iter().filter_map(|r| observed_in(cx, r)).collect());
+        }
         let roles = super::listed_roles(cx).await?;
+        let own = path_prefix(cx);
         let mut found = Vec::new();
-        for role in roles.iter() {
-            found.extend(observe_role(cx, role).await?);
+        for role in roles.iter().filter(|r| r.path().starts_with(&own)) {
+            let name = role.role_name();
+            if let Some(document) = reads::inline_policy(cx, name, POLICY_NAME).await? {
+                found.extend(observed(cx, name, role.path(), document));
+            }
         }
         Ok(found)
     }

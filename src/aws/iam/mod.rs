@@ -2,14 +2,17 @@
 //! delivery, the application servers) and the servers' instance profile.
 //! Each lives under the path `/stackops/<stack hash>/<node key>/`, so one
 //! prefix-filtered list call finds all of a stack's roles (or profiles).
-//! A role's inline policy and managed policies are written with the role;
-//! their hash rides in the role description, so a spec change that alters
-//! them is seen without reading the policies on every pass. Grants on what
+//! A role's inline policy and managed policies are written with the role
+//! and compared as one digest (field `policies`), read from the policies
+//! themselves (`reads.rs`: with shared reads, from one account-wide read a
+//! window), so a policy changed out of band is put back. Grants on what
 //! exists only later (the data tier) are a second policy of their own node
 //! (`data_policy.rs`). Every role carries the configured permissions
 //! boundary (`role_boundary.rs`), put back when removed or changed out of band.
 
 use aws_sdk_iam::types::{InstanceProfile as AwsInstanceProfile, Role as AwsRole, Tag};
+
+use reads::RoleRead;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -18,6 +21,7 @@ use crate::aws::sts;
 use crate::identity::{NameRule, short_hash};
 
 mod data_policy;
+mod reads;
 
 pub use crate::aws::role_boundary::{
     BoundaryError, DEFAULT_BOUNDARY, RoleBoundary, partition_and_account,
@@ -169,10 +173,25 @@ impl Role {
         policy(&self.grants, inputs)
     }
 
-    fn description(&self, inputs: &Inputs) -> String {
-        let digest = Sha256::digest(self.policy(inputs).to_string() + &self.managed.join(","));
-        let hash: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
-        format!("Managed by stackops; policy {hash}")
+    /// The `policies` field this role should have.
+    fn policies(&self, cx: &Context, inputs: &Inputs) -> String {
+        let inline = if self.grants.is_empty() {
+            String::new()
+        } else {
+            canonical(&self.policy(inputs).to_string())
+        };
+        let mut managed: Vec<String> = self
+            .managed
+            .iter()
+            .map(|policy| managed_policy_arn(&cx.region, policy))
+            .collect();
+        managed.sort();
+        policies_digest(&inline, &managed)
+    }
+
+    /// The role's description: for people reading the console.
+    fn description(&self, cx: &Context, inputs: &Inputs) -> String {
+        format!("Managed by stackops; {}", self.policies(cx, inputs))
     }
 
     /// Writes the inline policy (if the role has one) and attaches the
@@ -208,7 +227,15 @@ impl Role {
                 .map_err(sdk("AttachRolePolicy"))?;
         }
         if self.grants.is_empty() {
-            return Ok(());
+            // One put there out of band goes.
+            return iam
+                .delete_role_policy()
+                .role_name(name)
+                .policy_name(POLICY_NAME)
+                .send()
+                .await
+                .map_err(sdk("DeleteRolePolicy"))
+                .or_gone();
         }
         cx.clients
             .iam
@@ -246,12 +273,9 @@ async fn attached_policies(cx: &Context, name: &str) -> Result<Vec<String>, AwsE
 /// The `boundary` field of a role: the configured setting when the role
 /// carries the policy it names in the role's own account, otherwise the ARN
 /// the role carries ("" for none), which differs and so is put right.
-fn boundary_field(cx: &Context, role: &AwsRole) -> String {
-    let carried = role
-        .permissions_boundary()
-        .and_then(|b| b.permissions_boundary_arn())
-        .unwrap_or_default();
-    let wanted = partition_and_account(role.arn())
+fn boundary_field(cx: &Context, role: &RoleRead) -> String {
+    let carried = role.boundary.as_str();
+    let wanted = partition_and_account(&role.arn)
         .map(|(partition, account)| cx.clients.role_boundary.arn(partition, account));
     if wanted.as_deref() == Some(carried) {
         cx.clients.role_boundary.to_string()
@@ -275,34 +299,79 @@ async fn put_boundary(cx: &Context, name: &str, arn: &str) -> Result<(), AwsErro
     Ok(())
 }
 
-fn observed(cx: &Context, role: &AwsRole) -> Option<Observed> {
+/// One short digest of a role's policies: its inline policy in canonical
+/// form ("" for none) and the ARNs of its managed policies, sorted.
+fn policies_digest(inline: &str, managed: &[String]) -> String {
+    let digest = Sha256::digest(format!("{inline}\n{}", managed.join(",")));
+    let hash: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+    format!("policy {hash}")
+}
+
+fn observed(cx: &Context, role: &RoleRead) -> Option<Observed> {
     let component = role
-        .path()
+        .path
         .strip_prefix(&path_prefix(cx))?
         .trim_end_matches('/')
         .to_string();
-    let name = role.role_name().to_string();
-    let mut fields = Fields::new();
-    fields.insert(
-        "trust".into(),
-        canonical(role.assume_role_policy_document().unwrap_or_default()),
-    );
-    fields.insert(
-        "description".into(),
-        role.description().unwrap_or_default().to_string(),
-    );
-    fields.insert("boundary".into(), boundary_field(cx, role));
+    let inline = role.inline.get(POLICY_NAME).map_or("", String::as_str);
+    let fields = Fields::from([
+        ("trust".to_string(), role.trust.clone()),
+        (
+            "policies".to_string(),
+            policies_digest(inline, &role.managed),
+        ),
+        ("boundary".to_string(), boundary_field(cx, role)),
+    ]);
     Some(Observed {
         component,
         outputs: Fields::from([
-            ("id".into(), name.clone()),
-            ("arn".into(), role.arn().to_string()),
+            ("id".into(), role.name.clone()),
+            ("arn".into(), role.arn.clone()),
         ]),
-        id: name,
-        arn: Some(role.arn().to_string()),
+        id: role.name.clone(),
+        arn: Some(role.arn.clone()),
         fields,
         status: Status::Ready,
     })
+}
+
+/// The stack's roles as the role kind compares them: from the account's
+/// details while reads are shared; otherwise listed under the stack's
+/// path, each with `GetRole` (the list leaves out the boundary), its
+/// inline policy and its managed policies.
+async fn stack_roles(cx: &Context) -> Result<Vec<RoleRead>, AwsError> {
+    if let Some(roles) = reads::shared_roles(cx).await? {
+        return Ok(roles);
+    }
+    let listed = listed_roles(cx).await?;
+    let own = path_prefix(cx);
+    let mut found = Vec::new();
+    for listed in listed.iter().filter(|r| r.path().starts_with(&own)) {
+        let name = listed.role_name();
+        let got = cx
+            .clients
+            .iam
+            .get_role()
+            .role_name(name)
+            .send()
+            .await
+            .map_err(sdk("GetRole"))
+            .found()?;
+        let Some(role) = got.as_ref().and_then(|g| g.role()) else {
+            continue;
+        };
+        let mut read = RoleRead::from_role(role);
+        if let Some(policy) = reads::inline_policy(cx, name, POLICY_NAME).await? {
+            read.inline.insert(POLICY_NAME.to_string(), policy);
+        }
+        let Some(mut managed) = attached_policies(cx, name).await.found()? else {
+            continue;
+        };
+        managed.sort();
+        read.managed = managed;
+        found.push(read);
+    }
+    Ok(found)
 }
 
 #[async_trait]
@@ -316,26 +385,8 @@ impl KindOps<AwsClients> for RoleKind {
     }
 
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
-        let roles = listed_roles(cx).await?;
-        // ListRoles leaves out the permissions boundary (on AWS as in moto):
-        // one GetRole per role (a stack has one or two).
-        let own = path_prefix(cx);
-        let mut found = Vec::new();
-        for listed in roles.iter().filter(|r| r.path().starts_with(&own)) {
-            let got = cx
-                .clients
-                .iam
-                .get_role()
-                .role_name(listed.role_name())
-                .send()
-                .await
-                .map_err(sdk("GetRole"))
-                .found()?;
-            if let Some(role) = got.as_ref().and_then(|g| g.role()) {
-                found.extend(observed(cx, role));
-            }
-        }
-        Ok(found)
+        let roles = stack_roles(cx).await?;
+        Ok(roles.iter().filter_map(|r| observed(cx, r)).collect())
     }
 
     async fn delete(&self, cx: &Context, observed: &Observed) -> Result<Deletion, AwsError> {
@@ -378,7 +429,7 @@ impl Resource<AwsClients> for Role {
     fn desired(&self, _key: &str, cx: &Context, inputs: &Inputs) -> Fields {
         Fields::from([
             ("trust".to_string(), trust(&self.service).to_string()),
-            ("description".to_string(), self.description(inputs)),
+            ("policies".to_string(), self.policies(cx, inputs)),
             ("boundary".to_string(), cx.clients.role_boundary.to_string()),
         ])
     }
@@ -433,11 +484,12 @@ impl Resource<AwsClients> for Role {
             .iam
             .update_role()
             .role_name(&name)
-            .description(self.description(inputs))
+            .description(self.description(cx, inputs))
             .send()
             .await
             .map_err(sdk("UpdateRole"))?;
-        let mut observed = observed(cx, role).ok_or_else(|| missing("CreateRole"))?;
+        let mut observed =
+            observed(cx, &RoleRead::from_role(role)).ok_or_else(|| missing("CreateRole"))?;
         observed.fields = self.desired(key, cx, inputs);
         Ok(observed)
     }
@@ -469,11 +521,11 @@ impl Resource<AwsClients> for Role {
                         .await
                         .map_err(sdk("UpdateAssumeRolePolicy"))?;
                 }
-                "description" => {
+                "policies" => {
                     self.put_policies(cx, &current.id, inputs).await?;
                     iam.update_role()
                         .role_name(&current.id)
-                        .description(&change.to)
+                        .description(self.description(cx, inputs))
                         .send()
                         .await
                         .map_err(sdk("UpdateRole"))?;
