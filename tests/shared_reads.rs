@@ -416,3 +416,50 @@ async fn a_roles_policies_changed_out_of_band_are_put_back_with_no_read_per_role
     let (settled, cx) = pass().await;
     assert_eq!(settled.writes, 0, "{:?}", cx.clients.calls.mutating_calls());
 }
+
+#[tokio::test]
+async fn a_dashboard_body_is_read_again_only_when_the_shared_list_shows_a_change() {
+    let moto = MotoServer::start();
+    // Settings kept as briefly as lists: the body outlives both.
+    let window = Duration::from_secs(2);
+    let kept = sharing_with(window, window);
+    let a = TestStack::new(&moto.endpoint, &shop("board-a"), "uid-board-a").await;
+    let converged = a.converge(&a.cx, 12).await;
+    assert!(converged.converged);
+    let pass = || async {
+        let cx = sharing(&a, &moto, &kept).await;
+        let out = a.engine().apply(&cx, &a.blueprint.graph).await;
+        assert!(out.converged, "{:?}", out.terminal);
+        (out, cx)
+    };
+    let (first, cx) = pass().await;
+    assert_eq!(first.writes, 0);
+    assert_eq!(calls_of(&cx.clients.calls, "GetDashboard"), 1);
+
+    tokio::time::sleep(window + Duration::from_millis(300)).await;
+    let (unchanged, cx) = pass().await;
+    assert_eq!(unchanged.writes, 0);
+    assert_eq!(
+        calls_of(&cx.clients.calls, "GetDashboard"),
+        0,
+        "read though the list shows no change"
+    );
+    assert!(calls_of(&cx.clients.calls, "ListDashboards") >= 1);
+
+    // Another tool empties the dashboard: the list shows it, the body is
+    // read again and put back.
+    let name = support::stack::node_id(&converged, "monitoring/dashboard");
+    a.cx.clients
+        .cloudwatch
+        .put_dashboard()
+        .dashboard_name(&name)
+        .dashboard_body(r#"{"widgets":[]}"#)
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(window + Duration::from_millis(300)).await;
+    let (changed, cx) = pass().await;
+    assert!(calls_of(&cx.clients.calls, "GetDashboard") >= 1);
+    assert_eq!(changed.writes, 1, "{:?}", cx.clients.calls.mutating_calls());
+    assert_eq!(calls_of(&cx.clients.calls, "PutDashboard"), 1);
+}

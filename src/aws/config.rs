@@ -290,6 +290,42 @@ impl AwsClients {
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<T, crate::engine::error::AwsError>>,
     {
+        self.read_kept(question, witness, None, settled, read).await
+    }
+
+    /// `read` of one resource kept while `witness` stays the same, where
+    /// the witness shows every change to the answer (a dashboard's
+    /// last-modified time and size in the shared list): kept past the
+    /// settings lifetime, up to `shared_lists::WHOLE_WITNESS_SPAN`.
+    pub async fn read_while_witnessed<T, F, Fut>(
+        &self,
+        question: &str,
+        witness: u64,
+        read: F,
+    ) -> Result<T, crate::engine::error::AwsError>
+    where
+        T: Clone + Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T, crate::engine::error::AwsError>>,
+    {
+        let span = Some(super::shared_lists::WHOLE_WITNESS_SPAN);
+        self.read_kept(question, witness, span, |_| true, read)
+            .await
+    }
+
+    async fn read_kept<T, F, Fut>(
+        &self,
+        question: &str,
+        witness: u64,
+        span: Option<std::time::Duration>,
+        settled: impl FnOnce(&T) -> bool,
+        read: F,
+    ) -> Result<T, crate::engine::error::AwsError>
+    where
+        T: Clone + Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<T, crate::engine::error::AwsError>>,
+    {
         let Some((lists, scope)) = self.reads.shared_lists() else {
             return read().await;
         };
@@ -300,7 +336,10 @@ impl AwsClients {
         }
         let answer = super::shared_lists::fetch_to_keep(read()).await?;
         if settled(&answer) {
-            lists.keep(&scope, question, witness, answer.clone());
+            match span {
+                Some(span) => lists.keep_for(&scope, question, witness, span, answer.clone()),
+                None => lists.keep(&scope, question, witness, answer.clone()),
+            }
         } else {
             lists.forget(&scope, question);
         }

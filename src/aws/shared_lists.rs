@@ -59,12 +59,18 @@ struct Slot {
     answer: Arc<OnceCell<(Instant, Parsed)>>,
 }
 
-/// A read kept while its witness stays the same.
+/// A read kept while its witness stays the same, for `span` at most.
 struct Vouched {
     witness: u64,
     at: Instant,
+    span: Duration,
     answer: Parsed,
 }
+
+/// How long a read is kept whose witness shows every change to it (a
+/// dashboard's last-modified time and size): long, but bounded, so what
+/// belonged to stacks now gone is dropped.
+pub const WHOLE_WITNESS_SPAN: Duration = Duration::from_secs(24 * 3600);
 
 type Key = (Arc<str>, String);
 
@@ -109,7 +115,7 @@ impl SharedLists {
     }
 
     /// The answer kept for `question` in `scope`, if it was kept with this
-    /// `witness` and is younger than the settings lifetime.
+    /// `witness` and is younger than its span (less jitter).
     pub fn kept_while<T: Clone + Send + Sync + 'static>(
         &self,
         scope: &Arc<str>,
@@ -117,18 +123,16 @@ impl SharedLists {
         witness: u64,
     ) -> Option<T> {
         let key = (scope.clone(), question.to_string());
-        let lifetime = self.lifetime(&key, self.settings);
         let vouched = self.vouched.lock().expect("vouched reads lock");
         let kept = vouched.get(&key)?;
-        if kept.witness != witness || kept.at.elapsed() >= lifetime {
+        if kept.witness != witness || kept.at.elapsed() >= self.lifetime(&key, kept.span) {
             return None;
         }
         kept.answer.downcast_ref::<T>().cloned()
     }
 
-    /// Keeps `answer` to `question` in `scope` while `witness` holds; drops
-    /// what has outlived the settings lifetime (stacks gone, groups
-    /// replaced), so the map holds about one answer per live resource.
+    /// Keeps `answer` to `question` in `scope` while `witness` holds, for
+    /// the settings lifetime at most.
     pub fn keep<T: Send + Sync + 'static>(
         &self,
         scope: &Arc<str>,
@@ -136,13 +140,29 @@ impl SharedLists {
         witness: u64,
         answer: T,
     ) {
+        self.keep_for(scope, question, witness, self.settings, answer);
+    }
+
+    /// Keeps `answer` to `question` in `scope` while `witness` holds, for
+    /// `span` at most; drops what has outlived its span (stacks gone,
+    /// groups replaced), so the map holds about one answer per live
+    /// resource.
+    pub fn keep_for<T: Send + Sync + 'static>(
+        &self,
+        scope: &Arc<str>,
+        question: &str,
+        witness: u64,
+        span: Duration,
+        answer: T,
+    ) {
         let mut vouched = self.vouched.lock().expect("vouched reads lock");
-        vouched.retain(|_, kept| kept.at.elapsed() < self.settings);
+        vouched.retain(|_, kept| kept.at.elapsed() < kept.span);
         vouched.insert(
             (scope.clone(), question.to_string()),
             Vouched {
                 witness,
                 at: Instant::now(),
+                span,
                 answer: Arc::new(answer),
             },
         );
@@ -303,5 +323,11 @@ mod tests {
         // What outlived its lifetime goes when anything else is kept.
         lists.keep(&scope, "other", 1, 1u32);
         assert_eq!(lists.vouched.lock().unwrap().len(), 1);
+        // One whose witness shows every change is kept past the settings
+        // lifetime, until that witness changes.
+        lists.keep_for(&scope, "body", 5, WHOLE_WITNESS_SPAN, 9u32);
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(lists.kept_while::<u32>(&scope, "body", 5), Some(9));
+        assert_eq!(lists.kept_while::<u32>(&scope, "body", 6), None);
     }
 }

@@ -289,6 +289,20 @@ fn outputs(name: &str) -> Fields {
     Fields::from([("id".to_string(), name.to_string())])
 }
 
+/// The body of dashboard `name`, or `None` when it is gone.
+async fn read_body(cx: &Context, name: &str) -> Result<Option<String>, AwsError> {
+    let found = cx
+        .clients
+        .cloudwatch
+        .get_dashboard()
+        .dashboard_name(name)
+        .send()
+        .await
+        .map_err(sdk("GetDashboard"))
+        .found()?;
+    Ok(found.map(|f| f.dashboard_body().unwrap_or_default().to_string()))
+}
+
 #[async_trait]
 impl KindOps<AwsClients> for DashboardKind {
     fn name(&self) -> &'static str {
@@ -325,20 +339,28 @@ impl KindOps<AwsClients> for DashboardKind {
         else {
             return Ok(Vec::new());
         };
-        let found = cx
+        // Every PutDashboard changes the entry's last-modified time, so the
+        // body is read again only when the shared list shows a change.
+        let witness = {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            entry
+                .last_modified()
+                .map(|t| (t.secs(), t.subsec_nanos()))
+                .hash(&mut hasher);
+            entry.size().hash(&mut hasher);
+            hasher.finish()
+        };
+        let body = cx
             .clients
-            .cloudwatch
-            .get_dashboard()
-            .dashboard_name(&name)
-            .send()
-            .await
-            .map_err(sdk("GetDashboard"))
-            .found()?;
+            .read_while_witnessed(&format!("cloudwatch:GetDashboard {name}"), witness, || {
+                read_body(cx, &name)
+            })
+            .await?;
         // None: deleted between the two calls.
-        let Some(found) = found else {
+        let Some(body) = body else {
             return Ok(Vec::new());
         };
-        let body = found.dashboard_body().unwrap_or_default().to_string();
         Ok(vec![Observed {
             component: super::DASHBOARD_KEY.into(),
             id: name.clone(),
