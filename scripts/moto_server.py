@@ -721,8 +721,9 @@ RDSResponse.describe_orderable_db_instance_options = describe_orderable_db_insta
 ElastiCacheResponse.describe_reserved_cache_nodes_offerings = describe_reserved_cache_nodes_offerings
 
 # AWS Budgets: moto 5.2 keeps budgets and their notifications but has no
-# UpdateBudget (a changed limit) or DescribeSubscribersForNotification (who
-# a notification reaches); both as AWS answers them.
+# UpdateBudget (a changed limit), DescribeSubscribersForNotification (who
+# a notification reaches) or DescribeBudgetNotificationsForAccount (every
+# budget's notifications, paged); each as AWS answers it.
 from moto.budgets.exceptions import NotFoundException as BudgetNotFound  # noqa: E402
 from moto.budgets.responses import BudgetsResponse  # noqa: E402
 
@@ -753,8 +754,23 @@ def describe_subscribers_for_notification(self):
     raise BudgetNotFound("Unable to find notification for this budget.")
 
 
+def describe_budget_notifications_for_account(self):
+    account_id = self._get_param("AccountId")
+    every = [
+        {"BudgetName": name, "Notifications": budget.get_notifications()}
+        for name, budget in sorted(self.backend.budgets[account_id].items())
+        if budget.notifications
+    ]
+    start = int(self._get_param("NextToken") or 0)
+    size = int(self._get_param("MaxResults") or 100)
+    page = every[start : start + size]
+    token = str(start + size) if start + size < len(every) else None
+    return json.dumps({"BudgetNotificationsForAccount": page, "NextToken": token})
+
+
 BudgetsResponse.update_budget = update_budget
 BudgetsResponse.describe_subscribers_for_notification = describe_subscribers_for_notification
+BudgetsResponse.describe_budget_notifications_for_account = describe_budget_notifications_for_account
 
 QUOTAS_ENV = "STACKOPS_MOTO_QUOTAS"
 QUOTA_NAMES = {

@@ -73,6 +73,10 @@ const NOT_SERVICES: &[&str] = &["mod", "calls", "config"];
 const ACTION_BY_OPERATION: &[(&str, &str)] = &[
     ("budgets:DescribeBudgets", "budgets:ViewBudget"),
     (
+        "budgets:DescribeBudgetNotificationsForAccount",
+        "budgets:ViewBudget",
+    ),
+    (
         "budgets:DescribeNotificationsForBudget",
         "budgets:ViewBudget",
     ),

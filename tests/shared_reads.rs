@@ -12,6 +12,7 @@ use std::time::Duration;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use stackops::api::StackManifest;
 use stackops::aws::Context;
+use stackops::aws::budgets::BUDGET_KEY;
 use stackops::aws::calls::CallCounter;
 use stackops::aws::http::operator_https_client;
 use stackops::aws::shared_lists::SharedLists;
@@ -19,11 +20,12 @@ use stackops::aws::shared_reads::{SETTINGS_OPERATIONS, SharedReads, SharingOptio
 use support::moto::MotoServer;
 use support::stack::{TestStack, calls_of, disposable};
 
-/// An ecommerce stack named `name`.
+/// An ecommerce stack named `name`, with a budget of its own.
 fn shop(name: &str) -> StackManifest {
     let mut stack = disposable("ecommerce.yaml");
     if let StackManifest::Ecommerce(s) = &mut stack {
         s.metadata.name = Some(name.to_string());
+        s.spec.settings.budget.monthly_limit_usd = Some(500);
     }
     stack
 }
@@ -101,6 +103,18 @@ async fn a_second_stack_reads_its_lists_from_the_first_and_sees_only_its_own() {
 
     let first = a.engine().apply(&cx_a, &a.blueprint.graph).await;
     assert!(first.converged && first.writes == 0, "{first:?}");
+    // The budget's notifications came from the account's list (had they
+    // not been found there, the pass would have written them).
+    assert!(
+        a.blueprint
+            .graph
+            .nodes()
+            .iter()
+            .any(|n| n.key == BUDGET_KEY)
+    );
+    let budget_calls = |op| calls_of(&cx_a.clients.calls, op);
+    assert_eq!(budget_calls("DescribeBudgetNotificationsForAccount"), 1);
+    assert_eq!(budget_calls("DescribeNotificationsForBudget"), 0);
     let second = b.engine().apply(&cx_b, &b.blueprint.graph).await;
     // The other stack's resources are in every shared answer: were any of
     // them taken as this stack's, they would be orphans, and deleted.

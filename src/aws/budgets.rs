@@ -3,7 +3,9 @@
 //! filter expression: the older cost filters lack newer dimensions),
 //! notifying the alarm topic at 80 % of actual and at 100 % of forecast
 //! spend. Named `stackops-<hash>-<stack>` and found among the account's
-//! budgets by that name.
+//! budgets by that name. While reads are shared, its notifications come
+//! from the account's list of every budget's notifications; only their
+//! subscribers are read budget by budget.
 //!
 //! Budgets is a global service of the account: its calls name the account
 //! (GetCallerIdentity, which needs no permission) and go to us-east-1. The
@@ -136,18 +138,50 @@ async fn account(cx: &Context) -> Result<String, AwsError> {
     crate::aws::sts::caller_account(&cx.clients).await
 }
 
-async fn observe(cx: &Context, account: &str, budget: &AwsBudget) -> Result<Observed, AwsError> {
-    let name = budget.budget_name().to_string();
+/// The notifications of budget `name`: from the account's list of every
+/// budget's notifications while reads are shared, otherwise its own.
+async fn notifications_of(
+    cx: &Context,
+    account: &str,
+    name: &str,
+) -> Result<Vec<Notification>, AwsError> {
     let budgets = &cx.clients.budgets;
+    if cx.clients.reads.shares() {
+        let every = cx
+            .clients
+            .listed("budgets:DescribeBudgetNotificationsForAccount", || async {
+                budgets
+                    .describe_budget_notifications_for_account()
+                    .account_id(account)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(sdk("DescribeBudgetNotificationsForAccount"))
+            })
+            .await?;
+        return Ok(every
+            .iter()
+            .find(|b| b.budget_name() == Some(name))
+            .map(|b| b.notifications().to_vec())
+            .unwrap_or_default());
+    }
     let found = budgets
         .describe_notifications_for_budget()
         .account_id(account)
-        .budget_name(&name)
+        .budget_name(name)
         .send()
         .await
         .map_err(sdk("DescribeNotificationsForBudget"))?;
+    Ok(found.notifications().to_vec())
+}
+
+async fn observe(cx: &Context, account: &str, budget: &AwsBudget) -> Result<Observed, AwsError> {
+    let name = budget.budget_name().to_string();
+    let budgets = &cx.clients.budgets;
     let mut items = Vec::new();
-    for notification in found.notifications() {
+    for notification in &notifications_of(cx, account, &name).await? {
         let subscribers = budgets
             .describe_subscribers_for_notification()
             .account_id(account)
