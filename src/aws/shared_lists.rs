@@ -72,6 +72,15 @@ struct Vouched {
 /// belonged to stacks now gone is dropped.
 pub const WHOLE_WITNESS_SPAN: Duration = Duration::from_secs(24 * 3600);
 
+/// The witness of `vouching`: the part of the shared lists a kept read
+/// depends on, as one number that changes when that part does.
+pub fn witness(vouching: &impl std::hash::Hash) -> u64 {
+    std::hash::BuildHasher::hash_one(
+        &std::hash::BuildHasherDefault::<std::hash::DefaultHasher>::default(),
+        vouching,
+    )
+}
+
 type Key = (Arc<str>, String);
 
 /// The operator's parsed lists, for every region and identity.

@@ -341,16 +341,8 @@ impl KindOps<AwsClients> for DashboardKind {
         };
         // Every PutDashboard changes the entry's last-modified time, so the
         // body is read again only when the shared list shows a change.
-        let witness = {
-            use std::hash::{Hash, Hasher};
-            let mut hasher = std::collections::hash_map::DefaultHasher::new();
-            entry
-                .last_modified()
-                .map(|t| (t.secs(), t.subsec_nanos()))
-                .hash(&mut hasher);
-            entry.size().hash(&mut hasher);
-            hasher.finish()
-        };
+        let modified = entry.last_modified().map(|t| (t.secs(), t.subsec_nanos()));
+        let witness = crate::aws::shared_lists::witness(&(modified, entry.size()));
         let body = cx
             .clients
             .read_while_witnessed(&format!("cloudwatch:GetDashboard {name}"), witness, || {

@@ -107,10 +107,7 @@ async fn kept_target_health(cx: &Context, arn: &str) -> Result<Option<Fields>, A
         })
         .collect();
     members.sort_unstable();
-    let witness = std::hash::BuildHasher::hash_one(
-        &std::hash::BuildHasherDefault::<std::hash::DefaultHasher>::default(),
-        &members,
-    );
+    let witness = crate::aws::shared_lists::witness(&members);
     let all_healthy = |health: &Option<Fields>| {
         health.as_ref().is_some_and(|h| {
             !h.contains_key("targetIssue")
