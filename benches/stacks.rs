@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use k8s_openapi::api::coordination::v1::Lease;
 use kube::ResourceExt;
 use kube::api::{Api, PostParams};
 use serde_json::{Value, json};
@@ -428,9 +429,16 @@ fn scale_servers(count: usize) -> usize {
 
 /// Resync interval of the scale run, and how many resyncs apart each
 /// resource's settings are read (the operator's default): steady state is
-/// measured over one such cycle.
-const SCALE_RESYNC_SECONDS: u64 = 30;
+/// measured over one such cycle. Past 100 stacks the resync is longer, so
+/// the lists every replica reads per region and window do not crowd out
+/// the emulators' work of creating stacks (the operator's own default is
+/// 600 s; 60 s keeps the settings cycle at 12 minutes).
+fn scale_resync_seconds(count: usize) -> u64 {
+    if count <= 100 { 30 } else { 60 }
+}
 const SCALE_SETTINGS_EVERY: u32 = 12;
+/// Lease of each replica when several share the stacks (the chart's).
+const SCALE_LEASE_SECONDS: u64 = 15;
 
 async fn scale(count: usize, replicas: usize) -> Value {
     let shards = scale_servers(count);
@@ -452,11 +460,10 @@ async fn scale(count: usize, replicas: usize) -> Value {
         .collect();
     let cluster = Cluster::start().await;
     let (client, kubeconfig) = (cluster.client.clone(), cluster.kubeconfig.clone());
-    let resync = Duration::from_secs(SCALE_RESYNC_SECONDS);
-    let (resync_arg, every_arg) = (
-        SCALE_RESYNC_SECONDS.to_string(),
-        SCALE_SETTINGS_EVERY.to_string(),
-    );
+    let resync_seconds = scale_resync_seconds(count);
+    let lease_arg = SCALE_LEASE_SECONDS.to_string();
+    let resync = Duration::from_secs(resync_seconds);
+    let (resync_arg, every_arg) = (resync_seconds.to_string(), SCALE_SETTINGS_EVERY.to_string());
     // One replica alone, or several sharing the stacks (the chart's way).
     let metrics_ports: Vec<u16> = (0..replicas).map(|_| free_port()).collect();
     let mut operators: Vec<Option<Operator>> = metrics_ports
@@ -475,7 +482,7 @@ async fn scale(count: usize, replicas: usize) -> Value {
                 every_arg.as_str(),
             ];
             if replicas > 1 {
-                args.extend(["--shard", "--lease-seconds", "15"]);
+                args.extend(["--shard", "--lease-seconds", &lease_arg]);
             }
             Some(Operator::start(&kubeconfig, env, None, &args))
         })
@@ -541,11 +548,21 @@ async fn scale(count: usize, replicas: usize) -> Value {
         .map(|o| footprint(o.id()).0)
         .collect();
     // Sharded: the first replica killed without a word; how long until
-    // every stack it had is assigned to another.
-    let move_seconds = if replicas > 1 {
+    // every stack it had is assigned to another, and how long after its
+    // Lease lapsed (the earliest the leader may move them).
+    let (move_seconds, move_after_lapse) = if replicas > 1 {
+        let leases: Api<Lease> = Api::namespaced(client.clone(), "default");
+        let member_lease = stackops::controller::shards::ShardConfig {
+            namespace: "default".into(),
+            identity: "bench-0".into(),
+            duration: Duration::from_secs(SCALE_LEASE_SECONDS),
+        }
+        .member_lease()
+        .name;
         drop(operators[0].take());
         let killed = Instant::now();
-        loop {
+        let killed_at = jiff::Timestamp::now();
+        let took = loop {
             let stacks = api.list(&Default::default()).await.unwrap().items;
             let moved = stacks.iter().all(|s| {
                 s.labels()
@@ -553,12 +570,22 @@ async fn scale(count: usize, replicas: usize) -> Value {
                     .is_some_and(|owner| owner != "bench-0")
             });
             if moved || killed.elapsed() > Duration::from_secs(300) {
-                break Some(killed.elapsed().as_secs_f64());
+                break killed.elapsed().as_secs_f64();
             }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        };
+        let lapsed = leases
+            .get(&member_lease)
+            .await
+            .ok()
+            .and_then(|lease| lease.spec?.renew_time)
+            .map(|renewed| {
+                let lapse = renewed.0 + jiff::SignedDuration::from_secs(SCALE_LEASE_SECONDS as i64);
+                lapse.duration_since(killed_at).as_secs_f64()
+            });
+        (Some(took), lapsed.map(|lapsed| took - lapsed))
     } else {
-        None
+        (None, None)
     };
     drop(operators);
     cluster.shutdown().await;
@@ -578,7 +605,9 @@ async fn scale(count: usize, replicas: usize) -> Value {
         "rss_heap_mib": mib(first.anon_kib), "rss_code_mib": mib(first.file_kib),
         "aws_calls": calls, "retries": retries, "calls_per_stack": calls as f64 / count as f64,
         "seconds_to_move_after_a_kill": move_seconds,
-        "resync_seconds": SCALE_RESYNC_SECONDS, "settings_read_every": SCALE_SETTINGS_EVERY,
+        "seconds_to_move_after_the_lease_lapsed": move_after_lapse,
+        "lease_seconds": (replicas > 1).then_some(SCALE_LEASE_SECONDS),
+        "resync_seconds": resync_seconds, "settings_read_every": SCALE_SETTINGS_EVERY,
         "steady_passes": steady_passes, "steady_calls": steady_calls,
         "steady_mutating_calls": steady_mutating, "steady_reads_answered_shared": steady_shared,
         "steady_calls_per_stack_per_resync": steady_calls as f64 / steady_passes.max(1) as f64,
@@ -872,15 +901,16 @@ fn markdown(report: &Value, command: &str) -> String {
             t["resources_wanted"],
         ));
     }
-    md.push_str("\n## Many stacks on one operator, or on replicas sharing them (ecommerce)\n\nUp to 100 stacks: 10 per region, each region's calls to its own moto server; past 100: all 25 regions, stacks round-robin, and the lighter spec the table names. A routing proxy sends each region to its server (global services to the first), so the figures measure the operator rather than one emulator process. With several replicas they share the stacks (`--shard`, 15 s Leases). Peak RSS is the largest replica's, heap and code the first replica's at the end (heap: anonymous pages, which grow with the stacks; code: pages of the binary and its libraries, which do not); CPU to all Ready is summed over replicas. After all are Ready and two resyncs have passed, steady state is counted over one settings cycle (every resource's settings read once): AWS calls per reconcile (each a full pass of one stack), mutating AWS calls, and writes to the API server about the stacks (Leases left out). Then the first replica is killed (SIGKILL) and the time until every one of its stacks is assigned to another is measured.\n\n| stacks | spec | replicas | moto servers | Ready | seconds to all Ready | peak RSS MiB | heap MiB at end | code MiB at end | CPU s to Ready | AWS calls to Ready | steady: calls per stack per resync | steady: mutating AWS calls | steady: API server writes | seconds to move a killed replica's stacks |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    md.push_str("\n## Many stacks on one operator, or on replicas sharing them (ecommerce)\n\nUp to 100 stacks: 10 per region, each region's calls to its own moto server; past 100: all 25 regions, stacks round-robin, and the lighter spec the table names. Each row names its resync interval (30 s up to 100 stacks, 60 s past them, so the lists every replica reads per region and window leave the emulators time to create stacks; the operator's default is 600 s). A routing proxy sends each region to its server (global services to the first), so the figures measure the operator rather than one emulator process. With several replicas they share the stacks (`--shard`, 15 s Leases). Peak RSS is the largest replica's, heap and code the first replica's at the end (heap: anonymous pages, which grow with the stacks; code: pages of the binary and its libraries, which do not); CPU to all Ready is summed over replicas. After all are Ready and two resyncs have passed, steady state is counted over one settings cycle (every resource's settings read once): AWS calls per reconcile (each a full pass of one stack), mutating AWS calls, and writes to the API server about the stacks (Leases left out). Then the first replica is killed (SIGKILL) and the time until every one of its stacks is assigned to another is measured, from the kill and from the moment its Lease lapsed (unrenewed, a Lease lapses 10 to 15 s after its holder dies: it is renewed every third of its 15 s).\n\n| stacks | spec | replicas | moto servers | resync s | Ready | seconds to all Ready | peak RSS MiB | heap MiB at end | code MiB at end | CPU s to Ready | AWS calls to Ready | steady: calls per stack per resync | steady: mutating AWS calls | steady: API server writes | seconds to move a killed replica's stacks | of which after its Lease lapsed |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for s in report["scale"].as_array().unwrap() {
         let steady = |key: &str| s[key].as_u64().map_or("-".to_string(), |n| n.to_string());
         md.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} | {} | {} | {} | {} |\n",
             s["stacks"],
             s["spec"].as_str().unwrap_or("ecommerce.yaml"),
             s["replicas"].as_u64().unwrap_or(1),
             s["moto_servers"],
+            steady("resync_seconds"),
             s["ready"],
             s["seconds_to_all_ready"].as_f64().unwrap(),
             s["peak_rss_mib"].as_f64().unwrap(),
@@ -894,6 +924,9 @@ fn markdown(report: &Value, command: &str) -> String {
             steady("steady_mutating_calls"),
             steady("steady_kube_writes"),
             s["seconds_to_move_after_a_kill"]
+                .as_f64()
+                .map_or("-".to_string(), |t| format!("{t:.1}")),
+            s["seconds_to_move_after_the_lease_lapsed"]
                 .as_f64()
                 .map_or("-".to_string(), |t| format!("{t:.1}")),
         ));

@@ -278,7 +278,7 @@ async fn replicas_share_the_stacks_hand_them_over_and_never_both_reconcile_one()
     drop(a.take());
     let moved_in = settled_on(&api, &["replica-b"]).await;
     assert!(
-        moved_in < Duration::from_secs(LEASE_SECONDS * 3),
+        moved_in < Duration::from_secs(LEASE_SECONDS * 2),
         "moved after {moved_in:?}"
     );
     eprintln!("a dead replica's stacks moved within {moved_in:?}");

@@ -40,23 +40,28 @@ impl LeaderElector {
         }
     }
 
-    /// Waits until this replica holds the lease.
+    /// Waits until this replica holds the lease. While another holds it,
+    /// tries again the moment it would lapse (or after a third of a lease,
+    /// whichever is sooner), so a dead holder's work moves on at once.
     pub async fn acquire(&self) {
         let mut logged = false;
         loop {
+            let mut wait = self.config.duration / 3;
             match self.try_acquire().await {
-                Ok(true) => {
+                Ok(Attempt::Held) => {
                     info!(identity = %self.config.identity, lease = %self.config.name, "became leader");
                     return;
                 }
-                Ok(false) if !logged => {
-                    info!(lease = %self.config.name, "another replica leads; waiting");
-                    logged = true;
+                Ok(Attempt::HeldByAnother { lapses_in }) => {
+                    if !logged {
+                        info!(lease = %self.config.name, "another replica leads; waiting");
+                        logged = true;
+                    }
+                    wait = wait.min(lapses_in + LAPSE_MARGIN);
                 }
-                Ok(false) => {}
                 Err(e) => warn!(%e, "leader election failed; retrying"),
             }
-            tokio::time::sleep(self.config.duration / 3).await;
+            tokio::time::sleep(wait).await;
         }
     }
 
@@ -66,8 +71,8 @@ impl LeaderElector {
         loop {
             tokio::time::sleep(self.config.duration / 3).await;
             match self.try_acquire().await {
-                Ok(true) => failures = 0,
-                Ok(false) => return,
+                Ok(Attempt::Held) => failures = 0,
+                Ok(Attempt::HeldByAnother { .. }) => return,
                 // Transient API errors are tolerated until the lease would expire.
                 Err(e) => {
                     failures += 1;
@@ -102,7 +107,7 @@ impl LeaderElector {
     /// Takes or renews the lease if it is ours or free. Optimistic
     /// concurrency (resourceVersion) makes two replicas racing for an
     /// expired lease end with one holder.
-    async fn try_acquire(&self) -> Result<bool, kube::Error> {
+    async fn try_acquire(&self) -> Result<Attempt, kube::Error> {
         let now = Timestamp::now();
         let seconds = i32::try_from(self.config.duration.as_secs())
             .unwrap_or(i32::MAX)
@@ -124,22 +129,17 @@ impl LeaderElector {
                 }),
             };
             return match self.api.create(&PostParams::default(), &lease).await {
-                Ok(_) => Ok(true),
-                Err(kube::Error::Api(e)) if e.code == 409 => Ok(false),
+                Ok(_) => Ok(Attempt::Held),
+                Err(kube::Error::Api(e)) if e.code == 409 => Ok(Attempt::RACED),
                 Err(e) => Err(e),
             };
         };
         let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
         let mine = spec.holder_identity.as_deref() == Some(self.config.identity.as_str());
-        let expired = match (&spec.renew_time, spec.lease_duration_seconds) {
-            (Some(MicroTime(renewed)), Some(duration)) => {
-                now.as_second() > renewed.as_second() + i64::from(duration)
-            }
-            _ => true,
-        };
+        let lapses_in = lapses_in(spec, now);
         let free = spec.holder_identity.as_deref().is_none_or(str::is_empty);
-        if !mine && !expired && !free {
-            return Ok(false);
+        if !mine && !lapses_in.is_zero() && !free {
+            return Ok(Attempt::HeldByAnother { lapses_in });
         }
         if !mine {
             spec.holder_identity = Some(self.config.identity.clone());
@@ -153,9 +153,71 @@ impl LeaderElector {
             .replace(&self.config.name, &PostParams::default(), &lease)
             .await
         {
-            Ok(_) => Ok(true),
-            Err(kube::Error::Api(e)) if e.code == 409 => Ok(false),
+            Ok(_) => Ok(Attempt::Held),
+            Err(kube::Error::Api(e)) if e.code == 409 => Ok(Attempt::RACED),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// How a try for the lease went.
+#[derive(Debug, PartialEq, Eq)]
+enum Attempt {
+    Held,
+    /// Another holds it; unrenewed, it lapses in `lapses_in`.
+    HeldByAnother {
+        lapses_in: Duration,
+    },
+}
+
+impl Attempt {
+    /// Another replica wrote the lease first: look again soon.
+    const RACED: Self = Self::HeldByAnother {
+        lapses_in: Duration::from_millis(200),
+    };
+}
+
+/// Tried a little after a lease's lapse, so clocks a few milliseconds apart
+/// do not find it still held.
+pub const LAPSE_MARGIN: Duration = Duration::from_millis(100);
+
+/// How long until `lease` lapses unless renewed (zero once it has, or when
+/// it was never renewed).
+pub fn lapses_in(lease: &LeaseSpec, now: Timestamp) -> Duration {
+    let (Some(MicroTime(renewed)), Some(seconds)) =
+        (&lease.renew_time, lease.lease_duration_seconds)
+    else {
+        return Duration::ZERO;
+    };
+    let lapses = renewed.saturating_add(jiff::SignedDuration::from_secs(i64::from(seconds)));
+    match lapses.map(|lapses| lapses.duration_since(now)) {
+        Ok(left) if left.is_positive() => left.unsigned_abs(),
+        _ => Duration::ZERO,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lease(renewed: Timestamp, seconds: i32) -> LeaseSpec {
+        LeaseSpec {
+            holder_identity: Some("a".into()),
+            renew_time: Some(MicroTime(renewed)),
+            lease_duration_seconds: Some(seconds),
+            ..LeaseSpec::default()
+        }
+    }
+
+    #[test]
+    fn a_lease_lapses_its_duration_after_its_last_renewal() {
+        let now = Timestamp::now();
+        let renewed = now - jiff::SignedDuration::from_millis(10_500);
+        assert_eq!(
+            lapses_in(&lease(renewed, 15), now),
+            Duration::from_millis(4_500)
+        );
+        assert_eq!(lapses_in(&lease(renewed, 10), now), Duration::ZERO);
+        assert_eq!(lapses_in(&LeaseSpec::default(), now), Duration::ZERO);
     }
 }

@@ -25,13 +25,14 @@ use std::time::Duration;
 use jiff::Timestamp;
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
 use tracing::{info, warn};
 
-use super::leader::LeaseConfig;
+use futures::StreamExt;
+
+use super::leader::{LAPSE_MARGIN, LeaseConfig};
 use crate::identity::short_hash;
 
 /// The label naming the replica that reconciles a stack.
@@ -110,25 +111,39 @@ pub fn owner<'a>(uid: &str, members: &'a [String]) -> Option<&'a str> {
         .map(String::as_str)
 }
 
-/// The identities (as label values) of the members whose Lease is live.
-pub async fn live_members(leases: &Api<Lease>) -> Result<Vec<String>, kube::Error> {
-    let now = Timestamp::now().as_second();
+/// The members whose Lease is live, and when the first of them lapses
+/// unless renewed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Members {
+    /// Their identities as label values, sorted.
+    pub live: Vec<String>,
+    /// How long until the soonest of their Leases lapses.
+    pub next_lapse: Option<Duration>,
+}
+
+/// The members whose Lease is live.
+pub async fn live_members(leases: &Api<Lease>) -> Result<Members, kube::Error> {
+    let now = Timestamp::now();
     let list = leases
         .list(&ListParams::default().labels(MEMBER_LABEL))
         .await?;
-    let mut members: Vec<String> = list
-        .items
-        .iter()
-        .filter_map(|lease| {
-            let spec = lease.spec.as_ref()?;
-            let holder = spec.holder_identity.as_deref().filter(|h| !h.is_empty())?;
-            let MicroTime(renewed) = spec.renew_time.as_ref()?;
-            let duration = i64::from(spec.lease_duration_seconds?);
-            (renewed.as_second() + duration >= now).then(|| label_value(holder))
-        })
-        .collect();
-    members.sort();
-    members.dedup();
+    let mut members = Members::default();
+    for lease in &list.items {
+        let Some(spec) = lease.spec.as_ref() else {
+            continue;
+        };
+        let Some(holder) = spec.holder_identity.as_deref().filter(|h| !h.is_empty()) else {
+            continue;
+        };
+        let lapses_in = super::leader::lapses_in(spec, now);
+        if lapses_in.is_zero() {
+            continue;
+        }
+        members.live.push(label_value(holder));
+        members.next_lapse = Some(members.next_lapse.map_or(lapses_in, |n| n.min(lapses_in)));
+    }
+    members.live.sort();
+    members.live.dedup();
     Ok(members)
 }
 
@@ -173,6 +188,10 @@ pub fn assignment(
     })
 }
 
+/// Label patches the leader sends at once: a dead member's stacks move in
+/// a few round trips rather than one after another.
+const CONCURRENT_ASSIGNMENTS: usize = 16;
+
 /// Brings every stack of `api` one step towards its owner; returns how many
 /// were labelled.
 pub async fn assign_all<K>(api: &Api<K>, members: &[String]) -> Result<usize, kube::Error>
@@ -182,9 +201,9 @@ where
         + serde::de::DeserializeOwned
         + std::fmt::Debug,
 {
-    let mut changed = 0;
-    for stack in api.list(&ListParams::default()).await? {
-        let Some(uid) = stack.uid() else { continue };
+    let stacks = api.list(&ListParams::default()).await?;
+    let patches = stacks.items.iter().filter_map(|stack| {
+        let uid = stack.uid()?;
         let labels = stack.labels();
         let step = assignment(
             &uid,
@@ -192,34 +211,41 @@ where
             labels.contains_key(DRAIN_LABEL),
             members,
         );
-        let patch = match step {
-            None | Some(Assignment::Keep) => continue,
-            Some(Assignment::Assign(member)) => {
+        let patch = match step? {
+            Assignment::Keep => return None,
+            Assignment::Assign(member) => {
                 info!(stack = %stack.name_any(), %member, "assigned");
                 json!({"metadata": {"labels": {SHARD_LABEL: member, DRAIN_LABEL: null}}})
             }
-            Some(Assignment::Drain) => {
+            Assignment::Drain => {
                 info!(stack = %stack.name_any(), "asked its replica to let it go");
                 json!({"metadata": {"labels": {DRAIN_LABEL: "true"}}})
             }
-            Some(Assignment::Undrain) => json!({"metadata": {"labels": {DRAIN_LABEL: null}}}),
+            Assignment::Undrain => json!({"metadata": {"labels": {DRAIN_LABEL: null}}}),
         };
         let namespaced: Api<K> = match stack.namespace() {
             Some(ns) => Api::namespaced(api.clone().into_client(), &ns),
             None => api.clone(),
         };
-        namespaced
-            .patch(
-                &stack.name_any(),
-                &PatchParams {
-                    field_manager: Some(SHARDER_MANAGER.into()),
-                    ..Default::default()
-                },
-                &Patch::Merge(&patch),
-            )
-            .await?;
-        changed += 1;
-    }
+        Some(async move {
+            namespaced
+                .patch(
+                    &stack.name_any(),
+                    &PatchParams {
+                        field_manager: Some(SHARDER_MANAGER.into()),
+                        ..Default::default()
+                    },
+                    &Patch::Merge(&patch),
+                )
+                .await
+        })
+    });
+    let results: Vec<_> = futures::stream::iter(patches)
+        .buffer_unordered(CONCURRENT_ASSIGNMENTS)
+        .collect()
+        .await;
+    let changed = results.len();
+    results.into_iter().try_for_each(|r| r.map(drop))?;
     Ok(changed)
 }
 
@@ -248,8 +274,9 @@ where
     Ok(true)
 }
 
-/// The leader's loop: every third of a Lease, each stack one step towards
-/// its owner among the live members.
+/// The leader's loop: every third of a Lease, and the moment a member's
+/// Lease lapses, each stack one step towards its owner among the live
+/// members.
 pub async fn run_sharder<A, B>(client: Client, config: ShardConfig, first: Api<A>, second: Api<B>)
 where
     A: Resource<DynamicType = (), Scope = NamespaceResourceScope>
@@ -264,11 +291,18 @@ where
     let leases: Api<Lease> = Api::namespaced(client, &config.namespace);
     let mut last_members = Vec::new();
     loop {
+        let mut wait = config.duration / 3;
         match live_members(&leases).await {
-            Ok(members) => {
+            Ok(Members {
+                live: members,
+                next_lapse,
+            }) => {
                 if members != last_members {
                     info!(?members, "shard members");
                     last_members.clone_from(&members);
+                }
+                if let Some(lapse) = next_lapse {
+                    wait = wait.min(lapse + LAPSE_MARGIN);
                 }
                 for result in [
                     assign_all(&first, &members).await,
@@ -281,7 +315,7 @@ where
             }
             Err(e) => warn!(%e, "could not list the shard members"),
         }
-        tokio::time::sleep(config.duration / 3).await;
+        tokio::time::sleep(wait).await;
     }
 }
 
