@@ -149,7 +149,7 @@ async fn notifications_of(
     if cx.clients.reads.shares() {
         let every = cx
             .clients
-            .listed("budgets:DescribeBudgetNotificationsForAccount", || async {
+            .listed_account_wide("budgets:DescribeBudgetNotificationsForAccount", || async {
                 budgets
                     .describe_budget_notifications_for_account()
                     .account_id(account)
@@ -232,7 +232,7 @@ impl KindOps<AwsClients> for BudgetKind {
         let name = budget_name(cx);
         let budgets = cx
             .clients
-            .listed("budgets:DescribeBudgets", || async {
+            .listed_account_wide("budgets:DescribeBudgets", || async {
                 cx.clients
                     .budgets
                     .describe_budgets()

@@ -262,8 +262,45 @@ impl AwsClients {
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<Vec<T>, crate::engine::error::AwsError>>,
     {
+        self.listed_in(question, false, fetch).await
+    }
+
+    /// Like [`Self::listed`], for a service whose list is the account's
+    /// whatever region asks (IAM, CloudFront, Budgets): one list per
+    /// identity, not one per region, so a replica spread over many
+    /// regions neither asks nor holds the same account-wide list once per
+    /// region.
+    pub async fn listed_account_wide<T, F, Fut>(
+        &self,
+        question: &str,
+        fetch: F,
+    ) -> Result<std::sync::Arc<Vec<T>>, crate::engine::error::AwsError>
+    where
+        T: Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<Vec<T>, crate::engine::error::AwsError>>,
+    {
+        self.listed_in(question, true, fetch).await
+    }
+
+    async fn listed_in<T, F, Fut>(
+        &self,
+        question: &str,
+        account_wide: bool,
+        fetch: F,
+    ) -> Result<std::sync::Arc<Vec<T>>, crate::engine::error::AwsError>
+    where
+        T: Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<Vec<T>, crate::engine::error::AwsError>>,
+    {
         let Some((lists, scope)) = self.reads.shared_lists() else {
             return Ok(std::sync::Arc::new(fetch().await?));
+        };
+        let scope = if account_wide {
+            super::shared_lists::account_wide(&scope)
+        } else {
+            scope
         };
         let (list, from_memory) = lists.get(&scope, question, fetch).await?;
         if from_memory {

@@ -83,6 +83,15 @@ pub fn witness(vouching: &impl std::hash::Hash) -> u64 {
 
 type Key = (Arc<str>, String);
 
+/// The scope of an account-wide list: `scope` (`region|identity`) without
+/// its region.
+pub fn account_wide(scope: &Arc<str>) -> Arc<str> {
+    match scope.split_once('|') {
+        Some((_, identity)) => format!("account|{identity}").into(),
+        None => scope.clone(),
+    }
+}
+
 /// The operator's parsed lists, for every region and identity.
 pub struct SharedLists {
     window: Duration,
@@ -271,6 +280,21 @@ mod tests {
         let other: Arc<str> = "eu-west-1|operator".into();
         lists.get(&other, "ec2:DescribeVpcs", fetch).await.unwrap();
         assert_eq!(fetches.load(Ordering::Relaxed), 2);
+        // An account-wide list is one for every region of an identity.
+        for region in [&scope, &other] {
+            lists
+                .get(&account_wide(region), "iam:ListRoles", fetch)
+                .await
+                .unwrap();
+        }
+        assert_eq!(fetches.load(Ordering::Relaxed), 3);
+        let role: Arc<str> = "eu-west-1|arn:aws:iam::111122223333:role/a".into();
+        assert_eq!(&*account_wide(&role), "account|arn:aws:iam::111122223333:role/a");
+        lists
+            .get(&account_wide(&role), "iam:ListRoles", fetch)
+            .await
+            .unwrap();
+        assert_eq!(fetches.load(Ordering::Relaxed), 4);
     }
 
     #[tokio::test]

@@ -87,7 +87,7 @@ async fn list(cx: &Context) -> Result<Vec<Observed>, AwsError> {
     // shared, parsed once, by every stack while reads are shared.
     let all = cx
         .clients
-        .listed("cloudfront:ListDistributions", || async {
+        .listed_account_wide("cloudfront:ListDistributions", || async {
             cx.clients
                 .cloudfront
                 .list_distributions()

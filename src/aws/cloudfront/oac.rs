@@ -78,7 +78,7 @@ async fn find(cx: &Context) -> Result<Vec<Observed>, AwsError> {
     // stack while reads are shared.
     let all = cx
         .clients
-        .listed("cloudfront:ListOriginAccessControls", || async {
+        .listed_account_wide("cloudfront:ListOriginAccessControls", || async {
             cx.clients
                 .cloudfront
                 .list_origin_access_controls()

@@ -88,7 +88,7 @@ fn listed_path(cx: &Context) -> String {
 /// kinds and, while reads are shared, for every stack.
 async fn listed_roles(cx: &Context) -> Result<std::sync::Arc<Vec<AwsRole>>, AwsError> {
     cx.clients
-        .listed("iam:ListRoles", || async {
+        .listed_account_wide("iam:ListRoles", || async {
             cx.clients
                 .iam
                 .list_roles()
@@ -614,7 +614,7 @@ impl KindOps<AwsClients> for InstanceProfileKind {
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
         let profiles = cx
             .clients
-            .listed("iam:ListInstanceProfiles", || async {
+            .listed_account_wide("iam:ListInstanceProfiles", || async {
                 cx.clients
                     .iam
                     .list_instance_profiles()

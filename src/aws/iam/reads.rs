@@ -105,7 +105,7 @@ pub(super) async fn shared_roles(cx: &Context) -> Result<Option<Vec<RoleRead>>, 
 /// every stack and both role kinds.
 async fn account_roles(cx: &Context) -> Result<Arc<Vec<RoleRead>>, AwsError> {
     cx.clients
-        .listed("iam:GetAccountAuthorizationDetails", || async {
+        .listed_account_wide("iam:GetAccountAuthorizationDetails", || async {
             let mut pages = cx
                 .clients
                 .iam

@@ -82,8 +82,10 @@ impl KindOps<AwsClients> for BucketKind {
             .into_iter()
             .map(|key| (bucket_name(cx, key), key))
             .collect();
-        // Shared: every stack's buckets, one read for every stack; each
-        // keeps its own by name either way.
+        // Shared: every stack's buckets of this region (ListBuckets would
+        // answer the whole account's from any region), one read for every
+        // stack of the region; each keeps its own by name either way.
+        let shared = cx.clients.reads.shares();
         let buckets = cx
             .clients
             .listed("s3:ListBuckets", || async {
@@ -94,11 +96,12 @@ impl KindOps<AwsClients> for BucketKind {
                         .clients
                         .s3
                         .list_buckets()
-                        .prefix(if cx.clients.reads.shares() {
+                        .prefix(if shared {
                             "stackops-".to_string()
                         } else {
                             format!("stackops-{}-", short_hash(&cx.identity.uid))
                         })
+                        .set_bucket_region(shared.then(|| cx.region.clone()))
                         .set_continuation_token(token)
                         .send()
                         .await
