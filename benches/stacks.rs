@@ -484,7 +484,11 @@ async fn scale(count: usize, replicas: usize) -> Value {
             if replicas > 1 {
                 args.extend(["--shard", "--lease-seconds", &lease_arg]);
             }
-            Some(Operator::start(&kubeconfig, env, None, &args))
+            // STACKOPS_BENCH_LOG_DIR keeps each replica's log (with
+            // RUST_LOG, e.g. why passes read afresh).
+            let log = std::env::var_os("STACKOPS_BENCH_LOG_DIR")
+                .map(|dir| Path::new(&dir).join(format!("bench-{i}.log")));
+            Some(Operator::start(&kubeconfig, env, log.as_deref(), &args))
         })
         .collect();
     let api: Api<EcommerceStack> = Api::namespaced(client.clone(), "default");

@@ -19,6 +19,8 @@
 #          (--only scale --scale 1000 --replicas 3 --update keeps the rest).
 # STACKOPS_BIN=path/to/stackops runs the operator figures with that binary
 # (for example a release build); otherwise the debug build is used.
+# STACKOPS_BENCH_LOG_DIR=dir keeps each scale replica's log there (bench-N.log;
+# RUST_LOG sets what it holds).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/stackops-target}"

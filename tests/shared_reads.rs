@@ -77,9 +77,10 @@ async fn sharing(stack: &TestStack, moto: &MotoServer, sharing: &Sharing) -> Con
         .reconnect_through(&moto.endpoint, Some(sharing.http.clone()))
         .await;
     cx.clients.reads.share();
+    let scope = format!("{}|operator", cx.region);
     cx.clients
         .reads
-        .share_lists(sharing.lists.clone(), "us-east-1|operator".into());
+        .share_lists(sharing.lists.clone(), scope.into());
     cx
 }
 
@@ -155,6 +156,81 @@ async fn a_second_stack_reads_its_lists_from_the_first_and_sees_only_its_own() {
     assert!(resync.converged && resync.writes == 0);
     assert_eq!(made(&again.clients.calls), BTreeMap::new());
     assert!(again.clients.calls.shared() > 50);
+}
+
+#[tokio::test]
+async fn account_wide_lists_serve_every_region_and_buckets_are_listed_by_region() {
+    let moto = MotoServer::start();
+    let http = sharing_client();
+    let mut stacks = Vec::new();
+    for (name, region) in [("wide-a", "eu-west-1"), ("wide-b", "us-east-2")] {
+        let mut manifest = shop(name);
+        if let StackManifest::Ecommerce(s) = &mut manifest {
+            s.spec.settings.region = region.to_string();
+        }
+        let stack = TestStack::new(&moto.endpoint, &manifest, &format!("uid-{name}")).await;
+        assert!(stack.converge(&stack.cx, 12).await.converged, "{name}");
+        stacks.push(stack);
+    }
+    let cx_a = sharing(&stacks[0], &moto, &http).await;
+    let first = stacks[0]
+        .engine()
+        .apply(&cx_a, &stacks[0].blueprint.graph)
+        .await;
+    assert!(first.converged && first.writes == 0, "{first:?}");
+    let cx_b = sharing(&stacks[1], &moto, &http).await;
+    let second = stacks[1]
+        .engine()
+        .apply(&cx_b, &stacks[1].blueprint.graph)
+        .await;
+    assert!(second.converged && second.writes == 0, "{second:?}");
+    assert_eq!(cx_b.clients.calls.mutating(), 0);
+
+    // IAM, CloudFront and Budgets answer the whole account from any region:
+    // the stack in the other region asked none of them again.
+    let made_b = made(&cx_b.clients.calls);
+    for account_wide in [
+        "GetAccountAuthorizationDetails",
+        "ListInstanceProfiles",
+        "ListDistributions",
+        "ListOriginAccessControls",
+        "DescribeBudgets",
+        "DescribeBudgetNotificationsForAccount",
+    ] {
+        assert_eq!(
+            calls_of(&cx_a.clients.calls, account_wide),
+            1,
+            "{account_wide}"
+        );
+        assert!(
+            !made_b.contains_key(account_wide),
+            "{account_wide}: {made_b:?}"
+        );
+    }
+    // Buckets are listed per region, each list holding its region's own:
+    // each stack found its buckets in its region's list and read nothing
+    // afresh (a pass that had missed them would have asked for its own
+    // roles one by one before writing).
+    assert_eq!(made_b.get("ListBuckets"), Some(&1), "{made_b:?}");
+    for own_question in ["ListRoles", "GetRole"] {
+        assert!(
+            !made_b.contains_key(own_question),
+            "{own_question}: {made_b:?}"
+        );
+    }
+    // Each stack has one bucket here; unfiltered, each list would hold both.
+    let (buckets_a, buckets_b) = (
+        shared_list_len(&http, "eu-west-1", "s3:ListBuckets"),
+        shared_list_len(&http, "us-east-2", "s3:ListBuckets"),
+    );
+    assert_eq!((buckets_a, buckets_b), (Some(1), Some(1)));
+}
+
+/// How many items the shared list `question` of `region` holds.
+fn shared_list_len(sharing: &Sharing, region: &str, question: &str) -> Option<usize> {
+    sharing
+        .lists
+        .kept_len(&format!("{region}|operator").into(), question)
 }
 
 #[tokio::test]

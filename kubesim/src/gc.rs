@@ -28,9 +28,46 @@ pub fn collect(store: &mut Store) -> usize {
     total
 }
 
+/// Whether a pass could change anything: some object is being deleted, or
+/// has an owner that is gone or being deleted. Looked up in place, so the
+/// usual case (every owner present, nothing deleting) copies nothing.
+fn has_work(store: &Store) -> bool {
+    let by_uid: HashMap<&str, &Value> = store.iter().map(|(_, v)| (meta::uid(v), v)).collect();
+    store.iter().any(|(key, obj)| {
+        meta::is_deleting(obj)
+            || obj["metadata"]["ownerReferences"]
+                .as_array()
+                .is_some_and(|refs| {
+                    refs.iter().any(|r| {
+                        let owner = r["uid"].as_str().and_then(|u| by_uid.get(u));
+                        owner.is_none_or(|o| {
+                            let ns = meta::namespace(o);
+                            meta::is_deleting(o) || !(ns.is_empty() || ns == key.namespace)
+                        })
+                    })
+                })
+    })
+}
+
 fn pass(store: &mut Store) -> usize {
-    let objects: Vec<(ObjectKey, Value)> =
-        store.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    if !has_work(store) {
+        return 0;
+    }
+    // The pass writes to the store as it goes, so it works from a copy:
+    // of the metadata alone (what ownership and deletion are made of), so a
+    // pass over many large objects copies little; CRDs whole, whose spec
+    // names the resource their cleanup empties.
+    let objects: Vec<(ObjectKey, Value)> = store
+        .iter()
+        .map(|(k, v)| {
+            let copy = if k.gr.group == "apiextensions.k8s.io" {
+                v.clone()
+            } else {
+                serde_json::json!({"metadata": v["metadata"].clone()})
+            };
+            (k.clone(), copy)
+        })
+        .collect();
     let by_uid: HashMap<&str, &Value> = objects.iter().map(|(_, v)| (meta::uid(v), v)).collect();
     let mut writes = 0;
 
@@ -60,7 +97,10 @@ fn pass(store: &mut Store) -> usize {
             .map(|o| meta::uid(o))
             .collect();
         if !orphaned_by.is_empty() {
-            let mut next = obj.clone();
+            // The whole object, not the pass's copy of its metadata.
+            let Some(mut next) = store.get(key).cloned() else {
+                continue;
+            };
             if let Some(list) = next["metadata"]["ownerReferences"].as_array_mut() {
                 list.retain(|r| !orphaned_by.contains(&r["uid"].as_str().unwrap_or("")));
             }

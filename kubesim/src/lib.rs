@@ -54,6 +54,7 @@ pub mod gc;
 pub mod meta;
 pub mod namespace_defaults;
 pub mod openapi;
+pub mod partial;
 pub mod patch;
 pub mod protobuf;
 pub mod requests;

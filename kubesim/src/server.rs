@@ -117,6 +117,21 @@ impl Req {
         self.accept.contains("as=Table")
     }
 
+    fn wants_metadata(&self) -> bool {
+        self.accept.contains("as=PartialObjectMetadata")
+    }
+
+    /// `obj` (an object or a list) in the form the Accept header asks for.
+    fn shaped(&self, res: &ResourceInfo, obj: Value) -> Value {
+        if self.wants_table() {
+            table::to_table(res, &obj)
+        } else if self.wants_metadata() {
+            crate::partial::to_partial(&obj)
+        } else {
+            obj
+        }
+    }
+
     fn write_options(&self) -> Result<WriteOptions, ApiError> {
         let given = self.param("fieldManager");
         // Upstream names an unnamed writer after its User-Agent's product.
@@ -552,20 +567,12 @@ fn dispatch(
         ("get", Some(n)) => {
             let store = shared.store.lock().expect("store lock");
             let obj = rest::get(&store, res, ns_str, n)?;
-            Ok(ok(if r.wants_table() {
-                table::to_table(res, &obj)
-            } else {
-                obj
-            }))
+            Ok(ok(r.shaped(res, obj)))
         }
         ("list", None) => {
             let store = shared.store.lock().expect("store lock");
             let list = rest::list(&store, res, ns, &list_options(r, res)?)?;
-            Ok(ok(if r.wants_table() {
-                table::to_table(res, &list)
-            } else {
-                list
-            }))
+            Ok(ok(r.shaped(res, list)))
         }
         ("create", None) => {
             if res.namespaced && ns.is_none() {

@@ -106,9 +106,16 @@ impl Store {
         gr: &'a GroupResource,
         namespace: Option<&'a str>,
     ) -> impl Iterator<Item = (&'a ObjectKey, &'a Value)> + 'a {
+        // Keys sort by resource, then namespace: start at the first that
+        // can match rather than scanning every object of every resource.
+        let first = ObjectKey {
+            gr: gr.clone(),
+            namespace: namespace.unwrap_or_default().to_string(),
+            name: String::new(),
+        };
         self.objects
-            .iter()
-            .filter(move |(k, _)| &k.gr == gr && namespace.is_none_or(|ns| ns == k.namespace))
+            .range(first..)
+            .take_while(move |(k, _)| &k.gr == gr && namespace.is_none_or(|ns| ns == k.namespace))
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&ObjectKey, &Value)> {
@@ -144,20 +151,19 @@ impl Store {
 
     /// The objects of one resource as they were at resourceVersion `at`,
     /// rebuilt by undoing the history; None once `at` has been compacted.
-    pub fn snapshot(
-        &self,
-        gr: &GroupResource,
-        namespace: Option<&str>,
+    /// Borrowed, not copied: a list of the latest version (nearly every
+    /// list) costs no clone of the objects it does not return.
+    pub fn snapshot<'a>(
+        &'a self,
+        gr: &'a GroupResource,
+        namespace: Option<&'a str>,
         at: u64,
-    ) -> Option<BTreeMap<ObjectKey, Value>> {
+    ) -> Option<BTreeMap<&'a ObjectKey, &'a Value>> {
         if at < self.compacted {
             return None;
         }
         let wanted = |k: &ObjectKey| &k.gr == gr && namespace.is_none_or(|ns| ns == k.namespace);
-        let mut objects: BTreeMap<ObjectKey, Value> = self
-            .range(gr, namespace)
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let mut objects: BTreeMap<&ObjectKey, &Value> = self.range(gr, namespace).collect();
         for e in self.history.iter().rev().take_while(|e| e.rv > at) {
             if !wanted(&e.key) {
                 continue;
@@ -167,7 +173,7 @@ impl Store {
                     objects.remove(&e.key);
                 }
                 (_, Some(old)) => {
-                    objects.insert(e.key.clone(), old.clone());
+                    objects.insert(&e.key, old);
                 }
                 (_, None) => {}
             }

@@ -56,7 +56,8 @@ pub async fn fetch_to_keep<F: Future>(read: F) -> F::Output {
 /// `expires`.
 #[derive(Clone)]
 struct Slot {
-    answer: Arc<OnceCell<(Instant, Parsed)>>,
+    /// When it was fetched, the parsed list, and how many items it holds.
+    answer: Arc<OnceCell<(Instant, Parsed, usize)>>,
 }
 
 /// A read kept while its witness stays the same, for `span` at most.
@@ -195,6 +196,13 @@ impl SharedLists {
             .remove(&key);
     }
 
+    /// How many items the list kept for `question` in `scope` holds.
+    pub fn kept_len(&self, scope: &Arc<str>, question: &str) -> Option<usize> {
+        let slots = self.slots.lock().expect("shared lists lock");
+        let slot = slots.get(&(scope.clone(), question.to_string()))?;
+        slot.answer.get().map(|(_, _, len)| *len)
+    }
+
     /// The answer to `question` in `scope`, fetched by the first asker of
     /// the window. True when it came from memory.
     pub async fn get<T, F, Fut>(
@@ -215,7 +223,7 @@ impl SharedLists {
             let stale = |slot: &Slot| {
                 slot.answer
                     .get()
-                    .is_some_and(|(at, _)| at.elapsed() >= lifetime)
+                    .is_some_and(|(at, _, _)| at.elapsed() >= lifetime)
             };
             match slots.get(&key) {
                 Some(slot) if !stale(slot) => slot.clone(),
@@ -229,13 +237,14 @@ impl SharedLists {
             }
         };
         let fetched = AtomicBool::new(false);
-        let (_, parsed) = slot
+        let (_, parsed, _) = slot
             .answer
             .get_or_try_init(|| async {
                 fetched.store(true, Ordering::Relaxed);
                 let list = fetch_to_keep(fetch()).await?;
+                let len = list.len();
                 let list: Parsed = Arc::new(list);
-                Ok::<_, AwsError>((Instant::now(), list))
+                Ok::<_, AwsError>((Instant::now(), list, len))
             })
             .await?;
         let list = parsed
@@ -289,7 +298,10 @@ mod tests {
         }
         assert_eq!(fetches.load(Ordering::Relaxed), 3);
         let role: Arc<str> = "eu-west-1|arn:aws:iam::111122223333:role/a".into();
-        assert_eq!(&*account_wide(&role), "account|arn:aws:iam::111122223333:role/a");
+        assert_eq!(
+            &*account_wide(&role),
+            "account|arn:aws:iam::111122223333:role/a"
+        );
         lists
             .get(&account_wide(&role), "iam:ListRoles", fetch)
             .await

@@ -201,7 +201,9 @@ where
         + serde::de::DeserializeOwned
         + std::fmt::Debug,
 {
-    let stacks = api.list(&ListParams::default()).await?;
+    // Names, uids and labels are all it needs: the metadata alone, not
+    // every stack's spec and status.
+    let stacks = api.list_metadata(&ListParams::default()).await?;
     let patches = stacks.items.iter().filter_map(|stack| {
         let uid = stack.uid()?;
         let labels = stack.labels();

@@ -173,7 +173,7 @@ pub fn list(
             }
         })?;
     let matching: Vec<(&ObjectKey, &Value)> = snapshot
-        .iter()
+        .into_iter()
         .filter(|(k, _)| {
             after
                 .as_ref()
