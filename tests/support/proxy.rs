@@ -366,23 +366,33 @@ fn app_id(headers: &HeaderMap) -> String {
         .to_string()
 }
 
-/// Where requests go: by the region they are signed for, else `default`.
+/// Where requests go: by the region they are signed for, else `default`;
+/// a global service's always to `default`, since AWS keeps one state for
+/// it whatever region asks (with a custom endpoint the SDK signs IAM,
+/// CloudFront and Budgets for the client's region, so the region alone
+/// would scatter one account's roles over every server).
 struct Routes {
     default: SocketAddr,
     by_region: BTreeMap<String, SocketAddr>,
 }
 
+/// Services whose state is the account's, not a region's.
+const GLOBAL_SERVICES: &[&str] = &["iam", "cloudfront", "budgets"];
+
 impl Routes {
     fn pick(&self, headers: &HeaderMap) -> SocketAddr {
         // `AWS4-HMAC-SHA256 Credential=<key>/<date>/<region>/<service>/aws4_request, ...`
-        headers
+        let scope: Vec<&str> = headers
             .get("authorization")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split("Credential=").nth(1))
-            .and_then(|scope| scope.split('/').nth(2))
-            .and_then(|region| self.by_region.get(region))
-            .copied()
-            .unwrap_or(self.default)
+            .map(|scope| scope.split('/').collect())
+            .unwrap_or_default();
+        match (scope.get(2), scope.get(3)) {
+            (_, Some(service)) if GLOBAL_SERVICES.contains(service) => self.default,
+            (Some(region), _) => self.by_region.get(*region).copied().unwrap_or(self.default),
+            _ => self.default,
+        }
     }
 }
 
