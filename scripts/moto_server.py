@@ -594,6 +594,38 @@ def _origin_init_keeping_access(self, origin):
 cloudfront_models.Origin.__init__ = _origin_init_keeping_access
 
 
+def _list_origin_access_controls_paged(self):
+    """moto 5.2 pages ListOriginAccessControls (100 a page) but never hands
+    the request's Marker to the backend, so every page is the first and
+    past 100 controls the rest cannot be seen: pass it on."""
+    from moto.core.responses import ActionResult
+
+    marker = self._get_param("Marker")
+    max_items = self._get_int_param("MaxItems")
+    controls, next_marker = self.backend.list_origin_access_controls(
+        marker=marker, max_items=max_items
+    )
+    return ActionResult(
+        {
+            "OriginAccessControlList": {
+                "Marker": marker or "",
+                "NextMarker": next_marker,
+                "MaxItems": max_items or 100,
+                "IsTruncated": next_marker is not None,
+                "Quantity": len(controls),
+                "Items": controls,
+            }
+        }
+    )
+
+
+from moto.cloudfront import responses as cloudfront_responses  # noqa: E402
+
+cloudfront_responses.CloudFrontResponse.list_origin_access_controls = (
+    _list_origin_access_controls_paged
+)
+
+
 _add_filter = logs_metric_filters.MetricFilters.add_filter
 
 
