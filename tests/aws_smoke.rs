@@ -202,3 +202,45 @@ async fn a_list_of_many_launch_templates_is_whole_and_each_has_its_own_tags() {
         .collect();
     assert_eq!(paged.len(), 20, "pages add up to the whole list");
 }
+
+/// Past 100 origin access controls the emulator's list pages as
+/// CloudFront's does (moto handed every request its first page again), so
+/// a stack among many finds its own control.
+#[tokio::test]
+async fn origin_access_controls_page_past_the_first_hundred() {
+    use aws_sdk_cloudfront::types::{
+        OriginAccessControlConfig, OriginAccessControlOriginTypes,
+        OriginAccessControlSigningBehaviors, OriginAccessControlSigningProtocols,
+    };
+    let moto = MotoServer::start();
+    let clients = AwsClients::from_settings(&moto.settings()).await;
+    for i in 0..105 {
+        let config = OriginAccessControlConfig::builder()
+            .name(format!("stackops-oac-{i}"))
+            .signing_protocol(OriginAccessControlSigningProtocols::Sigv4)
+            .signing_behavior(OriginAccessControlSigningBehaviors::Always)
+            .origin_access_control_origin_type(OriginAccessControlOriginTypes::S3)
+            .build()
+            .unwrap();
+        clients
+            .cloudfront
+            .create_origin_access_control()
+            .origin_access_control_config(config)
+            .send()
+            .await
+            .expect("CreateOriginAccessControl");
+    }
+    let names: std::collections::BTreeSet<String> = clients
+        .cloudfront
+        .list_origin_access_controls()
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .map(|c| c.unwrap().name().to_string())
+        .collect();
+    assert_eq!(names.len(), 105, "every page, each control once");
+    assert!(names.contains("stackops-oac-104"));
+}
