@@ -561,11 +561,16 @@ async fn keep(response: HttpResponse, lifetime: Duration) -> Result<Kept, Connec
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    let body = ByteStream::new(response.into_body())
+    let received = ByteStream::new(response.into_body())
         .collect()
         .await
         .map_err(|e| ConnectorError::io(Box::new(e)))?
         .into_bytes();
+    // A body read in one piece is a slice of the connection's read buffer
+    // (tens or hundreds of KiB): kept as it is, it would keep that whole
+    // buffer alive, and the memory bound would count a fraction of what is
+    // held. A copy holds exactly the answer.
+    let body = Bytes::copy_from_slice(&received);
     Ok(Kept {
         status,
         headers,
