@@ -28,6 +28,24 @@ pub fn collect(store: &mut Store) -> usize {
     total
 }
 
+/// The owner `uid` names for a dependent in `namespace`. Owners resolve in
+/// the dependent's namespace (or are cluster-scoped); an owner elsewhere
+/// counts as absent, as upstream's collector sees it.
+fn owner<'a>(by_uid: &HashMap<&str, &'a Value>, uid: &str, namespace: &str) -> Option<&'a Value> {
+    by_uid.get(uid).copied().filter(|o| {
+        let ns = meta::namespace(o);
+        ns.is_empty() || ns == namespace
+    })
+}
+
+/// The uids an object's ownerReferences name.
+fn owner_uids(obj: &Value) -> Vec<&str> {
+    obj["metadata"]["ownerReferences"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|r| r["uid"].as_str()).collect())
+        .unwrap_or_default()
+}
+
 /// Whether a pass could change anything: some object is being deleted, or
 /// has an owner that is gone or being deleted. Looked up in place, so the
 /// usual case (every owner present, nothing deleting) copies nothing.
@@ -35,17 +53,9 @@ fn has_work(store: &Store) -> bool {
     let by_uid: HashMap<&str, &Value> = store.iter().map(|(_, v)| (meta::uid(v), v)).collect();
     store.iter().any(|(key, obj)| {
         meta::is_deleting(obj)
-            || obj["metadata"]["ownerReferences"]
-                .as_array()
-                .is_some_and(|refs| {
-                    refs.iter().any(|r| {
-                        let owner = r["uid"].as_str().and_then(|u| by_uid.get(u));
-                        owner.is_none_or(|o| {
-                            let ns = meta::namespace(o);
-                            meta::is_deleting(o) || !(ns.is_empty() || ns == key.namespace)
-                        })
-                    })
-                })
+            || owner_uids(obj)
+                .into_iter()
+                .any(|uid| owner(&by_uid, uid, &key.namespace).is_none_or(meta::is_deleting))
     })
 }
 
@@ -72,23 +82,13 @@ fn pass(store: &mut Store) -> usize {
     let mut writes = 0;
 
     for (key, obj) in &objects {
-        let refs: Vec<&str> = obj["metadata"]["ownerReferences"]
-            .as_array()
-            .map(|a| a.iter().filter_map(|r| r["uid"].as_str()).collect())
-            .unwrap_or_default();
+        let refs = owner_uids(obj);
         if refs.is_empty() {
             continue;
         }
-        // Owners resolve in the dependent's namespace (or are cluster-scoped);
-        // an owner elsewhere counts as absent, as upstream's collector sees it.
-        let owners: Vec<Option<&&Value>> = refs
+        let owners: Vec<Option<&Value>> = refs
             .iter()
-            .map(|u| {
-                by_uid.get(u).filter(|o| {
-                    let ns = meta::namespace(o);
-                    ns.is_empty() || ns == key.namespace
-                })
-            })
+            .map(|u| owner(&by_uid, u, &key.namespace))
             .collect();
         let orphaned_by: Vec<&str> = owners
             .iter()
