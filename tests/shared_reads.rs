@@ -17,6 +17,7 @@ use stackops::aws::calls::CallCounter;
 use stackops::aws::http::operator_https_client;
 use stackops::aws::shared_lists::SharedLists;
 use stackops::aws::shared_reads::{SETTINGS_OPERATIONS, SharedReads, SharingOptions};
+use stackops::engine::PassOutcome;
 use support::moto::MotoServer;
 use support::stack::{TestStack, calls_of, disposable};
 
@@ -257,6 +258,21 @@ async fn a_stale_shared_read_never_causes_a_create() {
     assert!(calls_of(&cx_b.clients.calls, "DescribeVpcs") >= 1);
 }
 
+/// Deletes `stack`'s public route to the internet behind its back.
+async fn delete_route_to_the_internet(stack: &TestStack, converged: &PassOutcome) {
+    let route_table = support::stack::node_id(converged, "network/rt-public");
+    stack
+        .cx
+        .clients
+        .ec2
+        .delete_route()
+        .route_table_id(&route_table)
+        .destination_cidr_block("0.0.0.0/0")
+        .send()
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn drift_out_of_band_is_found_once_the_window_has_passed() {
     let moto = MotoServer::start();
@@ -276,15 +292,7 @@ async fn drift_out_of_band_is_found_once_the_window_has_passed() {
     assert!(first.converged && first.writes == 0);
 
     // Another tool deletes the route to the internet.
-    let route_table = support::stack::node_id(&converged, "network/rt-public");
-    a.cx.clients
-        .ec2
-        .delete_route()
-        .route_table_id(&route_table)
-        .destination_cidr_block("0.0.0.0/0")
-        .send()
-        .await
-        .unwrap();
+    delete_route_to_the_internet(&a, &converged).await;
 
     // Within the window the kept route tables still show it: nothing to do.
     let (within, _) = pass(sharing(&a, &moto, &http).await).await;
@@ -302,6 +310,34 @@ async fn drift_out_of_band_is_found_once_the_window_has_passed() {
             .iter()
             .all(|(op, _)| op.ends_with("CreateRoute"))
     );
+}
+
+#[tokio::test]
+async fn a_change_reads_afresh_only_the_kinds_the_pass_acts_on() {
+    let moto = MotoServer::start();
+    let http = sharing_client();
+    let [(a, _), (b, _)] = two_shops(&moto, &http).await;
+    // Another tool deletes the first stack's route to the internet...
+    let converged = a.converge(&a.cx, 12).await;
+    delete_route_to_the_internet(&a, &converged).await;
+    // ...before the second stack's pass fills the shared lists.
+    let cx_b = sharing(&b, &moto, &http).await;
+    assert!(b.engine().apply(&cx_b, &b.blueprint.graph).await.converged);
+
+    // The first stack's pass sees the missing route in the shared route
+    // tables, reads them afresh and puts the route back; no other kind is
+    // read again, least of all the account's CloudFront lists, which
+    // cannot be filtered to one stack.
+    let cx_a = sharing(&a, &moto, &http).await;
+    let pass = a.engine().apply(&cx_a, &a.blueprint.graph).await;
+    assert!(pass.converged, "{:?}", pass.terminal);
+    assert_eq!(pass.writes, 1, "{:?}", cx_a.clients.calls.mutating_calls());
+    let asked: Vec<String> = made(&cx_a.clients.calls)
+        .into_keys()
+        .filter(|op| !SETTINGS_OPERATIONS.contains(&op.as_str()))
+        .filter(|op| op != "DescribeTargetHealth")
+        .collect();
+    assert_eq!(asked, ["CreateRoute", "DescribeRouteTables"]);
 }
 
 #[tokio::test]

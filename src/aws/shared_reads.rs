@@ -15,9 +15,9 @@
 //!   settings of one resource (a bucket's encryption, a load balancer's
 //!   attributes: one call per resource, never shared) for `settings`, each
 //!   with its own jitter so they do not all fall due together;
-//! - a pass that finds anything to change reads afresh first (the engine
-//!   asks for it through `Clients::read_fresh`), asking for its own
-//!   resources alone, so a shared read never causes a duplicate create or a
+//! - a pass that finds anything to change reads afresh first the kinds it
+//!   may act on (the engine asks for it through `Clients::read_fresh`),
+//!   asking for its own resources alone, so a shared read never causes a duplicate create or a
 //!   stale update; its fresh settings answers refresh what is kept, its
 //!   fresh lists are not kept (no other stack asks them) and drop any
 //!   answer kept for the same request;

@@ -1,6 +1,6 @@
 //! One pass of plan, apply or destroy over a stack.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
@@ -124,18 +124,22 @@ impl Engine {
             Ok(found) => found,
             Err(error) => return failed_observation(graph, error),
         };
-        // Reads shared with other stacks may be a window old: a pass that
-        // would change anything reads afresh first, so a shared read never
-        // causes a duplicate create or an update over a newer state.
-        if mode == Mode::Apply
-            && cx.clients.calls().shared() > shared_before
-            && self.would_change(cx, graph, &observations).await
-        {
-            cx.clients.read_fresh();
-            observations = match observe_unsettled(cx, &unsettled, settled).await {
+        // The kinds AWS answered for this stack alone (`None`: no answer of
+        // this pass was shared, so all were).
+        let mut own_answers: Option<BTreeSet<&'static str>> = None;
+        if mode == Mode::Apply && cx.clients.calls().shared() > shared_before {
+            // Settled kinds came from this stack's own earlier pass.
+            let mut fresh: BTreeSet<&'static str> = settled
+                .map(|s| s.kinds.keys().copied().collect())
+                .unwrap_or_default();
+            observations = match self
+                .read_afresh_what_it_acts_on(cx, graph, observations, &unsettled, &mut fresh)
+                .await
+            {
                 Ok(found) => found,
                 Err(error) => return failed_observation(graph, error),
             };
+            own_answers = Some(fresh);
         }
         let observed = (mode == Mode::Apply).then(|| observations.clone());
         let (mut claimed, orphans) = claim(graph, observations);
@@ -151,7 +155,9 @@ impl Engine {
                 .map(|(node, out)| (&out.state, node.kind().pace())),
         );
         if let Some(observed) = observed {
-            pass.settled = std::sync::Arc::new(settle(graph, observed, &outcomes, &orphans));
+            let read_fresh = |kind: &str| own_answers.as_ref().is_none_or(|f| f.contains(kind));
+            pass.settled =
+                std::sync::Arc::new(settle(graph, observed, &outcomes, &orphans, read_fresh));
         }
 
         let mut orphans_left = !orphans.is_empty();
@@ -183,27 +189,80 @@ impl Engine {
         pass
     }
 
-    /// Whether a pass over `observations` would create, update, report or
-    /// delete anything (a plan: no call is made).
-    async fn would_change<C: Clients>(
+    /// Reads shared with other stacks may be a window old: before a pass
+    /// writes, it reads afresh the kinds it is about to act on, so a shared
+    /// read never causes a duplicate create or an update over a newer
+    /// state. Fresh answers can bring more nodes within reach (a load
+    /// balancer shown provisioning is active now), so it asks again until
+    /// every kind the pass may act on is fresh. Kinds out of reach keep
+    /// their shared answers: a stack waiting for its load balancer does not
+    /// list the account's CloudFront distributions on every look.
+    async fn read_afresh_what_it_acts_on<C: Clients>(
+        &self,
+        cx: &Context<C>,
+        graph: &Graph<C>,
+        mut observations: Observations,
+        unsettled: &[Kind<C>],
+        fresh: &mut BTreeSet<&'static str>,
+    ) -> Result<Observations, AwsError> {
+        loop {
+            let acts_on = self.kinds_acted_on(cx, graph, &observations).await;
+            let stale: Vec<Kind<C>> = unsettled
+                .iter()
+                .copied()
+                .filter(|k| acts_on.contains(k.name()) && !fresh.contains(k.name()))
+                .collect();
+            if stale.is_empty() {
+                return Ok(observations);
+            }
+            tracing::debug!(kinds = ?stale.iter().map(|k| k.name()).collect::<Vec<_>>(), "shared reads show a change: reading these kinds afresh");
+            cx.clients.read_fresh();
+            observations.extend(observe(cx, &stale).await?);
+            fresh.extend(stale.iter().map(|k| k.name()));
+        }
+    }
+
+    /// The kinds an apply pass over `observations` may write to, planned
+    /// without a call: kinds with an orphan, kinds of nodes that would be
+    /// created or updated and whose dependencies are usable or may become
+    /// so within the pass, and kinds of the resources such a change waits
+    /// for while AWS makes them (read afresh, they show the moment AWS is
+    /// done).
+    async fn kinds_acted_on<C: Clients>(
         &self,
         cx: &Context<C>,
         graph: &Graph<C>,
         observations: &Observations,
-    ) -> bool {
+    ) -> BTreeSet<&'static str> {
         let (mut claimed, orphans) = claim(graph, observations.clone());
-        if let Some((kind, orphan)) = orphans.first() {
-            tracing::debug!(kind = kind.name(), id = %orphan.id, "shared reads show an orphan: reading afresh");
-            return true;
-        }
         let plan = self.walk(cx, graph, &mut claimed, Mode::Plan).await;
-        match plan.iter().find(|o| o.action != Action::NoChange) {
-            Some(change) => {
-                tracing::debug!(node = %change.key, action = ?change.action, "shared reads show a change: reading afresh");
-                true
+        let nodes = graph.nodes();
+        let index = index_by_key(nodes);
+        let changes = |i: usize| plan[i].action != Action::NoChange;
+        let mut reachable: Vec<Option<bool>> = vec![None; nodes.len()];
+        let mut acts_on: BTreeSet<&'static str> = orphans.iter().map(|(k, _)| k.name()).collect();
+        for (i, node) in nodes.iter().enumerate() {
+            if !changes(i) || !within_reach(i, nodes, &index, &plan, &mut reachable) {
+                continue;
             }
-            None => false,
+            acts_on.insert(node.kind().name());
         }
+        for (i, node) in nodes.iter().enumerate() {
+            if !changes(i) {
+                continue;
+            }
+            for dep in &node.depends_on {
+                let d = index[dep.as_str()];
+                let in_the_making = plan[d].id.is_some() && !usable(&plan[d]);
+                if in_the_making && within_reach(d, nodes, &index, &plan, &mut reachable) {
+                    acts_on.insert(nodes[d].kind().name());
+                }
+            }
+        }
+        if let Some(first) = plan.iter().find(|o| o.action != Action::NoChange) {
+            tracing::debug!(node = %first.key, action = ?first.action, "shared reads show a change");
+        }
+        acts_on
     }
 
     /// Nodes in dependency order, at most `concurrency` at once.
@@ -215,11 +274,7 @@ impl Engine {
         mode: Mode,
     ) -> Vec<NodeOutcome> {
         let nodes = graph.nodes();
-        let index: BTreeMap<&str, usize> = nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.key.as_str(), i))
-            .collect();
+        let index = index_by_key(nodes);
         let mut waiting_on: Vec<usize> = nodes.iter().map(|n| n.depends_on.len()).collect();
         let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); nodes.len()];
         for (i, node) in nodes.iter().enumerate() {
@@ -619,21 +674,26 @@ async fn observe_kind<C: Clients>(
 
 /// The observations of the kinds whose every node `outcomes` found as
 /// desired and ready, or missing and waiting for a dependency (nothing but
-/// this stack creates it), and that have no orphan.
+/// this stack creates it), and that have no orphan. "Missing" counts only
+/// from a kind `read_fresh` says AWS answered for this stack: a shared
+/// answer may predate this stack's own create, and a kind taken as read
+/// is not read again before the node is created.
 fn settle<C: Clients>(
     graph: &Graph<C>,
     mut observed: Observations,
     outcomes: &[NodeOutcome],
     orphans: &Found<C>,
+    read_fresh: impl Fn(&str) -> bool,
 ) -> Settled {
-    let mut unsettled: std::collections::BTreeSet<&'static str> =
+    let mut unsettled: BTreeSet<&'static str> =
         orphans.iter().map(|(kind, _)| kind.name()).collect();
     for (node, out) in graph.nodes().iter().zip(outcomes) {
         let as_desired = out.action == Action::NoChange && out.state == ResourceState::Ready;
         let waiting_to_be_created = out.action == Action::None
             && out.id.is_none()
             && out.error.is_none()
-            && out.state == ResourceState::Pending;
+            && out.state == ResourceState::Pending
+            && read_fresh(node.kind().name());
         if !(as_desired || waiting_to_be_created) {
             unsettled.insert(node.kind().name());
         }
@@ -705,6 +765,37 @@ fn fail(out: &mut NodeOutcome, error: AwsError) {
     out.error = Some(error);
 }
 
+/// Each node's position, by key.
+fn index_by_key<C>(nodes: &[Node<C>]) -> BTreeMap<&str, usize> {
+    nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.key.as_str(), i))
+        .collect()
+}
+
+/// Whether an apply pass could reach node `i` of a `plan`: each of its
+/// dependencies is usable, or would be created or updated by a node the
+/// pass reaches (and may be usable once it is).
+fn within_reach<C: Clients>(
+    i: usize,
+    nodes: &[Node<C>],
+    index: &BTreeMap<&str, usize>,
+    plan: &[NodeOutcome],
+    memo: &mut [Option<bool>],
+) -> bool {
+    if let Some(known) = memo[i] {
+        return known;
+    }
+    let reachable = nodes[i].depends_on.iter().all(|dep| {
+        let d = index[dep.as_str()];
+        usable(&plan[d])
+            || (plan[d].action != Action::NoChange && within_reach(d, nodes, index, plan, memo))
+    });
+    memo[i] = Some(reachable);
+    reachable
+}
+
 /// A node whose dependents may proceed: it exists, and is usable.
 fn usable(outcome: &NodeOutcome) -> bool {
     matches!(
@@ -754,4 +845,189 @@ fn failed_observation<C: Clients>(graph: &Graph<C>, error: AwsError) -> PassOutc
         })
         .collect();
     pass
+}
+
+#[cfg(test)]
+mod tests {
+    //! Shared reads against a world whose kept answers lag AWS: which kinds
+    //! a pass reads afresh, and that it never creates from a stale answer.
+
+    use std::sync::{Arc, Mutex};
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::engine::calls::CallCounter;
+    use crate::engine::{Fields, KindOps, StackIdentity};
+
+    type World = BTreeMap<&'static str, Vec<Observed>>;
+
+    /// AWS as it is, the answers kept from a while ago, and what the pass
+    /// asked: reads are answered from `kept` until the pass reads afresh.
+    #[derive(Clone, Default)]
+    struct Lagging {
+        calls: CallCounter,
+        aws: Arc<Mutex<World>>,
+        kept: Arc<World>,
+        fresh: Arc<Mutex<bool>>,
+        read_afresh: Arc<Mutex<Vec<&'static str>>>,
+    }
+
+    impl Clients for Lagging {
+        fn calls(&self) -> &CallCounter {
+            &self.calls
+        }
+        fn read_fresh(&self) {
+            *self.fresh.lock().unwrap() = true;
+        }
+    }
+
+    struct Named(&'static str, u8);
+
+    static BALANCER: Named = Named("Balancer", 0);
+    static CDN: Named = Named("Cdn", 1);
+
+    #[async_trait]
+    impl KindOps<Lagging> for Named {
+        fn name(&self) -> &'static str {
+            self.0
+        }
+        fn rank(&self) -> u8 {
+            self.1
+        }
+        async fn observe_all(&self, cx: &Context<Lagging>) -> Result<Vec<Observed>, AwsError> {
+            let c = &cx.clients;
+            if *c.fresh.lock().unwrap() {
+                c.read_afresh.lock().unwrap().push(self.0);
+                return Ok(c
+                    .aws
+                    .lock()
+                    .unwrap()
+                    .get(self.0)
+                    .cloned()
+                    .unwrap_or_default());
+            }
+            c.calls.record_shared();
+            Ok(c.kept.get(self.0).cloned().unwrap_or_default())
+        }
+        async fn delete(&self, _: &Context<Lagging>, _: &Observed) -> Result<Deletion, AwsError> {
+            Ok(Deletion::Done)
+        }
+    }
+
+    struct Of(&'static Named);
+
+    #[async_trait]
+    impl super::super::resource::Resource<Lagging> for Of {
+        fn kind(&self) -> Kind<Lagging> {
+            self.0
+        }
+        fn desired(&self, _: &str, _: &Context<Lagging>, _: &Inputs) -> Fields {
+            Fields::new()
+        }
+        async fn create(
+            &self,
+            key: &str,
+            cx: &Context<Lagging>,
+            _: &Inputs,
+        ) -> Result<Observed, AwsError> {
+            let made = found(key, Status::Ready);
+            let mut aws = cx.clients.aws.lock().unwrap();
+            aws.entry(self.0.0).or_default().push(made.clone());
+            Ok(made)
+        }
+        fn create_calls(&self) -> Vec<&'static str> {
+            vec!["Create"]
+        }
+        async fn update(
+            &self,
+            _: &str,
+            _: &Context<Lagging>,
+            _: &Inputs,
+            _: &Observed,
+            _: &[Change],
+        ) -> Result<(), AwsError> {
+            Ok(())
+        }
+    }
+
+    fn found(key: &str, status: Status) -> Observed {
+        Observed {
+            component: key.into(),
+            id: format!("id-{key}"),
+            status,
+            ..Observed::default()
+        }
+    }
+
+    fn provisioning() -> Status {
+        Status::Pending("provisioning".into())
+    }
+
+    /// A CDN in front of a load balancer.
+    fn cdn_stack() -> Graph<Lagging> {
+        Graph::new(vec![
+            Node::new("lb", Of(&BALANCER)),
+            Node::new("cdn", Of(&CDN)).after(["lb"]),
+        ])
+        .unwrap()
+    }
+
+    fn context(aws: World, kept: World) -> Context<Lagging> {
+        let identity = StackIdentity {
+            namespace: "shop".into(),
+            name: "web".into(),
+            uid: "uid-web".into(),
+            extra_tags: BTreeMap::new(),
+        };
+        let clients = Lagging {
+            aws: Arc::new(Mutex::new(aws)),
+            kept: Arc::new(kept),
+            ..Lagging::default()
+        };
+        Context::new(identity, "eu-west-1", clients)
+    }
+
+    fn afresh(cx: &Context<Lagging>) -> Vec<&'static str> {
+        cx.clients.read_afresh.lock().unwrap().clone()
+    }
+
+    #[tokio::test]
+    async fn a_change_waiting_for_its_dependency_reads_the_dependency_afresh_and_nothing_else() {
+        let world = World::from([("Balancer", vec![found("lb", provisioning())])]);
+        let cx = context(world.clone(), world);
+        let pass = Engine::default().apply(&cx, &cdn_stack()).await;
+        assert_eq!(afresh(&cx), ["Balancer"]);
+        assert_eq!(pass.writes, 0);
+        // Missing in a shared answer is never taken as read.
+        assert!(!pass.settled.kinds().any(|k| k == "Cdn"));
+    }
+
+    #[tokio::test]
+    async fn fresh_answers_bring_the_next_node_within_reach_and_it_is_read_afresh_too() {
+        // Kept from before the load balancer was active and the CDN made.
+        let kept = World::from([("Balancer", vec![found("lb", provisioning())])]);
+        let aws = World::from([
+            ("Balancer", vec![found("lb", Status::Ready)]),
+            ("Cdn", vec![found("cdn", Status::Ready)]),
+        ]);
+        let cx = context(aws, kept);
+        let pass = Engine::default().apply(&cx, &cdn_stack()).await;
+        assert_eq!(afresh(&cx), ["Balancer", "Cdn"]);
+        assert_eq!(pass.writes, 0, "no second CDN");
+        assert!(pass.converged);
+        assert_eq!(cx.clients.aws.lock().unwrap()["Cdn"].len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_pass_with_nothing_to_do_reads_nothing_afresh() {
+        let world = World::from([
+            ("Balancer", vec![found("lb", Status::Ready)]),
+            ("Cdn", vec![found("cdn", Status::Ready)]),
+        ]);
+        let cx = context(world.clone(), world);
+        let pass = Engine::default().apply(&cx, &cdn_stack()).await;
+        assert!(pass.converged && pass.writes == 0);
+        assert!(afresh(&cx).is_empty());
+    }
 }
