@@ -258,15 +258,7 @@ async fn a_stack_goes_ready_stays_quiet_survives_a_crash_and_is_torn_down() {
         .id
         .clone()
         .unwrap();
-    aws.cx
-        .clients
-        .ec2
-        .delete_route()
-        .route_table_id(&route_table)
-        .destination_cidr_block("0.0.0.0/0")
-        .send()
-        .await
-        .unwrap();
+    support::stack::delete_route_to_the_internet(&aws.cx, &route_table).await;
     let deadline = Instant::now() + TIMEOUT;
     loop {
         let plan = aws.engine().plan(&aws.cx, &aws.blueprint.graph).await;

@@ -261,16 +261,7 @@ async fn a_stale_shared_read_never_causes_a_create() {
 /// Deletes `stack`'s public route to the internet behind its back.
 async fn delete_route_to_the_internet(stack: &TestStack, converged: &PassOutcome) {
     let route_table = support::stack::node_id(converged, "network/rt-public");
-    stack
-        .cx
-        .clients
-        .ec2
-        .delete_route()
-        .route_table_id(&route_table)
-        .destination_cidr_block("0.0.0.0/0")
-        .send()
-        .await
-        .unwrap();
+    support::stack::delete_route_to_the_internet(&stack.cx, &route_table).await;
 }
 
 #[tokio::test]

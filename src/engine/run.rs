@@ -238,18 +238,14 @@ impl Engine {
         let plan = self.walk(cx, graph, &mut claimed, Mode::Plan).await;
         let nodes = graph.nodes();
         let index = index_by_key(nodes);
-        let changes = |i: usize| plan[i].action != Action::NoChange;
         let mut reachable: Vec<Option<bool>> = vec![None; nodes.len()];
         let mut acts_on: BTreeSet<&'static str> = orphans.iter().map(|(k, _)| k.name()).collect();
         for (i, node) in nodes.iter().enumerate() {
-            if !changes(i) || !within_reach(i, nodes, &index, &plan, &mut reachable) {
+            if plan[i].action == Action::NoChange {
                 continue;
             }
-            acts_on.insert(node.kind().name());
-        }
-        for (i, node) in nodes.iter().enumerate() {
-            if !changes(i) {
-                continue;
+            if within_reach(i, nodes, &index, &plan, &mut reachable) {
+                acts_on.insert(node.kind().name());
             }
             for dep in &node.depends_on {
                 let d = index[dep.as_str()];

@@ -254,3 +254,16 @@ pub fn node_id(pass: &PassOutcome, key: &str) -> String {
         .and_then(|n| n.id.clone())
         .unwrap_or_else(|| panic!("{key} has an id"))
 }
+
+/// Deletes route table `route_table`'s route to the internet behind the
+/// stack's back (drift made by another tool).
+pub async fn delete_route_to_the_internet(cx: &Context, route_table: &str) {
+    cx.clients
+        .ec2
+        .delete_route()
+        .route_table_id(route_table)
+        .destination_cidr_block("0.0.0.0/0")
+        .send()
+        .await
+        .unwrap();
+}
