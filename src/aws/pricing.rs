@@ -9,7 +9,9 @@
 //!
 //! Prices are cached per process: list prices change a few times a year,
 //! so each product is asked for once; Spot prices move, so they are kept
-//! for an hour. A failed read is not cached.
+//! for an hour. A product the Price List answers it does not have is kept
+//! missing for an hour too, so a thousand new stacks do not each ask again;
+//! a read that got no answer (throttled, unreachable) is not kept.
 
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
@@ -29,6 +31,9 @@ pub const CURRENCY: &str = "USD";
 
 /// How long a Spot price is reused.
 const SPOT_TTL: Duration = Duration::from_secs(3600);
+
+/// How long the Price List's "no such product" is believed.
+const MISSING_TTL: Duration = Duration::from_secs(3600);
 
 /// One product of the Price List: what a list price is looked up by.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -174,7 +179,40 @@ struct Price {
     date: Option<String>,
 }
 
-static LIST_PRICES: LazyLock<Mutex<HashMap<Product, Price>>> = LazyLock::new(Default::default);
+/// List prices by product: found for good, or missing for a while.
+#[derive(Default)]
+struct ListPrices(HashMap<Product, Listed>);
+
+enum Listed {
+    Found(Price),
+    Missing { why: String, at: Instant },
+}
+
+impl ListPrices {
+    /// The kept answer for `product`, if one is still good at `now`.
+    fn kept(&self, product: &Product, now: Instant) -> Option<Result<Price, String>> {
+        match self.0.get(product)? {
+            Listed::Found(price) => Some(Ok(price.clone())),
+            Listed::Missing { why, at } if now.duration_since(*at) < MISSING_TTL => {
+                Some(Err(why.clone()))
+            }
+            Listed::Missing { .. } => None,
+        }
+    }
+
+    fn keep(&mut self, product: &Product, answer: &Result<Price, String>, now: Instant) {
+        let listed = match answer {
+            Ok(price) => Listed::Found(price.clone()),
+            Err(why) => Listed::Missing {
+                why: why.clone(),
+                at: now,
+            },
+        };
+        self.0.insert(product.clone(), listed);
+    }
+}
+
+static LIST_PRICES: LazyLock<Mutex<ListPrices>> = LazyLock::new(Default::default);
 /// Spot prices by region and instance types, with when they were read.
 type SpotCache = HashMap<(String, Vec<String>), (Price, Instant)>;
 static SPOT_PRICES: LazyLock<Mutex<SpotCache>> = LazyLock::new(Default::default);
@@ -221,16 +259,17 @@ async fn price_of(clients: &AwsClients, region: &str, rate: &Rate) -> Result<Pri
 }
 
 async fn list_price(clients: &AwsClients, product: &Product) -> Result<Price, String> {
-    if let Some(price) = LIST_PRICES.lock().unwrap().get(product) {
-        return Ok(price.clone());
+    if let Some(kept) = LIST_PRICES.lock().unwrap().kept(product, Instant::now()) {
+        return kept;
     }
+    // No answer is no reason to keep anything: the next stack asks again.
     let documents = get_products(clients, product).await?;
-    let price = pick_price(&documents, product.usage_type_suffix)?;
+    let answer = pick_price(&documents, product.usage_type_suffix);
     LIST_PRICES
         .lock()
         .unwrap()
-        .insert(product.clone(), price.clone());
-    Ok(price)
+        .keep(product, &answer, Instant::now());
+    answer
 }
 
 /// Every Price List document matching `product`'s filters.
@@ -378,6 +417,32 @@ mod tests {
         assert_eq!(price.date.as_deref(), Some("2026-11-01"));
         assert!(pick_price(&documents, Some("LoadBalancerUsage")).is_err());
         assert!(pick_price(&[], None).is_err());
+    }
+
+    #[test]
+    fn a_found_price_is_kept_and_a_missing_product_for_an_hour() {
+        let product = |service| Product {
+            service,
+            attributes: vec![("location", "EU (Ireland)".into())],
+            usage_type_suffix: None,
+        };
+        let (found, missing) = (product("AmazonEC2"), product("AmazonRDS"));
+        let start = Instant::now();
+        let mut prices = ListPrices::default();
+        assert!(prices.kept(&found, start).is_none());
+        let price = Price {
+            usd: 0.048,
+            date: None,
+        };
+        prices.keep(&found, &Ok(price.clone()), start);
+        prices.keep(&missing, &Err("no such product".into()), start);
+        let later = start + MISSING_TTL + Duration::from_secs(1);
+        assert_eq!(prices.kept(&found, later), Some(Ok(price)));
+        assert_eq!(
+            prices.kept(&missing, start + Duration::from_secs(60)),
+            Some(Err("no such product".into()))
+        );
+        assert!(prices.kept(&missing, later).is_none(), "asked again after an hour");
     }
 
     #[test]

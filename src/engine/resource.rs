@@ -25,6 +25,15 @@ pub trait KindOps<C: Clients>: Send + Sync + 'static {
     /// Every live resource of this kind carrying the stack's uid tag, in one
     /// call where the API allows (by tag filter).
     async fn observe_all(&self, cx: &Context<C>) -> Result<Vec<Observed>, AwsError>;
+    /// Whether AWS refuses a second create of the same resource (the same
+    /// caller reference or name) rather than making another: such a kind
+    /// may create on a shared read that says "missing", without reading
+    /// the kind afresh, since a stale answer costs a refused call, never a
+    /// duplicate. Only for kinds whose `create` finds the first resource on
+    /// that refusal.
+    fn creates_idempotently(&self) -> bool {
+        false
+    }
     /// Starts or finishes deleting `observed`.
     async fn delete(&self, cx: &Context<C>, observed: &Observed) -> Result<Deletion, AwsError>;
 }

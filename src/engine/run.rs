@@ -244,7 +244,10 @@ impl Engine {
             if plan[i].action == Action::NoChange {
                 continue;
             }
-            if within_reach(i, nodes, &index, &plan, &mut reachable) {
+            // A create AWS would refuse to repeat is safe on a shared answer.
+            let safe_on_shared =
+                plan[i].action == Action::Create && node.kind().creates_idempotently();
+            if !safe_on_shared && within_reach(i, nodes, &index, &plan, &mut reachable) {
                 acts_on.insert(node.kind().name());
             }
             for dep in &node.depends_on {
@@ -878,10 +881,12 @@ mod tests {
         }
     }
 
-    struct Named(&'static str, u8);
+    /// A kind: its name, rank, and whether AWS refuses a repeated create.
+    struct Named(&'static str, u8, bool);
 
-    static BALANCER: Named = Named("Balancer", 0);
-    static CDN: Named = Named("Cdn", 1);
+    static BALANCER: Named = Named("Balancer", 0, false);
+    static CDN: Named = Named("Cdn", 1, false);
+    static CDN_BY_REFERENCE: Named = Named("Cdn", 1, true);
 
     #[async_trait]
     impl KindOps<Lagging> for Named {
@@ -890,6 +895,9 @@ mod tests {
         }
         fn rank(&self) -> u8 {
             self.1
+        }
+        fn creates_idempotently(&self) -> bool {
+            self.2
         }
         async fn observe_all(&self, cx: &Context<Lagging>) -> Result<Vec<Observed>, AwsError> {
             let c = &cx.clients;
@@ -929,7 +937,14 @@ mod tests {
         ) -> Result<Observed, AwsError> {
             let made = found(key, Status::Ready);
             let mut aws = cx.clients.aws.lock().unwrap();
-            aws.entry(self.0.0).or_default().push(made.clone());
+            let of_kind = aws.entry(self.0.0).or_default();
+            // Refused as a repeat: the first one is the answer.
+            if let Some(first) = of_kind.iter().find(|o| o.component == key)
+                && self.0.2
+            {
+                return Ok(first.clone());
+            }
+            of_kind.push(made.clone());
             Ok(made)
         }
         fn create_calls(&self) -> Vec<&'static str> {
@@ -962,9 +977,13 @@ mod tests {
 
     /// A CDN in front of a load balancer.
     fn cdn_stack() -> Graph<Lagging> {
+        stack_with(&CDN)
+    }
+
+    fn stack_with(cdn: &'static Named) -> Graph<Lagging> {
         Graph::new(vec![
             Node::new("lb", Of(&BALANCER)),
-            Node::new("cdn", Of(&CDN)).after(["lb"]),
+            Node::new("cdn", Of(cdn)).after(["lb"]),
         ])
         .unwrap()
     }
@@ -1025,5 +1044,38 @@ mod tests {
         let pass = Engine::default().apply(&cx, &cdn_stack()).await;
         assert!(pass.converged && pass.writes == 0);
         assert!(afresh(&cx).is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_create_aws_refuses_to_repeat_needs_no_fresh_read() {
+        let ready = World::from([("Balancer", vec![found("lb", Status::Ready)])]);
+        // Missing in the kept answers: created, with nothing read afresh.
+        let cx = context(ready.clone(), ready.clone());
+        let pass = Engine::default()
+            .apply(&cx, &stack_with(&CDN_BY_REFERENCE))
+            .await;
+        assert!(afresh(&cx).is_empty());
+        assert_eq!(pass.writes, 1);
+        assert_eq!(cx.clients.aws.lock().unwrap()["Cdn"].len(), 1);
+        // Made by an earlier pass the kept answers predate: refused, found.
+        let mut aws = ready.clone();
+        aws.insert("Cdn", vec![found("cdn", Status::Ready)]);
+        let cx = context(aws, ready);
+        let pass = Engine::default()
+            .apply(&cx, &stack_with(&CDN_BY_REFERENCE))
+            .await;
+        assert!(afresh(&cx).is_empty());
+        assert!(pass.converged && pass.terminal.is_none());
+        assert_eq!(cx.clients.aws.lock().unwrap()["Cdn"].len(), 1, "no second CDN");
+        // A kind AWS would let make a second one is read afresh first.
+        let cx = context(
+            World::from([
+                ("Balancer", vec![found("lb", Status::Ready)]),
+                ("Cdn", vec![found("cdn", Status::Ready)]),
+            ]),
+            World::from([("Balancer", vec![found("lb", Status::Ready)])]),
+        );
+        Engine::default().apply(&cx, &cdn_stack()).await;
+        assert_eq!(afresh(&cx), ["Cdn"]);
     }
 }

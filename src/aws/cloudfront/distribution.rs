@@ -136,6 +136,12 @@ impl KindOps<AwsClients> for DistributionKind {
         Pace::SLOW
     }
 
+    /// A second create under the same caller reference is refused, never
+    /// made: creating needs no fresh list of every distribution.
+    fn creates_idempotently(&self) -> bool {
+        true
+    }
+
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
         list(cx).await
     }
@@ -246,19 +252,40 @@ impl Resource<AwsClients> for Distribution {
             .send()
             .await
             .map_err(sdk("CreateDistributionWithTags"));
-        match created {
-            Ok(_) => {}
-            // The same caller reference: an earlier pass made it.
-            Err(e) if e.code == "DistributionAlreadyExists" => {}
+        let created = match created {
+            Ok(created) => created,
+            // The same caller reference: an earlier pass made it, perhaps
+            // with other settings since; found as it is, a later pass
+            // corrects what differs.
+            Err(e) if e.code == "DistributionAlreadyExists" => {
+                return list(cx)
+                    .await?
+                    .into_iter()
+                    .find(|o| o.component == key)
+                    .ok_or_else(|| missing("CreateDistributionWithTags"));
+            }
             Err(e) => return Err(e),
-        }
-        let mut found = list(cx)
-            .await?
-            .into_iter()
-            .find(|o| o.component == key)
+        };
+        // The answer names the new distribution: no list of the account's.
+        let made = created
+            .distribution()
             .ok_or_else(|| missing("CreateDistributionWithTags"))?;
-        found.fields = self.desired(key, cx, inputs);
-        Ok(found)
+        Ok(Observed {
+            component: key.to_string(),
+            id: made.id().to_string(),
+            arn: Some(made.arn().to_string()),
+            outputs: Fields::from([
+                ("id".into(), made.id().to_string()),
+                ("arn".into(), made.arn().to_string()),
+                ("domainName".into(), made.domain_name().to_string()),
+            ]),
+            status: if made.status() == DEPLOYED {
+                Status::Ready
+            } else {
+                Status::Deploying(made.status().to_string())
+            },
+            fields: self.desired(key, cx, inputs),
+        })
     }
 
     async fn update(
