@@ -255,7 +255,10 @@ async fn a_stale_shared_read_never_causes_a_create() {
     // reference, so its create goes ahead on the stale answer, is refused
     // and finds the first; every other kind was read afresh, not written.
     let mutating = cx_b.clients.calls.mutating_calls();
-    assert_eq!(mutating, [("CloudFront:CreateDistributionWithTags".into(), 1)]);
+    assert_eq!(
+        mutating,
+        [("CloudFront:CreateDistributionWithTags".into(), 1)]
+    );
     assert!(pass.writes <= 1, "{:?}", pass.nodes);
     let distributions = cx_b
         .clients

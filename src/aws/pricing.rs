@@ -442,7 +442,10 @@ mod tests {
             prices.kept(&missing, start + Duration::from_secs(60)),
             Some(Err("no such product".into()))
         );
-        assert!(prices.kept(&missing, later).is_none(), "asked again after an hour");
+        assert!(
+            prices.kept(&missing, later).is_none(),
+            "asked again after an hour"
+        );
     }
 
     #[test]

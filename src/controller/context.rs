@@ -74,6 +74,8 @@ pub struct OperatorContext {
     pub metrics: std::sync::Arc<super::metrics::Metrics>,
     /// Stacks waiting on AWS, between reconciles.
     pub following: super::following::Following,
+    /// How long Ready stacks' passes take, which sets their resync.
+    pub resync_pace: super::resync::ResyncPace,
     /// One configuration per region and identity: assumed-role sessions
     /// are cached (and renewed) per role, not per stack.
     sdk_configs: Mutex<BTreeMap<(String, Access), SdkConfig>>,
@@ -110,6 +112,7 @@ impl OperatorContext {
             calls,
             metrics: Default::default(),
             following: Default::default(),
+            resync_pace: Default::default(),
             sdk_configs: Mutex::new(BTreeMap::new()),
             operator_account: tokio::sync::OnceCell::new(),
             shared_lists,

@@ -88,6 +88,7 @@ pub struct Metrics {
     managed_resources: Family<KindLabels, Gauge>,
     stack_ready: Family<StackLabels, Gauge>,
     leader: Gauge,
+    resync: Gauge,
     /// AWS resources of each stack, by kind: the per-kind gauges sum it.
     stacks: Mutex<BTreeMap<String, BTreeMap<StackKey, usize>>>,
     ready: AtomicBool,
@@ -102,6 +103,7 @@ impl Default for Metrics {
         let managed_resources = Family::<KindLabels, Gauge>::default();
         let stack_ready = Family::<StackLabels, Gauge>::default();
         let leader = Gauge::default();
+        let resync = Gauge::default();
 
         let mut registry = Registry::with_prefix(PREFIX);
         registry.register(
@@ -140,6 +142,12 @@ impl Default for Metrics {
             "1 while this replica reconciles (holds the leader Lease, or leader election is off)",
             leader.clone(),
         );
+        registry.register_with_unit(
+            "ready_resync",
+            "How long a Ready stack waits before it is looked at again: the resync interval, longer while the replica is behind",
+            Unit::Seconds,
+            resync.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -149,6 +157,7 @@ impl Default for Metrics {
             managed_resources,
             stack_ready,
             leader,
+            resync,
             stacks: Mutex::default(),
             ready: AtomicBool::new(false),
         }
@@ -203,6 +212,18 @@ impl Metrics {
         self.managed_resources
             .get_or_create(&labels)
             .set(gauge_value(of_kind.values().sum()));
+    }
+
+    /// Stacks of every kind that have had a pass here.
+    pub fn held_stacks(&self) -> usize {
+        let stacks = self.stacks.lock().expect("metrics lock");
+        stacks.values().map(BTreeMap::len).sum()
+    }
+
+    /// The wait of a Ready stack before its next look.
+    pub fn ready_resync(&self, wait: Duration) {
+        self.resync
+            .set(i64::try_from(wait.as_secs()).unwrap_or(i64::MAX));
     }
 
     pub fn drift_corrected(&self, kind: &str, count: usize) {
@@ -415,6 +436,8 @@ mod tests {
         metrics.stack_ready("EcommerceStack", "other", "shop", false);
         metrics.drift_corrected("EcommerceStack", 2);
         metrics.set_leader(true);
+        metrics.ready_resync(Duration::from_secs(412));
+        assert_eq!(metrics.held_stacks(), 2);
         let calls = CallCounter::default();
         calls.record_shared();
         calls.record_shared();
@@ -422,6 +445,7 @@ mod tests {
         calls.record_delayed("ec2", Duration::from_millis(250));
         let text = metrics.render(&calls);
         assert_eq!(value(&text, "stackops_aws_reads_shared_total"), Some("2"));
+        assert_eq!(value(&text, "stackops_ready_resync_seconds"), Some("412"));
         assert_eq!(
             value(&text, r#"stackops_aws_calls_delayed_total{service="ec2"}"#),
             Some("2")

@@ -11,6 +11,7 @@ pub mod following;
 pub mod leader;
 pub mod metrics;
 pub mod reconcile;
+pub mod resync;
 pub mod run;
 pub mod shards;
 pub mod tenancy;

@@ -161,6 +161,7 @@ async fn apply_stack<K: Stack>(
     obj: &K,
     ctx: &OperatorContext,
 ) -> Result<Action, Error> {
+    let started = std::time::Instant::now();
     let manifest = obj.manifest();
     let generation = obj.meta().generation;
     let uid = obj.meta().uid.clone().ok_or(Error::Incomplete("uid"))?;
@@ -390,8 +391,20 @@ async fn apply_stack<K: Stack>(
         // again sooner than a resync, not as often as while building.
         Action::requeue(SERVING_REQUEUE.min(ctx.options.resync))
     } else {
-        Action::requeue(ctx.options.resync)
+        Action::requeue(ready_resync(ctx, &uid, started))
     })
+}
+
+/// When a Ready stack whose pass began at `started` looks again: the
+/// resync, stretched while this replica is behind (see `resync`).
+fn ready_resync(ctx: &OperatorContext, uid: &str, started: std::time::Instant) -> Duration {
+    let pace = &ctx.resync_pace;
+    pace.passed(started.elapsed());
+    let (resync, held) = (ctx.options.resync, ctx.metrics.held_stacks());
+    let concurrency = ctx.options.concurrency;
+    ctx.metrics
+        .ready_resync(pace.interval(resync, held, concurrency));
+    pace.next(uid, resync, held, concurrency)
 }
 
 /// Writes a refusal (no identity, or the wrong account) as the stack's

@@ -1066,7 +1066,11 @@ mod tests {
             .await;
         assert!(afresh(&cx).is_empty());
         assert!(pass.converged && pass.terminal.is_none());
-        assert_eq!(cx.clients.aws.lock().unwrap()["Cdn"].len(), 1, "no second CDN");
+        assert_eq!(
+            cx.clients.aws.lock().unwrap()["Cdn"].len(),
+            1,
+            "no second CDN"
+        );
         // A kind AWS would let make a second one is read afresh first.
         let cx = context(
             World::from([

@@ -1,0 +1,112 @@
+//! When a Ready stack is looked at again: after the resync interval, or
+//! later when the replica could not give every stack it holds a pass that
+//! often with half its workers. The other half stays free for stacks being
+//! created, changed or deleted: kube-rs's queue has no priorities, so an
+//! overdue resync of a Ready stack runs before a new stack's first pass,
+//! and a replica behind on its resyncs would otherwise start no new stack.
+//!
+//! Each stack's resync is also spread over a tenth of the interval by its
+//! uid, so stacks created together do not all look again together.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// The share of the workers resyncs of Ready stacks may fill.
+const READY_SHARE: f64 = 0.5;
+
+/// How much a new pass's duration moves the mean (an exponential moving
+/// average: the last few dozen passes count).
+const WEIGHT: f64 = 0.05;
+
+/// The mean duration of a Ready stack's pass, as this replica has seen it.
+#[derive(Debug, Default)]
+pub struct ResyncPace {
+    mean_pass_secs: Mutex<Option<f64>>,
+}
+
+impl ResyncPace {
+    /// A pass of a Ready stack took `took`.
+    pub fn passed(&self, took: Duration) {
+        let mut mean = self
+            .mean_pass_secs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let took = took.as_secs_f64();
+        *mean = Some(match *mean {
+            Some(m) => m + WEIGHT * (took - m),
+            None => took,
+        });
+    }
+
+    /// The resync that lets `held` stacks each have a pass with
+    /// `READY_SHARE` of `concurrency` workers: `resync` or longer.
+    pub fn interval(&self, resync: Duration, held: usize, concurrency: u16) -> Duration {
+        let mean = self
+            .mean_pass_secs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .unwrap_or_default();
+        let workers = f64::from(concurrency.max(1)) * READY_SHARE;
+        let needed = Duration::from_secs_f64(held as f64 * mean / workers);
+        resync.max(needed)
+    }
+
+    /// When the stack `uid` looks again: the interval, plus up to a tenth
+    /// of it, the same for the same stack.
+    pub fn next(&self, uid: &str, resync: Duration, held: usize, concurrency: u16) -> Duration {
+        let interval = self.interval(resync, held, concurrency);
+        interval + spread(uid, interval)
+    }
+}
+
+/// Up to a tenth of `interval`, picked by `uid`.
+fn spread(uid: &str, interval: Duration) -> Duration {
+    let mut hasher = DefaultHasher::new();
+    uid.hash(&mut hasher);
+    let per_mille = hasher.finish() % 100;
+    interval * u32::try_from(per_mille).unwrap_or(0) / 1000
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RESYNC: Duration = Duration::from_secs(60);
+
+    #[test]
+    fn a_replica_that_keeps_up_resyncs_at_the_interval() {
+        let pace = ResyncPace::default();
+        assert_eq!(pace.interval(RESYNC, 100, 4), RESYNC, "nothing seen yet");
+        pace.passed(Duration::from_secs(1));
+        // 100 stacks of 1 s on 2 workers: 50 s, within the minute.
+        assert_eq!(pace.interval(RESYNC, 100, 4), RESYNC);
+    }
+
+    #[test]
+    fn a_replica_behind_stretches_resyncs_to_leave_half_its_workers_free() {
+        let pace = ResyncPace::default();
+        pace.passed(Duration::from_secs(10));
+        // 330 stacks of 10 s on 8 of 16 workers: 412.5 s.
+        assert_eq!(
+            pace.interval(RESYNC, 330, 16),
+            Duration::from_secs_f64(412.5)
+        );
+        // Quicker passes bring it back towards the interval.
+        for _ in 0..200 {
+            pace.passed(Duration::from_secs(1));
+        }
+        assert_eq!(pace.interval(RESYNC, 330, 16), RESYNC);
+    }
+
+    #[test]
+    fn each_stack_is_spread_over_a_tenth_of_the_interval_always_the_same() {
+        let pace = ResyncPace::default();
+        let next: Vec<Duration> = (0..50)
+            .map(|i| pace.next(&format!("uid-{i}"), RESYNC, 1, 4))
+            .collect();
+        assert!(next.iter().all(|n| *n >= RESYNC && *n < RESYNC * 11 / 10));
+        assert!(next.iter().any(|n| *n != next[0]), "spread: {next:?}");
+        assert_eq!(pace.next("uid-7", RESYNC, 1, 4), next[7]);
+    }
+}
