@@ -11,10 +11,12 @@
 //! so each product is asked for once; Spot prices move, so they are kept
 //! for an hour. A product the Price List answers it does not have is kept
 //! missing for an hour too, so a thousand new stacks do not each ask again;
-//! a read that got no answer (throttled, unreachable) is not kept.
+//! a read that got no answer (throttled, unreachable) is not kept. Each
+//! price is read by one stack at a time: those that start together wait
+//! for the first one's answer.
 
 use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_pricing::types::{Filter, FilterType};
@@ -213,6 +215,17 @@ impl ListPrices {
 }
 
 static LIST_PRICES: LazyLock<Mutex<ListPrices>> = LazyLock::new(Default::default);
+
+/// One read at a time per price: stacks that start together wait for the
+/// first one's answer rather than each asking the Price List.
+static READING: LazyLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> =
+    LazyLock::new(Default::default);
+
+/// The turn to read the price named `what`.
+async fn turn_to_read(what: String) -> tokio::sync::OwnedMutexGuard<()> {
+    let gate = READING.lock().unwrap().entry(what).or_default().clone();
+    gate.lock_owned().await
+}
 /// Spot prices by region and instance types, with when they were read.
 type SpotCache = HashMap<(String, Vec<String>), (Price, Instant)>;
 static SPOT_PRICES: LazyLock<Mutex<SpotCache>> = LazyLock::new(Default::default);
@@ -259,7 +272,12 @@ async fn price_of(clients: &AwsClients, region: &str, rate: &Rate) -> Result<Pri
 }
 
 async fn list_price(clients: &AwsClients, product: &Product) -> Result<Price, String> {
-    if let Some(kept) = LIST_PRICES.lock().unwrap().kept(product, Instant::now()) {
+    let kept = || LIST_PRICES.lock().unwrap().kept(product, Instant::now());
+    if let Some(kept) = kept() {
+        return kept;
+    }
+    let _turn = turn_to_read(format!("{product:?}")).await;
+    if let Some(kept) = kept() {
         return kept;
     }
     // No answer is no reason to keep anything: the next stack asks again.
@@ -357,10 +375,17 @@ async fn spot_price(
     instance_types: &[String],
 ) -> Result<Price, String> {
     let key = (region.to_string(), instance_types.to_vec());
-    if let Some((price, at)) = SPOT_PRICES.lock().unwrap().get(&key)
-        && at.elapsed() < SPOT_TTL
-    {
-        return Ok(price.clone());
+    let kept = || {
+        let prices = SPOT_PRICES.lock().unwrap();
+        let (price, at) = prices.get(&key)?;
+        (at.elapsed() < SPOT_TTL).then(|| price.clone())
+    };
+    if let Some(price) = kept() {
+        return Ok(price);
+    }
+    let _turn = turn_to_read(format!("spot {key:?}")).await;
+    if let Some(price) = kept() {
+        return Ok(price);
     }
     let prices = super::ec2::spot_price::current(clients, instance_types)
         .await
