@@ -626,6 +626,29 @@ cloudfront_responses.CloudFrontResponse.list_origin_access_controls = (
 )
 
 
+_create_origin_access_control = cloudfront_models.CloudFrontBackend.create_origin_access_control
+
+
+def _create_origin_access_control_once_per_name(self, config_dict):
+    """AWS refuses a second origin access control under a name the account
+    already uses (OriginAccessControlAlreadyExists, 409); moto 5.2 makes
+    another. Refuse, as AWS does."""
+    from moto.cloudfront.exceptions import CloudFrontException
+
+    name = config_dict.get("Name")
+    if any(c.name == name for c in self.origin_access_controls.values()):
+        raise CloudFrontException(
+            "OriginAccessControlAlreadyExists",
+            f"An origin access control with the name {name} already exists.",
+        )
+    return _create_origin_access_control(self, config_dict)
+
+
+cloudfront_models.CloudFrontBackend.create_origin_access_control = (
+    _create_origin_access_control_once_per_name
+)
+
+
 _add_filter = logs_metric_filters.MetricFilters.add_filter
 
 

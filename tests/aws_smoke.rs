@@ -203,29 +203,33 @@ async fn a_list_of_many_launch_templates_is_whole_and_each_has_its_own_tags() {
     assert_eq!(paged.len(), 20, "pages add up to the whole list");
 }
 
+/// An origin access control named `name`.
+fn access_control(name: &str) -> aws_sdk_cloudfront::types::OriginAccessControlConfig {
+    use aws_sdk_cloudfront::types::{
+        OriginAccessControlConfig, OriginAccessControlOriginTypes,
+        OriginAccessControlSigningBehaviors, OriginAccessControlSigningProtocols,
+    };
+    OriginAccessControlConfig::builder()
+        .name(name)
+        .signing_protocol(OriginAccessControlSigningProtocols::Sigv4)
+        .signing_behavior(OriginAccessControlSigningBehaviors::Always)
+        .origin_access_control_origin_type(OriginAccessControlOriginTypes::S3)
+        .build()
+        .unwrap()
+}
+
 /// Past 100 origin access controls the emulator's list pages as
 /// CloudFront's does (moto handed every request its first page again), so
 /// a stack among many finds its own control.
 #[tokio::test]
 async fn origin_access_controls_page_past_the_first_hundred() {
-    use aws_sdk_cloudfront::types::{
-        OriginAccessControlConfig, OriginAccessControlOriginTypes,
-        OriginAccessControlSigningBehaviors, OriginAccessControlSigningProtocols,
-    };
     let moto = MotoServer::start();
     let clients = AwsClients::from_settings(&moto.settings()).await;
     for i in 0..105 {
-        let config = OriginAccessControlConfig::builder()
-            .name(format!("stackops-oac-{i}"))
-            .signing_protocol(OriginAccessControlSigningProtocols::Sigv4)
-            .signing_behavior(OriginAccessControlSigningBehaviors::Always)
-            .origin_access_control_origin_type(OriginAccessControlOriginTypes::S3)
-            .build()
-            .unwrap();
         clients
             .cloudfront
             .create_origin_access_control()
-            .origin_access_control_config(config)
+            .origin_access_control_config(access_control(&format!("stackops-oac-{i}")))
             .send()
             .await
             .expect("CreateOriginAccessControl");
@@ -243,4 +247,34 @@ async fn origin_access_controls_page_past_the_first_hundred() {
         .collect();
     assert_eq!(names.len(), 105, "every page, each control once");
     assert!(names.contains("stackops-oac-104"));
+}
+
+/// As CloudFront does, the emulator refuses a second origin access control
+/// under a name in use (moto made another), which is what lets a stack
+/// create its control without listing the account's first.
+#[tokio::test]
+async fn a_second_origin_access_control_of_one_name_is_refused() {
+    let moto = MotoServer::start();
+    let clients = AwsClients::from_settings(&moto.settings()).await;
+    let create = || {
+        clients
+            .cloudfront
+            .create_origin_access_control()
+            .origin_access_control_config(access_control("stackops-shop-web"))
+            .send()
+    };
+    create().await.expect("the first");
+    let refused = create().await.expect_err("a second of the same name");
+    assert_eq!(
+        refused.into_service_error().meta().code(),
+        Some("OriginAccessControlAlreadyExists")
+    );
+    let listed = clients
+        .cloudfront
+        .list_origin_access_controls()
+        .send()
+        .await
+        .unwrap();
+    let controls = listed.origin_access_control_list().unwrap();
+    assert_eq!(controls.items().len(), 1);
 }
