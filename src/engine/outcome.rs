@@ -35,6 +35,8 @@ pub struct NodeOutcome {
     pub message: Option<String>,
     pub outputs: Fields,
     pub error: Option<AwsError>,
+    /// The resource as the create that made it returned it.
+    pub made: Option<Observed>,
 }
 
 impl NodeOutcome {
@@ -49,6 +51,7 @@ impl NodeOutcome {
             message: None,
             outputs: Fields::new(),
             error: None,
+            made: None,
         }
     }
 
@@ -85,6 +88,9 @@ pub struct PassOutcome {
 #[derive(Clone, Debug, Default)]
 pub struct Settled {
     pub(super) kinds: BTreeMap<&'static str, Vec<Observed>>,
+    /// What the stack made in recent passes, by kind, until an answer
+    /// shows it: a list shared with other stacks may predate the create.
+    pub(super) made: BTreeMap<&'static str, Vec<Observed>>,
 }
 
 impl Settled {

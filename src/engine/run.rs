@@ -127,11 +127,32 @@ impl Engine {
         // The kinds AWS answered for this stack alone (`None`: no answer of
         // this pass was shared, so all were).
         let mut own_answers: Option<BTreeSet<&'static str>> = None;
+        // What this stack made in recent passes, added to shared answers
+        // that do not show it yet.
+        let mut made_unseen = BTreeMap::new();
         if mode == Mode::Apply && cx.clients.calls().shared() > shared_before {
+            if let Some(settled) = settled {
+                made_unseen = add_what_it_made(&mut observations, &settled.made);
+            }
             // Settled kinds came from this stack's own earlier pass.
             let mut fresh: BTreeSet<&'static str> = settled
                 .map(|s| s.kinds.keys().copied().collect())
                 .unwrap_or_default();
+            // What it made while AWS was still making it: only AWS can say
+            // whether it is done.
+            let making: Vec<Kind<C>> = unsettled
+                .iter()
+                .copied()
+                .filter(|k| made_unseen.get(k.name()).is_some_and(|m| still_making(m)))
+                .collect();
+            if !making.is_empty() {
+                cx.clients.read_fresh();
+                match observe(cx, &making).await {
+                    Ok(found) => observations.extend(found),
+                    Err(error) => return failed_observation(graph, error),
+                }
+                fresh.extend(making.iter().map(|k| k.name()));
+            }
             observations = match self
                 .read_afresh_what_it_acts_on(cx, graph, observations, &unsettled, &mut fresh)
                 .await
@@ -139,6 +160,8 @@ impl Engine {
                 Ok(found) => found,
                 Err(error) => return failed_observation(graph, error),
             };
+            // An answer from AWS for this stack alone is the truth.
+            made_unseen.retain(|kind, _| !fresh.contains(kind));
             own_answers = Some(fresh);
         }
         let observed = (mode == Mode::Apply).then(|| observations.clone());
@@ -156,8 +179,9 @@ impl Engine {
         );
         if let Some(observed) = observed {
             let read_fresh = |kind: &str| own_answers.as_ref().is_none_or(|f| f.contains(kind));
-            pass.settled =
-                std::sync::Arc::new(settle(graph, observed, &outcomes, &orphans, read_fresh));
+            let mut settled = settle(graph, observed, &outcomes, &orphans, read_fresh);
+            settled.made = made_in(graph, &outcomes, made_unseen);
+            pass.settled = std::sync::Arc::new(settled);
         }
 
         let mut orphans_left = !orphans.is_empty();
@@ -361,6 +385,7 @@ impl Engine {
                         out.action = Action::Create;
                         record(&mut out, &created);
                         tracing::info!(node = key, id = %created.id, "created");
+                        out.made = Some(created);
                     }
                     Err(error) => fail(&mut out, error),
                 },
@@ -698,7 +723,58 @@ fn settle<C: Clients>(
         }
     }
     observed.retain(|name, _| !unsettled.contains(name));
-    Settled { kinds: observed }
+    Settled {
+        kinds: observed,
+        made: BTreeMap::new(),
+    }
+}
+
+/// Adds to `observations` what the stack `made` in recent passes that a
+/// shared answer does not show yet (its list predates the create), so a
+/// pass soon after a create neither creates again nor reads the kind
+/// afresh to learn what it already knows. Returns what it added.
+fn add_what_it_made(
+    observations: &mut Observations,
+    made: &BTreeMap<&'static str, Vec<Observed>>,
+) -> BTreeMap<&'static str, Vec<Observed>> {
+    let mut added: BTreeMap<&'static str, Vec<Observed>> = BTreeMap::new();
+    for (kind, resources) in made {
+        // Settled kinds are this stack's own earlier answer.
+        let Some(found) = observations.get_mut(kind) else {
+            continue;
+        };
+        for resource in resources {
+            if !found.iter().any(|o| o.component == resource.component) {
+                found.push(resource.clone());
+                added.entry(kind).or_default().push(resource.clone());
+            }
+        }
+    }
+    added
+}
+
+/// Whether AWS was still making any of `made` when it was last seen.
+fn still_making(made: &[Observed]) -> bool {
+    made.iter()
+        .any(|o| matches!(o.status, Status::Pending(_) | Status::Deploying(_)))
+}
+
+/// What a following pass adds to shared answers: what this pass made,
+/// and what it added itself and no answer has shown yet.
+fn made_in<C: Clients>(
+    graph: &Graph<C>,
+    outcomes: &[NodeOutcome],
+    mut unseen: BTreeMap<&'static str, Vec<Observed>>,
+) -> BTreeMap<&'static str, Vec<Observed>> {
+    for (node, out) in graph.nodes().iter().zip(outcomes) {
+        if let Some(made) = &out.made {
+            unseen
+                .entry(node.kind().name())
+                .or_default()
+                .push(made.clone());
+        }
+    }
+    unseen
 }
 
 /// Gives each node the resource tagged with its key; everything else
@@ -1081,5 +1157,48 @@ mod tests {
         );
         Engine::default().apply(&cx, &cdn_stack()).await;
         assert_eq!(afresh(&cx), ["Cdn"]);
+    }
+
+    #[tokio::test]
+    async fn what_a_pass_made_is_not_made_or_read_again_while_shared_answers_predate_it() {
+        let kept = World::from([("Balancer", vec![found("lb", Status::Ready)])]);
+        let cx = context(kept.clone(), kept.clone());
+        let first = Engine::default().apply(&cx, &cdn_stack()).await;
+        assert_eq!(first.writes, 1);
+        let now = cx.clients.aws.lock().unwrap().clone();
+        // The next look, with the answers kept from before the create.
+        let cx = context(now, kept);
+        let next = Engine::default()
+            .apply_following(&cx, &cdn_stack(), &first)
+            .await;
+        assert!(afresh(&cx).is_empty(), "read afresh: {:?}", afresh(&cx));
+        assert_eq!(next.writes, 0);
+        assert!(next.converged);
+        assert_eq!(cx.clients.aws.lock().unwrap()["Cdn"].len(), 1);
+        // And the look after it still knows, while the answers lag.
+        let then = Engine::default()
+            .apply_following(&cx, &cdn_stack(), &next)
+            .await;
+        assert_eq!(then.writes, 0);
+        assert!(afresh(&cx).is_empty());
+    }
+
+    #[tokio::test]
+    async fn what_a_pass_made_while_aws_was_making_it_is_read_afresh() {
+        let kept = World::from([("Balancer", vec![found("lb", Status::Ready)])]);
+        let cx = context(kept.clone(), kept.clone());
+        let mut first = Engine::default().apply(&cx, &cdn_stack()).await;
+        // As CloudFront answers a create: deploying to the edge.
+        let settled = Arc::make_mut(&mut first.settled);
+        for made in settled.made.values_mut().flatten() {
+            made.status = Status::Deploying("InProgress".into());
+        }
+        let now = cx.clients.aws.lock().unwrap().clone();
+        let cx = context(now, kept);
+        let next = Engine::default()
+            .apply_following(&cx, &cdn_stack(), &first)
+            .await;
+        assert_eq!(afresh(&cx), ["Cdn"], "AWS alone says when it is done");
+        assert!(next.converged && next.writes == 0);
     }
 }

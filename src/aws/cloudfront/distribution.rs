@@ -59,27 +59,64 @@ fn bucket_domain(cx: &Context) -> String {
     )
 }
 
-fn observed(cx: &Context, d: &DistributionSummary) -> Option<Observed> {
-    let rest = d.comment().strip_prefix(&config::owner_prefix(cx))?;
-    let component = rest.split(' ').next().unwrap_or_default().to_string();
+/// A distribution as the list shows it, kept in the compared form: the
+/// list is the account's and shared by every stack, and CloudFront's
+/// summaries (origins, behaviours) are tens of kilobytes each parsed.
+struct Listed {
+    comment: String,
+    observed: Observed,
+}
+
+/// A distribution as AWS names it, its state, and `fields` to compare.
+struct Seen<'a> {
+    id: &'a str,
+    arn: &'a str,
+    domain: &'a str,
+    status: &'a str,
+}
+
+impl Seen<'_> {
+    fn observed(&self, component: String, fields: Fields) -> Observed {
+        Observed {
+            component,
+            id: self.id.to_string(),
+            arn: Some(self.arn.to_string()),
+            outputs: Fields::from([
+                ("id".into(), self.id.to_string()),
+                ("arn".into(), self.arn.to_string()),
+                ("domainName".into(), self.domain.to_string()),
+            ]),
+            status: if self.status == DEPLOYED {
+                Status::Ready
+            } else {
+                Status::Deploying(self.status.to_string())
+            },
+            fields,
+        }
+    }
+}
+
+fn listed(d: &DistributionSummary) -> Listed {
     let mut fields = config::observed_fields(d);
     fields.insert("status".into(), d.status().to_string());
-    Some(Observed {
-        component,
-        id: d.id().to_string(),
-        arn: Some(d.arn().to_string()),
-        outputs: Fields::from([
-            ("id".into(), d.id().to_string()),
-            ("arn".into(), d.arn().to_string()),
-            ("domainName".into(), d.domain_name().to_string()),
-        ]),
-        status: if d.status() == DEPLOYED {
-            Status::Ready
-        } else {
-            Status::Deploying(d.status().to_string())
-        },
-        fields,
-    })
+    let seen = Seen {
+        id: d.id(),
+        arn: d.arn(),
+        domain: d.domain_name(),
+        status: d.status(),
+    };
+    Listed {
+        comment: d.comment().to_string(),
+        observed: seen.observed(String::new(), fields),
+    }
+}
+
+/// The stack's own, with its node key from the comment.
+fn observed(cx: &Context, d: &Listed) -> Option<Observed> {
+    let rest = d.comment.strip_prefix(&config::owner_prefix(cx))?;
+    let mut observed = d.observed.clone();
+    observed.component = rest.split(' ').next().unwrap_or_default().to_string();
+    Some(observed)
 }
 
 async fn list(cx: &Context) -> Result<Vec<Observed>, AwsError> {
@@ -88,7 +125,8 @@ async fn list(cx: &Context) -> Result<Vec<Observed>, AwsError> {
     let all = cx
         .clients
         .listed_account_wide("cloudfront:ListDistributions", || async {
-            cx.clients
+            let summaries: Vec<DistributionSummary> = cx
+                .clients
                 .cloudfront
                 .list_distributions()
                 .into_paginator()
@@ -96,7 +134,8 @@ async fn list(cx: &Context) -> Result<Vec<Observed>, AwsError> {
                 .send()
                 .try_collect()
                 .await
-                .map_err(sdk("ListDistributions"))
+                .map_err(sdk("ListDistributions"))?;
+            Ok(summaries.iter().map(listed).collect::<Vec<_>>())
         })
         .await?;
     Ok(all.iter().filter_map(|d| observed(cx, d)).collect())
@@ -270,22 +309,13 @@ impl Resource<AwsClients> for Distribution {
         let made = created
             .distribution()
             .ok_or_else(|| missing("CreateDistributionWithTags"))?;
-        Ok(Observed {
-            component: key.to_string(),
-            id: made.id().to_string(),
-            arn: Some(made.arn().to_string()),
-            outputs: Fields::from([
-                ("id".into(), made.id().to_string()),
-                ("arn".into(), made.arn().to_string()),
-                ("domainName".into(), made.domain_name().to_string()),
-            ]),
-            status: if made.status() == DEPLOYED {
-                Status::Ready
-            } else {
-                Status::Deploying(made.status().to_string())
-            },
-            fields: self.desired(key, cx, inputs),
-        })
+        let seen = Seen {
+            id: made.id(),
+            arn: made.arn(),
+            domain: made.domain_name(),
+            status: made.status(),
+        };
+        Ok(seen.observed(key.to_string(), self.desired(key, cx, inputs)))
     }
 
     async fn update(
