@@ -8,3 +8,4 @@ pub mod cli;
 pub mod controller;
 pub mod engine;
 pub mod identity;
+pub mod memory;
