@@ -15,6 +15,11 @@ use std::time::Duration;
 /// The share of the workers resyncs of Ready stacks may fill.
 const READY_SHARE: f64 = 0.5;
 
+/// At most this many resync intervals between two looks at a Ready stack:
+/// drift is still found within a bounded time, and a stack put off while
+/// the replica was behind is not put off long after it has caught up.
+const MAX_STRETCH: u32 = 4;
+
 /// How much a new pass's duration moves the mean (an exponential moving
 /// average: the last few dozen passes count).
 const WEIGHT: f64 = 0.05;
@@ -40,7 +45,8 @@ impl ResyncPace {
     }
 
     /// The resync that lets `held` stacks each have a pass with
-    /// `READY_SHARE` of `concurrency` workers: `resync` or longer.
+    /// `READY_SHARE` of `concurrency` workers: `resync` or longer, up to
+    /// `MAX_STRETCH` times it.
     pub fn interval(&self, resync: Duration, held: usize, concurrency: u16) -> Duration {
         let mean = self
             .mean_pass_secs
@@ -49,7 +55,7 @@ impl ResyncPace {
             .unwrap_or_default();
         let workers = f64::from(concurrency.max(1)) * READY_SHARE;
         let needed = Duration::from_secs_f64(held as f64 * mean / workers);
-        resync.max(needed)
+        needed.clamp(resync, resync * MAX_STRETCH)
     }
 
     /// When the stack `uid` looks again: the interval, plus up to a tenth
@@ -86,17 +92,17 @@ mod tests {
     #[test]
     fn a_replica_behind_stretches_resyncs_to_leave_half_its_workers_free() {
         let pace = ResyncPace::default();
+        let resync = Duration::from_secs(600);
         pace.passed(Duration::from_secs(10));
-        // 330 stacks of 10 s on 8 of 16 workers: 412.5 s.
-        assert_eq!(
-            pace.interval(RESYNC, 330, 16),
-            Duration::from_secs_f64(412.5)
-        );
-        // Quicker passes bring it back towards the interval.
+        // 1,000 stacks of 10 s on 8 of 16 workers: 1,250 s.
+        assert_eq!(pace.interval(resync, 1000, 16), Duration::from_secs(1250));
+        // Never more than four intervals.
+        assert_eq!(pace.interval(resync, 10_000, 16), resync * 4);
+        // Quicker passes bring it back to the interval.
         for _ in 0..200 {
             pace.passed(Duration::from_secs(1));
         }
-        assert_eq!(pace.interval(RESYNC, 330, 16), RESYNC);
+        assert_eq!(pace.interval(resync, 1000, 16), resync);
     }
 
     #[test]
