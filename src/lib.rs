@@ -8,4 +8,3 @@ pub mod cli;
 pub mod controller;
 pub mod engine;
 pub mod identity;
-pub mod memory;

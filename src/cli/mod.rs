@@ -200,12 +200,12 @@ async fn operator_client() -> Result<kube::Client, kube::Error> {
 }
 
 fn run_operator(options: crate::controller::OperatorOptions) -> ExitCode {
-    crate::memory::limit_arenas();
+    crate::controller::memory::limit_arenas();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    runtime.spawn(crate::memory::trim_periodically());
+    runtime.spawn(crate::controller::memory::trim_periodically());
     runtime.block_on(async {
         match operator_client().await {
             Ok(client) => {

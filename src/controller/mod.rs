@@ -9,6 +9,7 @@ pub mod connection;
 pub mod context;
 pub mod following;
 pub mod leader;
+pub mod memory;
 pub mod metrics;
 pub mod reconcile;
 pub mod resync;
