@@ -175,12 +175,6 @@ impl KindOps<AwsClients> for DistributionKind {
         Pace::SLOW
     }
 
-    /// A second create under the same caller reference is refused, never
-    /// made: creating needs no fresh list of every distribution.
-    fn creates_idempotently(&self) -> bool {
-        true
-    }
-
     async fn observe_all(&self, cx: &Context) -> Result<Vec<Observed>, AwsError> {
         list(cx).await
     }

@@ -126,12 +126,6 @@ impl KindOps<AwsClients> for OriginAccessControlKind {
         find(cx).await
     }
 
-    /// CloudFront refuses a second access control under a name in use:
-    /// creating needs no fresh list of every access control.
-    fn creates_idempotently(&self) -> bool {
-        true
-    }
-
     async fn delete(&self, cx: &Context, observed: &Observed) -> Result<Deletion, AwsError> {
         let tag = etag(cx, &observed.id).await?;
         cx.clients
