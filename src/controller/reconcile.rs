@@ -402,9 +402,9 @@ fn ready_resync(ctx: &OperatorContext, uid: &str, started: std::time::Instant) -
     pace.passed(started.elapsed());
     let (resync, held) = (ctx.options.resync, ctx.metrics.held_stacks());
     let concurrency = ctx.options.concurrency;
-    ctx.metrics
-        .ready_resync(pace.interval(resync, held, concurrency));
-    pace.next(uid, resync, held, concurrency)
+    let interval = pace.interval(resync, held, concurrency);
+    ctx.metrics.ready_resync(interval);
+    interval + super::resync::spread(uid, interval)
 }
 
 /// Writes a refusal (no identity, or the wrong account) as the stack's

@@ -57,17 +57,10 @@ impl ResyncPace {
         let needed = Duration::from_secs_f64(held as f64 * mean / workers);
         needed.clamp(resync, resync * MAX_STRETCH)
     }
-
-    /// When the stack `uid` looks again: the interval, plus up to a tenth
-    /// of it, the same for the same stack.
-    pub fn next(&self, uid: &str, resync: Duration, held: usize, concurrency: u16) -> Duration {
-        let interval = self.interval(resync, held, concurrency);
-        interval + spread(uid, interval)
-    }
 }
 
 /// Up to a tenth of `interval`, picked by `uid`.
-fn spread(uid: &str, interval: Duration) -> Duration {
+pub fn spread(uid: &str, interval: Duration) -> Duration {
     let mut hasher = DefaultHasher::new();
     uid.hash(&mut hasher);
     let per_mille = hasher.finish() % 100;
@@ -107,12 +100,11 @@ mod tests {
 
     #[test]
     fn each_stack_is_spread_over_a_tenth_of_the_interval_always_the_same() {
-        let pace = ResyncPace::default();
         let next: Vec<Duration> = (0..50)
-            .map(|i| pace.next(&format!("uid-{i}"), RESYNC, 1, 4))
+            .map(|i| RESYNC + spread(&format!("uid-{i}"), RESYNC))
             .collect();
         assert!(next.iter().all(|n| *n >= RESYNC && *n < RESYNC * 11 / 10));
         assert!(next.iter().any(|n| *n != next[0]), "spread: {next:?}");
-        assert_eq!(pace.next("uid-7", RESYNC, 1, 4), next[7]);
+        assert_eq!(RESYNC + spread("uid-7", RESYNC), next[7]);
     }
 }
